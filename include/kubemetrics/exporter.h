@@ -1,0 +1,34 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "kubemetrics/deadline.h"
+#include "kubemetrics/result.h"
+#include "kubemetrics/sample.h"
+
+namespace kubemetrics {
+
+/// Sends processed batches to one backend (or serves them, for /metrics).
+/// The pipeline gives every exporter its own bounded queue and one flusher
+/// thread, which calls send() in ring order and never concurrently with
+/// itself; a slow exporter only fills its own queue. Implementations that
+/// also serve other threads (an HTTP handler) synchronise that state
+/// themselves. Built by a factory in agent/registry.cc from its config.
+class Exporter {
+ public:
+  virtual ~Exporter() = default;
+
+  /// Unique instance name for self-metrics and logs, e.g. "prometheus".
+  virtual std::string_view name() const = 0;
+  /// Takes a shared, read-only batch; the exporter may keep the reference.
+  /// An error is counted by the pipeline; retrying is the exporter's job.
+  virtual Result<void> send(SharedBatch batch) = 0;
+  /// Flushes what the exporter holds and stops, returning by `deadline`.
+  /// Called once no more send() calls will come; safe to call twice.
+  virtual void shutdown(Deadline deadline) = 0;
+};
+
+using ExporterPtr = std::unique_ptr<Exporter>;
+
+}  // namespace kubemetrics

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kubemetrics/labels.h"
+#include "kubemetrics/symbol.h"
+
+namespace kubemetrics {
+
+/// One point of one series. The series is (name, labels); names are kept as
+/// the source spells them (`kubernetes.node.cpu.usage` or
+/// `node_cpu_seconds_total`) and each exporter maps them to its format.
+/// A value type: 32 bytes, no heap of its own (name and labels are interned).
+struct Sample {
+  Symbol name;
+  Labels labels;
+  double value = 0;
+  std::int64_t timestamp_ms = 0;  // Unix epoch, milliseconds
+};
+
+/// The kind of a metric family, where the source knows it.
+enum class MetricType : std::uint8_t { kUntyped, kGauge, kCounter, kHistogram, kSummary };
+
+/// Optional per-family description a source may attach to a batch.
+struct MetricMetadata {
+  Symbol name;
+  MetricType type = MetricType::kUntyped;
+  std::string help;
+  std::string unit;
+};
+
+/// The unit of work of the pipeline: everything one scrape (or one push)
+/// produced. Many samples in one allocation. A source fills it on its own
+/// thread and hands it over by unique pointer; once in the ring it is owned
+/// by the pipeline, and after processing it is shared read-only (SharedBatch)
+/// by every exporter's queue. Not thread-safe while mutable.
+struct SampleBatch {
+  std::string source;  // instance name of the producing source, e.g. "host"
+  std::vector<Sample> samples;
+  std::vector<MetricMetadata> metadata;  // may be empty
+};
+
+using SampleBatchPtr = std::unique_ptr<SampleBatch>;
+using SharedBatch = std::shared_ptr<const SampleBatch>;
+
+}  // namespace kubemetrics
