@@ -19,7 +19,7 @@ struct ServerConfig {
 /// `pipeline:`: the ring between sources and processors, the processors,
 /// and the per-exporter queues.
 struct PipelineConfig {
-  std::size_t ring_capacity = 65536;        // batches; rounded up to a power of two
+  std::size_t ring_capacity = 65536;             // batches; rounded up to a power of two
   std::string ring_full_policy = "drop_newest";  // drop_newest | drop_oldest
   std::size_t exporter_queue_capacity = 1024;    // batches per exporter
   int workers = 1;                               // processor threads
@@ -32,9 +32,9 @@ struct PipelineConfig {
 /// `exporters:`, which the registry's component factories read. Immutable
 /// after loading.
 struct AgentConfig {
-  std::string cluster;       // required: tag `cluster` on every sample
-  std::string role = "node"; // node (DaemonSet) | cluster (one replica)
-  std::string node;          // tag `node`; default: the host name
+  std::string cluster;        // required: tag `cluster` on every sample
+  std::string role = "node";  // node (DaemonSet) | cluster (one replica)
+  std::string node;           // tag `node`; default: the host name
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::milliseconds shutdown_timeout{10000};  // bound on SIGTERM drain
   ServerConfig server;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -7,8 +9,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 namespace kubemetrics {
 
@@ -52,7 +52,8 @@ class ConfigNode {
   /// "1024", "64KiB", "512MiB", "1GiB", "10MB"; must be > 0.
   std::uint64_t getBytes(std::string_view key, std::uint64_t def);
   /// One of `allowed`.
-  std::string getEnum(std::string_view key, std::string def, const std::vector<std::string>& allowed);
+  std::string getEnum(std::string_view key, std::string def,
+                      const std::vector<std::string>& allowed);
   std::vector<std::string> getStringList(std::string_view key);
   std::map<std::string, std::string> getStringMap(std::string_view key);
 

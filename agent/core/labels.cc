@@ -79,9 +79,7 @@ std::string_view Labels::get(std::string_view name) const {
   return {};
 }
 
-void LabelsBuilder::reset(const Labels& base) {
-  labels_.assign(base.begin(), base.end());
-}
+void LabelsBuilder::reset(const Labels& base) { labels_.assign(base.begin(), base.end()); }
 
 LabelsBuilder& LabelsBuilder::set(std::string_view name, std::string_view value) {
   return set(Symbol::intern(name), Symbol::intern(value));

@@ -10,10 +10,14 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
 const char* levelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info ";
-    case LogLevel::kWarn: return "warn ";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info ";
+    case LogLevel::kWarn:
+      return "warn ";
+    case LogLevel::kError:
+      return "error";
   }
   return "?    ";
 }
@@ -32,8 +36,7 @@ void setLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel logLevel() { return static_cast<LogLevel>(g_level.load()); }
 
 LogLine::LogLine(LogLevel level, std::string_view component)
-    : enabled_(static_cast<int>(level) >= g_level.load(std::memory_order_relaxed)),
-      level_(level) {
+    : enabled_(static_cast<int>(level) >= g_level.load(std::memory_order_relaxed)), level_(level) {
   if (!enabled_) return;
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);

@@ -1,21 +1,20 @@
 #pragma once
 
 #include <string>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace kubemetrics {
 
 /// What went wrong, coarse enough for callers to choose a reaction.
 enum class ErrorCode {
-  kInvalidArgument,  // bad input or config; retrying the same input fails again
-  kUnavailable,      // peer down, refused, reset: worth retrying
-  kTimeout,          // deadline passed: worth retrying
-  kPermissionDenied, // 401/403 and the like: retrying without a fix fails
-  kResourceExhausted,// a bound was hit (queue full, body too large)
-  kDataLoss,         // corrupt or truncated data
-  kInternal,         // a bug or an unexpected library failure
+  kInvalidArgument,    // bad input or config; retrying the same input fails again
+  kUnavailable,        // peer down, refused, reset: worth retrying
+  kTimeout,            // deadline passed: worth retrying
+  kPermissionDenied,   // 401/403 and the like: retrying without a fix fails
+  kResourceExhausted,  // a bound was hit (queue full, body too large)
+  kDataLoss,           // corrupt or truncated data
+  kInternal,           // a bug or an unexpected library failure
 };
 
 /// An error value: a code, a message with context, and whether a retry may

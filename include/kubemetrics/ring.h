@@ -108,8 +108,7 @@ class BoundedRing {
       sleepers_.fetch_add(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       auto item = tryPop();
-      const bool timed_out =
-          !item && wake_.wait_until(lock, until) == std::cv_status::timeout;
+      const bool timed_out = !item && wake_.wait_until(lock, until) == std::cv_status::timeout;
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       if (item) return item;
       if (timed_out) return tryPop();
