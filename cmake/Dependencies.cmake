@@ -2,7 +2,7 @@
 # them); nothing is downloaded at build time.
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS url)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS url)
 find_package(tl-expected REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(prometheus-cpp REQUIRED COMPONENTS core)

@@ -1,0 +1,293 @@
+#include "pipeline/pipeline.h"
+
+#include <chrono>
+
+#include "core/log.h"
+#include "pipeline/tagger.h"
+
+namespace kubemetrics {
+namespace {
+
+constexpr auto kIdleWait = std::chrono::milliseconds(200);
+
+std::vector<std::pair<std::string, std::string>> agentTags(const AgentConfig& config) {
+  std::vector<std::pair<std::string, std::string>> tags;
+  tags.emplace_back("cluster", config.cluster);
+  tags.emplace_back("node", config.node);
+  for (const auto& [name, value] : config.pipeline.tags) tags.emplace_back(name, value);
+  return tags;
+}
+
+std::int64_t toNanos(Deadline d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+}
+
+}  // namespace
+
+/// Self-metrics of the pipeline, one registry family each.
+struct Pipeline::Metrics {
+  explicit Metrics(prometheus::Registry& registry)
+      : received(prometheus::BuildCounter()
+                     .Name("kubemetrics_pipeline_received_samples_total")
+                     .Help("Samples sources handed to the pipeline.")
+                     .Register(registry)
+                     .Add({})),
+        dropped_family(prometheus::BuildCounter()
+                           .Name("kubemetrics_pipeline_dropped_samples_total")
+                           .Help("Samples the pipeline dropped, by reason: ring_full (the ring "
+                                 "between sources and processors was full) or shutdown.")
+                           .Register(registry)),
+        ring_full(dropped_family.Add({{"reason", "ring_full"}})),
+        shutting_down(dropped_family.Add({{"reason", "shutdown"}})),
+        filtered(prometheus::BuildCounter()
+                     .Name("kubemetrics_pipeline_filtered_samples_total")
+                     .Help("Samples removed by pipeline.allow/deny rules.")
+                     .Register(registry)
+                     .Add({})),
+        processed(prometheus::BuildCounter()
+                      .Name("kubemetrics_pipeline_processed_samples_total")
+                      .Help("Samples that left the processors towards the exporters.")
+                      .Register(registry)
+                      .Add({})),
+        processing_seconds(prometheus::BuildCounter()
+                               .Name("kubemetrics_pipeline_processing_seconds_total")
+                               .Help("Time the processors spent on batches.")
+                               .Register(registry)
+                               .Add({})),
+        ring_batches(prometheus::BuildGauge()
+                         .Name("kubemetrics_pipeline_ring_batches")
+                         .Help("Batches waiting in the ring.")
+                         .Register(registry)
+                         .Add({})),
+        ring_capacity(prometheus::BuildGauge()
+                          .Name("kubemetrics_pipeline_ring_capacity_batches")
+                          .Help("Capacity of the ring, in batches.")
+                          .Register(registry)
+                          .Add({})),
+        exporter_sent(prometheus::BuildCounter()
+                          .Name("kubemetrics_exporter_sent_samples_total")
+                          .Help("Samples handed to each exporter that it accepted.")
+                          .Register(registry)),
+        exporter_failed(prometheus::BuildCounter()
+                            .Name("kubemetrics_exporter_failed_samples_total")
+                            .Help("Samples an exporter's send() reported as failed.")
+                            .Register(registry)),
+        exporter_dropped(prometheus::BuildCounter()
+                             .Name("kubemetrics_exporter_dropped_samples_total")
+                             .Help("Samples dropped before reaching an exporter, by reason: "
+                                   "queue_full or shutdown_timeout.")
+                             .Register(registry)),
+        exporter_queue(prometheus::BuildGauge()
+                           .Name("kubemetrics_exporter_queue_batches")
+                           .Help("Batches waiting in each exporter's queue.")
+                           .Register(registry)) {}
+
+  prometheus::Counter& received;
+  prometheus::Family<prometheus::Counter>& dropped_family;
+  prometheus::Counter& ring_full;
+  prometheus::Counter& shutting_down;
+  prometheus::Counter& filtered;
+  prometheus::Counter& processed;
+  prometheus::Counter& processing_seconds;
+  prometheus::Gauge& ring_batches;
+  prometheus::Gauge& ring_capacity;
+  prometheus::Family<prometheus::Counter>& exporter_sent;
+  prometheus::Family<prometheus::Counter>& exporter_failed;
+  prometheus::Family<prometheus::Counter>& exporter_dropped;
+  prometheus::Family<prometheus::Gauge>& exporter_queue;
+};
+
+/// One exporter with its bounded queue and flusher thread. The queue holds
+/// heap-allocated SharedBatch handles because the ring stores trivially
+/// copyable items.
+struct Pipeline::ExporterLane {
+  ExporterLane(ExporterPtr exp, std::size_t capacity, Metrics& m)
+      : exporter(std::move(exp)),
+        queue(capacity),
+        sent(m.exporter_sent.Add({{"exporter", std::string(exporter->name())}})),
+        failed(m.exporter_failed.Add({{"exporter", std::string(exporter->name())}})),
+        queue_full(m.exporter_dropped.Add(
+            {{"exporter", std::string(exporter->name())}, {"reason", "queue_full"}})),
+        shutdown_timeout(m.exporter_dropped.Add(
+            {{"exporter", std::string(exporter->name())}, {"reason", "shutdown_timeout"}})),
+        queued(m.exporter_queue.Add({{"exporter", std::string(exporter->name())}})) {}
+
+  ExporterPtr exporter;
+  BoundedRing<SharedBatch*> queue;
+  prometheus::Counter& sent;
+  prometheus::Counter& failed;
+  prometheus::Counter& queue_full;
+  prometheus::Counter& shutdown_timeout;
+  prometheus::Gauge& queued;
+  LogLimiter log_limiter{std::chrono::seconds(30)};
+  std::thread flusher;
+};
+
+Result<std::unique_ptr<Pipeline>> Pipeline::create(const AgentConfig& config,
+                                                   std::vector<ExporterPtr> exporters,
+                                                   prometheus::Registry& metrics) {
+  // Validate the patterns once here; each worker compiles its own copy.
+  auto filter = NameFilter::create(config.pipeline.allow, config.pipeline.deny);
+  if (!filter) return tl::unexpected(filter.error());
+  return std::unique_ptr<Pipeline>(new Pipeline(config, std::move(exporters), metrics));
+}
+
+Pipeline::Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
+                   prometheus::Registry& metrics)
+    : config_(config),
+      drop_oldest_(config.pipeline.ring_full_policy == "drop_oldest"),
+      ring_(config.pipeline.ring_capacity),
+      metrics_(std::make_unique<Metrics>(metrics)) {
+  metrics_->ring_capacity.Set(static_cast<double>(ring_.capacity()));
+  for (ExporterPtr& exporter : exporters) {
+    lanes_.push_back(std::make_unique<ExporterLane>(
+        std::move(exporter), config.pipeline.exporter_queue_capacity, *metrics_));
+  }
+}
+
+Pipeline::~Pipeline() {
+  if (!shut_down_) shutdown(deadlineIn(config_.shutdown_timeout));
+}
+
+std::uint64_t Pipeline::ringDroppedSamples() const {
+  return static_cast<std::uint64_t>(metrics_->ring_full.Value());
+}
+
+void Pipeline::dropBatch(SampleBatch* batch, prometheus::Counter& counter) {
+  counter.Increment(static_cast<double>(batch->samples.size()));
+  delete batch;
+}
+
+bool Pipeline::submit(SampleBatchPtr batch) {
+  if (!batch) return true;
+  // submitting_ lets shutdown() wait for submits that passed the check
+  // below, so nothing lands in the ring after the workers drained it.
+  submitting_.fetch_add(1, std::memory_order_acq_rel);
+  const std::size_t samples = batch->samples.size();
+  bool accepted = false;
+  if (!accepting_.load(std::memory_order_acquire)) {
+    dropBatch(batch.release(), metrics_->shutting_down);
+  } else {
+    metrics_->received.Increment(static_cast<double>(samples));
+    SampleBatch* raw = batch.release();
+    accepted = ring_.tryPush(raw);
+    if (!accepted && drop_oldest_) {
+      // Make room by dropping the oldest batch. Another producer may take
+      // the freed cell first; then the newest is dropped after all.
+      if (auto oldest = ring_.tryPop()) dropBatch(*oldest, metrics_->ring_full);
+      accepted = ring_.tryPush(raw);
+    }
+    if (!accepted) dropBatch(raw, metrics_->ring_full);
+    if (accepted) metrics_->ring_batches.Set(static_cast<double>(ring_.sizeApprox()));
+  }
+  submitting_.fetch_sub(1, std::memory_order_acq_rel);
+  return accepted;
+}
+
+void Pipeline::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& lane : lanes_) {
+    lane->flusher = std::thread([this, l = lane.get()] { flusherLoop(*l); });
+  }
+  for (int i = 0; i < config_.pipeline.workers; ++i) {
+    workers_.emplace_back([this] { workerLoop(); });
+  }
+}
+
+void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter) {
+  const auto began = SteadyClock::now();
+  metrics_->filtered.Increment(static_cast<double>(filter.apply(*batch)));
+  tagger.apply(*batch);
+  const auto samples = static_cast<double>(batch->samples.size());
+  metrics_->processed.Increment(samples);
+  SharedBatch shared(std::move(batch));
+  for (auto& lane : lanes_) {
+    auto* handle = new SharedBatch(shared);
+    if (!lane->queue.tryPush(handle)) {
+      lane->queue_full.Increment(samples);
+      delete handle;
+      if (lane->log_limiter.allow("queue_full")) {
+        logWarn("pipeline") << "exporter " << lane->exporter->name()
+                            << " queue is full: dropping its copy of a batch (" << samples
+                            << " samples); the backend is slower than the sources";
+      }
+    }
+    lane->queued.Set(static_cast<double>(lane->queue.sizeApprox()));
+  }
+  metrics_->processing_seconds.Increment(
+      std::chrono::duration<double>(SteadyClock::now() - began).count());
+}
+
+void Pipeline::workerLoop() {
+  Tagger tagger(agentTags(config_));
+  auto filter = NameFilter::create(config_.pipeline.allow, config_.pipeline.deny);
+  for (;;) {
+    auto item = ring_.waitPop(kIdleWait);
+    if (item) {
+      metrics_->ring_batches.Set(static_cast<double>(ring_.sizeApprox()));
+      process(SampleBatchPtr(*item), tagger, *filter);
+      continue;
+    }
+    // Exit only once stopped and the ring is empty: the drain guarantee.
+    if (stop_workers_.load(std::memory_order_acquire) && ring_.sizeApprox() == 0) return;
+  }
+}
+
+void Pipeline::flusherLoop(ExporterLane& lane) {
+  for (;;) {
+    auto item = lane.queue.waitPop(kIdleWait);
+    if (!item) {
+      if (stop_flushers_.load(std::memory_order_acquire) && lane.queue.sizeApprox() == 0) return;
+      continue;
+    }
+    std::unique_ptr<SharedBatch> handle(*item);
+    lane.queued.Set(static_cast<double>(lane.queue.sizeApprox()));
+    const auto samples = static_cast<double>((*handle)->samples.size());
+    const std::int64_t deadline_ns = drain_deadline_ns_.load(std::memory_order_acquire);
+    if (deadline_ns != 0 && toNanos(SteadyClock::now()) > deadline_ns) {
+      lane.shutdown_timeout.Increment(samples);
+      continue;
+    }
+    Result<void> sent = lane.exporter->send(std::move(*handle));
+    if (sent) {
+      lane.sent.Increment(samples);
+    } else {
+      lane.failed.Increment(samples);
+      std::uint64_t suppressed = 0;
+      if (lane.log_limiter.allow("send", &suppressed)) {
+        logWarn("pipeline") << "exporter " << lane.exporter->name()
+                            << " failed: " << sent.error().message() << " (" << suppressed
+                            << " similar errors suppressed)";
+      }
+    }
+  }
+}
+
+void Pipeline::shutdown(Deadline deadline) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  accepting_.store(false, std::memory_order_release);
+  while (submitting_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+
+  drain_deadline_ns_.store(toNanos(deadline), std::memory_order_release);
+  const std::size_t pending = ring_.sizeApprox();
+  if (!started_) {
+    // Never started: drain on this thread so queued samples still go out.
+    start();
+  }
+  stop_workers_.store(true, std::memory_order_release);
+  ring_.wakeAll();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+
+  stop_flushers_.store(true, std::memory_order_release);
+  for (auto& lane : lanes_) lane->queue.wakeAll();
+  for (auto& lane : lanes_) {
+    if (lane->flusher.joinable()) lane->flusher.join();
+  }
+  for (auto& lane : lanes_) lane->exporter->shutdown(deadline);
+  logInfo("pipeline") << "drained: " << pending << " batches were in the ring at shutdown";
+}
+
+}  // namespace kubemetrics

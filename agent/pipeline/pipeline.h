@@ -1,0 +1,88 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/agent_config.h"
+#include "kubemetrics/deadline.h"
+#include "kubemetrics/exporter.h"
+#include "kubemetrics/ring.h"
+#include "kubemetrics/sample.h"
+#include "pipeline/name_filter.h"
+
+namespace kubemetrics {
+
+/// sources -> ring -> processors -> one bounded queue per exporter.
+///
+/// submit() is called by every source thread: it is lock-free and never
+/// blocks; when the ring is full the configured policy drops the newest
+/// batch (the one being submitted) or the oldest one in the ring, and the
+/// dropped samples are counted. Worker threads pop batches, filter names,
+/// add the agent's tags, then share the batch read-only with every
+/// exporter's queue; a full queue drops that exporter's copy only (counted),
+/// so a dead backend never stalls the others. One flusher thread per
+/// exporter calls Exporter::send in order.
+///
+/// shutdown() stops intake, drains the ring through the processors, drains
+/// every queue into its exporter, then calls Exporter::shutdown, all by the
+/// deadline: batches still queued at the deadline are dropped and counted.
+///
+/// Thread-safe: submit() from any thread; start() and shutdown() from the
+/// owner's thread only.
+class Pipeline {
+ public:
+  /// Fails when an allow/deny pattern does not compile.
+  static Result<std::unique_ptr<Pipeline>> create(const AgentConfig& config,
+                                                  std::vector<ExporterPtr> exporters,
+                                                  prometheus::Registry& metrics);
+  ~Pipeline();
+
+  /// Hands a batch to the ring. True when it entered the ring (with
+  /// drop_oldest, possibly by dropping an older batch); false when it was
+  /// dropped because the ring was full or the pipeline is shutting down.
+  bool submit(SampleBatchPtr batch);
+
+  void start();
+  void shutdown(Deadline deadline);
+
+  /// Batches in the ring now (approximate while threads run).
+  std::size_t ringSize() const { return ring_.sizeApprox(); }
+  /// Samples dropped so far because the ring was full.
+  std::uint64_t ringDroppedSamples() const;
+
+ private:
+  struct ExporterLane;
+  struct Metrics;
+
+  Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
+           prometheus::Registry& metrics);
+  void workerLoop();
+  void process(SampleBatchPtr batch, class Tagger& tagger, NameFilter& filter);
+  void flusherLoop(ExporterLane& lane);
+  void dropBatch(SampleBatch* batch, prometheus::Counter& counter);
+
+  const AgentConfig config_;
+  const bool drop_oldest_;
+  BoundedRing<SampleBatch*> ring_;
+  std::vector<std::unique_ptr<ExporterLane>> lanes_;
+  std::unique_ptr<Metrics> metrics_;
+
+  std::atomic<bool> accepting_{true};
+  std::atomic<int> submitting_{0};
+  std::atomic<bool> stop_workers_{false};
+  std::atomic<bool> stop_flushers_{false};
+  std::atomic<std::int64_t> drain_deadline_ns_{0};
+  std::vector<std::thread> workers_;
+  bool started_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace kubemetrics

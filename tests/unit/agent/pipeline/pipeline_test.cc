@@ -1,0 +1,302 @@
+#include "pipeline/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "support/registry_value.h"
+
+namespace kubemetrics {
+namespace {
+
+using testing::registryValue;
+
+/// Records every batch it is sent; optionally blocks each send until
+/// released, to build a backlog.
+class RecordingExporter : public Exporter {
+ public:
+  explicit RecordingExporter(std::string name, std::chrono::milliseconds delay = {})
+      : name_(std::move(name)), delay_(delay) {}
+
+  std::string_view name() const override { return name_; }
+  Result<void> send(SharedBatch batch) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      released_cv_.wait(lock, [&] { return released_; });
+    }
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+    std::lock_guard<std::mutex> lock(mu_);
+    batches_.push_back(std::move(batch));
+    return {};
+  }
+  void shutdown(Deadline) override { ++shutdowns_; }
+
+  void hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = false;
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    released_cv_.notify_all();
+  }
+  std::vector<SharedBatch> batches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batches_;
+  }
+  int shutdowns() const { return shutdowns_; }
+
+ private:
+  std::string name_;
+  std::chrono::milliseconds delay_;
+  std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool released_ = true;
+  std::vector<SharedBatch> batches_;
+  std::atomic<int> shutdowns_{0};
+};
+
+AgentConfig testConfig() {
+  AgentConfig config;
+  config.cluster = "test-cluster";
+  config.node = "node-a";
+  config.shutdown_timeout = std::chrono::seconds(10);
+  return config;
+}
+
+SampleBatchPtr makeBatch(int id, int samples, std::string_view name = "test.metric") {
+  auto batch = std::make_unique<SampleBatch>();
+  batch->source = "test";
+  for (int i = 0; i < samples; ++i) {
+    LabelsBuilder b;
+    b.set("batch", std::to_string(id));
+    b.set("index", std::to_string(i));
+    batch->samples.push_back(Sample{Symbol::intern(name), b.build(), double(id), 1000});
+  }
+  return batch;
+}
+
+struct Fixture {
+  explicit Fixture(AgentConfig config, std::vector<RecordingExporter*>* out = nullptr,
+                   int exporters = 1) {
+    std::vector<ExporterPtr> list;
+    for (int i = 0; i < exporters; ++i) {
+      auto e = std::make_unique<RecordingExporter>("rec" + std::to_string(i));
+      if (out) out->push_back(e.get());
+      list.push_back(std::move(e));
+    }
+    auto created = Pipeline::create(config, std::move(list), registry);
+    EXPECT_TRUE(created.has_value());
+    pipeline = std::move(*created);
+  }
+  prometheus::Registry registry;
+  std::unique_ptr<Pipeline> pipeline;
+};
+
+TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {
+  AgentConfig config = testConfig();
+  config.pipeline.tags = {{"env", "prod"}};
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  f.pipeline->start();
+  auto batch = makeBatch(1, 1);
+  LabelsBuilder own;
+  own.set("cluster", "theirs");
+  batch->samples.push_back(Sample{Symbol::intern("proxied"), own.build(), 2, 1000});
+  ASSERT_TRUE(f.pipeline->submit(std::move(batch)));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+
+  auto got = exporters[0]->batches();
+  ASSERT_EQ(got.size(), 1u);
+  const Sample& tagged = got[0]->samples[0];
+  EXPECT_EQ(tagged.labels.get("cluster"), "test-cluster");
+  EXPECT_EQ(tagged.labels.get("node"), "node-a");
+  EXPECT_EQ(tagged.labels.get("env"), "prod");
+  EXPECT_EQ(tagged.labels.get("batch"), "1");
+  EXPECT_EQ(got[0]->samples[1].labels.get("cluster"), "theirs");
+  EXPECT_EQ(exporters[0]->shutdowns(), 1);
+}
+
+TEST(PipelineTest, AllowAndDenyFilterByFullName) {
+  AgentConfig config = testConfig();
+  config.pipeline.allow = {"node_.*", "kubernetes\\..*"};
+  config.pipeline.deny = {"node_scrape_.*"};
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  f.pipeline->start();
+  auto batch = std::make_unique<SampleBatch>();
+  for (const char* name : {"node_cpu_seconds_total", "node_scrape_duration", "go_goroutines",
+                           "kubernetes.pod.cpu.usage_rate", "xnode_cpu"}) {
+    batch->samples.push_back(Sample{Symbol::intern(name), Labels(), 1, 1});
+  }
+  f.pipeline->submit(std::move(batch));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  auto got = exporters[0]->batches();
+  ASSERT_EQ(got.size(), 1u);
+  std::vector<std::string> names;
+  for (const Sample& s : got[0]->samples) names.push_back(s.name.str());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"node_cpu_seconds_total", "kubernetes.pod.cpu.usage_rate"}));
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_filtered_samples_total"), 3);
+}
+
+TEST(PipelineTest, InvalidPatternFailsCreation) {
+  AgentConfig config = testConfig();
+  config.pipeline.deny = {"(unclosed"};
+  prometheus::Registry registry;
+  auto created = Pipeline::create(config, {}, registry);
+  ASSERT_FALSE(created.has_value());
+  EXPECT_NE(created.error().message().find("(unclosed"), std::string::npos);
+}
+
+TEST(PipelineTest, FullRingDropsNewestAndCountsEverySample) {
+  AgentConfig config = testConfig();
+  config.pipeline.ring_capacity = 4;
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  // Not started: nothing consumes, so the ring fills after 4 batches.
+  int accepted = 0;
+  for (int i = 0; i < 10; ++i) accepted += f.pipeline->submit(makeBatch(i, 3)) ? 1 : 0;
+  EXPECT_EQ(accepted, 4);
+  EXPECT_EQ(f.pipeline->ringDroppedSamples(), 18u);
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_dropped_samples_total",
+                          {{"reason", "ring_full"}}),
+            18);
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  auto got = exporters[0]->batches();
+  ASSERT_EQ(got.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i]->samples[0].value, i);  // the oldest kept
+}
+
+TEST(PipelineTest, DropOldestPolicyKeepsTheNewest) {
+  AgentConfig config = testConfig();
+  config.pipeline.ring_capacity = 4;
+  config.pipeline.ring_full_policy = "drop_oldest";
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(f.pipeline->submit(makeBatch(i, 3)));
+  EXPECT_EQ(f.pipeline->ringDroppedSamples(), 18u);
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  auto got = exporters[0]->batches();
+  ASSERT_EQ(got.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i]->samples[0].value, 6 + i);
+}
+
+TEST(PipelineTest, ShutdownDrainsEverythingAlreadyInTheRingInOrder) {
+  AgentConfig config = testConfig();
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters, 2);
+  // A held exporter builds a backlog in the ring and in the queues.
+  exporters[0]->hold();
+  exporters[1]->hold();
+  f.pipeline->start();
+  constexpr int kBatches = 200;
+  for (int i = 0; i < kBatches; ++i) ASSERT_TRUE(f.pipeline->submit(makeBatch(i, 5)));
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    exporters[0]->release();
+    exporters[1]->release();
+  });
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(10)));
+  releaser.join();
+  for (RecordingExporter* e : exporters) {
+    auto got = e->batches();
+    ASSERT_EQ(got.size(), static_cast<size_t>(kBatches));
+    for (int i = 0; i < kBatches; ++i) ASSERT_EQ(got[i]->samples[0].value, i);
+  }
+  EXPECT_EQ(
+      registryValue(f.registry, "kubemetrics_exporter_sent_samples_total", {{"exporter", "rec1"}}),
+      kBatches * 5);
+  EXPECT_FALSE(f.pipeline->submit(makeBatch(0, 2)));
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_dropped_samples_total",
+                          {{"reason", "shutdown"}}),
+            2);
+}
+
+TEST(PipelineTest, SlowExporterOnlyFillsItsOwnQueue) {
+  AgentConfig config = testConfig();
+  config.pipeline.exporter_queue_capacity = 2;
+  prometheus::Registry registry;
+  auto slow = std::make_unique<RecordingExporter>("slow");
+  auto fast = std::make_unique<RecordingExporter>("fast");
+  RecordingExporter* slow_ptr = slow.get();
+  RecordingExporter* fast_ptr = fast.get();
+  slow_ptr->hold();
+  std::vector<ExporterPtr> list;
+  list.push_back(std::move(slow));
+  list.push_back(std::move(fast));
+  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry));
+  pipeline->start();
+  // Paced so the fast exporter keeps up; it gets every batch while the
+  // slow one is stuck and its small queue overflows.
+  const auto until = SteadyClock::now() + std::chrono::seconds(10);
+  for (int i = 0; i < 50; ++i) {
+    pipeline->submit(makeBatch(i, 1));
+    while (fast_ptr->batches().size() < static_cast<size_t>(i + 1) && SteadyClock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  EXPECT_EQ(fast_ptr->batches().size(), 50u);
+  slow_ptr->release();
+  pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  const double dropped = registryValue(registry, "kubemetrics_exporter_dropped_samples_total",
+                                       {{"exporter", "slow"}, {"reason", "queue_full"}});
+  EXPECT_GT(dropped, 0);
+  EXPECT_EQ(slow_ptr->batches().size() + static_cast<size_t>(dropped), 50u);
+}
+
+TEST(PipelineTest, ShutdownDeadlineBoundsTheDrain) {
+  AgentConfig config = testConfig();
+  prometheus::Registry registry;
+  auto slow = std::make_unique<RecordingExporter>("slow", std::chrono::milliseconds(50));
+  RecordingExporter* slow_ptr = slow.get();
+  std::vector<ExporterPtr> list;
+  list.push_back(std::move(slow));
+  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry));
+  pipeline->start();
+  for (int i = 0; i < 100; ++i) pipeline->submit(makeBatch(i, 1));
+  const auto began = SteadyClock::now();
+  pipeline->shutdown(deadlineIn(std::chrono::milliseconds(300)));
+  EXPECT_LT(SteadyClock::now() - began, std::chrono::seconds(2));
+  const double timed_out = registryValue(registry, "kubemetrics_exporter_dropped_samples_total",
+                                         {{"exporter", "slow"}, {"reason", "shutdown_timeout"}});
+  EXPECT_GT(timed_out, 0);
+  EXPECT_EQ(slow_ptr->batches().size() + static_cast<size_t>(timed_out), 100u);
+}
+
+TEST(PipelineTest, ManyProducersLoseNothingWhenTheRingHasRoom) {
+  AgentConfig config = testConfig();
+  config.pipeline.workers = 2;
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  f.pipeline->start();
+  constexpr int kProducers = 4, kPerProducer = 500;
+  std::vector<std::thread> producers;
+  std::atomic<int> accepted{0};
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < kPerProducer; ++i) {
+        accepted += f.pipeline->submit(makeBatch(p * kPerProducer + i, 2)) ? 1 : 0;
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(10)));
+  EXPECT_EQ(accepted.load(), kProducers * kPerProducer);
+  std::vector<bool> seen(kProducers * kPerProducer);
+  for (const auto& b : exporters[0]->batches()) {
+    const int id = static_cast<int>(b->samples[0].value);
+    ASSERT_FALSE(seen[id]) << "duplicate batch " << id;
+    seen[id] = true;
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), true), kProducers * kPerProducer);
+}
+
+}  // namespace
+}  // namespace kubemetrics
