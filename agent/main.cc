@@ -1,1 +1,156 @@
-int main() { return 0; }
+// kubemetrics-agent: collects node, pod and cluster metrics and forwards
+// them. See README.md and docs/configuration.md.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "agent.h"
+#include "config/agent_config.h"
+#include "core/log.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: kubemetrics-agent [--config FILE] [--check-config] [--listen ADDR:PORT]\n"
+    "                         [--log-level debug|info|warn|error]\n"
+    "\n"
+    "  --config FILE      YAML configuration (default: the built-in configuration:\n"
+    "                     host metrics, /metrics on 0.0.0.0:9464, cluster from\n"
+    "                     $CLUSTER_NAME or \"local\")\n"
+    "  --check-config     validate, print the effective configuration, exit 0 (valid)\n"
+    "                     or 1 (invalid)\n"
+    "  --listen ADDR:PORT override server.listen\n"
+    "  --log-level LEVEL  override log_level\n";
+
+struct CommandLine {
+  std::string config_file;
+  bool check_config = false;
+  kubemetrics::AgentOverrides overrides;
+};
+
+bool parseCommandLine(int argc, char** argv, CommandLine& out) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](std::string* target) {
+      if (i + 1 >= argc) {
+        std::cerr << "kubemetrics-agent: " << arg << " needs a value\n" << kUsage;
+        return false;
+      }
+      *target = argv[++i];
+      return true;
+    };
+    std::string text;
+    if (arg == "--config") {
+      if (!value(&out.config_file)) return false;
+    } else if (arg == "--check-config") {
+      out.check_config = true;
+    } else if (arg == "--listen") {
+      if (!value(&text)) return false;
+      out.overrides.listen = text;
+    } else if (arg == "--log-level") {
+      if (!value(&text)) return false;
+      out.overrides.log_level = kubemetrics::parseLogLevel(text);
+      if (!out.overrides.log_level) {
+        std::cerr << "kubemetrics-agent: --log-level: expected debug, info, warn or error (got \""
+                  << text << "\")\n";
+        return false;
+      }
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else {
+      std::cerr << "kubemetrics-agent: unknown argument \"" << arg << "\"\n" << kUsage;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool readFile(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  out = buffer.str();
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kubemetrics;
+  CommandLine cli;
+  if (!parseCommandLine(argc, argv, cli)) return 2;
+
+  std::string yaml;
+  std::string origin = "built-in default config";
+  if (cli.config_file.empty()) {
+    yaml = std::string(defaultConfigYaml());
+  } else if (!readFile(cli.config_file, yaml)) {
+    std::cerr << "kubemetrics-agent: " << cli.config_file << ": cannot read the file\n";
+    return 1;
+  } else {
+    origin = cli.config_file;
+  }
+
+  ConfigCheck checked = Agent::check(yaml, origin, cli.overrides);
+  if (cli.check_config) {
+    std::cout << "# effective configuration (" << origin << ")\n" << checked.effective_yaml << "\n";
+    if (cli.overrides.listen)
+      std::cout << "# server.listen overridden by --listen: " << *cli.overrides.listen << "\n";
+  }
+  if (!checked.ok()) {
+    std::cerr << "kubemetrics-agent: invalid configuration (" << origin << "):\n";
+    for (const ConfigError& e : checked.errors) std::cerr << "  " << e.toString() << "\n";
+    return 1;
+  }
+  if (cli.check_config) {
+    std::cerr << "kubemetrics-agent: configuration is valid\n";
+    return 0;
+  }
+  setLogLevel(checked.config.log_level);
+
+  // Block the stop signals in every thread (threads inherit the mask), so
+  // only the sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto agent = Agent::create(yaml, origin, cli.overrides);
+  if (!agent) {
+    logError("agent") << "cannot start: " << agent.error().message();
+    return 1;
+  }
+  if (auto started = (*agent)->start(); !started) {
+    logError("agent") << "cannot start: " << started.error().message();
+    return 1;
+  }
+
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  logInfo("agent") << "received " << (received == SIGTERM ? "SIGTERM" : "SIGINT");
+
+  // Watchdog: the drain is bounded by shutdown_timeout; should a component
+  // ignore its deadline, exit anyway rather than hang the pod's termination.
+  const auto grace = checked.config.shutdown_timeout + std::chrono::seconds(5);
+  std::thread([grace] {
+    std::this_thread::sleep_for(grace);
+    logError("agent") << "shutdown did not finish in time; exiting";
+    std::_Exit(1);
+  }).detach();
+
+  (*agent)->stop();
+  agent->reset();
+  return 0;
+}

@@ -13,7 +13,10 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 if(KM_BUILD_TESTS)
   find_package(GTest REQUIRED)
+  # Debian builds cpp-httplib as a shared library with OpenSSL, zlib and
+  # brotli support; its users must define the matching macros (see tests/).
   find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+  find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
 endif()
 if(KM_BUILD_BENCH)
   find_package(benchmark REQUIRED)

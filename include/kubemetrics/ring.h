@@ -102,22 +102,29 @@ class BoundedRing {
   /// `timeout`; nullopt when nothing arrived.
   std::optional<T> waitPop(std::chrono::milliseconds timeout) {
     const auto until = std::chrono::steady_clock::now() + timeout;
+    // A wakeAll() after this point ends the call, even one that lands before
+    // we sleep. Without it a woken consumer could not tell wakeAll() from a
+    // lost race for a pushed item and would sleep again until the timeout.
+    const std::uint64_t epoch = wake_epoch_.load(std::memory_order_relaxed);
     for (;;) {
       if (auto item = tryPop()) return item;
       std::unique_lock<std::mutex> lock(sleep_mu_);
+      if (wake_epoch_.load(std::memory_order_relaxed) != epoch) return tryPop();
       sleepers_.fetch_add(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       auto item = tryPop();
       const bool timed_out = !item && wake_.wait_until(lock, until) == std::cv_status::timeout;
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       if (item) return item;
-      if (timed_out) return tryPop();
+      if (timed_out || wake_epoch_.load(std::memory_order_relaxed) != epoch) return tryPop();
     }
   }
 
-  /// Wakes every consumer sleeping in waitPop() (used at shutdown).
+  /// Ends every waitPop() call in progress (used at shutdown); each returns
+  /// an item if one is there, else nullopt.
   void wakeAll() {
     std::lock_guard<std::mutex> lock(sleep_mu_);
+    wake_epoch_.fetch_add(1, std::memory_order_relaxed);
     wake_.notify_all();
   }
 
@@ -140,6 +147,8 @@ class BoundedRing {
   alignas(64) std::atomic<std::size_t> tail_{0};
   alignas(64) std::atomic<std::size_t> head_{0};
   alignas(64) std::atomic<std::uint32_t> sleepers_{0};
+  // Bumped by wakeAll() under sleep_mu_, so sleepers read it race-free there.
+  std::atomic<std::uint64_t> wake_epoch_{0};
   std::mutex sleep_mu_;
   std::condition_variable wake_;
 };

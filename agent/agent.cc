@@ -1,0 +1,202 @@
+#include "agent.h"
+
+#include <prometheus/gauge.h>
+
+#include <sstream>
+
+#include "http/http_server.h"
+#include "kubemetrics/labels.h"
+#include "pipeline/pipeline.h"
+#include "registry.h"
+#include "scheduler.h"
+
+namespace kubemetrics {
+namespace {
+
+constexpr auto kSweepInterval = std::chrono::seconds(60);
+constexpr std::string_view kVersion = "0.1.0";
+
+struct Components {
+  std::vector<SourcePtr> sources;
+  std::vector<ExporterPtr> exporters;
+};
+
+/// Reads `sources:` and `exporters:` through every registered factory; with
+/// a null context only validates. Each factory sees its subtree even when
+/// the file omits it, so the effective config shows every default.
+Result<Components> buildComponents(ConfigNode& root, const ComponentContext* context) {
+  Components out;
+  ConfigNode sources = root.child("sources");
+  for (const SourceEntry& entry : registeredSources()) {
+    ConfigNode node = sources.child(entry.key);
+    auto built = entry.factory(node, context);
+    if (!built) return tl::unexpected(built.error());
+    for (SourcePtr& s : *built) out.sources.push_back(std::move(s));
+  }
+  sources.finish();
+  ConfigNode exporters = root.child("exporters");
+  for (const ExporterEntry& entry : registeredExporters()) {
+    ConfigNode node = exporters.child(entry.key);
+    auto built = entry.factory(node, context);
+    if (!built) return tl::unexpected(built.error());
+    for (ExporterPtr& e : *built) out.exporters.push_back(std::move(e));
+  }
+  exporters.finish();
+  root.finish();
+  return out;
+}
+
+void applyOverrides(const AgentOverrides& overrides, AgentConfig& config,
+                    std::vector<ConfigError>& errors) {
+  if (overrides.listen) {
+    std::string host;
+    unsigned short port = 0;
+    if (!splitListenAddress(*overrides.listen, &host, &port)) {
+      errors.push_back({"--listen", "expected ADDR:PORT such as 0.0.0.0:9464 (got \"" +
+                                        *overrides.listen + "\")"});
+    }
+    config.server.listen = *overrides.listen;
+  }
+  if (overrides.log_level) config.log_level = *overrides.log_level;
+}
+
+/// A route handler answering from a plain text producer.
+HttpResponse textResponse(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+}  // namespace
+
+ConfigCheck Agent::check(std::string_view yaml, const std::string& origin,
+                         const AgentOverrides& overrides) {
+  ConfigCheck check;
+  auto doc = ConfigDocument::parse(yaml, origin);
+  if (doc->errors().empty()) {
+    ConfigNode root = doc->root();
+    check.config = parseAgentConfig(root);
+    auto built = buildComponents(root, nullptr);
+    if (!built) doc->addError(origin, built.error().message());
+  }
+  check.errors = doc->errors();
+  applyOverrides(overrides, check.config, check.errors);
+  check.effective_yaml = doc->effectiveYaml();
+  return check;
+}
+
+Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::string& origin,
+                                             const AgentOverrides& overrides) {
+  ConfigCheck checked = check(yaml, origin, overrides);
+  if (!checked.ok()) {
+    std::string message;
+    for (const ConfigError& e : checked.errors) message += e.toString() + "\n";
+    return makeError(ErrorCode::kInvalidArgument, message);
+  }
+
+  std::unique_ptr<Agent> agent(new Agent());
+  agent->config_ = checked.config;
+  agent->metrics_ = std::make_shared<prometheus::Registry>();
+  agent->server_ = std::make_unique<HttpServer>(HttpServerOptions{}, agent->metrics_.get());
+
+  // Second pass on a fresh document, now creating the components: the
+  // first pass proved the whole file valid before anything was built.
+  auto doc = ConfigDocument::parse(yaml, origin);
+  ConfigNode root = doc->root();
+  parseAgentConfig(root);
+  ComponentContext context{agent->config_, *agent->metrics_, *agent->server_};
+  auto components = buildComponents(root, &context);
+  if (!components) return tl::unexpected(components.error());
+
+  auto pipeline =
+      Pipeline::create(agent->config_, std::move(components->exporters), *agent->metrics_);
+  if (!pipeline) return tl::unexpected(pipeline.error());
+  agent->pipeline_ = std::move(*pipeline);
+  Pipeline* pipe = agent->pipeline_.get();
+  agent->scheduler_ = std::make_unique<Scheduler>(
+      std::move(components->sources),
+      [pipe](SampleBatchPtr batch) { pipe->submit(std::move(batch)); }, *agent->metrics_);
+
+  prometheus::BuildGauge()
+      .Name("kubemetrics_build_info")
+      .Help("Always 1; the labels say which build runs.")
+      .Register(*agent->metrics_)
+      .Add({{"version", std::string(kVersion)}, {"role", agent->config_.role}})
+      .Set(1);
+
+  Agent* self = agent.get();
+  agent->server_->add("/healthz", [](const HttpRequest&) { return textResponse(200, "ok\n"); });
+  agent->server_->add("/readyz", [self](const HttpRequest&) {
+    if (!self->ready_.load()) return textResponse(503, "not ready\n");
+    std::ostringstream body;
+    body << "ready\n";
+    for (const auto& s : self->scheduler_->status()) {
+      body << "source " << s.name << ": "
+           << (!s.scraped ? "waiting for first scrape"
+               : s.up     ? "up"
+                          : "down: " + s.last_error)
+           << "\n";
+    }
+    return textResponse(200, body.str());
+  });
+  agent->server_->add("/", [](const HttpRequest&) {
+    return textResponse(200, "kubemetrics-agent " + std::string(kVersion) +
+                                 "\n/metrics  collected series and self-metrics\n/healthz  "
+                                 "liveness\n/readyz   readiness and source status\n");
+  });
+  return agent;
+}
+
+Agent::~Agent() { stop(); }
+
+Result<void> Agent::start() {
+  auto bound = server_->start(config_.server.listen);
+  if (!bound) return bound;
+  pipeline_->start();
+  scheduler_->start();
+  housekeeping_ = std::thread([this] { housekeeping(); });
+  ready_.store(true);
+  logInfo("agent") << "kubemetrics-agent " << kVersion << " serving on " << config_.server.listen
+                   << " (port " << server_->port() << "), cluster \"" << config_.cluster
+                   << "\", node \"" << config_.node << "\", role " << config_.role;
+  return {};
+}
+
+void Agent::stop() {
+  if (stopped_.exchange(true)) return;
+  ready_.store(false);
+  const Deadline deadline = deadlineIn(config_.shutdown_timeout);
+  logInfo("agent") << "stopping: draining the pipeline (at most "
+                   << config_.shutdown_timeout.count() << " ms)";
+  if (scheduler_) scheduler_->stop();
+  if (pipeline_) pipeline_->shutdown(deadline);
+  { std::lock_guard<std::mutex> lock(housekeeping_mu_); }
+  housekeeping_wake_.notify_all();
+  if (housekeeping_.joinable()) housekeeping_.join();
+  if (server_) server_->stop();
+  logInfo("agent") << "stopped";
+}
+
+unsigned short Agent::port() const { return server_ ? server_->port() : 0; }
+
+void Agent::housekeeping() {
+  auto& symbols = prometheus::BuildGauge()
+                      .Name("kubemetrics_interned_strings")
+                      .Help("Distinct label names, values and metric names held in memory.")
+                      .Register(*metrics_)
+                      .Add({});
+  auto& label_sets = prometheus::BuildGauge()
+                         .Name("kubemetrics_interned_label_sets")
+                         .Help("Distinct label sets held in memory.")
+                         .Register(*metrics_)
+                         .Add({});
+  std::unique_lock<std::mutex> lock(housekeeping_mu_);
+  do {
+    sweepInterned();
+    symbols.Set(static_cast<double>(internedSymbolCount()));
+    label_sets.Set(static_cast<double>(internedLabelSetCount()));
+  } while (!housekeeping_wake_.wait_for(lock, kSweepInterval, [this] { return stopped_.load(); }));
+}
+
+}  // namespace kubemetrics

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/agent_config.h"
+#include "config/config_node.h"
+#include "kubemetrics/result.h"
+
+namespace kubemetrics {
+
+class HttpServer;
+class Pipeline;
+class Scheduler;
+
+/// Command-line settings that override the file.
+struct AgentOverrides {
+  std::optional<std::string> listen;  // --listen ADDR:PORT
+  std::optional<LogLevel> log_level;  // --log-level
+};
+
+/// The result of validating a whole configuration: every error found
+/// (agent-level keys and every component's), and the effective
+/// configuration for --check-config.
+struct ConfigCheck {
+  std::vector<ConfigError> errors;
+  std::string effective_yaml;
+  AgentConfig config;
+  bool ok() const { return errors.empty(); }
+};
+
+/// The running agent: configuration, self-metrics registry, HTTP server,
+/// pipeline with its exporters, and the scheduler driving the sources.
+/// main() builds one; integration tests build them in-process.
+///
+/// start() and stop() are called from the owner's thread; the HTTP
+/// handlers it registers are thread-safe.
+class Agent {
+ public:
+  /// Validates `yaml` (as loaded from `origin`) without creating anything.
+  static ConfigCheck check(std::string_view yaml, const std::string& origin,
+                           const AgentOverrides& overrides = {});
+  /// Validates, then creates every enabled component. Config errors come
+  /// back as one kInvalidArgument error listing them all, one per line.
+  static Result<std::unique_ptr<Agent>> create(std::string_view yaml, const std::string& origin,
+                                               const AgentOverrides& overrides = {});
+  ~Agent();
+
+  /// Binds the HTTP server, then starts the pipeline and the sources.
+  Result<void> start();
+  /// The SIGTERM path: stop the sources, drain the ring and the exporter
+  /// queues (bounded by shutdown_timeout), stop the server. Idempotent.
+  void stop();
+
+  unsigned short port() const;
+  const AgentConfig& config() const { return config_; }
+  prometheus::Registry& metrics() { return *metrics_; }
+
+ private:
+  Agent() = default;
+  void housekeeping();
+
+  AgentConfig config_;
+  std::shared_ptr<prometheus::Registry> metrics_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopped_{false};
+  std::mutex housekeeping_mu_;
+  std::condition_variable housekeeping_wake_;
+  std::thread housekeeping_;
+};
+
+}  // namespace kubemetrics

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "kubemetrics/http.h"
+#include "kubemetrics/result.h"
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
+namespace kubemetrics {
+namespace http_internal {
+class Server;
+}  // namespace http_internal
+
+struct HttpServerOptions {
+  std::size_t threads = 2;                        // io threads; 0 is taken as 1
+  std::size_t max_header_bytes = 16 * 1024;       // request line + headers; 431 beyond
+  std::size_t max_body_bytes = 16 * 1024 * 1024;  // request body; 413 beyond
+  std::chrono::milliseconds idle_timeout{60000};  // per read/write: keep-alive idle and slow peers
+  std::size_t gzip_min_bytes = 1024;              // gzip responses at least this big, when asked
+  std::size_t max_connections = 512;              // beyond: accepted, closed at once, counted
+};
+
+/// The agent's HTTP/1.0 and 1.1 server (Boost.Beast): /metrics, /healthz,
+/// /readyz and the push listeners' endpoints. Components register exact paths
+/// (query string ignored for routing) through HttpRoutes::add() before
+/// start(); the server adds Content-Length, Server, keep-alive handling and
+/// gzip when the client accepts it. Unknown path -> 404; a handler that
+/// throws -> 500 (logged, rate limited); malformed request -> 400, header
+/// over the limit -> 431, body over the limit -> 413, then the connection is
+/// closed.
+///
+/// With a prometheus::Registry it counts kubemetrics_http_requests_total
+/// {path, code}, kubemetrics_http_request_duration_seconds{path} and
+/// kubemetrics_http_connections_rejected_total; paths that are not registered
+/// are labelled "other" so clients cannot grow the label set.
+///
+/// Thread-safety: add() and start() are for the owning thread, before
+/// serving; port() and stop() are thread-safe once start() has returned.
+/// Handlers run on the server's io threads, several at a time, so they must
+/// be thread-safe; a handler that blocks holds one io thread. The registry,
+/// if any, must outlive the server.
+class HttpServer final : public HttpRoutes {
+ public:
+  explicit HttpServer(HttpServerOptions options = {}, prometheus::Registry* metrics = nullptr);
+  /// Stops (see stop()).
+  ~HttpServer() override;
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // kubemetrics::HttpRoutes
+  /// Registers `path` ("/metrics"); a second add() of the same path replaces
+  /// the first. Ignored (logged) after start().
+  void add(std::string path, HttpHandler handler) override;
+
+  /// Binds `listen_address` ("0.0.0.0:9464", "127.0.0.1:0", "[::1]:9464",
+  /// ":9464" for all IPv4 addresses; port 0 picks a free port) and starts
+  /// serving. kInvalidArgument for a malformed address or a second start();
+  /// kUnavailable, naming the address, when it cannot be bound (in use,
+  /// not local, no permission).
+  Result<void> start(std::string_view listen_address);
+
+  /// The bound port once start() succeeded, else 0.
+  unsigned short port() const;
+
+  /// Closes the listener and every connection (idle keep-alive ones too),
+  /// waits for running handlers to return and joins the io threads. Does not
+  /// wait for clients. Idempotent; the destructor calls it. Must not be
+  /// called from a handler (it joins the thread running it).
+  void stop();
+
+ private:
+  // Behind a pointer so users of this header do not compile Boost.Beast.
+  std::unique_ptr<http_internal::Server> impl_;
+};
+
+}  // namespace kubemetrics

@@ -1,0 +1,131 @@
+#include "scheduler.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
+#include <map>
+
+#include "core/log.h"
+
+namespace kubemetrics {
+
+struct Scheduler::Slot {
+  Slot(SourcePtr s, prometheus::Registry& registry)
+      : source(std::move(s)),
+        labels({{"source", std::string(source->name())}}),
+        scrapes(prometheus::BuildCounter()
+                    .Name("kubemetrics_scrapes_total")
+                    .Help("Scrapes attempted, per source.")
+                    .Register(registry)
+                    .Add(labels)),
+        errors(prometheus::BuildCounter()
+                   .Name("kubemetrics_scrape_errors_total")
+                   .Help("Scrapes that failed, per source.")
+                   .Register(registry)
+                   .Add(labels)),
+        duration(prometheus::BuildGauge()
+                     .Name("kubemetrics_scrape_duration_seconds")
+                     .Help("Duration of the last scrape, per source.")
+                     .Register(registry)
+                     .Add(labels)),
+        samples(prometheus::BuildGauge()
+                    .Name("kubemetrics_scrape_samples")
+                    .Help("Samples the last scrape produced, per source.")
+                    .Register(registry)
+                    .Add(labels)),
+        up(prometheus::BuildGauge()
+               .Name("kubemetrics_source_up")
+               .Help("1 when the last scrape of the source succeeded, else 0.")
+               .Register(registry)
+               .Add(labels)) {}
+
+  SourcePtr source;
+  std::map<std::string, std::string> labels;
+  prometheus::Counter& scrapes;
+  prometheus::Counter& errors;
+  prometheus::Gauge& duration;
+  prometheus::Gauge& samples;
+  prometheus::Gauge& up;
+  LogLimiter log_limiter{std::chrono::minutes(1)};
+  mutable std::mutex status_mu;
+  SourceStatus status KM_GUARDED_BY(status_mu);
+};
+
+Scheduler::Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Registry& metrics)
+    : sink_(std::move(sink)) {
+  for (SourcePtr& source : sources) {
+    auto slot = std::make_unique<Slot>(std::move(source), metrics);
+    slot->status.name = std::string(slot->source->name());
+    slots_.push_back(std::move(slot));
+  }
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() {
+  for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { run(*s); });
+}
+
+void Scheduler::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::vector<Scheduler::SourceStatus> Scheduler::status() const {
+  std::vector<SourceStatus> out;
+  for (const auto& slot : slots_) {
+    std::lock_guard<std::mutex> lock(slot->status_mu);
+    out.push_back(slot->status);
+  }
+  return out;
+}
+
+void Scheduler::run(Slot& slot) {
+  Source& source = *slot.source;
+  const auto interval = source.interval();
+  auto next = SteadyClock::now();
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (wake_.wait_until(lock, next, [this] { return stopping_.load(); })) return;
+    }
+    const auto began = SteadyClock::now();
+    // A scrape may use up to its interval: a later tick would overlap it.
+    auto batch = std::make_unique<SampleBatch>();
+    batch->source = std::string(source.name());
+    Result<ScrapeStats> result = source.scrape(*batch, began + interval);
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - began).count();
+    slot.scrapes.Increment();
+    slot.duration.Set(seconds);
+    slot.samples.Set(static_cast<double>(batch->samples.size()));
+    slot.up.Set(result ? 1 : 0);
+    {
+      std::lock_guard<std::mutex> lock(slot.status_mu);
+      slot.status.scraped = true;
+      slot.status.up = result.has_value();
+      slot.status.last_error = result ? std::string() : result.error().message();
+    }
+    if (!result) {
+      slot.errors.Increment();
+      std::uint64_t suppressed = 0;
+      if (slot.log_limiter.allow("scrape", &suppressed)) {
+        logWarn(source.name()) << "scrape failed: " << result.error().message()
+                               << (suppressed ? " (" + std::to_string(suppressed) +
+                                                    " similar errors suppressed)"
+                                              : std::string());
+      }
+    }
+    if (!batch->samples.empty()) sink_(std::move(batch));
+    // Fixed-rate schedule; after an overrun, skip the missed ticks.
+    next += interval;
+    const auto now = SteadyClock::now();
+    if (next <= now) next = now + interval - (now - next) % interval;
+  }
+}
+
+}  // namespace kubemetrics

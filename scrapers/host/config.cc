@@ -1,0 +1,35 @@
+#include "scrapers/host/config.h"
+
+namespace kubemetrics::host {
+
+std::vector<std::string> defaultExcludedFsTypes() {
+  return {"autofs",     "binfmt_misc", "bpf",       "cgroup",   "cgroup2",   "configfs",
+          "debugfs",    "devpts",      "devtmpfs",  "fusectl",  "hugetlbfs", "iso9660",
+          "mqueue",     "nsfs",        "overlay",   "proc",     "procfs",    "pstore",
+          "rpc_pipefs", "securityfs",  "selinuxfs", "squashfs", "sysfs",     "tracefs"};
+}
+
+HostConfig parseHostConfig(ConfigNode& node) {
+  HostConfig config;
+  config.enabled = node.getBool("enabled", config.enabled);
+  config.interval = node.getDuration("interval", config.interval);
+  config.proc_path = node.getString("proc_path", config.proc_path);
+  if (config.proc_path.empty() || config.proc_path.front() != '/') {
+    node.error("proc_path", "must be an absolute path (got \"" + config.proc_path + "\")");
+    config.proc_path = HostConfig().proc_path;
+  }
+  config.rootfs_path = node.getString("rootfs_path", config.rootfs_path);
+  if (config.rootfs_path.empty() || config.rootfs_path.front() != '/') {
+    node.error("rootfs_path", "must be an absolute path (got \"" + config.rootfs_path + "\")");
+    config.rootfs_path = HostConfig().rootfs_path;
+  }
+  // An explicit list replaces the defaults; `exclude_fs_types: []` excludes nothing.
+  // TODO(host): getStringList has no default, so --check-config shows the
+  // default list only when the key is given.
+  if (node.has("exclude_fs_types"))
+    config.exclude_fs_types = node.getStringList("exclude_fs_types");
+  node.finish();
+  return config;
+}
+
+}  // namespace kubemetrics::host

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# README command (2), and what CI runs (.ci/run): install dependencies, then
+# build each configuration once and run its tests:
+#   1. g++ RelWithDebInfo: every test (unit, integration, e2e) and a short
+#      smoke run of every benchmark binary;
+#   2. clang ASan+UBSan: every test;
+#   3. clang TSan: the ring, interning and pipeline tests.
+# Sized for a 2-core CI machine (ninja, ccache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+bash scripts/setup.sh
+
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/kubemetrics-ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+jobs=$(nproc)
+started=$SECONDS
+stage() { echo; echo "=== $1 ($((SECONDS - started)) s elapsed)"; }
+
+stage "g++ build"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++
+ninja -C build/release
+stage "g++ tests"
+ctest --test-dir build/release --output-on-failure -j "$jobs"
+stage "benchmark smoke run"
+for bench in build/release/bench/*_bench; do
+  "$bench" --benchmark_min_time=0.01 > /dev/null
+  echo "ok: $bench"
+done
+
+stage "clang ASan+UBSan build"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DKM_SANITIZE=address -DKM_BUILD_BENCH=OFF
+ninja -C build/asan
+stage "ASan+UBSan tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+stage "clang TSan build (ring, interning, pipeline)"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_COMPILER=clang++-14 -DKM_SANITIZE=thread -DKM_TEST_SUBSET=tsan -DKM_BUILD_BENCH=OFF
+ninja -C build/tsan
+stage "TSan tests"
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j "$jobs"
+
+stage "all configurations passed"
