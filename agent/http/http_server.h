@@ -18,6 +18,7 @@ namespace http_internal {
 class Server;
 }  // namespace http_internal
 
+/// HttpServer's limits and tuning. Plain value type.
 struct HttpServerOptions {
   std::size_t threads = 2;                        // io threads; 0 is taken as 1
   std::size_t max_header_bytes = 16 * 1024;       // request line + headers; 431 beyond
@@ -32,9 +33,9 @@ struct HttpServerOptions {
 /// (query string ignored for routing) through HttpRoutes::add() before
 /// start(); the server adds Content-Length, Server, keep-alive handling and
 /// gzip when the client accepts it. Unknown path -> 404; a handler that
-/// throws -> 500 (logged, rate limited); malformed request -> 400, header
-/// over the limit -> 431, body over the limit -> 413, then the connection is
-/// closed.
+/// throws or returns a status outside 200-599 -> 500 (logged, rate
+/// limited); malformed request -> 400, header over the limit -> 431, body
+/// over the limit -> 413, then the connection is closed.
 ///
 /// With a prometheus::Registry it counts kubemetrics_http_requests_total
 /// {path, code}, kubemetrics_http_request_duration_seconds{path} and

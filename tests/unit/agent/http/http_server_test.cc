@@ -1,6 +1,7 @@
 #include "http/http_server.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <prometheus/registry.h>
 #include <zlib.h>
 
@@ -18,10 +19,9 @@
 #include <thread>
 #include <vector>
 
-// The client side is Boost.Beast rather than cpp-httplib: Debian's
-// cpp-httplib is a compiled library (libcpp-httplib.so) that the test
-// support target does not link, and Beast also lets these tests send
-// malformed and pipelined bytes and watch one connection's lifetime.
+// Most tests drive the server with a small Boost.Beast client, which can send
+// malformed and pipelined bytes and watch one connection's lifetime; the
+// HttpServerHttplibTest cases check interoperability with cpp-httplib.
 
 namespace kubemetrics {
 namespace {
@@ -635,6 +635,56 @@ TEST(HttpServerMetricsTest, CountsRequestsByRegisteredPathAndCode) {
   EXPECT_EQ(requests.size(), 2u);
   EXPECT_EQ(observed["/m"], 3u);
   EXPECT_EQ(observed["other"], 2u);
+}
+
+// cpp-httplib as the client: what a typical third-party client sees.
+TEST_F(HttpServerTest, HttplibClientGetPostAndKeepAlive) {
+  startServer();
+  httplib::Client client("127.0.0.1", server_->port());
+  client.set_connection_timeout(5);
+  client.set_read_timeout(5);
+  client.set_keep_alive(true);
+  for (int i = 0; i < 10; ++i) {
+    auto response = client.Get("/ok");
+    ASSERT_TRUE(response) << httplib::to_string(response.error());
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "ok\n");
+    EXPECT_EQ(response->get_header_value("Content-Type"),
+              "text/plain; version=0.0.4; charset=utf-8");
+  }
+  auto posted = client.Post("/echo?x=1", "payload", "text/plain");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 200);
+  EXPECT_EQ(posted->body, "payload");
+  EXPECT_EQ(lastRequest().query, "x=1");
+  auto missing = client.Get("/missing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(ok_calls_.load(), 10);
+}
+
+TEST_F(HttpServerTest, HttplibClientGzip) {
+  startServer();
+  httplib::Client client("127.0.0.1", server_->port());
+  client.set_connection_timeout(5);
+  client.set_read_timeout(5);
+  client.set_decompress(false);  // keep the wire bytes to inflate here
+  auto raw = client.Get("/big", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(raw->get_header_value("Vary"), "Accept-Encoding");
+  EXPECT_EQ(gunzip(raw->body), bigBody());
+
+  auto identity = client.Get("/big", {{"Accept-Encoding", "identity"}});
+  ASSERT_TRUE(identity);
+  EXPECT_FALSE(identity->has_header("Content-Encoding"));
+  EXPECT_EQ(identity->body, bigBody());
+
+  httplib::Client decoding("127.0.0.1", server_->port());
+  decoding.set_read_timeout(5);
+  auto decoded = decoding.Get("/big", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->body, bigBody());
 }
 
 }  // namespace
