@@ -47,7 +47,7 @@ struct Scheduler::Slot {
   prometheus::Gauge& samples;
   prometheus::Gauge& up;
   LogLimiter log_limiter{std::chrono::minutes(1)};
-  mutable std::mutex status_mu;
+  mutable Mutex status_mu;
   SourceStatus status KM_GUARDED_BY(status_mu);
 };
 
@@ -55,7 +55,10 @@ Scheduler::Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Regi
     : sink_(std::move(sink)) {
   for (SourcePtr& source : sources) {
     auto slot = std::make_unique<Slot>(std::move(source), metrics);
-    slot->status.name = std::string(slot->source->name());
+    {
+      MutexLock lock(slot->status_mu);
+      slot->status.name = std::string(slot->source->name());
+    }
     slots_.push_back(std::move(slot));
   }
 }
@@ -79,7 +82,7 @@ void Scheduler::stop() {
 std::vector<Scheduler::SourceStatus> Scheduler::status() const {
   std::vector<SourceStatus> out;
   for (const auto& slot : slots_) {
-    std::lock_guard<std::mutex> lock(slot->status_mu);
+    MutexLock lock(slot->status_mu);
     out.push_back(slot->status);
   }
   return out;
@@ -105,7 +108,7 @@ void Scheduler::run(Slot& slot) {
     slot.samples.Set(static_cast<double>(batch->samples.size()));
     slot.up.Set(result ? 1 : 0);
     {
-      std::lock_guard<std::mutex> lock(slot.status_mu);
+      MutexLock lock(slot.status_mu);
       slot.status.scraped = true;
       slot.status.up = result.has_value();
       slot.status.last_error = result ? std::string() : result.error().message();

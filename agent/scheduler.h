@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "kubemetrics/mutex.h"
 #include "kubemetrics/sample.h"
 #include "kubemetrics/source.h"
-#include "kubemetrics/thread_annotations.h"
 
 namespace kubemetrics {
 

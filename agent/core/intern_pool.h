@@ -6,7 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "kubemetrics/thread_annotations.h"
+#include "kubemetrics/mutex.h"
 
 namespace kubemetrics::detail {
 
@@ -26,7 +26,7 @@ class InternPool {
   template <class MakeNode>
   Node* intern(const Key& key, std::size_t hash, MakeNode&& make) {
     Shard& shard = shards_[hash % kShards];
-    std::lock_guard<std::mutex> lock(shard.mu);
+    MutexLock lock(shard.mu);
     auto it = shard.nodes.find(key);
     if (it != shard.nodes.end()) {
       it->second->refs.fetch_add(1, std::memory_order_relaxed);
@@ -51,7 +51,7 @@ class InternPool {
   std::size_t sweep() {
     std::size_t freed = 0;
     for (Shard& shard : shards_) {
-      std::lock_guard<std::mutex> lock(shard.mu);
+      MutexLock lock(shard.mu);
       for (auto it = shard.nodes.begin(); it != shard.nodes.end();) {
         Node* node = it->second;
         if (node->refs.load(std::memory_order_acquire) == 0) {
@@ -72,7 +72,7 @@ class InternPool {
  private:
   static constexpr std::size_t kShards = 64;
   struct Shard {
-    std::mutex mu;
+    Mutex mu;
     std::unordered_map<Key, Node*, KeyHash> nodes KM_GUARDED_BY(mu);
   };
   std::array<Shard, kShards> shards_;

@@ -62,7 +62,7 @@ LogLine::~LogLine() {
 
 bool LogLimiter::allow(std::string_view key, std::uint64_t* suppressed) {
   const auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto [it, inserted] = entries_.try_emplace(std::string(key));
   Entry& e = it->second;
   if (!inserted && now - e.last < interval_) {

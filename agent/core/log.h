@@ -9,7 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "kubemetrics/thread_annotations.h"
+#include "kubemetrics/mutex.h"
 
 namespace kubemetrics {
 
@@ -62,7 +62,7 @@ class LogLimiter {
     std::uint64_t suppressed = 0;
   };
   const std::chrono::milliseconds interval_;
-  std::mutex mu_;
+  Mutex mu_;
   std::unordered_map<std::string, Entry> entries_ KM_GUARDED_BY(mu_);
 };
 

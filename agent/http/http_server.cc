@@ -30,6 +30,7 @@
 
 #include "core/log.h"
 #include "http/content_encoding.h"
+#include "kubemetrics/mutex.h"
 #include "kubemetrics/thread_annotations.h"
 
 namespace kubemetrics {
@@ -158,17 +159,19 @@ class Server {
   std::atomic<unsigned short> port_{0};
   std::atomic<bool> stopping_{false};
 
-  std::mutex mu_;
+  Mutex mu_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_ KM_GUARDED_BY(mu_);
   std::uint64_t next_session_id_ KM_GUARDED_BY(mu_) = 1;
 
   // Serialises start() and stop(); state_ is also read by add().
-  std::mutex lifecycle_mu_;
+  Mutex lifecycle_mu_;
   State state_ KM_GUARDED_BY(lifecycle_mu_) = State::kIdle;
   std::vector<std::thread> threads_;
-  std::mutex exited_mu_;
-  std::condition_variable exited_cv_;
-  std::size_t exited_ KM_GUARDED_BY(exited_mu_) = 0;
+  // exited_ is atomic so the wait predicate needs no lock annotation; it
+  // is still changed under exited_mu_ so the waiter cannot miss a notify.
+  Mutex exited_mu_;
+  std::condition_variable_any exited_cv_;
+  std::atomic<std::size_t> exited_{0};
 
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
@@ -455,7 +458,7 @@ Server::Server(HttpServerOptions options, prometheus::Registry* metrics)
 }
 
 void Server::add(std::string path, HttpHandler handler) {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   if (state_ != State::kIdle) {
     logError(kComponent) << "route " << path << " added after start; ignored";
     return;
@@ -464,7 +467,7 @@ void Server::add(std::string path, HttpHandler handler) {
 }
 
 Result<void> Server::start(std::string_view listen_address) {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   if (state_ != State::kIdle) {
     return makeError(ErrorCode::kInvalidArgument, "http server: start() after start() or stop()");
   }
@@ -574,7 +577,7 @@ void Server::onAccept(beast::error_code ec, tcp::socket socket) {
 Server::Admission Server::admit(const std::shared_ptr<Session>& session) {
   // stop() sets stopping_ under mu_ before it snapshots sessions_, so a
   // session is either in that snapshot or refused here; none slips through.
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (stopping_.load(std::memory_order_relaxed)) return Admission::kStopping;
   if (sessions_.size() >= options_.max_connections) return Admission::kFull;
   const std::uint64_t id = next_session_id_++;
@@ -584,7 +587,7 @@ Server::Admission Server::admit(const std::shared_ptr<Session>& session) {
 }
 
 void Server::forgetSession(std::uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   sessions_.erase(id);
 }
 
@@ -601,7 +604,7 @@ void Server::runThread() {
       logError(kComponent) << "io thread: unexpected exception";
     }
   }
-  std::lock_guard<std::mutex> lock(exited_mu_);
+  MutexLock lock(exited_mu_);
   ++exited_;
   exited_cv_.notify_all();
 }
@@ -661,7 +664,7 @@ void Server::record(std::string_view path_label, int status,
 }
 
 void Server::stop() {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   stopLocked();
 }
 
@@ -671,7 +674,7 @@ void Server::stopLocked() {
   state_ = State::kStopped;
   std::vector<std::shared_ptr<Session>> open;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_.store(true, std::memory_order_release);
     open.reserve(sessions_.size());
     for (const auto& [id, weak] : sessions_) {
@@ -689,8 +692,8 @@ void Server::stopLocked() {
   open.clear();
   work_.reset();
   {
-    std::unique_lock<std::mutex> lock(exited_mu_);
-    if (!exited_cv_.wait_for(lock, kStopGrace, [&] { return exited_ == threads_.size(); })) {
+    MutexLock lock(exited_mu_);
+    if (!exited_cv_.wait_for(lock, kStopGrace, [&] { return exited_.load() == threads_.size(); })) {
       logWarn(kComponent)
           << "stop: io threads still busy after "
           << std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace).count()
