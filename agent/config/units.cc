@@ -143,7 +143,13 @@ Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
 std::string formatDuration(std::chrono::milliseconds duration) {
   std::int64_t ms = duration.count();
   if (ms == 0) return "0s";
-  if (ms < 0) return "-" + formatDuration(-duration);
+  if (ms < 0) {
+    // Not `"-" + formatDuration(...)`: g++ 12 at -O3 flags that with a false
+    // -Wrestrict (GCC bug 105329).
+    std::string positive = formatDuration(-duration);
+    positive.insert(positive.begin(), '-');
+    return positive;
+  }
   const std::int64_t hours = ms / 3'600'000;
   const std::int64_t minutes = ms / 60'000 % 60;
   const std::int64_t seconds = ms / 1000 % 60;

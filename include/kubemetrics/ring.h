@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <type_traits>
 
 namespace kubemetrics {
@@ -107,7 +108,13 @@ class BoundedRing {
     // lost race for a pushed item and would sleep again until the timeout.
     const std::uint64_t epoch = wake_epoch_.load(std::memory_order_relaxed);
     for (;;) {
-      if (auto item = tryPop()) return item;
+      // Spin briefly first: when producers and consumers run at the same
+      // pace, the next item is usually a few hundred nanoseconds away, and
+      // sleeping would make every push pay for a wake-up.
+      for (int spin = 0; spin < kSpinsBeforeSleep; ++spin) {
+        if (auto item = tryPop()) return item;
+        std::this_thread::yield();
+      }
       std::unique_lock<std::mutex> lock(sleep_mu_);
       if (wake_epoch_.load(std::memory_order_relaxed) != epoch) return tryPop();
       sleepers_.fetch_add(1, std::memory_order_relaxed);
@@ -137,6 +144,8 @@ class BoundedRing {
   }
 
  private:
+  static constexpr int kSpinsBeforeSleep = 64;
+
   struct alignas(64) Cell {
     std::atomic<std::size_t> sequence{0};
     T item{};
