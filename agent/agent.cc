@@ -105,12 +105,13 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   auto doc = ConfigDocument::parse(yaml, origin);
   ConfigNode root = doc->root();
   parseAgentConfig(root);
-  ComponentContext context{agent->config_, *agent->metrics_, *agent->server_};
+  ComponentContext context{agent->config_, *agent->metrics_, *agent->server_, agent->runtime_tags_,
+                           agent->status_};
   auto components = buildComponents(root, &context);
   if (!components) return tl::unexpected(components.error());
 
-  auto pipeline =
-      Pipeline::create(agent->config_, std::move(components->exporters), *agent->metrics_);
+  auto pipeline = Pipeline::create(agent->config_, std::move(components->exporters),
+                                   *agent->metrics_, &agent->runtime_tags_);
   if (!pipeline) return tl::unexpected(pipeline.error());
   agent->pipeline_ = std::move(*pipeline);
   Pipeline* pipe = agent->pipeline_.get();
@@ -140,10 +141,20 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
     }
     return textResponse(200, body.str());
   });
+  agent->server_->add(
+      "/status", [self](const HttpRequest&) { return textResponse(200, self->status_.render()); });
+  agent->status_.add("agent", [self] {
+    std::string out = "version " + std::string(kVersion) + "\ncluster " + self->config_.cluster +
+                      "\nnode " + self->config_.node + "\nrole " + self->config_.role + "\n";
+    const auto tags = self->runtime_tags_.tags();
+    for (const auto& [name, value] : *tags) out += "tag " + name + "=" + value + "\n";
+    return out;
+  });
   agent->server_->add("/", [](const HttpRequest&) {
     return textResponse(200, "kubemetrics-agent " + std::string(kVersion) +
                                  "\n/metrics  collected series and self-metrics\n/healthz  "
-                                 "liveness\n/readyz   readiness and source status\n");
+                                 "liveness\n/readyz   readiness and source status\n/status   "
+                                 "what the agent detected\n");
   });
   return agent;
 }

@@ -14,6 +14,8 @@
 #include "config/agent_config.h"
 #include "config/config_node.h"
 #include "kubemetrics/result.h"
+#include "kubemetrics/runtime_tags.h"
+#include "status_board.h"
 
 namespace kubemetrics {
 
@@ -70,6 +72,8 @@ class Agent {
 
   AgentConfig config_;
   std::shared_ptr<prometheus::Registry> metrics_;
+  RuntimeTags runtime_tags_;
+  StatusBoard status_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Scheduler> scheduler_;

@@ -5,18 +5,24 @@
 #include <string>
 
 #include "kubemetrics/http.h"
+#include "kubemetrics/runtime_tags.h"
+#include "status_board.h"
 
 namespace kubemetrics {
 
 struct AgentConfig;
 
 /// What a component factory gets besides its own config: the agent-level
-/// settings, the self-metrics registry, and the HTTP routes it may serve.
-/// All references outlive every component. Start-up only.
+/// settings, the self-metrics registry, the HTTP routes it may serve, the
+/// run-time tags the pipeline adds to every sample (a source that discovers
+/// them, like EC2, sets them), and the /status page's sections. All
+/// references outlive every component. Start-up only.
 struct ComponentContext {
   const AgentConfig& agent;
   prometheus::Registry& metrics;
   HttpRoutes& routes;
+  RuntimeTags& runtime_tags;
+  StatusBoard& status;
 };
 
 }  // namespace kubemetrics

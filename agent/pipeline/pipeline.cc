@@ -125,17 +125,20 @@ struct Pipeline::ExporterLane {
 
 Result<std::unique_ptr<Pipeline>> Pipeline::create(const AgentConfig& config,
                                                    std::vector<ExporterPtr> exporters,
-                                                   prometheus::Registry& metrics) {
+                                                   prometheus::Registry& metrics,
+                                                   const RuntimeTags* runtime_tags) {
   // Validate the patterns once here; each worker compiles its own copy.
   auto filter = NameFilter::create(config.pipeline.allow, config.pipeline.deny);
   if (!filter) return tl::unexpected(filter.error());
-  return std::unique_ptr<Pipeline>(new Pipeline(config, std::move(exporters), metrics));
+  return std::unique_ptr<Pipeline>(
+      new Pipeline(config, std::move(exporters), metrics, runtime_tags));
 }
 
 Pipeline::Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
-                   prometheus::Registry& metrics)
+                   prometheus::Registry& metrics, const RuntimeTags* runtime_tags)
     : config_(config),
       drop_oldest_(config.pipeline.ring_full_policy == "drop_oldest"),
+      runtime_tags_(runtime_tags),
       ring_(config.pipeline.ring_capacity),
       metrics_(std::make_unique<Metrics>(metrics)) {
   metrics_->ring_capacity.Set(static_cast<double>(ring_.capacity()));
@@ -220,7 +223,7 @@ void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter)
 }
 
 void Pipeline::workerLoop() {
-  Tagger tagger(agentTags(config_));
+  Tagger tagger(agentTags(config_), runtime_tags_);
   auto filter = NameFilter::create(config_.pipeline.allow, config_.pipeline.deny);
   for (;;) {
     auto item = ring_.waitPop(kIdleWait);

@@ -15,6 +15,7 @@
 #include "kubemetrics/deadline.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/ring.h"
+#include "kubemetrics/runtime_tags.h"
 #include "kubemetrics/sample.h"
 #include "pipeline/name_filter.h"
 
@@ -40,9 +41,12 @@ namespace kubemetrics {
 class Pipeline {
  public:
   /// Fails when an allow/deny pattern does not compile.
+  /// `runtime_tags` (may be null) are added to every sample after the
+  /// static ones; it must outlive the pipeline.
   static Result<std::unique_ptr<Pipeline>> create(const AgentConfig& config,
                                                   std::vector<ExporterPtr> exporters,
-                                                  prometheus::Registry& metrics);
+                                                  prometheus::Registry& metrics,
+                                                  const RuntimeTags* runtime_tags = nullptr);
   ~Pipeline();
 
   /// Hands a batch to the ring. True when it entered the ring (with
@@ -63,7 +67,7 @@ class Pipeline {
   struct Metrics;
 
   Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
-           prometheus::Registry& metrics);
+           prometheus::Registry& metrics, const RuntimeTags* runtime_tags);
   void workerLoop();
   void process(SampleBatchPtr batch, class Tagger& tagger, NameFilter& filter);
   void flusherLoop(ExporterLane& lane);
@@ -71,6 +75,7 @@ class Pipeline {
 
   const AgentConfig config_;
   const bool drop_oldest_;
+  const RuntimeTags* runtime_tags_;
   BoundedRing<SampleBatch*> ring_;
   std::vector<std::unique_ptr<ExporterLane>> lanes_;
   std::unique_ptr<Metrics> metrics_;

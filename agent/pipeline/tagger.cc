@@ -2,14 +2,34 @@
 
 namespace kubemetrics {
 
-Tagger::Tagger(const std::vector<std::pair<std::string, std::string>>& tags,
-               std::size_t max_cache_entries)
-    : max_cache_entries_(max_cache_entries) {
+namespace {
+
+void appendTags(const std::vector<std::pair<std::string, std::string>>& tags,
+                std::vector<Label>& out) {
   for (const auto& [name, value] : tags) {
     if (!name.empty() && !value.empty()) {
-      tags_.push_back(Label{Symbol::intern(name), Symbol::intern(value)});
+      out.push_back(Label{Symbol::intern(name), Symbol::intern(value)});
     }
   }
+}
+
+}  // namespace
+
+Tagger::Tagger(const std::vector<std::pair<std::string, std::string>>& tags,
+               const RuntimeTags* runtime, std::size_t max_cache_entries)
+    : runtime_(runtime), max_cache_entries_(max_cache_entries) {
+  appendTags(tags, static_tags_);
+  tags_ = static_tags_;
+}
+
+void Tagger::refreshRuntimeTags() {
+  if (runtime_ == nullptr) return;
+  const std::uint64_t version = runtime_->version();
+  if (version == runtime_version_) return;
+  runtime_version_ = version;
+  tags_ = static_tags_;
+  appendTags(*runtime_->tags(), tags_);
+  cache_.clear();
 }
 
 Labels Tagger::tagged(const Labels& labels) {
@@ -24,6 +44,7 @@ Labels Tagger::tagged(const Labels& labels) {
 }
 
 void Tagger::apply(SampleBatch& batch) {
+  refreshRuntimeTags();
   if (tags_.empty()) return;
   for (Sample& sample : batch.samples) sample.labels = tagged(sample.labels);
 }

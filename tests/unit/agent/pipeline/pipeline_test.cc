@@ -123,6 +123,39 @@ TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {
   EXPECT_EQ(exporters[0]->shutdowns(), 1);
 }
 
+TEST(PipelineTest, RuntimeTagsApplyFromTheNextBatchOn) {
+  AgentConfig config = testConfig();
+  RuntimeTags runtime;
+  prometheus::Registry registry;
+  auto exporter = std::make_unique<RecordingExporter>("rec");
+  RecordingExporter* recorder = exporter.get();
+  std::vector<ExporterPtr> list;
+  list.push_back(std::move(exporter));
+  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry, &runtime));
+  pipeline->start();
+  const auto waitFor = [&](std::size_t n) {
+    const auto until = SteadyClock::now() + std::chrono::seconds(10);
+    while (recorder->batches().size() < n && SteadyClock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  pipeline->submit(makeBatch(1, 1));
+  waitFor(1);
+  runtime.set({{"instance_id", "i-0abc"}, {"region", "eu-west-1"}});
+  pipeline->submit(makeBatch(2, 1));
+  waitFor(2);
+  runtime.set({});
+  pipeline->submit(makeBatch(3, 1));
+  pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  auto got = recorder->batches();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0]->samples[0].labels.get("instance_id"), "");
+  EXPECT_EQ(got[1]->samples[0].labels.get("instance_id"), "i-0abc");
+  EXPECT_EQ(got[1]->samples[0].labels.get("region"), "eu-west-1");
+  EXPECT_EQ(got[1]->samples[0].labels.get("cluster"), "test-cluster");
+  EXPECT_EQ(got[2]->samples[0].labels.get("instance_id"), "");
+}
+
 TEST(PipelineTest, AllowAndDenyFilterByFullName) {
   AgentConfig config = testConfig();
   config.pipeline.allow = {"node_.*", "kubernetes\\..*"};

@@ -421,7 +421,9 @@ TEST(PrometheusEndpointFactoryTest, RegistersRouteAtConfiguredPath) {
   AgentConfig agent;
   prometheus::Registry registry;
   FakeRoutes routes;
-  const ComponentContext context{agent, registry, routes};
+  RuntimeTags runtime_tags;
+  StatusBoard status;
+  const ComponentContext context{agent, registry, routes, runtime_tags, status};
   auto built = buildPrometheusEndpointExporters(node, &context);
   ASSERT_TRUE(built) << built.error().message();
   ASSERT_EQ(built->size(), 1u);
@@ -446,7 +448,9 @@ TEST(PrometheusEndpointFactoryTest, DisabledOrValidationOnlyCreatesNothing) {
   AgentConfig agent;
   prometheus::Registry registry;
   FakeRoutes routes;
-  const ComponentContext context{agent, registry, routes};
+  RuntimeTags runtime_tags;
+  StatusBoard status;
+  const ComponentContext context{agent, registry, routes, runtime_tags, status};
   auto built = buildPrometheusEndpointExporters(node, &context);
   ASSERT_TRUE(built);
   EXPECT_TRUE(built->empty());

@@ -114,7 +114,9 @@ class HostFactoryTest : public ::testing::Test {
   AgentConfig agent_;
   prometheus::Registry registry_;
   NoRoutes routes_;
-  ComponentContext context_{agent_, registry_, routes_};
+  RuntimeTags runtime_tags_;
+  StatusBoard status_;
+  ComponentContext context_{agent_, registry_, routes_, runtime_tags_, status_};
 };
 
 TEST_F(HostFactoryTest, ValidationOnlyCreatesNothing) {
