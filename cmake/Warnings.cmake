@@ -14,3 +14,12 @@ elseif(KM_SANITIZE STREQUAL "thread")
 elseif(KM_SANITIZE)
   message(FATAL_ERROR "KM_SANITIZE must be '', 'address' or 'thread'")
 endif()
+
+# Coverage instrumentation for the libFuzzer targets, on every library they
+# link; the sanitizer runtime supplies the callbacks to other executables.
+if(KM_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "KM_BUILD_FUZZ needs clang (libFuzzer)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

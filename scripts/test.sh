@@ -30,11 +30,29 @@ done
 
 stage "clang ASan+UBSan build"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DKM_SANITIZE=address -DKM_BUILD_BENCH=OFF
+  -DKM_SANITIZE=address -DKM_BUILD_BENCH=OFF -DKM_BUILD_FUZZ=ON
 ninja -C build/asan
 stage "ASan+UBSan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+stage "fuzzing, ${KM_FUZZ_SECONDS:-20} s per target"
+# tests/fuzz/seeds.txt: "<target> <seed dir or file under ../shared/fixtures> ..."
+fuzz_work=$(mktemp -d)
+for fuzzer in build/asan/tests/*_fuzz; do
+  [[ -x $fuzzer ]] || continue
+  name=$(basename "$fuzzer")
+  seeds=()
+  for seed in $(awk -v n="$name" '$1 == n { $1 = ""; print }' tests/fuzz/seeds.txt 2>/dev/null); do
+    seeds+=("$root/../shared/fixtures/$seed")
+  done
+  mkdir -p "$fuzz_work/$name"
+  ASAN_OPTIONS=detect_leaks=1 "$fuzzer" -max_total_time="${KM_FUZZ_SECONDS:-20}" \
+    -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 "$fuzz_work/$name" "${seeds[@]}" \
+    2>&1 | tail -n 5
+  echo "ok: $name"
+done
+rm -rf "$fuzz_work"
 
 stage "clang TSan build (ring, interning, pipeline)"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
