@@ -3,9 +3,11 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstddef>
 #include <limits>
+#include <utility>
 
 namespace kubemetrics::http_internal {
 namespace {
@@ -103,6 +105,99 @@ Result<std::string> gzipCompress(std::string_view data) {
   } while (rc != Z_STREAM_END);
   deflateEnd(&zs);
   out.resize(produced);
+  return out;
+}
+
+struct GzipDecoder::State {
+  z_stream zs{};
+  bool initialized = false;
+  bool any_input = false;
+  bool member_done = false;  // the last member ended; more input starts another
+  bool failed = false;
+  std::array<char, 64 * 1024> out{};
+};
+
+GzipDecoder::GzipDecoder() : state_(std::make_unique<State>()) {
+  // windowBits 15 + 16: gzip wrapper only (no zlib or raw deflate).
+  state_->initialized = inflateInit2(&state_->zs, 15 + 16) == Z_OK;
+}
+
+GzipDecoder::~GzipDecoder() {
+  if (state_->initialized) inflateEnd(&state_->zs);
+}
+
+Result<void> GzipDecoder::feed(std::string_view encoded, const Sink& sink) {
+  State& st = *state_;
+  if (!st.initialized) return makeError(ErrorCode::kInternal, "gzip: inflateInit2 failed");
+  if (st.failed) return makeError(ErrorCode::kDataLoss, "gzip: corrupt data");
+  if (encoded.empty()) return {};
+  st.any_input = true;
+  // avail_in is 32-bit, so a piece past 4 GiB goes in slices.
+  constexpr std::size_t kSlice = std::numeric_limits<uInt>::max();
+  while (!encoded.empty()) {
+    const std::size_t n = std::min(encoded.size(), kSlice);
+    st.zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(encoded.data()));
+    st.zs.avail_in = static_cast<uInt>(n);
+    encoded.remove_prefix(n);
+    for (;;) {
+      if (st.member_done) {
+        if (st.zs.avail_in == 0) break;
+        // Another member follows (or garbage, which inflate rejects).
+        if (inflateReset(&st.zs) != Z_OK) {
+          st.failed = true;
+          return makeError(ErrorCode::kInternal, "gzip: inflateReset failed");
+        }
+        st.member_done = false;
+      }
+      st.zs.next_out = reinterpret_cast<Bytef*>(st.out.data());
+      st.zs.avail_out = static_cast<uInt>(st.out.size());
+      const int rc = inflate(&st.zs, Z_NO_FLUSH);
+      const std::size_t produced = st.out.size() - st.zs.avail_out;
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        st.failed = true;
+        if (rc == Z_MEM_ERROR) return makeError(ErrorCode::kInternal, "gzip: out of memory");
+        return makeError(
+            ErrorCode::kDataLoss,
+            std::string("gzip: corrupt data (") + (st.zs.msg ? st.zs.msg : "inflate failed") + ")");
+      }
+      if (produced > 0) {
+        if (auto sunk = sink(std::string_view(st.out.data(), produced)); !sunk) return sunk;
+      }
+      if (rc == Z_STREAM_END) {
+        st.member_done = true;
+        continue;
+      }
+      // All input consumed and the output buffer not filled: inflate has
+      // nothing more to give until more input comes.
+      if (st.zs.avail_in == 0 && st.zs.avail_out != 0) break;
+    }
+  }
+  return {};
+}
+
+Result<void> GzipDecoder::finish() const {
+  const State& st = *state_;
+  if (st.failed) return makeError(ErrorCode::kDataLoss, "gzip: corrupt data");
+  if (st.any_input && !st.member_done) {
+    return makeError(ErrorCode::kDataLoss,
+                     "gzip: data truncated (the stream ended inside a member)");
+  }
+  return {};
+}
+
+Result<std::string> gzipDecompress(std::string_view data, std::size_t max_bytes) {
+  std::string out;
+  GzipDecoder decoder;
+  auto fed = decoder.feed(data, [&](std::string_view piece) -> Result<void> {
+    if (piece.size() > max_bytes - out.size()) {
+      return makeError(ErrorCode::kResourceExhausted,
+                       "gzip: decoded data exceeds " + std::to_string(max_bytes) + " bytes");
+    }
+    out.append(piece);
+    return {};
+  });
+  if (!fed) return tl::unexpected(std::move(fed.error()));
+  if (auto done = decoder.finish(); !done) return tl::unexpected(done.error());
   return out;
 }
 
