@@ -1,0 +1,706 @@
+#!/usr/bin/env node
+// Offline validation of every Kubernetes manifest in manifests/ (ctest:
+// manifests_validate).
+//
+//   node tests/manifests/validate.mjs [--manifests DIR] AGENT_BINARY
+//   (or KUBEMETRICS_AGENT=AGENT_BINARY node tests/manifests/validate.mjs)
+//
+// 1. Every YAML document under manifests/ parses (duplicate keys are errors)
+//    and is either a Kubernetes object, a kustomization.yaml or, under
+//    manifests/prometheus/, a Prometheus rules/test file (checked by promtool
+//    in ctest instead).
+// 2. Each kustomization (the base, each overlay, and each overlay plus any
+//    of its *-patch.yaml files it leaves commented out) is rendered by a
+//    small emulation of `kubectl kustomize` (resources, strategic-merge
+//    patches, images; anything else is reported as unsupported rather than
+//    ignored). Every rendered object, and every patch on its own, is
+//    validated against the Kubernetes OpenAPI schemas of the npm package
+//    kubernetes-models: types, enums, required fields, and (beyond what its
+//    validate() checks) unknown fields, which the API server rejects too.
+// 3. Invariants of the deployment: non-root containers with requests and
+//    limits, read-only root filesystem, no privilege escalation, every
+//    capability dropped, RuntimeDefault seccomp, probes on /healthz and
+//    /readyz at the port the agent's config listens on, read-only hostPath
+//    mounts matching the host source's paths, tolerations on the DaemonSet,
+//    a ClusterRole granting nothing beyond the allowed list, references
+//    between objects (ConfigMaps, ServiceAccounts, Service selector) intact.
+// 4. Each agent config embedded in a ConfigMap is written to a temp file and
+//    checked with `AGENT_BINARY --config FILE --check-config`, in the
+//    environment its container would get (env values, ConfigMap keys,
+//    downward-API fields with stand-in values), so a ${VAR} the pod does not
+//    provide fails here, not on the cluster.
+//
+// Exits 0 when everything holds, 1 otherwise, listing every problem.
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+let YAML;
+try {
+  YAML = await import("yaml");
+  await import("kubernetes-models/v1/ConfigMap");
+} catch (e) {
+  console.error(`validate.mjs: cannot load the npm packages (${e.message}).`);
+  console.error("Install them with: npm ci --prefix tests/manifests   (scripts/setup.sh does it)");
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------- arguments
+
+const argv = process.argv.slice(2);
+let manifestsDir = resolve(here, "../../manifests");
+let agentBinary = process.env.KUBEMETRICS_AGENT || "";
+for (let i = 0; i < argv.length; ++i) {
+  if (argv[i] === "--manifests") manifestsDir = resolve(argv[++i] ?? "");
+  else if (argv[i].startsWith("-")) usage(`unknown option ${argv[i]}`);
+  else agentBinary = argv[i];
+}
+if (!agentBinary) usage("missing the agent binary (argument or KUBEMETRICS_AGENT)");
+
+function usage(message) {
+  console.error(`validate.mjs: ${message}`);
+  console.error("usage: node validate.mjs [--manifests DIR] AGENT_BINARY");
+  process.exit(2);
+}
+
+// ------------------------------------------------------------------ results
+
+const problems = [];
+function fail(where, message) {
+  problems.push(`${where}: ${message}`);
+}
+function ok(message) {
+  console.log(`ok: ${message}`);
+}
+const rel = (p) => relative(resolve(manifestsDir, ".."), p) || p;
+
+// ------------------------------------------------------------ the policy
+
+// What the node agent may do in the Kubernetes API, and nothing more
+// (manifests/base/rbac.yaml says why for each). nodes/proxy is deliberately
+// absent: the Summary API on :10250 is authorized as nodes/stats.
+const ALLOWED_RBAC = {
+  "nodes/stats": ["get"],
+  "nodes/metrics": ["get"],
+  nodes: ["get", "list", "watch"],
+  pods: ["get", "list", "watch"],
+};
+const AGENT_IMAGE = "kubemetrics-agent";
+const HEALTH_PATH = "/healthz";
+const READY_PATH = "/readyz";
+const NON_ROOT_UID = 65532;
+// Stand-ins for downward-API fields when running --check-config.
+const FIELD_STANDINS = {
+  "spec.nodeName": "validate-node",
+  "status.hostIP": "10.0.0.10",
+  "status.podIP": "10.0.0.11",
+  "metadata.name": "validate-pod",
+  "metadata.namespace": "kubemetrics",
+  "spec.serviceAccountName": "validate-sa",
+};
+
+// ------------------------------------------------------------- YAML files
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (/\.ya?ml$/.test(name)) out.push(p);
+  }
+  return out;
+}
+
+const fileCache = new Map();
+// Parses every document of a YAML file; parse errors (including duplicate
+// keys) are problems. Returns [{doc, index}].
+function loadYaml(file) {
+  if (fileCache.has(file)) return fileCache.get(file);
+  const docs = [];
+  const text = readFileSync(file, "utf8");
+  YAML.parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true }).forEach((d, index) => {
+    for (const e of d.errors) fail(`${rel(file)} (document ${index + 1})`, e.message);
+    const value = d.toJS();
+    if (value !== null && value !== undefined) docs.push({ doc: value, index });
+  });
+  fileCache.set(file, docs);
+  return docs;
+}
+
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const clone = (v) => structuredClone(v);
+const idOf = (o) => `${o.kind}/${o.metadata?.namespace ? o.metadata.namespace + "/" : ""}${o.metadata?.name}`;
+
+// ------------------------------------------------- schema validation
+
+const modelsDir = resolve(here, "node_modules/kubernetes-models");
+const schemaCache = new Map();
+
+// The kubernetes-models class and its compiled schema for apiVersion/kind.
+async function modelFor(apiVersion, kind) {
+  const key = `${apiVersion}/${kind}`;
+  if (schemaCache.has(key)) return schemaCache.get(key);
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  const modelFile = join(modelsDir, group || "", version, `${kind}.mjs`);
+  let result = null;
+  try {
+    const model = (await import(modelFile))[kind];
+    const schemaName = readFileSync(modelFile, "utf8").match(/_schemas\/(\w+)\.mjs/)?.[1];
+    const schema = (await import(join(modelsDir, "_schemas", `${schemaName}.mjs`))).validate;
+    if (typeof model === "function" && typeof schema === "function") result = { model, schema };
+  } catch {
+    result = null;
+  }
+  schemaCache.set(key, result);
+  return result;
+}
+
+// Wraps `value` so that every property the compiled schema looks at is
+// recorded. A property of a schema-described object that the validator never
+// looked at is not in the schema: an unknown field. Objects whose keys the
+// validator enumerates are maps (labels, data, limits) and accept any key.
+function track(value, path, records) {
+  if (value === null || typeof value !== "object") return value;
+  const record = { path, seen: new Set(), enumerated: false, value };
+  if (!Array.isArray(value)) records.push(record);
+  const target = Array.isArray(value)
+    ? value.map((v, i) => track(v, `${path}[${i}]`, records))
+    : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, track(v, `${path}.${k}`, records)]));
+  return new Proxy(target, {
+    get(t, k, r) {
+      if (typeof k === "string") record.seen.add(k);
+      return Reflect.get(t, k, r);
+    },
+    has(t, k) {
+      if (typeof k === "string") record.seen.add(k);
+      return Reflect.has(t, k);
+    },
+    ownKeys(t) {
+      record.enumerated = true;
+      return Reflect.ownKeys(t);
+    },
+  });
+}
+
+// Schema-validates one object: kubernetes-models' validate(), then the
+// unknown-field check. `partial` (a patch): missing required fields are fine.
+async function validateObject(obj, where, { partial = false } = {}) {
+  if (!isObject(obj) || typeof obj.apiVersion !== "string" || typeof obj.kind !== "string") {
+    fail(where, "not a Kubernetes object (apiVersion and kind required)");
+    return false;
+  }
+  const found = await modelFor(obj.apiVersion, obj.kind);
+  if (!found) {
+    fail(where, `unknown apiVersion/kind ${obj.apiVersion} ${obj.kind} (not in kubernetes-models)`);
+    return false;
+  }
+  let valid = true;
+  if (!partial) {
+    try {
+      new found.model(obj).validate();
+    } catch (e) {
+      fail(where, `schema: ${e.message}`);
+      valid = false;
+    }
+  }
+  const records = [];
+  const schema = found.schema;
+  schema(track(obj, "", records));
+  for (const err of schema.errors ?? []) {
+    if (partial && err.keyword === "required") continue;
+    if (!partial) continue;  // already reported by validate() above
+    fail(where, `schema: ${err.instancePath || "/"} ${err.message ?? `${err.keyword} ${JSON.stringify(err.params)}`}`);
+    valid = false;
+  }
+  for (const r of records) {
+    if (r.enumerated) continue;
+    for (const k of Object.keys(r.value)) {
+      if (!r.seen.has(k)) {
+        fail(where, `unknown field ${r.path}.${k}`.replace(": unknown field .", ": unknown field "));
+        valid = false;
+      }
+    }
+  }
+  return valid;
+}
+
+// ------------------------------------------------ kustomize emulation
+
+// Strategic-merge-patch list keys (patchMergeKey in the Kubernetes API) for
+// the lists these manifests patch; any other list is replaced, as kustomize
+// does for lists without a merge key.
+const MERGE_KEYS = {
+  containers: "name",
+  initContainers: "name",
+  ephemeralContainers: "name",
+  env: "name",
+  volumes: "name",
+  volumeMounts: "mountPath",
+  imagePullSecrets: "name",
+  ports: null,  // containerPort for containers, port for Services: see below
+};
+
+function strategicMerge(base, patch, path, where) {
+  if (!isObject(base) || !isObject(patch)) return clone(patch);
+  const out = clone(base);
+  for (const [k, v] of Object.entries(patch)) {
+    if (k.startsWith("$")) {
+      fail(where, `${path}.${k}: patch directives are not supported by this validator`);
+      continue;
+    }
+    if (v === null) {
+      delete out[k];
+    } else if (Array.isArray(v) && Array.isArray(out[k]) && k in MERGE_KEYS) {
+      let key = MERGE_KEYS[k];
+      if (k === "ports") key = v.every((p) => "containerPort" in p) ? "containerPort" : "port";
+      const merged = clone(out[k]);
+      for (const item of v) {
+        const at = merged.findIndex((m) => m[key] === item[key]);
+        if (at >= 0) merged[at] = strategicMerge(merged[at], item, `${path}.${k}[${item[key]}]`, where);
+        else merged.push(clone(item));
+      }
+      out[k] = merged;
+    } else if (isObject(v) && isObject(out[k])) {
+      out[k] = strategicMerge(out[k], v, `${path}.${k}`, where);
+    } else {
+      out[k] = clone(v);
+    }
+  }
+  return out;
+}
+
+const KUSTOMIZATION_KEYS = new Set(["apiVersion", "kind", "resources", "patches", "images"]);
+const POD_TEMPLATE_KINDS = new Set(["DaemonSet", "Deployment", "StatefulSet", "Job"]);
+
+// Renders the kustomization in `dir`, plus `extraPatches` (file paths)
+// applied last. Returns [{obj, from}] in resource order.
+async function render(dir, extraPatches = []) {
+  const kfile = join(dir, "kustomization.yaml");
+  const where = rel(kfile);
+  const docs = loadYaml(kfile);
+  if (docs.length !== 1) {
+    fail(where, "expected exactly one document");
+    return [];
+  }
+  const k = docs[0].doc;
+  for (const key of Object.keys(k)) {
+    if (!KUSTOMIZATION_KEYS.has(key)) fail(where, `${key}: not supported by this validator's kustomize emulation`);
+  }
+  if (k.apiVersion !== "kustomize.config.k8s.io/v1beta1" || k.kind !== "Kustomization") {
+    fail(where, "apiVersion/kind must be kustomize.config.k8s.io/v1beta1 Kustomization");
+  }
+  const objects = [];
+  for (const r of k.resources ?? []) {
+    const p = resolve(dir, r);
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      fail(where, `resources: ${r}: no such file or directory`);
+      continue;
+    }
+    if (st.isDirectory()) objects.push(...(await render(p)));
+    else for (const { doc } of loadYaml(p)) objects.push({ obj: clone(doc), from: rel(p) });
+  }
+  const seen = new Set();
+  for (const { obj, from } of objects) {
+    const id = idOf(obj);
+    if (seen.has(id)) fail(where, `${id} defined twice (last in ${from})`);
+    seen.add(id);
+  }
+  const patches = [...(k.patches ?? []).map((p) => {
+    if (!isObject(p) || typeof p.path !== "string" || Object.keys(p).length !== 1) {
+      fail(where, `patches: only {path: FILE} entries are supported (got ${JSON.stringify(p)})`);
+      return null;
+    }
+    return resolve(dir, p.path);
+  }), ...extraPatches].filter(Boolean);
+  for (const file of patches) {
+    for (const { doc: patch, index } of loadYaml(file)) {
+      const pwhere = `${rel(file)} (document ${index + 1})`;
+      const targets = objects.filter(
+        ({ obj }) => obj.apiVersion === patch.apiVersion && obj.kind === patch.kind &&
+          obj.metadata?.name === patch.metadata?.name &&
+          (obj.metadata?.namespace ?? "") === (patch.metadata?.namespace ?? ""));
+      if (targets.length !== 1) {
+        fail(pwhere, `patch must match exactly one resource, matches ${targets.length} (${idOf(patch)})`);
+        continue;
+      }
+      targets[0].obj = strategicMerge(targets[0].obj, patch, "", pwhere);
+      targets[0].from += ` + ${rel(file)}`;
+    }
+  }
+  for (const image of k.images ?? []) {
+    const allowed = new Set(["name", "newName", "newTag", "digest"]);
+    for (const key of Object.keys(image)) if (!allowed.has(key)) fail(where, `images: ${key} not supported`);
+    let used = false;
+    for (const { obj } of objects) {
+      for (const c of podSpecOf(obj) ? containersOf(podSpecOf(obj)) : []) {
+        const [name, tag] = splitImage(c.image);
+        if (name !== image.name) continue;
+        used = true;
+        c.image = (image.newName ?? name) + (image.digest ? `@${image.digest}` : `:${image.newTag ?? tag}`);
+      }
+    }
+    if (!used) fail(where, `images: no container uses image ${image.name}`);
+  }
+  return objects;
+}
+
+function splitImage(image = "") {
+  const at = image.lastIndexOf(":");
+  return at > image.lastIndexOf("/") ? [image.slice(0, at), image.slice(at + 1)] : [image, "latest"];
+}
+const podSpecOf = (o) => (POD_TEMPLATE_KINDS.has(o.kind) ? o.spec?.template?.spec : undefined);
+const containersOf = (spec) => [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+
+// -------------------------------------------------------------- invariants
+
+function checkContainer(c, spec, where) {
+  const sc = c.securityContext ?? {};
+  const psc = spec.securityContext ?? {};
+  const nonRoot = sc.runAsNonRoot ?? psc.runAsNonRoot;
+  const uid = sc.runAsUser ?? psc.runAsUser;
+  if (nonRoot !== true) fail(where, "runAsNonRoot must be true");
+  if (uid !== NON_ROOT_UID) fail(where, `runAsUser must be ${NON_ROOT_UID} (got ${uid})`);
+  if (sc.readOnlyRootFilesystem !== true) fail(where, "readOnlyRootFilesystem must be true");
+  if (sc.allowPrivilegeEscalation !== false) fail(where, "allowPrivilegeEscalation must be false");
+  if (sc.privileged === true) fail(where, "must not be privileged");
+  if (!(sc.capabilities?.drop ?? []).includes("ALL")) fail(where, "capabilities.drop must contain ALL");
+  if ((sc.capabilities?.add ?? []).length) fail(where, "capabilities.add must be empty");
+  const seccomp = sc.seccompProfile?.type ?? psc.seccompProfile?.type;
+  if (seccomp !== "RuntimeDefault") fail(where, `seccompProfile must be RuntimeDefault (got ${seccomp})`);
+  for (const kind of ["requests", "limits"]) {
+    for (const r of ["cpu", "memory"]) {
+      if (!c.resources?.[kind]?.[r]) fail(where, `resources.${kind}.${r} missing`);
+    }
+  }
+}
+
+// The port number a probe's or Service's port (name or number) refers to.
+function portNumber(c, port) {
+  if (typeof port === "number") return port;
+  return (c.ports ?? []).find((p) => p.name === port)?.containerPort;
+}
+
+// The config file the container is started with, as {configMap, key}, via
+// its `--config PATH` argument and the ConfigMap volume mounted at PATH's dir.
+function configOf(c, spec, byId, ns, where) {
+  const args = [...(c.command ?? []), ...(c.args ?? [])];
+  const at = args.indexOf("--config");
+  if (at < 0 || !args[at + 1]) {
+    fail(where, "agent container without --config FILE");
+    return null;
+  }
+  const file = args[at + 1];
+  const mount = (c.volumeMounts ?? []).find((m) => m.mountPath === dirname(file));
+  const volume = mount && (spec.volumes ?? []).find((v) => v.name === mount.name);
+  if (!volume?.configMap) {
+    fail(where, `--config ${file}: no ConfigMap volume mounted at ${dirname(file)}`);
+    return null;
+  }
+  const cm = byId.get(`ConfigMap/${ns}/${volume.configMap.name}`);
+  const key = basename(file);
+  if (!cm) {
+    fail(where, `ConfigMap ${volume.configMap.name} (the --config volume) not in the manifests`);
+    return null;
+  }
+  if (typeof cm.data?.[key] !== "string") {
+    fail(where, `ConfigMap ${volume.configMap.name} has no key ${key}`);
+    return null;
+  }
+  return { name: volume.configMap.name, key, text: cm.data[key] };
+}
+
+// The container's environment as the kubelet would build it.
+function envOf(c, byId, ns, where) {
+  const env = {};
+  for (const e of c.env ?? []) {
+    if ("value" in e) env[e.name] = String(e.value);
+    else if (e.valueFrom?.fieldRef) {
+      const v = FIELD_STANDINS[e.valueFrom.fieldRef.fieldPath];
+      if (v === undefined) fail(where, `env ${e.name}: no stand-in for fieldRef ${e.valueFrom.fieldRef.fieldPath}`);
+      else env[e.name] = v;
+    } else if (e.valueFrom?.configMapKeyRef) {
+      const ref = e.valueFrom.configMapKeyRef;
+      const v = byId.get(`ConfigMap/${ns}/${ref.name}`)?.data?.[ref.key];
+      if (typeof v === "string") env[e.name] = v;
+      else if (!ref.optional) fail(where, `env ${e.name}: ConfigMap ${ref.name} key ${ref.key} not in the manifests`);
+    } else {
+      fail(where, `env ${e.name}: only value, fieldRef and configMapKeyRef are checked here`);
+    }
+  }
+  if (c.envFrom?.length) fail(where, "envFrom is not supported by this validator");
+  return env;
+}
+
+const checkedConfigs = new Map();
+// Runs --check-config on the embedded config with the container's env.
+function checkConfig(config, env, where) {
+  const cacheKey = JSON.stringify([config.text, env]);
+  if (checkedConfigs.has(cacheKey)) return checkedConfigs.get(cacheKey);
+  const dir = mkdtempSync(join(tmpdir(), "km-manifests-"));
+  try {
+    const file = join(dir, config.key);
+    writeFileSync(file, config.text);
+    const run = spawnSync(agentBinary, ["--config", file, "--check-config"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+      encoding: "utf8",
+      timeout: 30000,
+    });
+    const passed = run.status === 0;
+    if (run.error) fail(where, `cannot run ${agentBinary}: ${run.error.message}`);
+    else if (!passed) {
+      const output = `${run.stdout}${run.stderr}`.trim().split("\n").filter((l) => !l.startsWith("#") && /:\s/.test(l));
+      fail(where, `ConfigMap ${config.name} key ${config.key}: kubemetrics-agent --check-config exited ${run.status}:\n    ${output.slice(-20).join("\n    ")}`);
+    }
+    checkedConfigs.set(cacheKey, passed);
+    return passed;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function listenPort(configText) {
+  let doc;
+  try {
+    doc = YAML.parse(configText.replace(/\$\{[^}]*\}/g, "x"));
+  } catch {
+    return null;
+  }
+  const listen = doc?.server?.listen ?? "0.0.0.0:9464";
+  return Number(String(listen).split(":").pop());
+}
+
+function parsedConfig(configText) {
+  try {
+    return YAML.parse(configText.replace(/\$\{[^}]*\}/g, "x")) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function checkRbac(obj, where) {
+  if (obj.kind !== "ClusterRole" && obj.kind !== "Role") return;
+  if (obj.aggregationRule) fail(where, "aggregationRule not allowed");
+  for (const [i, rule] of (obj.rules ?? []).entries()) {
+    const rw = `${where} rules[${i}]`;
+    if (rule.nonResourceURLs) fail(rw, "nonResourceURLs not allowed");
+    if (JSON.stringify(rule.apiGroups) !== JSON.stringify([""])) fail(rw, `apiGroups must be [""] (got ${JSON.stringify(rule.apiGroups)})`);
+    for (const res of rule.resources ?? []) {
+      const allowed = ALLOWED_RBAC[res];
+      if (!allowed) {
+        fail(rw, `resource ${res} not in the allowed list (${Object.keys(ALLOWED_RBAC).join(", ")})`);
+        continue;
+      }
+      for (const verb of rule.verbs ?? []) {
+        if (!allowed.includes(verb)) fail(rw, `verb ${verb} on ${res} not allowed (only ${allowed.join(", ")})`);
+      }
+    }
+    if (!(rule.resources ?? []).length) fail(rw, "no resources");
+  }
+}
+
+function checkWorkload(obj, byId, where, stats) {
+  const spec = podSpecOf(obj);
+  const ns = obj.metadata.namespace;
+  const psc = spec.securityContext ?? {};
+  if (psc.runAsNonRoot !== true) fail(where, "pod securityContext.runAsNonRoot must be true");
+  if (spec.hostPID || spec.hostIPC) fail(where, "hostPID/hostIPC not allowed");
+  const sa = spec.serviceAccountName;
+  if (!sa || !byId.has(`ServiceAccount/${ns}/${sa}`)) fail(where, `serviceAccountName ${sa} not in the manifests`);
+  const podLabels = obj.spec.template.metadata?.labels ?? {};
+  for (const [k, v] of Object.entries(obj.spec.selector?.matchLabels ?? {})) {
+    if (podLabels[k] !== v) fail(where, `selector ${k}=${v} does not match the pod labels`);
+  }
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap && !byId.has(`ConfigMap/${ns}/${v.configMap.name}`)) fail(where, `volume ${v.name}: ConfigMap ${v.configMap.name} not in the manifests`);
+  }
+  for (const c of containersOf(spec)) {
+    const cw = `${where} container ${c.name}`;
+    checkContainer(c, spec, cw);
+    for (const m of c.volumeMounts ?? []) {
+      const v = (spec.volumes ?? []).find((x) => x.name === m.name);
+      if (!v) fail(cw, `volumeMount ${m.name}: no such volume`);
+      else if (v.hostPath && m.readOnly !== true && !/spool/.test(m.name)) fail(cw, `hostPath volume ${m.name} must be mounted readOnly`);
+    }
+    if (splitImage(c.image)[0].split("/").pop() !== AGENT_IMAGE) continue;
+
+    // The agent container.
+    const config = configOf(c, spec, byId, ns, cw);
+    const port = config ? listenPort(config.text) : 9464;
+    const live = c.livenessProbe?.httpGet;
+    const ready = c.readinessProbe?.httpGet;
+    if (live?.path !== HEALTH_PATH) fail(cw, `livenessProbe must GET ${HEALTH_PATH} (got ${live?.path})`);
+    if (ready?.path !== READY_PATH) fail(cw, `readinessProbe must GET ${READY_PATH} (got ${ready?.path})`);
+    for (const [name, probe] of [["livenessProbe", live], ["readinessProbe", ready]]) {
+      if (probe && portNumber(c, probe.port) !== port) fail(cw, `${name} port ${probe.port} is not the agent's port ${port}`);
+    }
+    const metricsPort = (c.ports ?? []).find((p) => p.name === "metrics");
+    if (metricsPort?.containerPort !== port) fail(cw, `needs a port named metrics = ${port} (server.listen)`);
+    const ann = obj.spec.template.metadata?.annotations ?? {};
+    if (ann["prometheus.io/scrape"] !== "true") fail(where, 'pod annotation prometheus.io/scrape must be "true"');
+    if (ann["prometheus.io/port"] !== String(port)) fail(where, `pod annotation prometheus.io/port must be "${port}"`);
+    if (!config) continue;
+    const cfg = parsedConfig(config.text);
+    if (ann["prometheus.io/path"] !== (cfg.exporters?.prometheus?.path ?? "/metrics")) fail(where, "pod annotation prometheus.io/path is not exporters.prometheus.path");
+
+    const role = cfg.role ?? "node";
+    if (obj.kind === "DaemonSet" && role !== "node") fail(where, `a DaemonSet's agent must run role: node (got ${role})`);
+    if (obj.kind === "Deployment") {
+      if (role !== "cluster") fail(where, `a Deployment's agent must run role: cluster (got ${role})`);
+      if (obj.spec.replicas !== 1) fail(where, "the cluster agent must have exactly 1 replica");
+    }
+    if (obj.kind === "DaemonSet") {
+      const tolerateAll = (spec.tolerations ?? []).some((t) => t.operator === "Exists" && !t.key && !t.effect);
+      if (!tolerateAll) fail(where, "tolerations must include {operator: Exists} (every node, tainted ones too)");
+    }
+    // The host source's paths are read-only mounts of the host's /proc and /.
+    const host = cfg.sources?.host;
+    if (host?.enabled !== false) {
+      for (const [key, hostPath] of [["proc_path", "/proc"], ["rootfs_path", "/"]]) {
+        const path = host?.[key];
+        if (!path || path === hostPath) {
+          if (obj.kind === "DaemonSet") fail(where, `sources.host.${key} must point at the host's ${hostPath} mount`);
+          continue;
+        }
+        const m = (c.volumeMounts ?? []).find((x) => x.mountPath === path);
+        const v = m && (spec.volumes ?? []).find((x) => x.name === m.name);
+        if (v?.hostPath?.path !== hostPath || m.readOnly !== true) fail(where, `sources.host.${key} ${path} is not a read-only hostPath mount of ${hostPath}`);
+      }
+    }
+    const env = envOf(c, byId, ns, cw);
+    if (checkConfig(config, env, `${where} (${config.name})`)) stats.configs.add(`${config.name} (${obj.kind} ${obj.metadata.name})`);
+  }
+}
+
+function checkService(obj, objects, where) {
+  if (obj.kind !== "Service") return;
+  const selector = obj.spec?.selector ?? {};
+  const pods = objects.filter((o) => podSpecOf(o) && o.metadata.namespace === obj.metadata.namespace &&
+    Object.entries(selector).every(([k, v]) => o.spec.template.metadata?.labels?.[k] === v));
+  if (pods.length === 0) fail(where, "selector matches no workload");
+  for (const p of obj.spec.ports ?? []) {
+    for (const w of pods) {
+      const c = podSpecOf(w).containers.find((x) => portNumber(x, p.targetPort ?? p.port) !== undefined);
+      if (!c) fail(where, `port ${p.name}: targetPort ${p.targetPort} not a port of ${w.kind} ${w.metadata.name}`);
+    }
+  }
+}
+
+function checkBindings(obj, byId, where) {
+  if (obj.kind !== "ClusterRoleBinding" && obj.kind !== "RoleBinding") return;
+  const ref = obj.roleRef;
+  const roleNs = ref.kind === "Role" ? `${obj.metadata.namespace}/` : "";
+  if (!byId.has(`${ref.kind}/${roleNs}${ref.name}`)) fail(where, `roleRef ${ref.kind} ${ref.name} not in the manifests`);
+  for (const s of obj.subjects ?? []) {
+    if (s.kind !== "ServiceAccount") fail(where, `subject ${s.kind} ${s.name}: only ServiceAccounts may be bound`);
+    else if (!byId.has(`ServiceAccount/${s.namespace}/${s.name}`)) fail(where, `subject ServiceAccount ${s.namespace}/${s.name} not in the manifests`);
+  }
+}
+
+const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"]);
+
+async function checkRender(name, objects) {
+  const stats = { configs: new Set() };
+  const byId = new Map(objects.map(({ obj }) => [idOf(obj), obj]));
+  const namespaces = new Set(objects.filter(({ obj }) => obj.kind === "Namespace").map(({ obj }) => obj.metadata.name));
+  let valid = 0;
+  for (const { obj, from } of objects) {
+    const where = `${name}: ${idOf(obj)} (${from})`;
+    if (await validateObject(obj, where)) ++valid;
+    if (CLUSTER_SCOPED.has(obj.kind)) {
+      if (obj.metadata.namespace) fail(where, "cluster-scoped object with a namespace");
+    } else if (!namespaces.has(obj.metadata.namespace)) {
+      fail(where, `namespace ${obj.metadata.namespace} is not created by the manifests`);
+    }
+    if (JSON.stringify(obj).includes("nodes/proxy")) fail(where, "mentions nodes/proxy, which the agent must not need");
+    checkRbac(obj, where);
+    checkBindings(obj, byId, where);
+    checkService(obj, objects.map((o) => o.obj), where);
+    if (podSpecOf(obj)) checkWorkload(obj, byId, where, stats);
+  }
+  const kinds = (k) => objects.filter(({ obj }) => obj.kind === k).length;
+  for (const k of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Service"]) {
+    if (kinds(k) === 0) fail(name, `no ${k} rendered`);
+  }
+  ok(`${name}: ${valid}/${objects.length} objects valid against the schemas; ` +
+     `configs accepted by --check-config: ${[...stats.configs].join(", ") || "none"}`);
+}
+
+// -------------------------------------------------------------------- main
+
+const files = walk(manifestsDir);
+const kustomizationDirs = [];
+const patchFiles = new Set();
+for (const f of files) {
+  if (basename(f) === "kustomization.yaml") {
+    kustomizationDirs.push(dirname(f));
+    for (const { doc } of loadYaml(f)) for (const p of doc.patches ?? []) if (p?.path) patchFiles.add(resolve(dirname(f), p.path));
+  }
+}
+// Optional patches an overlay mentions but leaves out (e.g. hostNetwork on
+// EKS) are rendered as a variant too.
+const optionalPatches = new Map();
+for (const f of files) {
+  if (/-patch\.ya?ml$/.test(f) && !patchFiles.has(f)) {
+    const dir = dirname(f);
+    if (!kustomizationDirs.includes(dir)) fail(rel(f), "patch file outside a kustomization directory");
+    else {
+      if (!optionalPatches.has(dir)) optionalPatches.set(dir, []);
+      optionalPatches.get(dir).push(f);
+      patchFiles.add(f);
+    }
+  }
+}
+
+let documents = 0;
+for (const f of files) {
+  if (basename(f) === "kustomization.yaml") continue;
+  const isPromFile = relative(manifestsDir, f).startsWith("prometheus/");
+  for (const { doc, index } of loadYaml(f)) {
+    ++documents;
+    const where = `${rel(f)} (document ${index + 1})`;
+    if (isPromFile && isObject(doc) && ("groups" in doc || "rule_files" in doc)) continue;  // promtool's
+    if (!isObject(doc) || !doc.apiVersion || !doc.kind) {
+      fail(where, "neither a Kubernetes object nor a kustomization");
+      continue;
+    }
+    // Complete objects and patches alike: types and unknown fields now,
+    // required fields once rendered.
+    await validateObject(doc, where, { partial: patchFiles.has(f) });
+  }
+}
+ok(`${files.length} YAML files, ${documents} documents parsed; every object and patch checked on its own`);
+
+const referenced = new Set();
+for (const dir of kustomizationDirs) {
+  for (const { doc } of loadYaml(join(dir, "kustomization.yaml"))) {
+    for (const r of doc.resources ?? []) referenced.add(resolve(dir, r));
+  }
+}
+for (const f of files) {
+  if (basename(f) === "kustomization.yaml" || patchFiles.has(f)) continue;
+  if (relative(manifestsDir, f).startsWith("prometheus/")) continue;
+  if (!referenced.has(f)) fail(rel(f), "not listed in any kustomization's resources");
+}
+
+for (const dir of kustomizationDirs) {
+  const name = rel(dir);
+  await checkRender(name, await render(dir));
+  for (const extra of optionalPatches.get(dir) ?? []) {
+    await checkRender(`${name} + ${basename(extra)}`, await render(dir, [extra]));
+  }
+}
+
+if (problems.length) {
+  console.error(`\n${problems.length} problem(s):`);
+  for (const p of problems) console.error(`FAIL ${p}`);
+  process.exit(1);
+}
+console.log("all manifests valid");
