@@ -8,6 +8,11 @@
 #include "core/log.h"
 
 namespace kubemetrics {
+namespace {
+
+constexpr auto kTagDiscoveryWait = std::chrono::seconds(3);
+
+}  // namespace
 
 struct Scheduler::Slot {
   Slot(SourcePtr s, prometheus::Registry& registry)
@@ -47,6 +52,7 @@ struct Scheduler::Slot {
   prometheus::Gauge& samples;
   prometheus::Gauge& up;
   LogLimiter log_limiter{std::chrono::minutes(1)};
+  bool first_scrape_done = false;  // the source's own thread only
   mutable Mutex status_mu;
   SourceStatus status KM_GUARDED_BY(status_mu);
 };
@@ -66,6 +72,7 @@ Scheduler::Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Regi
 Scheduler::~Scheduler() { stop(); }
 
 void Scheduler::start() {
+  for (const auto& slot : slots_) pending_tag_sources_ += slot->source->discoversTags() ? 1 : 0;
   for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { run(*s); });
 }
 
@@ -92,6 +99,13 @@ void Scheduler::run(Slot& slot) {
   Source& source = *slot.source;
   const auto interval = source.interval();
   auto next = SteadyClock::now();
+  if (!source.discoversTags()) {
+    // Bounded: a tag source that hangs delays the others by this at most.
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait_for(lock, kTagDiscoveryWait,
+                   [this] { return stopping_.load() || pending_tag_sources_.load() == 0; });
+    next = SteadyClock::now();
+  }
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -124,6 +138,14 @@ void Scheduler::run(Slot& slot) {
       }
     }
     if (!batch->samples.empty()) sink_(std::move(batch));
+    if (source.discoversTags() && !slot.first_scrape_done) {
+      slot.first_scrape_done = true;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        --pending_tag_sources_;
+      }
+      wake_.notify_all();
+    }
     // Fixed-rate schedule; after an overrun, skip the missed ticks.
     next += interval;
     const auto now = SteadyClock::now();

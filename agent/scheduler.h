@@ -40,6 +40,8 @@ class Scheduler {
   Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Registry& metrics);
   ~Scheduler();
 
+  /// Starts every source's thread. Sources that discover tags scrape first;
+  /// the others wait for them, at most 3 s.
   void start();
   /// Stops scheduling; a scrape in progress finishes first (sources bound
   /// their own scrapes by the deadline they are given). Idempotent.
@@ -58,6 +60,8 @@ class Scheduler {
   // mu_ so a waiter cannot miss the notification.
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
+  // Tag-discovering sources that have not finished their first scrape.
+  std::atomic<int> pending_tag_sources_{0};
 };
 
 }  // namespace kubemetrics

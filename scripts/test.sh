@@ -47,9 +47,14 @@ for fuzzer in build/asan/tests/*_fuzz; do
     seeds+=("$root/../shared/fixtures/$seed")
   done
   mkdir -p "$fuzz_work/$name"
-  ASAN_OPTIONS=detect_leaks=1 "$fuzzer" -max_total_time="${KM_FUZZ_SECONDS:-20}" \
-    -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 "$fuzz_work/$name" "${seeds[@]}" \
-    2>&1 | tail -n 5
+  if ! ASAN_OPTIONS=detect_leaks=1 "$fuzzer" -max_total_time="${KM_FUZZ_SECONDS:-20}" \
+    -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 -artifact_prefix="$fuzz_work/" \
+    "$fuzz_work/$name" "${seeds[@]}" > "$fuzz_work/$name.log" 2>&1; then
+    cat "$fuzz_work/$name.log"
+    echo "FAILED: $name found a crash (reproducer printed above)"
+    exit 1
+  fi
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$fuzz_work/$name.log" || true
   echo "ok: $name"
 done
 rm -rf "$fuzz_work"

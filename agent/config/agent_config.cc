@@ -132,6 +132,10 @@ server:
 
 sources:
   host: {enabled: true, interval: 15s}
+  # EC2 instance metadata (tags instance_id, region, ...; spot and
+  # maintenance signals). Off here so a default run never contacts
+  # 169.254.169.254; a file that omits it gets `enabled: auto`.
+  ec2: {enabled: false}
 
 exporters:
   prometheus: {enabled: true, path: /metrics}

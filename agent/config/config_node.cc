@@ -497,6 +497,12 @@ ConfigNode ConfigNode::child(std::string_view key) {
   read_.emplace_back(key);
   const auto value = presentValue(node_, key);
   const bool isMap = value && value->IsMap();
+  if (value && value->IsSequence()) {
+    // For keys that hold a list (sources.prometheus): read by elementsOfSelf().
+    YAML::Node effective(YAML::NodeType::Sequence);
+    effective_[std::string(key)] = effective;
+    return ConfigNode(doc_, *value, effective, pathOf(key));
+  }
   if (value && !isMap) error(key, "expected a mapping" + got(*value));
   // Copy-constructed, never assigned: assigning one YAML::Node to another
   // rebinds the target's data, which would alias parts of the tree.
@@ -536,6 +542,28 @@ std::vector<ConfigNode> ConfigNode::elements(std::string_view key) {
   return result;
 }
 
+std::vector<ConfigNode> ConfigNode::elementsOfSelf() {
+  elements_read_ = true;
+  std::vector<ConfigNode> result;
+  if (!node_.IsSequence()) {
+    // An absent key: no elements (the effective configuration shows `{}`).
+    if (node_.IsMap() && node_.size() != 0) doc_->addError(path_, "expected a list" + got(node_));
+    return result;
+  }
+  for (std::size_t i = 0; i < node_.size(); ++i) {
+    const YAML::Node element = static_cast<const YAML::Node&>(node_)[i];
+    const std::string elementPath = path_ + "[" + std::to_string(i) + "]";
+    if (!element.IsMap()) {
+      doc_->addError(elementPath, "expected a mapping" + got(element));
+      continue;
+    }
+    YAML::Node elementEffective(YAML::NodeType::Map);
+    effective_.push_back(elementEffective);
+    result.emplace_back(doc_, element, elementEffective, elementPath);
+  }
+  return result;
+}
+
 std::vector<std::string> ConfigNode::keys() const {
   std::vector<std::string> result;
   if (!node_.IsMap()) return result;
@@ -546,6 +574,10 @@ std::vector<std::string> ConfigNode::keys() const {
 }
 
 void ConfigNode::finish() {
+  if (node_.IsSequence() && !elements_read_) {
+    doc_->addError(path_, "expected a mapping" + got(node_));
+    return;
+  }
   if (!node_.IsMap()) return;
   std::set<std::string> seen;
   for (auto it = node_.begin(); it != node_.end(); ++it) {

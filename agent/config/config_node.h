@@ -57,8 +57,13 @@ class ConfigNode {
   std::vector<std::string> getStringList(std::string_view key);
   std::map<std::string, std::string> getStringMap(std::string_view key);
 
-  /// The mapping under `key` (an empty one when absent).
+  /// The mapping under `key` (an empty one when absent). A sequence there is
+  /// kept for elementsOfSelf(); finish() reports it unless that read it.
   ConfigNode child(std::string_view key);
+  /// The elements of this node when it is a sequence (child() of a list, as
+  /// `sources.prometheus`), each at path "path[i]"; none when this is an
+  /// empty mapping (the key was absent); an error for a non-empty mapping.
+  std::vector<ConfigNode> elementsOfSelf();
   /// The elements of the sequence under `key` (none when absent), each at
   /// path "key[i]".
   std::vector<ConfigNode> elements(std::string_view key);
@@ -76,6 +81,7 @@ class ConfigNode {
   YAML::Node effective_;
   std::string path_;
   std::vector<std::string> read_;
+  bool elements_read_ = false;  // elementsOfSelf() consumed this sequence
 };
 
 class ConfigDocument : public std::enable_shared_from_this<ConfigDocument> {

@@ -35,6 +35,10 @@ class Source {
   /// and the scheduler forwards them; the error is logged and counted, and
   /// the next interval tries again.
   virtual Result<ScrapeStats> scrape(SampleBatch& out, Deadline deadline) = 0;
+  /// True for a source whose first scrape discovers run-time tags (the EC2
+  /// identity): the scheduler starts the other sources only after that
+  /// scrape (bounded in time), so their first samples already carry them.
+  virtual bool discoversTags() const { return false; }
 };
 
 using SourcePtr = std::unique_ptr<Source>;

@@ -1,0 +1,102 @@
+#include "exporters/remote_write/remote_write_exporter.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "core/log.h"
+#include "exporters/remote_write/remote_write_encoder.h"
+
+namespace kubemetrics::remote_write {
+namespace {
+
+Result<std::string> readSecret(const std::string& path, const std::string& key) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return makeError(ErrorCode::kUnavailable,
+                     "exporters.remote_write." + key + ": cannot read " + path);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  // Files written by `echo` or Kubernetes secrets often end in a newline.
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const auto n = (static_cast<unsigned char>(in[i]) << 16) |
+                   (static_cast<unsigned char>(in[i + 1]) << 8) |
+                   static_cast<unsigned char>(in[i + 2]);
+    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63],
+            kAlphabet[n & 63]};
+  }
+  if (i + 1 == in.size()) {
+    const auto n = static_cast<unsigned char>(in[i]) << 16;
+    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    const auto n =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], '='};
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<push::PushExporter>> createRemoteWriteExporter(
+    std::string name, const RemoteWriteConfig& config, prometheus::Registry& metrics) {
+  push::HttpTransportOptions options;
+  options.url = config.url;
+  options.client.tls = config.tls;
+  options.client.accept_gzip = false;  // responses are tiny
+  options.client.max_response_bytes = 1 << 20;
+  options.headers = {{"Content-Type", std::string(kContentType)},
+                     {std::string(kVersionHeader), std::string(kVersion)}};
+  if (!config.basic_auth_username.empty()) {
+    auto password = readSecret(config.basic_auth_password_file, "basic_auth.password_file");
+    if (!password) return tl::unexpected(password.error());
+    options.headers.emplace_back("Authorization",
+                                 "Basic " + base64(config.basic_auth_username + ":" + *password));
+  } else if (!config.bearer_token_file.empty()) {
+    auto token = readSecret(config.bearer_token_file, "bearer_token_file");
+    if (!token) return tl::unexpected(token.error());
+    options.headers.emplace_back("Authorization", "Bearer " + *token);
+  }
+  if (config.tls.insecure_skip_verify) {
+    logWarn(name) << "tls.insecure_skip_verify is on: the certificate of " << config.url
+                  << " is NOT verified";
+  }
+  std::vector<std::pair<std::string, std::string>> external(config.external_labels.begin(),
+                                                            config.external_labels.end());
+  auto encoder = std::make_unique<RemoteWriteEncoder>(std::move(external), "snappy");
+  auto transports = push::makeHttpTransportFactory(std::move(options), "snappy");
+  return push::PushExporter::create(std::move(name), config.push, std::move(encoder),
+                                    std::move(transports), metrics);
+}
+
+Result<std::vector<ExporterPtr>> buildRemoteWriteExporters(ConfigNode& node,
+                                                           const ComponentContext* context) {
+  RemoteWriteConfig config = parseConfig(node);
+  std::vector<ExporterPtr> out;
+  if (context == nullptr || !config.enabled) return out;
+  config.push.spool = push::sharedSpoolConfig();
+  auto exporter = createRemoteWriteExporter("remote_write", config, context->metrics);
+  if (!exporter) return tl::unexpected(exporter.error());
+  logInfo("remote_write") << "sending to " << config.url << " (batch "
+                          << config.push.batch.max_samples << " samples / "
+                          << config.push.batch.max_wait.count() << "ms, "
+                          << config.push.max_in_flight << " in flight, spool "
+                          << (config.push.spool.enabled ? config.push.spool.dir + "/remote_write"
+                                                        : std::string("off"))
+                          << ")";
+  out.push_back(std::move(*exporter));
+  return out;
+}
+
+}  // namespace kubemetrics::remote_write

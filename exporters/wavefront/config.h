@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config_node.h"
+#include "exporters/common/push_exporter.h"
+
+namespace kubemetrics::wavefront {
+
+/// Where the lines go, split out of `url`.
+struct WavefrontEndpoint {
+  enum class Mode { kProxyTcp, kDirectHttp };
+  Mode mode = Mode::kProxyTcp;
+  std::string host;           // proxy host (tcp)
+  std::uint16_t port = 2878;  // proxy port (tcp), default 2878
+  std::string report_url;     // http(s)://host[:port]/[prefix/]report?f=wavefront
+};
+
+/// `exporters.wavefront:`: Wavefront data format, to a proxy over TCP or to
+/// direct ingestion over HTTP. A plain value type.
+struct WavefrontConfig {
+  bool enabled = false;
+  // tcp://host[:port] (a Wavefront proxy, port 2878 by default) or
+  // http(s)://host[:port][/path] (direct ingestion: POST <path>/report?f=wavefront).
+  std::string url = "tcp://wavefront-proxy:2878";
+  // zstd | gzip | none. Default: zstd over HTTP, none over TCP (a proxy's
+  // line port takes plain text only, so tcp:// allows none only).
+  std::string compression;    // "" until parsed: the scheme's default
+  int compression_level = 0;  // 0: the codec's default (zstd 3, gzip 6)
+  // Direct ingestion token: read from this file, or from the environment
+  // variable named by token_env; never written in the config itself.
+  std::string token_file;
+  std::string token_env;
+  // When set, the source of every point; otherwise the sample's `source`,
+  // `node` or `nodename` tag, else the agent's node name.
+  std::string source;
+  push::PushConfig push;  // timeout, batch, max_in_flight, queue_capacity, retry
+
+  /// Every problem at once; paths relative to this component ("url").
+  std::vector<ConfigError> validate() const;
+  /// The effective compression ("zstd", "gzip" or "none").
+  std::string effectiveCompression() const;
+};
+
+/// Splits a `url` value; on error returns false and sets `reason`
+/// ("missing scheme (got \"proxy:2878\")"). Pure.
+bool parseEndpoint(const std::string& url, WavefrontEndpoint* endpoint, std::string* reason);
+
+/// Reads `exporters.wavefront`, its own keys and the shared push keys
+/// (push::parsePushConfig), records every error on `node` with its path
+/// and reports unknown keys. The spool settings come from
+/// push::sharedSpoolConfig(). Start-up only.
+WavefrontConfig parseConfig(ConfigNode& node);
+
+/// The bearer token: the first line of token_file, else the value of the
+/// variable token_env; "" when neither is set. Errors: the file cannot be
+/// read, is empty, or the variable is unset or empty (kInvalidArgument,
+/// naming the file or variable, never the token).
+Result<std::string> loadToken(const WavefrontConfig& config);
+
+}  // namespace kubemetrics::wavefront

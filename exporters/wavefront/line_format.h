@@ -1,0 +1,130 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "kubemetrics/sample.h"
+
+namespace kubemetrics::wavefront {
+
+// Limits of the Wavefront data format. Lengths are in Java characters (UTF-16
+// code units), as the proxy and the service measure them.
+//  - metric name <= 256: docs pages/doc/wavefront_data_format.md ("Maximum
+//    length for metricName is 256"), same default in wavefront-proxy's
+//    ValidationConfiguration (metricLengthLimit = 256);
+//  - source <= 128: same page ("no more than 128 characters"), proxy
+//    hostLengthLimit = 128;
+//  - point tag key + value <= 254 (255 with the '='): same page;
+//  - at most 20 point tags: docs "Point Tag Maximum" ("If the number of point
+//    tags exceeds 20, then we drop the metrics"), proxy annotationsCountLimit;
+//  - key <= 64 and value <= 255: proxy annotationsKeyLengthLimit and
+//    annotationsValueLengthLimit (the 254 combined limit is the tighter one
+//    for values).
+inline constexpr std::size_t kMaxMetricNameLength = 256;
+inline constexpr std::size_t kMaxSourceLength = 128;
+inline constexpr std::size_t kMaxPointTags = 20;
+inline constexpr std::size_t kMaxTagKeyLength = 64;
+inline constexpr std::size_t kMaxTagValueLength = 255;
+inline constexpr std::size_t kMaxTagKeyValueLength = 254;
+
+/// Why a sample could not be written as a valid line. Each is a value of the
+/// `reason` label of kubemetrics_wavefront_samples_invalid_total.
+enum class DropReason : std::uint8_t {
+  kNonFiniteValue,   // NaN or +-Inf: the format needs a finite number
+  kEmptyName,        // nothing left of the metric name
+  kNameTooLong,      // > kMaxMetricNameLength after sanitising
+  kNoSource,         // no source tag, no node tag, no configured source
+  kSourceTooLong,    // > kMaxSourceLength
+  kTooManyTags,      // > kMaxPointTags point tags
+  kTagTooLong,       // key > 64, value > 255 or key+value > 254
+  kDuplicateTagKey,  // two label names that sanitise to the same key
+  kEmptyTagKey,      // a label with an empty name
+};
+inline constexpr std::size_t kDropReasonCount = 9;
+
+/// "non_finite_value", "empty_name", ... (the self-metric label value).
+std::string_view dropReasonName(DropReason reason);
+
+/// Counts of one or more format() calls. A plain value type; not
+/// thread-safe (one per encoding thread, summed by the caller).
+struct FormatStats {
+  std::uint64_t lines = 0;      // samples written
+  std::uint64_t sanitized = 0;  // written, but with a name, key or value altered
+  std::array<std::uint64_t, kDropReasonCount> dropped{};
+
+  std::uint64_t droppedTotal() const;
+  void add(const FormatStats& other);
+};
+
+struct LineFormatOptions {
+  /// When non-empty, the source of every line (config `exporters.wavefront.source`).
+  std::string source_override;
+  /// The source when a sample has neither a `source` nor a `node`/`nodename`
+  /// tag: the agent's node name.
+  std::string default_source;
+};
+
+/// Writes samples as Wavefront data format lines (docs
+/// pages/doc/wavefront_data_format.md):
+///
+///   <metricName> <value> [<timestampSeconds>] source=<source> [<k>="<v>" ...]\n
+///
+/// Rules applied, and why:
+///  - metric name: [A-Za-z0-9._-] as is; '/' and ',' kept, with the name in
+///    double quotes (the only way the format allows them); a leading '~'
+///    (internal metric) or delta prefix U+2206 / U+0394 kept; every other
+///    character (one UTF-8 code point or one invalid byte) becomes '-', as
+///    wavefront-sdk-java's sanitize() does. Longer than 256: dropped.
+///  - value: shortest round-trip decimal; NaN and +-Inf are dropped.
+///  - timestamp: epoch seconds, with a .mmm fraction when the sample has
+///    milliseconds (java-lib's decoder accepts fractional seconds); omitted
+///    when the sample has none (<= 0), so the proxy stamps arrival time.
+///  - source: the override, else the sample's `source` tag, else `node`,
+///    else `nodename`, else the default; characters outside
+///    [A-Za-z0-9._-] become '-'; longer than 128: dropped. The `source` tag is
+///    consumed (a second `source=` would be read as the source); when the
+///    override wins it is kept as point tag `_source`.
+///  - point tag keys: [A-Za-z0-9._-], others become '-'; two labels that map
+///    to the same key: dropped (a line with a repeated key is ambiguous).
+///  - point tag values: always double-quoted. '"' is written \" (the parser
+///    un-escapes it); a newline becomes the two characters \n and a carriage
+///    return \r (as wavefront-sdk-java's sanitizeValue does for \n: the line
+///    protocol has no other way to carry them); other control characters and
+///    invalid UTF-8 become '-' and U+FFFD; a backslash as the last character
+///    becomes '-' (the format forbids it: it would escape the closing quote).
+///    Other backslashes are literal in the format and pass through.
+///  - more than 20 tags, or a tag beyond the length limits: dropped (the
+///    service would drop it; truncating would merge distinct series).
+/// A dropped sample writes nothing and is counted by reason.
+///
+/// Immutable after construction; format() is const and thread-safe as long
+/// as each thread uses its own `out` and `stats`.
+class LineFormatter {
+ public:
+  explicit LineFormatter(LineFormatOptions options);
+
+  /// Appends the line for `sample` (with its '\n') to `out` and returns
+  /// true, or leaves `out` as it was, counts the reason in `stats` and
+  /// returns false.
+  bool format(const Sample& sample, std::string& out, FormatStats& stats) const;
+
+  /// The source a sample gets (before validation), for tests and logs.
+  std::string_view sourceFor(const Sample& sample) const;
+
+ private:
+  LineFormatOptions options_;
+};
+
+/// The sanitised forms, exposed for tests. Each appends to `out` and
+/// returns whether the input was altered.
+bool appendMetricName(std::string_view name, std::string& out);
+bool appendTagKey(std::string_view key, std::string& out);
+/// Appends `"value"` with the escaping above.
+bool appendQuotedTagValue(std::string_view value, std::string& out);
+/// Length in UTF-16 code units of valid UTF-8 `text` (how Java counts).
+std::size_t utf16Length(std::string_view text);
+
+}  // namespace kubemetrics::wavefront

@@ -1,0 +1,170 @@
+#include "exporters/wavefront/tcp_transport.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "exporters/common/compression.h"
+
+namespace kubemetrics::wavefront {
+namespace {
+
+int msUntil(Deadline deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+}
+
+std::string errnoText(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
+}  // namespace
+
+TcpProxyTransport::TcpProxyTransport(TcpTransportOptions options) : options_(std::move(options)) {}
+
+TcpProxyTransport::~TcpProxyTransport() { close(); }
+
+void TcpProxyTransport::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::string TcpProxyTransport::connect(Deadline deadline) {
+  const auto now = SteadyClock::now();
+  if (now < next_connect_) return "reconnect backoff";
+  const Deadline until = std::min(deadline, now + options_.connect_timeout);
+  auto fail = [&](std::string reason) {
+    close();
+    backoff_ = backoff_.count() == 0 ? options_.reconnect_initial
+                                     : std::min(backoff_ * 2, options_.reconnect_max);
+    next_connect_ = SteadyClock::now() + backoff_;
+    return reason;
+  };
+
+  // getaddrinfo blocks without a timeout; a proxy is normally a Service
+  // name resolved by the node's cache, so this is accepted.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addrs = nullptr;
+  const std::string port = std::to_string(options_.port);
+  if (const int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &addrs); rc != 0) {
+    return fail("resolve " + options_.host + ": " + ::gai_strerror(rc));
+  }
+  std::string last_error = "no address";
+  for (addrinfo* ai = addrs; ai != nullptr; ai = ai->ai_next) {
+    fd_ = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd_ < 0) {
+      last_error = errnoText("socket", errno);
+      continue;
+    }
+    if (::connect(fd_, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+      last_error = errnoText("connect", errno);
+      close();
+      continue;
+    }
+    pollfd pfd{fd_, POLLOUT, 0};
+    const int ready = ::poll(&pfd, 1, msUntil(until));
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (ready <= 0) {
+      last_error = ready == 0 ? "connect timeout" : errnoText("poll", errno);
+      close();
+      continue;
+    }
+    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+      last_error = errnoText("connect", err != 0 ? err : errno);
+      close();
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    break;
+  }
+  ::freeaddrinfo(addrs);
+  if (fd_ < 0) return fail(options_.host + ":" + port + ": " + last_error);
+  ++connects_;
+  backoff_ = std::chrono::milliseconds(0);
+  return {};
+}
+
+bool TcpProxyTransport::peerClosed() {
+  // The proxy never writes on its line port: readable means EOF or a reset
+  // (or unexpected bytes, which we discard).
+  char buf[256];
+  while (true) {
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n == 0) return true;
+    return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+  }
+}
+
+std::string TcpProxyTransport::writeAll(std::string_view data, Deadline deadline) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd pfd{fd_, POLLOUT, 0};
+      const int ready = ::poll(&pfd, 1, msUntil(deadline));
+      if (ready == 0) return "write timeout";
+      if (ready < 0 && errno != EINTR) return errnoText("poll", errno);
+      if (pfd.revents & (POLLERR | POLLHUP)) return "connection closed by the proxy";
+      continue;
+    }
+    return errnoText("write", errno);
+  }
+  return {};
+}
+
+push::DeliveryOutcome TcpProxyTransport::deliver(const push::EncodedPayload& payload,
+                                                 Deadline deadline) {
+  std::string decoded;
+  std::string_view body = payload.body;
+  if (!payload.content_encoding.empty()) {
+    // Spooled under an earlier http(s) configuration: the proxy's line port
+    // takes plain text only.
+    Result<std::string> plain = makeError(ErrorCode::kInvalidArgument,
+                                          "unknown content encoding " + payload.content_encoding);
+    if (payload.content_encoding == "zstd") plain = push::zstdDecompress(payload.body);
+    if (payload.content_encoding == "gzip") plain = push::gzipDecompress(payload.body);
+    if (!plain)
+      return push::DeliveryOutcome::drop("undecodable payload: " + plain.error().message());
+    decoded = std::move(*plain);
+    body = decoded;
+  }
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  if (connected() && peerClosed()) close();
+  if (!connected()) {
+    if (std::string error = connect(deadline); !error.empty()) {
+      return push::DeliveryOutcome::retry(where + ": " + error);
+    }
+  }
+  if (std::string error = writeAll(body, deadline); !error.empty()) {
+    close();
+    return push::DeliveryOutcome::retry(where + ": " + error);
+  }
+  return push::DeliveryOutcome::delivered();
+}
+
+push::TransportFactory makeTcpTransportFactory(TcpTransportOptions options) {
+  return [options = std::move(options)]() -> Result<push::TransportPtr> {
+    return push::TransportPtr(new TcpProxyTransport(options));
+  };
+}
+
+}  // namespace kubemetrics::wavefront

@@ -1,0 +1,108 @@
+#include "exporters/wavefront/wavefront_encoder.h"
+
+#include <prometheus/family.h>
+
+#include <utility>
+
+#include "exporters/common/compression.h"
+
+namespace kubemetrics::wavefront {
+
+Compression parseCompression(std::string_view name) {
+  if (name == "zstd") return Compression::kZstd;
+  if (name == "gzip") return Compression::kGzip;
+  return Compression::kNone;
+}
+
+std::string_view contentEncodingOf(Compression compression) {
+  switch (compression) {
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kNone:
+      break;
+  }
+  return "";
+}
+
+WavefrontFormatMetrics::WavefrontFormatMetrics(prometheus::Registry& registry,
+                                               const std::string& exporter) {
+  auto& invalid = prometheus::BuildCounter()
+                      .Name("kubemetrics_wavefront_samples_invalid_total")
+                      .Help(
+                          "Samples left out because no valid Wavefront line could be written "
+                          "for them, by reason.")
+                      .Register(registry);
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    invalid_[i] =
+        &invalid.Add({{"exporter", exporter},
+                      {"reason", std::string(dropReasonName(static_cast<DropReason>(i)))}});
+  }
+  sanitized_ = &prometheus::BuildCounter()
+                    .Name("kubemetrics_wavefront_samples_sanitized_total")
+                    .Help(
+                        "Samples sent with a metric name, source, tag key or tag value "
+                        "rewritten to fit the Wavefront data format.")
+                    .Register(registry)
+                    .Add({{"exporter", exporter}});
+}
+
+void WavefrontFormatMetrics::record(const FormatStats& stats) {
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    if (stats.dropped[i] != 0) invalid_[i]->Increment(static_cast<double>(stats.dropped[i]));
+  }
+  if (stats.sanitized != 0) sanitized_->Increment(static_cast<double>(stats.sanitized));
+}
+
+WavefrontEncoder::WavefrontEncoder(LineFormatOptions options, Compression compression, int level,
+                                   std::unique_ptr<WavefrontFormatMetrics> metrics)
+    : formatter_(std::move(options)),
+      compression_(compression),
+      level_(level),
+      metrics_(std::move(metrics)) {}
+
+std::size_t WavefrontEncoder::estimateBytes(const Sample& sample) const {
+  // name + value + timestamp + source, and each tag as key="value".
+  std::size_t n = sample.name.view().size() + 48;
+  for (const Label& label : sample.labels) {
+    n += label.name.view().size() + label.value.view().size() + 4;
+  }
+  return n;
+}
+
+Result<push::EncodedPayload> WavefrontEncoder::encode(std::span<const Sample> samples,
+                                                      std::size_t* dropped) {
+  lines_.clear();
+  FormatStats stats;
+  for (const Sample& sample : samples) formatter_.format(sample, lines_, stats);
+  totals_.add(stats);
+  if (metrics_ != nullptr) metrics_->record(stats);
+  *dropped += stats.droppedTotal();
+
+  push::EncodedPayload payload;
+  payload.samples = stats.lines;
+  payload.raw_bytes = lines_.size();
+  payload.content_encoding = std::string(contentEncodingOf(compression_));
+  switch (compression_) {
+    case Compression::kZstd: {
+      auto body = push::zstdCompress(lines_, level_ == 0 ? 3 : level_);
+      if (!body) return tl::unexpected(body.error());
+      payload.body = std::move(*body);
+      break;
+    }
+    case Compression::kGzip: {
+      auto body = push::gzipCompress(lines_, level_ == 0 ? 6 : level_);
+      if (!body) return tl::unexpected(body.error());
+      payload.body = std::move(*body);
+      break;
+    }
+    case Compression::kNone:
+      // Copy rather than move: lines_ keeps its capacity for the next batch.
+      payload.body = lines_;
+      break;
+  }
+  return payload;
+}
+
+}  // namespace kubemetrics::wavefront

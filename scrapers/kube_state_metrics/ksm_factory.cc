@@ -1,0 +1,36 @@
+#include "config/agent_config.h"
+#include "core/log.h"
+#include "scrapers/kube_state_metrics/ksm_source.h"
+
+namespace kubemetrics::kube_state_metrics {
+
+prometheus_scrape::TargetConfig defaultKsmConfig() {
+  prometheus_scrape::TargetConfig config;
+  config.name = "kube-state-metrics";
+  config.url = "http://kube-state-metrics.kube-system.svc:8080/metrics";
+  config.interval = std::chrono::seconds(60);
+  config.timeout = std::chrono::seconds(10);
+  return config;
+}
+
+Result<std::vector<SourcePtr>> buildKsmSources(ConfigNode& node, const ComponentContext* context) {
+  const bool enabled = node.getBool("enabled", false);
+  // Every key is read (and validated) even when disabled, so a typo shows up
+  // before the day the source is switched on.
+  prometheus_scrape::TargetConfig config =
+      prometheus_scrape::parseTargetConfig(node, defaultKsmConfig(), false);
+  std::vector<SourcePtr> sources;
+  if (context == nullptr || !enabled) return sources;
+  if (context->agent.role != "cluster") {
+    logInfo("kube_state_metrics")
+        << "enabled but skipped: only the agent with role: cluster scrapes kube-state-metrics "
+           "(this one has role: "
+        << context->agent.role << ")";
+    return sources;
+  }
+  sources.push_back(std::make_unique<prometheus_scrape::PrometheusTarget>(
+      std::move(config), "kube_state_metrics", &context->metrics));
+  return sources;
+}
+
+}  // namespace kubemetrics::kube_state_metrics

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "kubemetrics/labels.h"
+#include "kubemetrics/result.h"
+#include "kubemetrics/sample.h"
+#include "kubemetrics/symbol.h"
+
+namespace kubemetrics::prometheus_scrape {
+
+/// Which exposition grammar a body is in.
+enum class ExpositionFormat : std::uint8_t {
+  kText,         // Prometheus text format 0.0.4 (text/plain; version=0.0.4)
+  kOpenMetrics,  // OpenMetrics 1.0 text (application/openmetrics-text), strict rules
+  // Not known while the body streams in (the HTTP client hands chunks
+  // before the caller sees the Content-Type): parsed with the text grammar,
+  // accepting float timestamps; finish(format) then applies the format's
+  // timestamp unit and `# EOF` rule. OpenMetrics-only semantic checks are
+  // skipped in this mode.
+  kAuto,
+};
+
+/// The format a Content-Type header names: OpenMetrics for
+/// application/openmetrics-text, text otherwise (as Prometheus does).
+ExpositionFormat formatFromContentType(std::string_view content_type);
+
+/// Turns a scraped series (its name and labels as exposed) into the labels
+/// the sample carries (adding job/instance, honoring labels). Called only
+/// when a series text is seen for the first time: its result is cached.
+using SeriesLabeler = std::function<Labels(const Symbol& name, LabelsBuilder& scraped)>;
+
+struct ParserOptions {
+  std::size_t max_line_bytes = 1 << 20;  // one line, bytes; longer: error
+  std::size_t max_labels = 512;          // labels per series; more: error
+  std::size_t max_samples = 0;           // per scrape; 0 = unlimited; more: error
+  bool metadata = true;                  // fill SampleBatch::metadata from HELP/TYPE/UNIT
+};
+
+/// Statistics of one parse.
+struct ParseStats {
+  std::size_t samples = 0;     // samples appended
+  std::size_t lines = 0;       // lines read
+  std::size_t new_series = 0;  // series texts not in the cache (first seen this scrape)
+};
+
+/// A streaming parser for the Prometheus text format 0.0.4 and OpenMetrics
+/// 1.0 text. Bytes go in as they arrive (feed()), complete lines are parsed
+/// in place, and only a partial last line is carried over between chunks;
+/// the body is never copied whole. Samples are appended to the batch given
+/// to begin(). Histograms and summaries come out as the series they are
+/// written as (x_bucket{le=..}, x_sum, x_count, x{quantile=..}); exemplars
+/// are parsed and dropped.
+///
+/// The parser keeps, across scrapes, a cache from each series' raw text
+/// (`name{labels}`) to its interned name and final labels, so a steady
+/// target costs no allocation per sample: each line is a hash lookup plus a
+/// number parse. Series not seen in a successful scrape are evicted at its
+/// finish().
+///
+/// Errors name the line number ("line 12: ..."); the first error ends the
+/// parse (Prometheus fails a scrape on any malformed line).
+///
+/// Not thread-safe: one instance per target, used by its scrape thread.
+class TextParser {
+ public:
+  explicit TextParser(ParserOptions options = {}, SeriesLabeler labeler = {});
+  ~TextParser();
+  TextParser(const TextParser&) = delete;
+  TextParser& operator=(const TextParser&) = delete;
+
+  /// Starts a scrape: samples go to `out` (which must outlive finish()),
+  /// stamped `default_timestamp_ms` unless the line has its own.
+  void begin(ExpositionFormat format, SampleBatch* out, std::int64_t default_timestamp_ms);
+  /// Parses every complete line in `chunk`, carrying the rest over.
+  Result<void> feed(std::string_view chunk);
+  /// Parses the last line and checks end-of-body rules. `format` resolves
+  /// kAuto (pass the Content-Type's format); ignored otherwise.
+  Result<void> finish(ExpositionFormat format = ExpositionFormat::kAuto);
+
+  const ParseStats& stats() const { return stats_; }
+  /// Series texts currently cached (a bound for tests and self-metrics).
+  std::size_t cachedSeries() const;
+  /// Drops the cache (when the labeler's inputs change).
+  void clearCache();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  ParseStats stats_;
+};
+
+/// Parses a whole body in one go (tests, fuzzing, tools): begin + feed +
+/// finish.
+Result<ParseStats> parseText(std::string_view body, ExpositionFormat format, SampleBatch& out,
+                             std::int64_t default_timestamp_ms = 0);
+
+/// True when `text` is valid UTF-8 (no overlongs, no surrogates).
+bool isValidUtf8(std::string_view text);
+
+/// Parses a Prometheus/OpenMetrics float: decimal with optional sign and
+/// exponent, or Inf/Infinity/NaN in any case (with a sign for Inf). No hex,
+/// no underscores: both grammars reject them.
+bool parseFloat(std::string_view text, double* out);
+
+}  // namespace kubemetrics::prometheus_scrape

@@ -1,0 +1,229 @@
+#include "scrapers/prometheus/prometheus_target.h"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "core/log.h"
+
+namespace kubemetrics::prometheus_scrape {
+
+namespace {
+
+std::string reasonOf(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kUnavailable:
+      return "unreachable";
+    case ErrorCode::kResourceExhausted:
+      return "body_too_large";
+    case ErrorCode::kDataLoss:
+      return "truncated";
+    case ErrorCode::kPermissionDenied:
+      return "forbidden";
+    case ErrorCode::kInvalidArgument:
+      return "request";
+    case ErrorCode::kInternal:
+      break;
+  }
+  return "internal";
+}
+
+std::int64_t wallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+PrometheusTarget::PrometheusTarget(TargetConfig config, std::string source_name,
+                                   prometheus::Registry* registry)
+    : config_(std::move(config)),
+      source_name_(std::move(source_name)),
+      parser_(ParserOptions{.max_line_bytes = config_.max_line_bytes,
+                            .max_labels = config_.max_labels,
+                            .max_samples = config_.max_samples,
+                            .metadata = true},
+              [this](const Symbol& name, LabelsBuilder& scraped) {
+                return labelSeries(name, scraped);
+              }),
+      up_(Symbol::intern("up")),
+      duration_(Symbol::intern("scrape_duration_seconds")),
+      samples_scraped_(Symbol::intern("scrape_samples_scraped")),
+      samples_post_relabel_(Symbol::intern("scrape_samples_post_metric_relabeling")),
+      series_added_(Symbol::intern("scrape_series_added")) {
+  LabelsBuilder builder;
+  // Extra labels first so job and instance always win, as in Prometheus
+  // where they are target labels set last.
+  for (const auto& [k, v] : config_.labels) builder.set(k, v);
+  builder.set("job", config_.name);
+  builder.set("instance", config_.instance());
+  target_labels_ = builder.build();
+  target_label_list_.assign(target_labels_.begin(), target_labels_.end());
+
+  HttpClientOptions options;
+  options.connect_timeout =
+      std::min<std::chrono::milliseconds>(config_.timeout, options.connect_timeout);
+  options.max_response_bytes = config_.max_body_bytes;
+  options.accept_gzip = true;
+  options.tls.ca_file = config_.ca_file;
+  options.tls.insecure_skip_verify = config_.insecure_skip_verify;
+  client_ = std::make_unique<HttpClient>(options);
+  if (config_.insecure_skip_verify) {
+    logWarn(source_name_) << "tls.insecure_skip_verify is on: the certificate of " << config_.url
+                          << " is not verified";
+  }
+  // A fixed per-target offset (as Prometheus spreads targets by a hash of
+  // the target) within the jitter, applied before the first scrape only, so
+  // the fixed-rate schedule keeps the spread.
+  if (config_.jitter.count() > 0) {
+    const std::size_t h = std::hash<std::string>()(config_.name + "\n" + config_.url);
+    first_offset_ = std::chrono::milliseconds(
+        static_cast<std::int64_t>(h % static_cast<std::size_t>(config_.jitter.count() + 1)));
+  }
+  if (registry != nullptr) {
+    errors_family_ = &prometheus::BuildCounter()
+                          .Name("kubemetrics_prometheus_scrape_errors_total")
+                          .Help(
+                              "Failed scrapes of Prometheus targets, per target and reason "
+                              "(timeout, unreachable, http_status, body_too_large, truncated, "
+                              "parse, sample_limit, limit, ...).")
+                          .Register(*registry);
+    cached_series_ = &prometheus::BuildGauge()
+                          .Name("kubemetrics_prometheus_cached_series")
+                          .Help(
+                              "Series texts the parser of a Prometheus target keeps interned "
+                              "between scrapes.")
+                          .Register(*registry)
+                          .Add({{"target", source_name_}});
+  }
+}
+
+PrometheusTarget::~PrometheusTarget() = default;
+
+Labels PrometheusTarget::labelSeries(const Symbol& /*name*/, LabelsBuilder& scraped) const {
+  for (const Label& target : target_label_list_) {
+    const std::string_view existing = scraped.get(target.name.view());
+    if (existing.empty()) {
+      scraped.set(target.name, target.value);
+      continue;
+    }
+    if (config_.honor_labels) continue;
+    // Prometheus keeps the scraped value as exported_<name> (adding more
+    // prefixes while that name is taken too).
+    std::string exported = "exported_" + target.name.str();
+    while (!scraped.get(exported).empty()) exported = "exported_" + exported;
+    const std::string value(existing);
+    scraped.set(exported, value);
+    scraped.set(target.name, target.value);
+  }
+  return scraped.build();
+}
+
+void PrometheusTarget::appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,
+                                    std::size_t scraped, std::size_t added) const {
+  out.samples.push_back(Sample{up_, target_labels_, up ? 1.0 : 0.0, ts_ms});
+  out.samples.push_back(Sample{duration_, target_labels_, seconds, ts_ms});
+  out.samples.push_back(
+      Sample{samples_scraped_, target_labels_, static_cast<double>(scraped), ts_ms});
+  out.samples.push_back(
+      Sample{samples_post_relabel_, target_labels_, static_cast<double>(scraped), ts_ms});
+  out.samples.push_back(Sample{series_added_, target_labels_, static_cast<double>(added), ts_ms});
+}
+
+void PrometheusTarget::countError(const std::string& reason) {
+  if (errors_family_ != nullptr)
+    errors_family_->Add({{"target", source_name_}, {"reason", reason}}).Increment();
+}
+
+Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline) {
+  if (first_scrape_) {
+    first_scrape_ = false;
+    const auto latest = deadline - config_.timeout;
+    const auto wake = std::min<Deadline>(SteadyClock::now() + first_offset_, latest);
+    if (wake > SteadyClock::now()) std::this_thread::sleep_until(wake);
+  }
+  const auto began = SteadyClock::now();
+  const std::int64_t ts_ms = wallClockMs();
+  const Deadline scrape_deadline = std::min(deadline, began + config_.timeout);
+
+  HttpClientRequest request;
+  request.url = config_.url;
+  request.headers.emplace_back("Accept", std::string(kAcceptHeader));
+  request.headers.emplace_back(
+      "X-Prometheus-Scrape-Timeout-Seconds",
+      std::to_string(std::chrono::duration<double>(config_.timeout).count()));
+  std::optional<Error> failure;
+  std::string reason;
+  if (!config_.bearer_token_file.empty()) {
+    // Re-read every scrape: projected service-account tokens rotate.
+    std::ifstream in(config_.bearer_token_file);
+    std::stringstream token;
+    token << in.rdbuf();
+    std::string text = token.str();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+      text.pop_back();
+    if (!in || text.empty()) {
+      failure = Error(ErrorCode::kPermissionDenied,
+                      "cannot read bearer_token_file " + config_.bearer_token_file);
+      reason = "bearer_token";
+    } else {
+      request.headers.emplace_back("Authorization", "Bearer " + text);
+    }
+  }
+
+  const std::size_t metadata_before = out.metadata.size();
+  const std::size_t samples_before = out.samples.size();
+  parser_.begin(ExpositionFormat::kAuto, &out, ts_ms);
+  std::optional<Error> parse_error;
+  if (!failure) {
+    // A body error is kept and the rest drained (bounded by max_body_bytes
+    // and the deadline), so an HTTP error status, known only afterwards, is
+    // what gets reported for an error page.
+    const BodyChunkHandler on_chunk = [&](std::string_view chunk) -> Result<void> {
+      if (parse_error) return {};
+      if (auto r = parser_.feed(chunk); !r) parse_error = r.error();
+      return {};
+    };
+    auto response = client_->send(request, scrape_deadline, on_chunk);
+    if (!response) {
+      failure = response.error();
+      reason = reasonOf(response.error());
+    } else if (response->status < 200 || response->status > 299) {
+      failure = Error(ErrorCode::kUnavailable, "HTTP status " + std::to_string(response->status));
+      reason = "http_status";
+    } else if (!parse_error) {
+      auto finished = parser_.finish(formatFromContentType(response->header("Content-Type")));
+      if (!finished) parse_error = finished.error();
+    }
+  }
+  if (!failure && parse_error) {
+    failure = *parse_error;
+    const std::string& m = parse_error->message();
+    reason = parse_error->code() != ErrorCode::kResourceExhausted ? "parse"
+             : m.find("sample limit") != std::string::npos        ? "sample_limit"
+                                                                  : "limit";
+  }
+  const ParseStats stats = parser_.stats();
+  if (failure) {
+    // Prometheus keeps nothing of a failed scrape but its report.
+    out.samples.resize(samples_before);
+    out.metadata.resize(metadata_before);
+  }
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - began).count();
+  appendReport(out, ts_ms, seconds, !failure, failure ? 0 : stats.samples,
+               failure ? 0 : stats.new_series);
+  if (cached_series_ != nullptr) cached_series_->Set(static_cast<double>(parser_.cachedSeries()));
+  if (failure) {
+    countError(reason);
+    return makeError(failure->code(), "scrape of " + config_.url + " failed (" + reason +
+                                          "): " + failure->message());
+  }
+  return ScrapeStats{out.samples.size() - samples_before};
+}
+
+}  // namespace kubemetrics::prometheus_scrape

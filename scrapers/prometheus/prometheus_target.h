@@ -1,0 +1,84 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "component.h"
+#include "config/config_node.h"
+#include "http/http_client.h"
+#include "kubemetrics/source.h"
+#include "scrapers/prometheus/config.h"
+#include "scrapers/prometheus/parser.h"
+
+namespace kubemetrics::prometheus_scrape {
+
+/// The Accept header Prometheus 2.42 sends: OpenMetrics first, then the
+/// text format, then anything.
+inline constexpr std::string_view kAcceptHeader =
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// Scrapes one Prometheus/OpenMetrics target over HTTP(S), streaming the
+/// body through a TextParser into the batch. Every series gets `job` (the
+/// target name) and `instance` (host:port) and the configured extra labels,
+/// with Prometheus' honor_labels semantics: a scraped label that conflicts
+/// is kept as `exported_<name>` unless honor_labels is set, in which case
+/// the scraped value wins. Each scrape also appends the series Prometheus
+/// writes for a target: up, scrape_duration_seconds, scrape_samples_scraped,
+/// scrape_samples_post_metric_relabeling, scrape_series_added.
+///
+/// A failed scrape (timeout, refused, HTTP error status, malformed or
+/// truncated body, a limit exceeded) drops the partial samples, still
+/// appends the synthetic series with up = 0, counts
+/// kubemetrics_prometheus_scrape_errors_total{target,reason} and returns
+/// the error (which the scheduler logs, rate-limited, with the source name).
+///
+/// Owned by the scheduler thread that calls scrape(); not thread-safe.
+class PrometheusTarget : public Source {
+ public:
+  /// `source_name` is the instance name ("prometheus/node-exporter");
+  /// `registry` may be null (no self-metrics).
+  PrometheusTarget(TargetConfig config, std::string source_name, prometheus::Registry* registry);
+  ~PrometheusTarget() override;
+
+  // kubemetrics::Source
+  std::string_view name() const override { return source_name_; }
+  std::chrono::milliseconds interval() const override { return config_.interval; }
+  Result<ScrapeStats> scrape(SampleBatch& out, Deadline deadline) override;
+
+  const TargetConfig& config() const { return config_; }
+  /// The labels every series of this target gets (job, instance, extras).
+  const Labels& targetLabels() const { return target_labels_; }
+
+ private:
+  Labels labelSeries(const Symbol& name, LabelsBuilder& scraped) const;
+  void appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,
+                    std::size_t scraped, std::size_t added) const;
+  void countError(const std::string& reason);
+
+  TargetConfig config_;
+  std::string source_name_;
+  std::vector<Label> target_label_list_;  // sorted
+  Labels target_labels_;
+  std::unique_ptr<HttpClient> client_;
+  TextParser parser_;
+  bool first_scrape_ = true;
+  std::chrono::milliseconds first_offset_{0};
+  prometheus::Family<prometheus::Counter>* errors_family_ = nullptr;
+  prometheus::Gauge* cached_series_ = nullptr;
+  Symbol up_, duration_, samples_scraped_, samples_post_relabel_, series_added_;
+};
+
+/// `sources.prometheus`: one target per list element. With a null context
+/// only validates.
+Result<std::vector<SourcePtr>> buildPrometheusSources(ConfigNode& node,
+                                                      const ComponentContext* context);
+
+}  // namespace kubemetrics::prometheus_scrape

@@ -1,0 +1,216 @@
+// No loss across a backend outage and a SIGKILL, and spool tail corruption.
+//
+// Phase 1 runs in a fork()ed child so the number of samples is exact: it
+// drives the remote write exporter directly (what the pipeline's flusher
+// does) with a known number of samples while VictoriaMetrics is down, waits
+// until its self-metrics say every one is in the spool, and is SIGKILLed.
+// (A scrape source would keep producing after the count is read, so the
+// count sent could not be pinned down.) Phase 2 is the real agent binary
+// with the same spool directory; VictoriaMetrics starts after it, and the
+// count at the backend must equal the count sent.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exporters/remote_write/remote_write_exporter.h"
+#include "integration/remote_write/backends.h"
+#include "support/agent_process.h"
+#include "support/process.h"
+
+namespace kubemetrics::remote_write {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace kubemetrics::testing;
+
+constexpr int kSeries = 50;
+constexpr int kPoints = 100;  // one batch (and one spool record) per point
+constexpr std::size_t kTotal = kSeries * kPoints;
+
+// The child: spools kTotal samples under `spool_dir`/remote_write (the
+// agent's layout) for a backend at `url` that is down,
+// reports "spooled <n>" on `fd`, then waits to be killed.
+[[noreturn]] void spoolingChild(const std::string& url, const std::string& spool_dir, int fd) {
+  RemoteWriteConfig config;
+  config.url = url;
+  config.push.timeout = 1s;
+  config.push.batch.max_samples = kSeries;  // one record per batch
+  config.push.batch.max_wait = 50ms;
+  config.push.retry.initial_backoff = 10ms;
+  config.push.retry.max_backoff = 20ms;
+  config.push.retry.max_attempts = 1;
+  config.push.spool.dir = spool_dir;
+  prometheus::Registry registry;
+  auto exporter = createRemoteWriteExporter("remote_write", config, registry);
+  if (!exporter) _exit(3);
+  const std::int64_t end = nowMs() - 60000;
+  for (int p = 0; p < kPoints; ++p) {
+    auto batch = std::make_shared<SampleBatch>();
+    for (int s = 0; s < kSeries; ++s) {
+      LabelsBuilder b;
+      b.set("series", std::to_string(s));
+      batch->samples.push_back(
+          Sample{Symbol::intern("kmtest_noloss"), b.build(), 1.0 * p, end - (kPoints - p) * 1000});
+    }
+    if (!(*exporter)->send(batch)) _exit(4);
+  }
+  for (int i = 0; i < 3000 && (*exporter)->stats().spooled_samples < kTotal; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const std::string line = "spooled " + std::to_string((*exporter)->stats().spooled_samples) + "\n";
+  if (::write(fd, line.data(), line.size()) < 0) _exit(5);
+  for (;;) ::pause();  // until SIGKILL: nothing is flushed or cleaned up
+}
+
+// Forks the child, waits for its report, SIGKILLs it. Returns the count it
+// spooled, or 0.
+std::size_t spoolThenKill(const std::string& url, const std::string& spool_dir) {
+  int fds[2];
+  if (::pipe(fds) != 0) return 0;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    spoolingChild(url, spool_dir, fds[1]);
+  }
+  ::close(fds[1]);
+  std::string report;
+  char buf[64];
+  for (;;) {
+    const ssize_t n = ::read(fds[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    report.append(buf, static_cast<std::size_t>(n));
+    if (report.find('\n') != std::string::npos) break;
+  }
+  ::close(fds[0]);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (report.rfind("spooled ", 0) != 0) return 0;
+  return std::stoul(report.substr(8));
+}
+
+std::string agentConfig(const std::string& url, const std::string& spool_root) {
+  return "cluster: e2e\n"
+         "sources:\n"
+         "  host: {enabled: false}\n"
+         "exporters:\n"
+         "  prometheus: {enabled: true}\n"
+         "  remote_write:\n"
+         "    enabled: true\n"
+         "    url: \"" +
+         url +
+         "\"\n"
+         "    timeout: 2s\n"
+         "    batch: {max_samples: 1000, max_wait: 200ms}\n"
+         "    retry: {initial_backoff: 100ms, max_backoff: 500ms, max_attempts: 2}\n"
+         "  spool: {dir: \"" +
+         spool_root + "\", max_bytes: 64MiB}\n";
+}
+
+// Samples of kmtest_noloss at the backend, and whether any (series, ts)
+// came twice.
+std::pair<std::size_t, bool> countAtBackend(int port) {
+  const auto series = exportFromVictoriaMetrics(port, "{__name__=\"kmtest_noloss\"}");
+  std::size_t total = 0;
+  bool duplicates = false;
+  for (const auto& s : series) {
+    std::set<std::int64_t> distinct(s.timestamps.begin(), s.timestamps.end());
+    duplicates |= distinct.size() != s.timestamps.size();
+    total += s.timestamps.size();
+  }
+  return {total, duplicates};
+}
+
+std::size_t waitForCount(int port, std::size_t want, std::chrono::seconds timeout) {
+  std::size_t got = 0;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    got = countAtBackend(port).first;
+    if (got >= want) break;
+    std::this_thread::sleep_for(300ms);
+  }
+  // A little longer, so a surplus (duplicates) would show too.
+  std::this_thread::sleep_for(500ms);
+  return countAtBackend(port).first;
+}
+
+std::vector<std::string> segments(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".seg") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(RemoteWriteNoLossTest, BackendDownAgentKilledThenRestartedLosesNothing) {
+  TempDir dir;
+  const int vm_port = freeLoopbackPort();
+  const std::string url = "http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/write";
+  const std::string spool_root = dir.path() + "/spool";
+  const std::size_t spooled = spoolThenKill(url, spool_root);
+  ASSERT_EQ(spooled, kTotal);
+  ASSERT_FALSE(segments(spool_root + "/remote_write").empty());
+
+  const std::string config = dir.write("agent.yaml", agentConfig(url, spool_root));
+  auto agent = AgentProcess::start({"--config", config});
+  ASSERT_GT(agent.port, 0) << agent.process->output();
+  std::this_thread::sleep_for(1s);  // the agent retries against nothing first
+  Backend vm = startVictoriaMetrics(dir.path() + "/vm", vm_port);
+  ASSERT_GT(vm.port, 0) << vm.process->output();
+
+  EXPECT_EQ(waitForCount(vm.port, kTotal, 40s), kTotal) << agent.process->output();
+  EXPECT_FALSE(countAtBackend(vm.port).second) << "duplicates at the backend";
+  // Acknowledged records are deleted.
+  for (int i = 0; i < 50 && !segments(spool_root + "/remote_write").empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(segments(spool_root + "/remote_write").empty());
+}
+
+TEST(RemoteWriteNoLossTest, CorruptSpoolTailIsSkippedAndTheRestDelivered) {
+  TempDir dir;
+  const int vm_port = freeLoopbackPort();
+  const std::string url = "http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/write";
+  const std::string spool_root = dir.path() + "/spool";
+  ASSERT_EQ(spoolThenKill(url, spool_root), kTotal);
+  auto files = segments(spool_root + "/remote_write");
+  ASSERT_FALSE(files.empty());
+  // Power loss mid-write: the last record is cut short, then junk follows.
+  const std::string last = files.back();
+  std::filesystem::resize_file(last, std::filesystem::file_size(last) - 7);
+  {
+    std::ofstream junk(last, std::ios::app | std::ios::binary);
+    junk << "\x13\x37junk";
+  }
+
+  Backend vm = startVictoriaMetrics(dir.path() + "/vm", vm_port);
+  ASSERT_GT(vm.port, 0) << vm.process->output();
+  const std::string config = dir.write("agent.yaml", agentConfig(url, spool_root));
+  auto agent = AgentProcess::start({"--config", config});
+  ASSERT_GT(agent.port, 0) << agent.process->output();
+  EXPECT_NE(agent.process->output().find("torn or corrupt record"), std::string::npos)
+      << agent.process->output();
+
+  // Everything but the one torn record (one batch of kSeries samples).
+  EXPECT_EQ(waitForCount(vm.port, kTotal - kSeries, 40s), kTotal - kSeries)
+      << agent.process->output();
+  httplib::Client client("127.0.0.1", agent.port);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(
+                "kubemetrics_exporter_spool_corrupt_records_total{exporter=\"remote_write\"} 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace kubemetrics::remote_write

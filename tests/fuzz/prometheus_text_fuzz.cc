@@ -1,0 +1,42 @@
+// libFuzzer target for the Prometheus text / OpenMetrics parser: every input
+// is parsed whole under each grammar and again in two chunks, through one
+// long-lived parser so the series cache is exercised across "scrapes". Any
+// crash, sanitizer report or disagreement between whole and chunked parsing
+// is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "scrapers/prometheus/parser.h"
+
+using kubemetrics::SampleBatch;
+using kubemetrics::prometheus_scrape::ExpositionFormat;
+using kubemetrics::prometheus_scrape::ParserOptions;
+using kubemetrics::prometheus_scrape::TextParser;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static TextParser* parsers[3] = {
+      new TextParser(ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
+      new TextParser(ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
+      new TextParser(ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
+  };
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  const ExpositionFormat formats[3] = {ExpositionFormat::kText, ExpositionFormat::kOpenMetrics,
+                                       ExpositionFormat::kAuto};
+  for (int i = 0; i < 3; ++i) {
+    SampleBatch whole;
+    TextParser& parser = *parsers[i];
+    parser.begin(formats[i], &whole, 0);
+    bool ok = static_cast<bool>(parser.feed(body));
+    ok = ok && static_cast<bool>(parser.finish(ExpositionFormat::kOpenMetrics));
+    const std::size_t split = size == 0 ? 0 : data[0] % (size + 1);
+    SampleBatch chunked;
+    parser.begin(formats[i], &chunked, 0);
+    bool ok2 = static_cast<bool>(parser.feed(body.substr(0, split)));
+    ok2 = ok2 && static_cast<bool>(parser.feed(body.substr(split)));
+    ok2 = ok2 && static_cast<bool>(parser.finish(ExpositionFormat::kOpenMetrics));
+    if (ok != ok2 || (ok && whole.samples.size() != chunked.samples.size())) std::abort();
+  }
+  return 0;
+}

@@ -1,0 +1,162 @@
+#pragma once
+// Helpers of the remote write e2e tests: real Prometheus and VictoriaMetrics
+// started on 127.0.0.1 with fresh storage, and read-back through their APIs.
+// Not a test file (no _test.cc suffix); included by the remote_write e2e tests.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/process.h"
+
+namespace kubemetrics::testing {
+
+inline std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Percent-encodes a query parameter value.
+inline std::string encodeQuery(const std::string& text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+/// Polls GET `path` on 127.0.0.1:`port` until it answers 200 (bounded).
+inline bool waitForHttp(int port, const std::string& path, std::chrono::seconds timeout) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1, 0);
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (auto res = client.Get(path); res && res->status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+struct Backend {
+  std::unique_ptr<Process> process;
+  int port = -1;
+  std::string writeUrl() const {
+    return "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write";
+  }
+};
+
+/// victoria-metrics with its data under `dir`; port -1 when it did not come up.
+inline Backend startVictoriaMetrics(const std::string& dir, int port = 0) {
+  Backend b;
+  b.port = port > 0 ? port : freeLoopbackPort();
+  b.process = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/victoria-metrics", "-storageDataPath=" + dir,
+                               "-httpListenAddr=127.0.0.1:" + std::to_string(b.port),
+                               "-loggerLevel=WARN", "-search.latencyOffset=0s"});
+  if (!waitForHttp(b.port, "/health", std::chrono::seconds(30))) b.port = -1;
+  return b;
+}
+
+/// prometheus with the remote write receiver, TSDB under `dir`.
+inline Backend startPrometheus(const TempDir& dir) {
+  Backend b;
+  b.port = freeLoopbackPort();
+  const std::string config = dir.write("prometheus.yml", "global:\n  scrape_interval: 1m\n");
+  b.process = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + config,
+                               "--storage.tsdb.path=" + dir.path() + "/data",
+                               "--web.listen-address=127.0.0.1:" + std::to_string(b.port),
+                               "--web.enable-remote-write-receiver", "--log.level=warn"});
+  if (!waitForHttp(b.port, "/-/ready", std::chrono::seconds(60))) b.port = -1;
+  return b;
+}
+
+/// One series as read back: its labels ("k=v" sorted, __name__ included)
+/// and sample timestamps.
+struct ReadSeries {
+  std::map<std::string, std::string> labels;
+  std::vector<std::int64_t> timestamps;
+};
+
+inline std::map<std::string, std::string> parseLabelObject(const std::string& object) {
+  std::map<std::string, std::string> labels;
+  static const std::regex pair("\"([^\"]+)\":\"((?:[^\"\\\\]|\\\\.)*)\"");
+  for (auto it = std::sregex_iterator(object.begin(), object.end(), pair);
+       it != std::sregex_iterator(); ++it) {
+    labels[(*it)[1]] = (*it)[2];
+  }
+  return labels;
+}
+
+/// VictoriaMetrics /api/v1/export for `match` (JSON lines), after a flush.
+inline std::vector<ReadSeries> exportFromVictoriaMetrics(int port, const std::string& match) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  client.Get("/internal/force_flush");
+  std::vector<ReadSeries> out;
+  auto res = client.Get("/api/v1/export?match%5B%5D=" + encodeQuery(match));
+  if (!res || res->status != 200) return out;
+  std::istringstream lines(res->body);
+  std::string line;
+  static const std::regex metric("\"metric\":\\{([^}]*)\\}");
+  static const std::regex stamps("\"timestamps\":\\[([^\\]]*)\\]");
+  while (std::getline(lines, line)) {
+    std::smatch m, t;
+    if (!std::regex_search(line, m, metric) || !std::regex_search(line, t, stamps)) continue;
+    ReadSeries series;
+    series.labels = parseLabelObject(m[1]);
+    std::istringstream ts(t[1].str());
+    std::string one;
+    while (std::getline(ts, one, ',')) series.timestamps.push_back(std::stoll(one));
+    out.push_back(std::move(series));
+  }
+  return out;
+}
+
+/// Prometheus /api/v1/query of the range selector `selector[window]` at now.
+inline std::vector<ReadSeries> queryPrometheus(int port, const std::string& selector) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  std::vector<ReadSeries> out;
+  auto res = client.Get("/api/v1/query?query=" + encodeQuery(selector));
+  if (!res || res->status != 200) return out;
+  static const std::regex series(
+      "\\{\"metric\":\\{([^}]*)\\},\"values\":\\[((?:\\[[^\\]]*\\],?)*)\\]");
+  static const std::regex point("\\[([0-9.]+),\"");
+  const std::string& body = res->body;
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), series);
+       it != std::sregex_iterator(); ++it) {
+    ReadSeries s;
+    s.labels = parseLabelObject((*it)[1]);
+    const std::string values = (*it)[2];
+    for (auto p = std::sregex_iterator(values.begin(), values.end(), point);
+         p != std::sregex_iterator(); ++p) {
+      s.timestamps.push_back(static_cast<std::int64_t>(std::stod((*p)[1]) * 1000 + 0.5));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+inline std::size_t totalSamples(const std::vector<ReadSeries>& series) {
+  std::size_t n = 0;
+  for (const auto& s : series) n += s.timestamps.size();
+  return n;
+}
+
+}  // namespace kubemetrics::testing
