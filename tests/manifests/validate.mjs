@@ -28,7 +28,9 @@
 //    checked with `AGENT_BINARY --config FILE --check-config`, in the
 //    environment its container would get (env values, ConfigMap keys,
 //    downward-API fields with stand-in values), so a ${VAR} the pod does not
-//    provide fails here, not on the cluster.
+//    provide fails here, not on the cluster. Commented-out examples in a
+//    config (the push exporters, whose URLs are the user's) are checked
+//    the same way once uncommented.
 //
 // Exits 0 when everything holds, 1 otherwise, listing every problem.
 
@@ -466,6 +468,29 @@ function checkConfig(config, env, where) {
   }
 }
 
+// A commented-out example block in an agent config:
+//   # remote_write:
+//   #   enabled: true
+//   #   # a comment inside the example
+// (a `# key:` line, then lines at the same indentation starting with `#`
+// and two more spaces) becomes live YAML. Returns {text, count}.
+function uncommentExamples(configText) {
+  const lines = configText.split("\n");
+  let count = 0;
+  for (let i = 0; i < lines.length; ++i) {
+    const head = lines[i].match(/^(\s*)# ([a-z_]+):\s*$/);
+    if (!head) continue;
+    const indent = head[1];
+    let j = i + 1;
+    while (j < lines.length && lines[j].startsWith(`${indent}#   `)) ++j;
+    if (j === i + 1) continue;  // a lone `# key:` is prose, not an example
+    for (let k = i; k < j; ++k) lines[k] = indent + lines[k].slice(indent.length + 2);
+    ++count;
+    i = j - 1;
+  }
+  return { text: lines.join("\n"), count };
+}
+
 function listenPort(configText) {
   let doc;
   try {
@@ -576,6 +601,15 @@ function checkWorkload(obj, byId, where, stats) {
     }
     const env = envOf(c, byId, ns, cw);
     if (checkConfig(config, env, `${where} (${config.name})`)) stats.configs.add(`${config.name} (${obj.kind} ${obj.metadata.name})`);
+    // The commented-out examples (push exporters whose URLs are the
+    // user's) must be valid too once uncommented.
+    const examples = uncommentExamples(config.text);
+    if (examples.count > 0) {
+      const variant = { ...config, text: examples.text };
+      if (checkConfig(variant, env, `${where} (${config.name}, ${examples.count} commented example(s) uncommented)`)) {
+        stats.configs.add(`${config.name} with its ${examples.count} commented example(s) (${obj.kind} ${obj.metadata.name})`);
+      }
+    }
   }
 }
 
