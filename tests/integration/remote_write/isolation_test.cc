@@ -99,8 +99,13 @@ TEST(RemoteWriteIsolationTest, StuckSiblingDoesNotSlowTheOtherExporter) {
   CountingBackend good;
   kubemetrics::testing::TempDir tmp;
   prometheus::Registry registry;
-  auto stuck_exporter = createRemoteWriteExporter("remote_write_stuck",
-                                                  configFor(stuck.port(), tmp.path()), registry);
+  // The stuck exporter's requests hang for their whole timeout; the healthy
+  // one must deliver everything well within one such timeout, which it could
+  // not if a stuck request ever held it up. (A liveness bound, not a speed
+  // assertion: the bench measures throughput.)
+  RemoteWriteConfig stuck_config = configFor(stuck.port(), tmp.path());
+  stuck_config.push.timeout = 10s;
+  auto stuck_exporter = createRemoteWriteExporter("remote_write_stuck", stuck_config, registry);
   auto good_exporter =
       createRemoteWriteExporter("remote_write", configFor(good.port(), tmp.path()), registry);
   ASSERT_TRUE(stuck_exporter && good_exporter);
@@ -117,7 +122,6 @@ TEST(RemoteWriteIsolationTest, StuckSiblingDoesNotSlowTheOtherExporter) {
 
   constexpr int kBatches = 200;
   constexpr int kPerBatch = 500;
-  const auto began = std::chrono::steady_clock::now();
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -135,11 +139,9 @@ TEST(RemoteWriteIsolationTest, StuckSiblingDoesNotSlowTheOtherExporter) {
     if (b % 20 == 0) std::this_thread::sleep_for(10ms);  // a steady stream, not one burst
   }
   const std::size_t total = static_cast<std::size_t>(kBatches) * kPerBatch;
-  for (int i = 0; i < 1000 && good.samples() < total; ++i) std::this_thread::sleep_for(10ms);
-  const auto took = std::chrono::steady_clock::now() - began;
+  // Bounded below the stuck exporter's 10 s request timeout.
+  for (int i = 0; i < 800 && good.samples() < total; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(good.samples(), total);
-  // The stuck backend's 2 s timeouts never gate the healthy exporter.
-  EXPECT_LT(took, 2s) << std::chrono::duration<double>(took).count() << " s";
   (*pipeline)->shutdown(deadlineIn(3s));
   EXPECT_EQ(good.samples(), total);
 }
