@@ -1,0 +1,663 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: kubemetrics-agent vs vmagent vs Prometheus (agent
+mode), same targets, same interval, same external labels, each remote-writing
+to a fresh VictoriaMetrics sink through a byte-counting proxy. See
+bench/e2e/README.md; run through bench/e2e/run.sh.
+"""
+import argparse
+import atexit
+import ctypes
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+NODE_FIXTURE = os.path.join(SHARED, "fixtures/exposition/node_exporter/e2e-output.prom")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TARGET_MATCH = '{job=~"ksm-.*|node-.*",__name__!~"up|scrape_.*"}'
+ALL_MATCH = '{__name__!=""}'
+
+STAMP = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
+PROCS = []  # every process we started: killed at exit, whatever happens
+
+
+def _pdeathsig():
+    # The child gets SIGKILL if this script dies without cleaning up.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def start(cmd, log, **kw):
+    f = open(log, "ab")
+    p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         preexec_fn=_pdeathsig, **kw)
+    p._log = log
+    PROCS.append(p)
+    return p
+
+
+def stop(p, grace=15.0):
+    if p is None or p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(grace)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
+
+
+def cleanup(*_):
+    for p in reversed(PROCS):
+        try:
+            stop(p, 5.0)
+        except Exception:
+            try:
+                p.kill()
+            except Exception:
+                pass
+
+
+def on_signal(signum, _frame):
+    cleanup()
+    sys.exit(128 + signum)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=10.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def wait_http(url, deadline_s, proc=None):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            http_get(url, 2.0)
+            return True
+        except Exception:
+            time.sleep(0.2)
+    return False
+
+
+def wait_file(path, deadline_s, proc):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"{path} did not appear (see {proc._log})")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
+
+
+def status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def parse_metrics(text, names):
+    """Sum of every series of each metric in names, from a /metrics page."""
+    out = {n: 0.0 for n in names}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if m and m.group(1) in out:
+            try:
+                out[m.group(1)] += float(m.group(3))
+            except ValueError:
+                pass
+    return out
+
+
+class Sink:
+    """A fresh VictoriaMetrics single node and the counting proxy in front."""
+
+    def __init__(self, workdir, tag):
+        self.dir = os.path.join(workdir, f"vm-{tag}")
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.proc = start(["victoria-metrics", f"-storageDataPath={self.dir}/data",
+                           f"-httpListenAddr=127.0.0.1:{self.port}", "-loggerLevel=WARN",
+                           "-search.latencyOffset=0s", "-search.disableCache",
+                           "-search.maxUniqueTimeseries=20000000", "-search.maxSeries=20000000",
+                           "-search.maxSamplesPerQuery=2000000000",
+                           "-search.maxQueryDuration=300s", "-retentionPeriod=100y"],
+                          os.path.join(workdir, f"vm-{tag}.log"))
+        if not wait_http(f"http://127.0.0.1:{self.port}/health", 60, self.proc):
+            raise RuntimeError(f"victoria-metrics did not start (see {self.proc._log})")
+        pf = os.path.join(workdir, f"proxy-{tag}.json")
+        self.proxy = start([sys.executable, os.path.join(HERE, "countproxy.py"),
+                            f"--upstream=127.0.0.1:{self.port}", f"--ports-file={pf}"],
+                           os.path.join(workdir, f"proxy-{tag}.log"))
+        ports = wait_file(pf, 30, self.proxy)
+        self.proxy_port, self.stats_port = ports["port"], ports["stats_port"]
+        self.t0 = time.time()
+        self.write_url = f"http://127.0.0.1:{self.proxy_port}/api/v1/write"
+
+    def wire(self):
+        with socket.create_connection(("127.0.0.1", self.stats_port), 5) as s:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return json.loads(data)
+
+    def query(self, q):
+        http_get(f"http://127.0.0.1:{self.port}/internal/force_flush", 30)
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": q, "time": f"{time.time() + 1:.3f}"})
+        res = json.loads(http_get(url, 300))
+        if res.get("status") != "success":
+            raise RuntimeError(f"query {q}: {res}")
+        return res["data"]["result"]
+
+    def window(self):
+        return f"{int(time.time() - self.t0) + 120}s"
+
+    def count(self, match, by=None, fn="count_over_time"):
+        q = f"sum{f' by ({by})' if by else ''}({fn}({match}[{self.window()}]))"
+        r = self.query(q)
+        if by:
+            return {x["metric"].get(by, ""): int(float(x["value"][1])) for x in r}
+        return int(float(r[0]["value"][1])) if r else 0
+
+    def series(self, match):
+        r = self.query(f"count(last_over_time({match}[{self.window()}]))")
+        return int(float(r[0]["value"][1])) if r else 0
+
+    def labels_digest(self, match):
+        """sha256 of the sorted label sets of the series matching `match`."""
+        url = f"http://127.0.0.1:{self.port}/api/v1/series?" + urllib.parse.urlencode(
+            {"match[]": match, "start": f"{self.t0 - 60:.0f}", "end": f"{time.time() + 60:.0f}"})
+        res = json.loads(http_get(url, 300))
+        sets = sorted(json.dumps(x, sort_keys=True) for x in res["data"])
+        return hashlib.sha256("\n".join(sets).encode()).hexdigest()[:12], len(sets)
+
+    def close(self):
+        stop(self.proxy, 5)
+        stop(self.proc, 30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- contestants
+
+def scrape_yaml(targets, interval, timeout):
+    lines = ["global:", f"  scrape_interval: {interval}s", f"  scrape_timeout: {timeout}s",
+             "  external_labels: {cluster: bench, node: bench-node}", "scrape_configs:"]
+    for t in targets:
+        lines += [f"  - job_name: {t['name']}",
+                  f"    static_configs: [{{targets: ['127.0.0.1:{t['port']}']}}]"]
+    return "\n".join(lines) + "\n"
+
+
+def start_agent(args, d, targets, sink, extra_prefix=()):
+    port = free_port()
+    lines = ["cluster: bench", "node: bench-node", "log_level: warn",
+             f'server: {{listen: "127.0.0.1:{port}"}}', "sources:",
+             "  host: {enabled: false}", "  ec2: {enabled: false}", "  prometheus:"]
+    for t in targets:
+        lines.append(f'    - {{name: {t["name"]}, url: "http://127.0.0.1:{t["port"]}/metrics", '
+                     f'interval: {args.interval}s, timeout: {args.timeout}s, jitter: 0.9, '
+                     f'max_body_bytes: 1GiB}}')
+    lines += ["exporters:", "  prometheus: {enabled: false}",
+              f'  remote_write: {{enabled: true, url: "{sink.write_url}"}}',
+              f'  spool: {{enabled: true, dir: "{d}/spool"}}']
+    cfg = os.path.join(d, "agent.yaml")
+    with open(cfg, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    cmd = list(extra_prefix) + [args.agent_bin, "--config", cfg]
+    p = start(cmd, os.path.join(d, "agent.log"))
+    return p, f"http://127.0.0.1:{port}/metrics", cmd
+
+
+def start_vmagent(args, d, targets, sink):
+    port = free_port()
+    cfg = os.path.join(d, "scrape.yml")
+    with open(cfg, "w") as f:
+        f.write(scrape_yaml(targets, args.interval, args.timeout).replace(
+            "  external_labels: {cluster: bench, node: bench-node}\n", ""))
+    # -remoteWrite.label overrides a label the series already has (node_exporter's
+    # node_buddyinfo_blocks{node="0"}, kube_pod_info{node=...}); Prometheus'
+    # external_labels and the agent's tags only fill a missing one. So `cluster`
+    # (no target has it) is a -remoteWrite.label, and `node` a relabel rule that
+    # sets it only where it is missing: the same series reach the sink from all three.
+    relabel = os.path.join(d, "relabel.yml")
+    with open(relabel, "w") as f:
+        f.write("- source_labels: [node]\n  regex: ''\n  target_label: node\n"
+                "  replacement: bench-node\n")
+    cmd = ["vmagent", f"-promscrape.config={cfg}", f"-remoteWrite.url={sink.write_url}",
+           "-remoteWrite.label=cluster=bench", f"-remoteWrite.relabelConfig={relabel}",
+           f"-remoteWrite.tmpDataPath={d}/vmagent-data", f"-httpListenAddr=127.0.0.1:{port}",
+           "-promscrape.maxScrapeSize=1GB", "-loggerLevel=WARN"]
+    p = start(cmd, os.path.join(d, "vmagent.log"))
+    return p, f"http://127.0.0.1:{port}/metrics", cmd
+
+
+def start_prometheus(args, d, targets, sink):
+    port = free_port()
+    cfg = os.path.join(d, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write(scrape_yaml(targets, args.interval, args.timeout))
+        f.write(f"remote_write:\n  - url: {sink.write_url}\n")
+    cmd = ["prometheus", "--enable-feature=agent", f"--config.file={cfg}",
+           f"--storage.agent.path={d}/prom-agent", f"--web.listen-address=127.0.0.1:{port}",
+           "--log.level=warn"]
+    p = start(cmd, os.path.join(d, "prometheus.log"))
+    return p, f"http://127.0.0.1:{port}/metrics", cmd
+
+
+CONTESTANTS = {"kubemetrics-agent": start_agent, "vmagent": start_vmagent,
+               "prometheus-agent": start_prometheus}
+OWN_METRICS = {
+    "kubemetrics-agent": ("kubemetrics_exporter_push_compressed_bytes_total",
+                          "kubemetrics_exporter_push_sent_samples_total"),
+    "vmagent": ("vmagent_remotewrite_bytes_sent_total", "vmagent_remotewrite_block_size_rows_sum"),
+    "prometheus-agent": ("prometheus_remote_storage_bytes_total",
+                         "prometheus_remote_storage_samples_total"),
+}
+
+
+def ctl(server, path):
+    return json.loads(http_get(f"http://127.0.0.1:{server['control']}{path}", 10))
+
+
+def run_contestant(name, args, server, workdir):
+    d = os.path.join(workdir, name)
+    os.makedirs(d)
+    sink = Sink(workdir, name)
+    targets = server["targets"]
+    row = {"name": name, "notes": []}
+    p = None
+    try:
+        ctl(server, "/reset")
+        ctl(server, "/open")
+        t_open = time.monotonic()
+        srv_cpu0 = ctl(server, "/stats")["cpu_seconds"]
+        p, metrics_url, cmd = CONTESTANTS[name](args, d, targets, sink)
+        row["command"] = " ".join(shlex.quote(c) for c in cmd)
+        peak_rss = 0
+        while time.monotonic() - t_open < args.window:
+            time.sleep(1.0)
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode} (see {p._log})")
+            peak_rss = max(peak_rss, status_kib(p.pid, "VmRSS"))
+        st = ctl(server, "/close")
+        row["window_s"] = time.monotonic() - t_open
+        row["server_cpu_s"] = st["cpu_seconds"] - srv_cpu0
+        row["server_max_serve_s"] = max(t["max_serve_seconds"] for t in st["targets"])
+        row["failed_writes"] = sum(t["failed_writes"] for t in st["targets"])
+        row["scrapes"] = {t["name"]: t["served"] for t in st["targets"]}
+        expected = sum(t["served"] * t["series"] for t in st["targets"])
+        expected_by_job = {t["name"]: t["served"] * t["series"] for t in st["targets"]}
+        row["expected"] = expected
+        # Wait for everything served in the window to reach the sink.
+        end = time.monotonic() + args.drain
+        got = -1
+        while time.monotonic() < end:
+            got = sink.count(TARGET_MATCH)
+            if got >= expected:
+                break
+            if p.poll() is not None:
+                break
+            time.sleep(2.0)
+        row["drain_s"] = time.monotonic() - t_open - row["window_s"]
+        row["cpu_s"] = cpu_seconds(p.pid) if p.poll() is None else float("nan")
+        row["received"] = got
+        if got != expected:
+            by_job = sink.count(TARGET_MATCH, by="job")
+            row["notes"].append("per job (received/expected): " + ", ".join(
+                f"{j} {by_job.get(j, 0)}/{e}" for j, e in sorted(expected_by_job.items())
+                if by_job.get(j, 0) != e))
+        # Let the last requests (and the staleness markers vmagent and
+        # Prometheus write when the targets answer 503) arrive, then count
+        # everything that crossed the wire.
+        time.sleep(args.settle)
+        row["all_samples"] = sink.count(ALL_MATCH)
+        try:
+            row["stale_markers"] = sink.count(ALL_MATCH, fn="stale_samples_over_time")
+        except Exception as e:  # older VictoriaMetrics
+            row["stale_markers"] = 0
+            row["notes"].append(f"stale markers not counted: {e}")
+        row["active_series"] = sink.series(TARGET_MATCH)
+        try:
+            row["labels_digest"] = sink.labels_digest(
+                '{job=~"ksm-0|node-0",__name__!~"up|scrape_.*"}')
+        except Exception as e:
+            row["labels_digest"] = (f"n/a ({e})", 0)
+        row["wire_bytes"] = sink.wire()["client_to_upstream"]
+        row["peak_rss_kib"] = max(status_kib(p.pid, "VmHWM"), peak_rss)
+        try:
+            own = parse_metrics(http_get(metrics_url, 10).decode(), OWN_METRICS[name])
+            row["own_bytes"], row["own_samples"] = (own[k] for k in OWN_METRICS[name])
+        except Exception as e:
+            row["own_bytes"] = row["own_samples"] = float("nan")
+            row["notes"].append(f"own metrics unavailable: {e}")
+    except Exception as e:
+        row["error"] = str(e)
+    finally:
+        stop(p, 20)
+        sink.close()
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
+    return row
+
+
+def derive(rows):
+    for r in rows:
+        r["ok"] = ("error" not in r and r.get("received") == r.get("expected")
+                   and r.get("expected", 0) > 0)
+        if "error" in r:
+            continue
+        r["cpu_per_msample"] = r["cpu_s"] / (r["received"] / 1e6) if r["received"] > 0 else float("nan")
+        on_wire = r["all_samples"] + r["stale_markers"]
+        r["wire_bytes_per_sample"] = r["wire_bytes"] / on_wire if on_wire else float("nan")
+        r["own_bytes_per_sample"] = (r["own_bytes"] / r["own_samples"]
+                                     if r.get("own_samples") else float("nan"))
+    base = next((r for r in rows if r["name"] == "vmagent" and r["ok"]), None)
+    for r in rows:
+        for k in ("cpu_per_msample", "peak_rss_kib", "wire_bytes_per_sample"):
+            r[k + "_ratio"] = (r[k] / base[k] if base and r["ok"] and base[k] else float("nan"))
+    return rows
+
+
+def fmt(x, spec):
+    return "n/a" if x is None or (isinstance(x, float) and x != x) else format(x, spec)
+
+
+def table(rows, memory_only=False):
+    head = ["contestant", "samples at sink / expected", "result", "CPU s", "CPU s / M samples",
+            "x vmagent", "peak RSS MiB", "x vmagent", "wire B / sample", "x vmagent",
+            "self-reported B / sample"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if "error" in r:
+            out.append(f"| {r['name']} | error: {r['error']} |" + " |" * (len(head) - 2))
+            continue
+        out.append("| " + " | ".join([
+            r["name"], f"{r['received']:,} / {r['expected']:,}",
+            "ok" if r["ok"] else "**NOT A RESULT**",
+            fmt(r["cpu_s"], ".2f"), fmt(r["cpu_per_msample"], ".2f"),
+            fmt(r["cpu_per_msample_ratio"], ".2f"),
+            fmt(r["peak_rss_kib"] / 1024, ".0f"), fmt(r["peak_rss_kib_ratio"], ".2f"),
+            fmt(r["wire_bytes_per_sample"], ".3f"), fmt(r["wire_bytes_per_sample_ratio"], ".2f"),
+            fmt(r["own_bytes_per_sample"], ".3f")]) + " |")
+    return "\n".join(out)
+
+
+def details(rows):
+    out = []
+    digests = {r["labels_digest"] for r in rows if "labels_digest" in r}
+    if len(digests) > 1:
+        out.append("- **The contestants' series differ in their labels** (digests below).")
+    elif digests:
+        out.append("- Every contestant delivered the same label sets (ksm-0 and node-0 compared).")
+    for r in rows:
+        if "error" in r:
+            continue
+        sc = sorted(set(r["scrapes"].values()))
+        out.append(
+            f"- {r['name']}: scrapes per target {sc[0]}..{sc[-1]} in {r['window_s']:.0f} s, "
+            f"{r['active_series']:,} target series at the sink (label sets of ksm-0 and node-0: "
+            f"{r['labels_digest'][1]:,}, sha256 {r['labels_digest'][0]}), drained {r['drain_s']:.1f} s after "
+            f"the window, {r['all_samples']:,} samples in all at the sink (incl. up/scrape_*) + "
+            f"{r['stale_markers']:,} staleness markers, {r['wire_bytes']:,} bytes on the wire; "
+            f"target server: {r['server_cpu_s']:.1f} CPU s, slowest serve "
+            f"{r['server_max_serve_s'] * 1000:.0f} ms, {r['failed_writes']} failed writes"
+            + ("; " + "; ".join(r["notes"]) if r["notes"] else ""))
+    return "\n".join(out)
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception as e:
+        return f"({e})"
+
+
+def machine_and_versions(args):
+    cpu = sh("lscpu | grep -E '^(Model name|CPU\\(s\\)|Thread|Core|Socket|CPU MHz|L3)'")
+    mem = sh("grep MemTotal /proc/meminfo")
+    return "\n".join([
+        "```", cpu, f"nproc: {os.cpu_count()}", mem, platform.platform(),
+        sh("uptime"), "```", "",
+        "- kubemetrics-agent: " + args.agent_version,
+        # The Debian build prints nothing for -version: take the package's.
+        "- vmagent: " + (sh("vmagent -version 2>&1 | head -1") or "(-version prints nothing) "
+                         + sh("dpkg-query -W victoria-metrics 2>/dev/null")),
+        "- victoria-metrics (sink): " + (sh("victoria-metrics -version 2>&1 | head -1") or
+                                         "(-version prints nothing) "
+                                         + sh("dpkg-query -W victoria-metrics 2>/dev/null")),
+        "- prometheus: " + sh("prometheus --version 2>&1 | head -1"),
+        "- python (targets, proxy): " + platform.python_version()])
+
+
+def agent_version(args):
+    ver = "(unknown)"
+    try:
+        with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+            m = re.search(r"project\(\S+\s+VERSION\s+(\S+)", f.read())
+            ver = m.group(1) if m else ver
+    except OSError:
+        pass
+    commit = sh(f"git -C {shlex.quote(REPO)} rev-parse --short HEAD 2>/dev/null")
+    dirty = sh(f"git -C {shlex.quote(REPO)} status --porcelain --untracked-files=no 2>/dev/null | wc -l")
+    return (f"{ver} (no --version flag; version from CMakeLists.txt), commit {commit or '?'}"
+            f"{' + uncommitted changes' if dirty not in ('', '0') else ''}, "
+            f"{args.agent_bin} (CMAKE_BUILD_TYPE=Release)")
+
+
+def profile(args, server, workdir):
+    """The agent alone under valgrind --tool=callgrind (perf has no hardware
+    counters on this machine), then its top functions by self cost; or, with
+    --profile-tool=massif, its heap at the peak."""
+    tool = args.profile_tool
+    d = os.path.join(workdir, tool)
+    os.makedirs(d)
+    sink = Sink(workdir, tool)
+    out = os.path.join(d, f"{tool}.out")
+    p = None
+    if tool == "massif":
+        prefix = ("valgrind", "--tool=massif", f"--massif-out-file={out}", "--depth=12",
+                  "--threshold=0.5")
+    else:
+        prefix = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no")
+    try:
+        ctl(server, "/reset")
+        ctl(server, "/open")
+        p, _, cmd = start_agent(args, d, server["targets"], sink, extra_prefix=prefix)
+        end = time.monotonic() + args.profile_window
+        while time.monotonic() < end and p.poll() is None:
+            time.sleep(1)
+        ctl(server, "/close")
+        st = ctl(server, "/stats")
+        stop(p, 120)
+        served = sum(t["served"] * t["series"] for t in st["targets"])
+        if tool == "massif":
+            full = sh(f"ms_print {shlex.quote(out)} 2>/dev/null")
+            # The graph, then the tree of the peak snapshot only.
+            graph = full.split("Number of snapshots")[0]
+            m = re.search(r"Detailed snapshots: \[[^\]]*?(\d+) \(peak\)", full)
+            peak = ""
+            if m:
+                lines = full.splitlines()
+                start = next((i for i, l in enumerate(lines)
+                              if re.match(rf"\s+{m.group(1)}\s+[\d,]+\s+[\d,]+", l)), None)
+                if start is not None:
+                    end = start + 4
+                    while end < len(lines) and not lines[end].startswith("---"):
+                        end += 1
+                    peak = "\n".join(l for l in lines[start - 2:end] if len(l) < 400 or "->" in l)
+            ms = graph + "\n" + peak
+            return (f"valgrind --tool=massif on the agent alone, {args.profile_window} s, "
+                    f"{served:,} target samples served to it ({args.pods:,} pods, interval "
+                    f"{args.interval} s):\n\n```\n{ms}\n```\n")
+        ann = sh(f"callgrind_annotate --inclusive=no {shlex.quote(out)} 2>/dev/null | head -60")
+        ann_inc = sh(f"callgrind_annotate --inclusive=yes {shlex.quote(out)} 2>/dev/null | head -45")
+        return (f"valgrind --tool=callgrind on the agent alone, {args.profile_window} s, "
+                f"{served:,} target samples served to it "
+                f"({args.pods:,} pods, interval {args.interval} s):\n\n"
+                f"Self cost (Ir):\n\n```\n{ann}\n```\n\nInclusive:\n\n```\n{ann_inc}\n```\n")
+    finally:
+        stop(p, 60)
+        sink.close()
+
+
+def write_results(args, text, marker):
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    path = os.path.join(HERE, "results", f"{STAMP}-{marker}.md")
+    with open(path, "w") as f:
+        f.write(text)
+    res = os.path.join(REPO, "bench", "RESULTS.md")
+    if marker != "quick" and os.path.exists(res):
+        with open(res) as f:
+            s = f.read()
+        b, e = f"<!-- e2e:{marker}:begin -->", f"<!-- e2e:{marker}:end -->"
+        if b in s and e in s:
+            s = s[:s.index(b) + len(b)] + "\n" + text + "\n" + s[s.index(e):]
+            with open(res, "w") as f:
+                f.write(s)
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--pods", type=int, default=None, help="cluster size (default 10000)")
+    ap.add_argument("--window", type=float, default=None, help="seconds per contestant (default 120)")
+    ap.add_argument("--interval", type=int, default=None, help="scrape interval, s (default 10)")
+    ap.add_argument("--ksm-shards", type=int, default=None,
+                    help="kube-state-metrics endpoints (default: one per 2,500 pods, at least 4)")
+    ap.add_argument("--node-targets", type=int, default=4)
+    ap.add_argument("--quick", action="store_true", help="smoke test: 2,000 pods, 30 s")
+    ap.add_argument("--memory", action="store_true",
+                    help="1M-active-series variant: 33,000 pods, 30 s interval, 150 s; peak RSS")
+    ap.add_argument("--contestants", default="kubemetrics-agent,vmagent,prometheus-agent")
+    ap.add_argument("--agent-bin", default=os.environ.get(
+        "AGENT_BIN", os.path.join(REPO, "build-e2ebench/agent/kubemetrics-agent")))
+    ap.add_argument("--profile", action="store_true",
+                    help="instead: the agent alone under callgrind (2,000 pods, 60 s by default)")
+    ap.add_argument("--profile-window", type=int, default=60)
+    ap.add_argument("--profile-tool", choices=("callgrind", "massif"), default="callgrind")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    if args.memory:
+        mode, pods, window, interval = "memory", 33000, 150.0, 30
+    elif args.quick:
+        mode, pods, window, interval = "quick", 2000, 30.0, 10
+    else:
+        mode, pods, window, interval = "default", 10000, 120.0, 10
+    if args.profile:
+        mode, pods = "profile", 2000
+    args.pods = args.pods or pods
+    args.window = args.window or window
+    args.interval = args.interval or interval
+    args.timeout = min(args.interval, 10)
+    args.ksm_shards = args.ksm_shards or max(4, -(-args.pods // 2500))
+    args.drain = max(90.0, 3.0 * args.interval) + (120.0 if args.pods > 20000 else 0.0)
+    args.settle = args.interval + 10.0
+    args.agent_version = agent_version(args)
+    if not os.access(args.agent_bin, os.X_OK):
+        sys.exit(f"no agent binary at {args.agent_bin} (bench/e2e/run.sh builds it)")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    atexit.register(cleanup)
+
+    workdir = tempfile.mkdtemp(prefix="km-e2ebench-")
+    command = "bench/e2e/run.sh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    print(f"# work directory {workdir}", flush=True)
+    try:
+        pf = os.path.join(workdir, "targets.json")
+        tproc = start([sys.executable, os.path.join(HERE, "targets.py"), f"--pods={args.pods}",
+                       f"--ksm-shards={args.ksm_shards}", f"--node-targets={args.node_targets}",
+                       f"--node-fixture={NODE_FIXTURE}", f"--ports-file={pf}"],
+                      os.path.join(workdir, "targets.log"))
+        server = wait_file(pf, 600, tproc)
+        series = sum(t["series"] for t in server["targets"])
+        print(f"# targets: {len(server['targets'])} endpoints, {series:,} series "
+              f"({args.pods:,} pods x 30 + {args.node_targets} node exporters), generated in "
+              f"{server['generate_seconds']:.1f} s; interval {args.interval} s, "
+              f"window {args.window:.0f} s", flush=True)
+        text = [f"### Run of {started}: `{command}`", "",
+                f"{len(server['targets'])} target endpoints ({args.ksm_shards} kube-state-metrics "
+                f"shards, {args.pods:,} pods x 30 series; {args.node_targets} node exporters x "
+                f"{server['targets'][-1]['series']:,} series): {series:,} series, scraped every "
+                f"{args.interval} s" + (" by the agent alone under valgrind." if args.profile else
+                                        f" for {args.window:.0f} s by each contestant in turn."), ""]
+        if not args.profile:
+            rows = []
+            for name in args.contestants.split(","):
+                print(f"# {name} ...", flush=True)
+                r = run_contestant(name, args, server, workdir)
+                rows.append(r)
+                print("#   " + json.dumps({k: v for k, v in r.items() if k not in ("scrapes", "command")}),
+                      flush=True)
+            derive(rows)
+            t = table(rows)
+            print()
+            print(t)
+            print()
+            print(details(rows))
+            text += [t, "", details(rows), "", "Commands:", ""]
+            text += [f"- {r['name']}: `{r.get('command', '?')}`" for r in rows]
+            text += ["", "Machine and versions:", "", machine_and_versions(args), ""]
+            os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+            with open(os.path.join(HERE, "results", f"{STAMP}-{mode}.json"), "w") as f:
+                json.dump({"command": command, "args": vars(args), "rows": rows}, f, indent=1,
+                          default=str)
+        else:
+            print("# profiling the agent under callgrind ...", flush=True)
+            prof = profile(args, server, workdir)
+            print(prof)
+            text += ["", prof]
+        path = write_results(args, "\n".join(text) + "\n",
+                             "massif" if mode == "profile" and args.profile_tool == "massif" else mode)
+        print(f"# written to {os.path.relpath(path, REPO)}")
+    finally:
+        cleanup()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
