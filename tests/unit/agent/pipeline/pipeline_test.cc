@@ -305,11 +305,14 @@ TEST(PipelineTest, ShutdownDeadlineBoundsTheDrain) {
 
 TEST(PipelineTest, ManyProducersLoseNothingWhenTheRingHasRoom) {
   AgentConfig config = testConfig();
+  constexpr int kProducers = 4, kPerProducer = 500;
   config.pipeline.workers = 2;
+  // Room for every batch in the ring and in the exporter queue: on a loaded
+  // machine the exporter thread may not run at all until producers finish.
+  config.pipeline.exporter_queue_capacity = kProducers * kPerProducer;
   std::vector<RecordingExporter*> exporters;
   Fixture f(config, &exporters);
   f.pipeline->start();
-  constexpr int kProducers = 4, kPerProducer = 500;
   std::vector<std::thread> producers;
   std::atomic<int> accepted{0};
   for (int p = 0; p < kProducers; ++p) {
