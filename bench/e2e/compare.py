@@ -1,38 +1,91 @@
 #!/usr/bin/env python3
 """Compares the ratios to vmagent of two runs of bench/e2e/run.sh:
-    bench/e2e/compare.py bench/e2e/results/A-default.json bench/e2e/results/B-default.json
-and says whether each ratio of the second is within +-15% of the first."""
+    bench/e2e/compare.py bench/e2e/results/A-default.json bench/e2e/results/B-default.json [0.15]
+and says whether each ratio of the second is within +-15% (or the given
+tolerance) of the first. A run with --repeat N (3 by default) has, per
+contestant, the median of each figure over its N runs, and its ratios are
+between medians; those are what is compared. The min-max of the per-round
+ratios (each run against vmagent's run of the same round) is shown beside
+them, to show how much a single run would have moved. Older single-run
+files (no "runs") compare as a run of one. Exits 1 unless every ratio is
+within the tolerance."""
+import argparse
 import json
+import re
 import sys
 
-KEYS = [("cpu_per_msample_ratio", "CPU / sample"), ("peak_rss_kib_ratio", "peak RSS"),
-        ("wire_bytes_per_sample_ratio", "wire B / sample")]
+KEYS = [("cpu_per_msample", "CPU / sample"), ("peak_rss_kib", "peak RSS"),
+        ("wire_bytes_per_sample", "wire B / sample")]
+SIZES = ("pods", "window", "interval", "ksm_shards", "node_targets")
 
 
-def rows(path):
+def load(path):
     with open(path) as f:
-        return {r["name"]: r for r in json.load(f)["rows"]}
+        d = json.load(f)
+    d["by_name"] = {r["name"]: r for r in d["rows"]}
+    d["repeat"] = d.get("repeat", 1)
+    return d
+
+
+def finite(x):
+    return isinstance(x, (int, float)) and x == x
+
+
+def round_spread(row, key):
+    vals = [x for x in row.get(key + "_round_ratios", []) if finite(x)]
+    if len(vals) < 2:
+        return ""
+    return f" ({min(vals):.2f}-{max(vals):.2f})"
+
+
+def describe(label, d):
+    g = d.get("git")
+    if g:
+        commit = g.get("commit", "?")[:10]
+        dirty = " + uncommitted changes" if g.get("dirty") else ""
+    else:  # a file from before "git" was recorded: take it from the version line
+        m = re.search(r"commit (\S+?),? (\+ uncommitted changes)?", d["args"].get("agent_version", ""))
+        commit, dirty = (m.group(1), " + uncommitted changes" if m.group(2) else "") if m else ("?", "")
+    return (f"- {label}: `{d.get('command', '?')}`, {d['repeat']} round(s), "
+            f"commit {commit}{dirty}" + (f", {d['minutes']:.0f} min" if "minutes" in d else ""))
 
 
 def main():
-    a, b = rows(sys.argv[1]), rows(sys.argv[2])
-    tol = float(sys.argv[3]) if len(sys.argv) > 3 else 0.15
-    print("| contestant | ratio to vmagent | run 1 | run 2 | change | within +-%d%% |" % (tol * 100))
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("first")
+    ap.add_argument("second")
+    ap.add_argument("tolerance", nargs="?", type=float, default=0.15)
+    args = ap.parse_args()
+    a, b = load(args.first), load(args.second)
+    tol = args.tolerance
+    print(describe("run 1", a))
+    print(describe("run 2", b))
+    differ = [k for k in SIZES if a["args"].get(k) != b["args"].get(k)]
+    if differ:
+        print("- **the runs differ in** " + ", ".join(
+            f"{k} ({a['args'].get(k)} vs {b['args'].get(k)})" for k in differ))
+    print()
+    print("| contestant | ratio to vmagent (of medians) | run 1 (per-round min-max) "
+          "| run 2 (per-round min-max) | change | within +-%g%% |" % (tol * 100))
     print("|---|---|---|---|---|---|")
     all_ok = True
-    for name in a:
-        if name == "vmagent" or name not in b:
+    for name, ra in a["by_name"].items():
+        rb = b["by_name"].get(name)
+        if name == "vmagent" or rb is None:
             continue
         for key, label in KEYS:
-            x, y = a[name].get(key), b[name].get(key)
-            if not isinstance(x, (int, float)) or not isinstance(y, (int, float)) or x != x or y != y:
+            x, y = ra.get(key + "_ratio"), rb.get(key + "_ratio")
+            if not finite(x) or not finite(y) or x == 0:
                 print(f"| {name} | {label} | {x} | {y} | n/a | no result |")
                 all_ok = False
                 continue
             change = (y - x) / x
             ok = abs(change) <= tol
             all_ok &= ok
-            print(f"| {name} | {label} | {x:.2f} | {y:.2f} | {change * 100:+.1f}% | {'yes' if ok else 'NO'} |")
+            print(f"| {name} | {label} | {x:.2f}{round_spread(ra, key)} "
+                  f"| {y:.2f}{round_spread(rb, key)} | {change * 100:+.1f}% "
+                  f"| {'yes' if ok else '**NO**'} |")
     print()
     print("all ratios within tolerance" if all_ok else "NOT all ratios within tolerance")
     return 0 if all_ok else 1

@@ -3,6 +3,20 @@
 mode), same targets, same interval, same external labels, each remote-writing
 to a fresh VictoriaMetrics sink through a byte-counting proxy. See
 bench/e2e/README.md; run through bench/e2e/run.sh.
+
+The contestants run in --repeat interleaved rounds (round 1: agent, vmagent,
+prometheus; round 2: the same order; ...), each run with a fresh process,
+state and sink, so a slow drift of the machine hits all of them alike. The
+table shows each contestant's median over its runs, with the min-max spread,
+and the ratios to vmagent are taken between medians: one run's peak RSS is
+not a result, because vmagent's (Go) heap may or may not have grown to about
+twice its live data when a scrape burst comes (343 and 646 MiB in two
+identical runs). A contestant's row is a result only if every one of its
+runs delivered exactly the expected samples.
+
+Defaults: 10,000 pods, 10 s interval, 90 s window, 3 rounds (about 20 min);
+--quick: 2,000 pods, 30 s, 1 round (about 3 min); --memory: 33,000 pods, 30 s
+interval, 150 s, 1 round (about 13 min; --memory --repeat 3 about 40 min).
 """
 import argparse
 import atexit
@@ -17,6 +31,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -300,12 +315,16 @@ def ctl(server, path):
     return json.loads(http_get(f"http://127.0.0.1:{server['control']}{path}", 10))
 
 
-def run_contestant(name, args, server, workdir):
-    d = os.path.join(workdir, name)
+def run_contestant(name, rnd, args, server, workdir):
+    """One run of one contestant in round `rnd`: a fresh process, work
+    directory and sink. Returns its row (raw figures; derive() adds the rest)."""
+    tag = f"{name}-r{rnd}"
+    d = os.path.join(workdir, tag)
     os.makedirs(d)
-    sink = Sink(workdir, name)
+    t_start = time.monotonic()
+    sink = Sink(workdir, tag)
     targets = server["targets"]
-    row = {"name": name, "notes": []}
+    row = {"name": name, "round": rnd, "notes": []}
     p = None
     try:
         ctl(server, "/reset")
@@ -378,11 +397,22 @@ def run_contestant(name, args, server, workdir):
         sink.close()
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)
+        row["elapsed_s"] = time.monotonic() - t_start
     return row
 
 
-def derive(rows):
-    for r in rows:
+RATIO_KEYS = ("cpu_per_msample", "peak_rss_kib", "wire_bytes_per_sample")
+
+
+def finite(x):
+    return isinstance(x, (int, float)) and x == x
+
+
+def derive(runs):
+    """Per run: ok (exactly the expected samples at the sink), the per-sample
+    figures, and the ratios to vmagent's run of the same round (shown per round
+    only: the result is the ratio between medians, see summarize())."""
+    for r in runs:
         r["ok"] = ("error" not in r and r.get("received") == r.get("expected")
                    and r.get("expected", 0) > 0)
         if "error" in r:
@@ -392,10 +422,36 @@ def derive(rows):
         r["wire_bytes_per_sample"] = r["wire_bytes"] / on_wire if on_wire else float("nan")
         r["own_bytes_per_sample"] = (r["own_bytes"] / r["own_samples"]
                                      if r.get("own_samples") else float("nan"))
+    for r in runs:
+        base = next((b for b in runs if b["name"] == "vmagent" and b["round"] == r["round"]
+                     and b["ok"]), None)
+        for k in RATIO_KEYS:
+            r[k + "_ratio"] = (r[k] / base[k] if base and r["ok"] and base[k] else float("nan"))
+    return runs
+
+
+def summarize(runs, names):
+    """One row per contestant: the median, min and max of each figure over its
+    runs, and the ratios to vmagent between medians. A row is a result (ok)
+    only if every one of its runs delivered exactly the expected samples."""
+    rows = []
+    for name in names:
+        rs = [r for r in runs if r["name"] == name]
+        row = {"name": name, "repeats": len(rs), "ok_repeats": sum(1 for r in rs if r["ok"]),
+               "ok": bool(rs) and all(r["ok"] for r in rs),
+               "failed_rounds": [r["round"] for r in rs if not r["ok"]]}
+        for k in RATIO_KEYS + ("cpu_s", "own_bytes_per_sample"):
+            vals = [r[k] for r in rs if "error" not in r and finite(r.get(k))]
+            row[k] = statistics.median(vals) if vals else float("nan")
+            row[k + "_min"] = min(vals) if vals else float("nan")
+            row[k + "_max"] = max(vals) if vals else float("nan")
+            row[k + "_runs"] = [r.get(k) for r in rs]
+        rows.append(row)
     base = next((r for r in rows if r["name"] == "vmagent" and r["ok"]), None)
     for r in rows:
-        for k in ("cpu_per_msample", "peak_rss_kib", "wire_bytes_per_sample"):
+        for k in RATIO_KEYS:
             r[k + "_ratio"] = (r[k] / base[k] if base and r["ok"] and base[k] else float("nan"))
+            r[k + "_round_ratios"] = [x[k + "_ratio"] for x in runs if x["name"] == r["name"]]
     return rows
 
 
@@ -403,45 +459,72 @@ def fmt(x, spec):
     return "n/a" if x is None or (isinstance(x, float) and x != x) else format(x, spec)
 
 
-def table(rows, memory_only=False):
-    head = ["contestant", "samples at sink / expected", "result", "CPU s", "CPU s / M samples",
-            "x vmagent", "peak RSS MiB", "x vmagent", "wire B / sample", "x vmagent",
-            "self-reported B / sample"]
+def spread(r, k, spec, scale=1.0):
+    """'median (min-max)', or just the median for a single run."""
+    m, lo, hi = r[k], r[k + "_min"], r[k + "_max"]
+    if not finite(m):
+        return "n/a"
+    lo, hi = fmt(lo / scale, spec), fmt(hi / scale, spec)
+    return fmt(m / scale, spec) + ("" if lo == hi else f" ({lo}-{hi})")
+
+
+def table(rows):
+    head = ["contestant", "runs with samples at sink = expected", "result",
+            "CPU s / M samples", "x vmagent", "peak RSS MiB", "x vmagent",
+            "wire B / sample", "x vmagent", "self-reported B / sample"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        if "error" in r:
-            out.append(f"| {r['name']} | error: {r['error']} |" + " |" * (len(head) - 2))
-            continue
+        result = "ok" if r["ok"] else (
+            "**NOT A RESULT** (round " + ", ".join(map(str, r["failed_rounds"])) + ")")
         out.append("| " + " | ".join([
-            r["name"], f"{r['received']:,} / {r['expected']:,}",
-            "ok" if r["ok"] else "**NOT A RESULT**",
-            fmt(r["cpu_s"], ".2f"), fmt(r["cpu_per_msample"], ".2f"),
-            fmt(r["cpu_per_msample_ratio"], ".2f"),
-            fmt(r["peak_rss_kib"] / 1024, ".0f"), fmt(r["peak_rss_kib_ratio"], ".2f"),
-            fmt(r["wire_bytes_per_sample"], ".3f"), fmt(r["wire_bytes_per_sample_ratio"], ".2f"),
-            fmt(r["own_bytes_per_sample"], ".3f")]) + " |")
+            r["name"], f"{r['ok_repeats']} / {r['repeats']}", result,
+            spread(r, "cpu_per_msample", ".2f"), fmt(r["cpu_per_msample_ratio"], ".2f"),
+            spread(r, "peak_rss_kib", ".0f", 1024), fmt(r["peak_rss_kib_ratio"], ".2f"),
+            spread(r, "wire_bytes_per_sample", ".2f"), fmt(r["wire_bytes_per_sample_ratio"], ".2f"),
+            spread(r, "own_bytes_per_sample", ".2f")]) + " |")
     return "\n".join(out)
 
 
-def details(rows):
+def runs_table(runs):
+    """Every run, round by round, with the ratios to vmagent of the same round."""
+    head = ["round", "contestant", "samples at sink / expected", "CPU s", "CPU s / M samples",
+            "peak RSS MiB", "wire B / sample", "x vmagent (this round): CPU / RSS / wire"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in runs:
+        if "error" in r:
+            out.append(f"| {r['round']} | {r['name']} | error: {r['error']} |"
+                       + " |" * (len(head) - 3))
+            continue
+        out.append("| " + " | ".join([
+            str(r["round"]), r["name"],
+            f"{r['received']:,} / {r['expected']:,}" + ("" if r["ok"] else " **NOT A RESULT**"),
+            fmt(r["cpu_s"], ".2f"), fmt(r["cpu_per_msample"], ".2f"),
+            fmt(r["peak_rss_kib"] / 1024, ".0f"), fmt(r["wire_bytes_per_sample"], ".2f"),
+            " / ".join(fmt(r[k + "_ratio"], ".2f") for k in RATIO_KEYS)]) + " |")
+    return "\n".join(out)
+
+
+def details(runs):
     out = []
-    digests = {r["labels_digest"] for r in rows if "labels_digest" in r}
+    digests = {r["labels_digest"][0] for r in runs if "labels_digest" in r}
     if len(digests) > 1:
         out.append("- **The contestants' series differ in their labels** (digests below).")
     elif digests:
-        out.append("- Every contestant delivered the same label sets (ksm-0 and node-0 compared).")
-    for r in rows:
+        out.append("- Every run of every contestant delivered the same label sets "
+                   "(ksm-0 and node-0 compared).")
+    for r in runs:
         if "error" in r:
             continue
         sc = sorted(set(r["scrapes"].values()))
         out.append(
-            f"- {r['name']}: scrapes per target {sc[0]}..{sc[-1]} in {r['window_s']:.0f} s, "
-            f"{r['active_series']:,} target series at the sink (label sets of ksm-0 and node-0: "
-            f"{r['labels_digest'][1]:,}, sha256 {r['labels_digest'][0]}), drained {r['drain_s']:.1f} s after "
-            f"the window, {r['all_samples']:,} samples in all at the sink (incl. up/scrape_*) + "
-            f"{r['stale_markers']:,} staleness markers, {r['wire_bytes']:,} bytes on the wire; "
-            f"target server: {r['server_cpu_s']:.1f} CPU s, slowest serve "
-            f"{r['server_max_serve_s'] * 1000:.0f} ms, {r['failed_writes']} failed writes"
+            f"- round {r['round']}, {r['name']}: scrapes per target {sc[0]}..{sc[-1]} in "
+            f"{r['window_s']:.0f} s, {r['active_series']:,} target series at the sink (label sets "
+            f"of ksm-0 and node-0: {r['labels_digest'][1]:,}, sha256 {r['labels_digest'][0]}), "
+            f"drained {r['drain_s']:.1f} s after the window, {r['all_samples']:,} samples in all "
+            f"at the sink (incl. up/scrape_*) + {r['stale_markers']:,} staleness markers, "
+            f"{r['wire_bytes']:,} bytes on the wire; target server: {r['server_cpu_s']:.1f} CPU s, "
+            f"slowest serve {r['server_max_serve_s'] * 1000:.0f} ms, {r['failed_writes']} failed "
+            f"writes; {r['elapsed_s']:.0f} s in all"
             + ("; " + "; ".join(r["notes"]) if r["notes"] else ""))
     return "\n".join(out)
 
@@ -470,6 +553,48 @@ def machine_and_versions(args):
         "- python (targets, proxy): " + platform.python_version()])
 
 
+def git_state():
+    """The commit the agent was built from and the uncommitted changes, as
+    far as the working tree tells: run.sh builds the agent from this tree
+    just before (unless AGENT_BIN is set). Changes under bench/ and tests/
+    and to *.md files are listed apart: none of them goes into the agent
+    binary (and bench/RESULTS.md and bench/e2e/results/ change with every run)."""
+    git = f"git -C {shlex.quote(REPO)}"
+    commit = sh(f"{git} rev-parse HEAD 2>/dev/null")
+    try:  # not sh(): its strip() would eat the first line's leading status column
+        status = subprocess.run(["git", "-C", REPO, "status", "--porcelain"], capture_output=True,
+                                text=True, timeout=30).stdout
+    except Exception:
+        status = ""
+    changed = [l[3:] for l in status.splitlines() if len(l) > 3]
+    def outside(f):
+        return f.startswith(("bench/", "tests/")) or f.endswith(".md")
+    return {"commit": commit or "?",
+            "dirty": any(not outside(f) for f in changed),
+            "changed": [f for f in changed if not outside(f)],
+            "changed_not_in_binary": [f for f in changed if outside(f)]}
+
+
+def describe_build(args):
+    g = args.git
+    if not g["changed"]:
+        tree = "clean tree"
+    else:
+        shown = ", ".join(g["changed"][:8]) + (", ..." if len(g["changed"]) > 8 else "")
+        tree = f"**uncommitted changes** in {len(g['changed'])} file(s): {shown}"
+    try:
+        st = os.stat(args.agent_bin)
+        with open(args.agent_bin, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:12]
+        binary = (f"binary built {datetime.datetime.utcfromtimestamp(st.st_mtime):%Y-%m-%d %H:%M} "
+                  f"UTC, sha256 {digest}")
+    except OSError as e:
+        binary = f"binary: {e}"
+    how = ("built by run.sh (ninja, incremental) from this tree" if args.built_by_run_sh
+           else "AGENT_BIN/--agent-bin given: not built by run.sh, so it may not match the tree")
+    return f"commit {g['commit'][:10]}, {tree}; {how}; {binary}"
+
+
 def agent_version(args):
     ver = "(unknown)"
     try:
@@ -478,11 +603,9 @@ def agent_version(args):
             ver = m.group(1) if m else ver
     except OSError:
         pass
-    commit = sh(f"git -C {shlex.quote(REPO)} rev-parse --short HEAD 2>/dev/null")
-    dirty = sh(f"git -C {shlex.quote(REPO)} status --porcelain --untracked-files=no 2>/dev/null | wc -l")
-    return (f"{ver} (no --version flag; version from CMakeLists.txt), commit {commit or '?'}"
-            f"{' + uncommitted changes' if dirty not in ('', '0') else ''}, "
-            f"{args.agent_bin} (CMAKE_BUILD_TYPE=Release)")
+    build = "CMAKE_BUILD_TYPE=Release" if args.built_by_run_sh else "build type not known"
+    return (f"{ver} (no --version flag; version from CMakeLists.txt), {args.agent_bin} "
+            f"({build}), {describe_build(args)}")
 
 
 def profile(args, server, workdir):
@@ -542,60 +665,106 @@ def profile(args, server, workdir):
 
 
 def write_results(args, text, marker):
+    """Writes results/<time>-<marker>.md and, for a standard run of its mode
+    (or with --results-md), replaces the marker's block in bench/RESULTS.md."""
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", f"{STAMP}-{marker}.md")
     with open(path, "w") as f:
         f.write(text)
-    res = os.path.join(REPO, "bench", "RESULTS.md")
-    if marker != "quick" and os.path.exists(res):
-        with open(res) as f:
-            s = f.read()
-        b, e = f"<!-- e2e:{marker}:begin -->", f"<!-- e2e:{marker}:end -->"
-        if b in s and e in s:
-            s = s[:s.index(b) + len(b)] + "\n" + text + "\n" + s[s.index(e):]
-            with open(res, "w") as f:
-                f.write(s)
+    res = args.results_md
+    if res is None:
+        res = os.path.join(REPO, "bench", "RESULTS.md")
+        if marker == "quick" or not args.standard:
+            print(f"# {os.path.relpath(res, REPO)} left alone (a --quick run or sizes other than "
+                  f"the mode's defaults; --results-md=PATH writes the block anyway)")
+            return path
+    if not res or not os.path.exists(res):
+        return path
+    with open(res) as f:
+        s = f.read()
+    b, e = f"<!-- e2e:{marker}:begin -->", f"<!-- e2e:{marker}:end -->"
+    if b in s and e in s:
+        s = s[:s.index(b) + len(b)] + "\n" + text + "\n" + s[s.index(e):]
+        with open(res, "w") as f:
+            f.write(s)
+        print(f"# block e2e:{marker} of {res} replaced")
+    else:
+        print(f"# no <!-- e2e:{marker}:begin/end --> markers in {res}: not written")
     return path
 
 
+# Per mode: pods, window s, interval s, repeat (the defaults of a standard run).
+MODES = {"default": (10000, 90.0, 10, 3), "quick": (2000, 30.0, 10, 1),
+         "memory": (33000, 150.0, 30, 1), "profile": (2000, 60.0, 10, 1)}
+ALL_CONTESTANTS = "kubemetrics-agent,vmagent,prometheus-agent"
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(prog="bench/e2e/run.sh", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pods", type=int, default=None, help="cluster size (default 10000)")
-    ap.add_argument("--window", type=float, default=None, help="seconds per contestant (default 120)")
+    ap.add_argument("--window", type=float, default=None,
+                    help="seconds each contestant run is scraped for (default 90; --quick 30, "
+                         "--memory 150); each run then takes about 40 s more (drain, settle, "
+                         "queries)")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="rounds: each contestant runs once per round, in the --contestants "
+                         "order, and the table shows each one's median over its runs (default "
+                         "3; 1 with --quick and --memory)")
     ap.add_argument("--interval", type=int, default=None, help="scrape interval, s (default 10)")
     ap.add_argument("--ksm-shards", type=int, default=None,
                     help="kube-state-metrics endpoints (default: one per 2,500 pods, at least 4)")
     ap.add_argument("--node-targets", type=int, default=4)
-    ap.add_argument("--quick", action="store_true", help="smoke test: 2,000 pods, 30 s")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: 2,000 pods, 30 s, 1 round")
     ap.add_argument("--memory", action="store_true",
-                    help="1M-active-series variant: 33,000 pods, 30 s interval, 150 s; peak RSS")
-    ap.add_argument("--contestants", default="kubemetrics-agent,vmagent,prometheus-agent")
+                    help="1M-active-series variant: 33,000 pods, 30 s interval, 150 s, 1 round; "
+                         "peak RSS")
+    ap.add_argument("--contestants", default=ALL_CONTESTANTS)
     ap.add_argument("--agent-bin", default=os.environ.get(
         "AGENT_BIN", os.path.join(REPO, "build-e2ebench/agent/kubemetrics-agent")))
     ap.add_argument("--profile", action="store_true",
                     help="instead: the agent alone under callgrind (2,000 pods, 60 s by default)")
     ap.add_argument("--profile-window", type=int, default=60)
     ap.add_argument("--profile-tool", choices=("callgrind", "massif"), default="callgrind")
+    ap.add_argument("--results-md", default=None, metavar="PATH",
+                    help="the file whose <!-- e2e:<mode> --> block to replace (default "
+                         "bench/RESULTS.md, and only by a default, --memory or --profile run "
+                         "with the mode's default sizes and at least its default repeats; "
+                         "'' for none)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
-    if args.memory:
-        mode, pods, window, interval = "memory", 33000, 150.0, 30
-    elif args.quick:
-        mode, pods, window, interval = "quick", 2000, 30.0, 10
-    else:
-        mode, pods, window, interval = "default", 10000, 120.0, 10
+    mode = "memory" if args.memory else "quick" if args.quick else "default"
     if args.profile:
-        mode, pods = "profile", 2000
+        mode = "profile"
+    pods, window, interval, repeat = MODES[mode]
+    if args.profile:
+        window, interval = MODES["memory" if args.memory else "quick" if args.quick
+                                 else "default"][1:3]
     args.pods = args.pods or pods
     args.window = args.window or window
     args.interval = args.interval or interval
+    args.repeat = args.repeat or repeat
+    if args.repeat < 1:
+        sys.exit("--repeat must be at least 1")
     args.timeout = min(args.interval, 10)
-    args.ksm_shards = args.ksm_shards or max(4, -(-args.pods // 2500))
+    default_shards = max(4, -(-args.pods // 2500))
+    args.standard = (args.pods == pods and args.window == window and args.interval == interval
+                     and args.repeat >= repeat and args.ksm_shards in (None, default_shards)
+                     and args.node_targets == 4 and args.contestants == ALL_CONTESTANTS
+                     and args.profile_window == 60)
+    args.ksm_shards = args.ksm_shards or default_shards
     args.drain = max(90.0, 3.0 * args.interval) + (120.0 if args.pods > 20000 else 0.0)
     args.settle = args.interval + 10.0
+    args.built_by_run_sh = os.environ.get("KM_E2E_BUILT") == "1"
+    args.git = git_state()
     args.agent_version = agent_version(args)
     if not os.access(args.agent_bin, os.X_OK):
         sys.exit(f"no agent binary at {args.agent_bin} (bench/e2e/run.sh builds it)")
+    names = args.contestants.split(",")
+    unknown = [n for n in names if n not in CONTESTANTS]
+    if unknown:
+        sys.exit(f"unknown contestant(s) {', '.join(unknown)}; known: {', '.join(CONTESTANTS)}")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -605,7 +774,9 @@ def main():
     workdir = tempfile.mkdtemp(prefix="km-e2ebench-")
     command = "bench/e2e/run.sh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    t_begin = time.monotonic()
     print(f"# work directory {workdir}", flush=True)
+    print(f"# agent: {args.agent_version}", flush=True)
     try:
         pf = os.path.join(workdir, "targets.json")
         tproc = start([sys.executable, os.path.join(HERE, "targets.py"), f"--pods={args.pods}",
@@ -617,34 +788,59 @@ def main():
         print(f"# targets: {len(server['targets'])} endpoints, {series:,} series "
               f"({args.pods:,} pods x 30 + {args.node_targets} node exporters), generated in "
               f"{server['generate_seconds']:.1f} s; interval {args.interval} s, "
-              f"window {args.window:.0f} s", flush=True)
+              f"window {args.window:.0f} s" + ("" if args.profile else
+                                               f", {args.repeat} round(s) of {len(names)}"),
+              flush=True)
         text = [f"### Run of {started}: `{command}`", "",
                 f"{len(server['targets'])} target endpoints ({args.ksm_shards} kube-state-metrics "
                 f"shards, {args.pods:,} pods x 30 series; {args.node_targets} node exporters x "
                 f"{server['targets'][-1]['series']:,} series): {series:,} series, scraped every "
                 f"{args.interval} s" + (" by the agent alone under valgrind." if args.profile else
-                                        f" for {args.window:.0f} s by each contestant in turn."), ""]
+                                        f" for {args.window:.0f} s by each contestant in turn, in "
+                                        f"{args.repeat} interleaved round(s) ({', '.join(names)}"
+                                        + ("; then again" if args.repeat > 1 else "")
+                                        + "), each run with a fresh process and sink."),
+                "", f"Agent: {describe_build(args)}.", ""]
         if not args.profile:
-            rows = []
-            for name in args.contestants.split(","):
-                print(f"# {name} ...", flush=True)
-                r = run_contestant(name, args, server, workdir)
-                rows.append(r)
-                print("#   " + json.dumps({k: v for k, v in r.items() if k not in ("scrapes", "command")}),
-                      flush=True)
-            derive(rows)
-            t = table(rows)
+            runs = []
+            for rnd in range(1, args.repeat + 1):
+                for name in names:
+                    print(f"# round {rnd}/{args.repeat}: {name} ...", flush=True)
+                    r = run_contestant(name, rnd, args, server, workdir)
+                    runs.append(r)
+                    print("#   " + json.dumps({k: v for k, v in r.items()
+                                               if k not in ("scrapes", "command")}), flush=True)
+            derive(runs)
+            rows = summarize(runs, names)
+            took = (time.monotonic() - t_begin) / 60
+            t, det = table(rows), details(runs)
+            # With one round the per-run table would repeat the summary.
+            rt = runs_table(runs) if args.repeat > 1 else ""
             print()
             print(t)
             print()
-            print(details(rows))
-            text += [t, "", details(rows), "", "Commands:", ""]
-            text += [f"- {r['name']}: `{r.get('command', '?')}`" for r in rows]
+            if rt:
+                print(rt)
+                print()
+            print(det)
+            print(f"\n# {took:.1f} min in all")
+            text += [f"Median over the {args.repeat} run(s) of each contestant, (min-max) where "
+                     "they differ; the ratios to vmagent are between medians." if args.repeat > 1
+                     else "One run per contestant (1 round): the peak-RSS ratio of a single "
+                     "run is noisy (vmagent's Go heap growth).", "", t, ""]
+            if rt:
+                text += ["Every run (the ratios here are to vmagent's run of the same round):",
+                         "", rt, ""]
+            text += [det, "", f"{took:.1f} min in all.", "",
+                     "Commands (round 1; the other rounds differ only in ports and directories):",
+                     ""]
+            text += [f"- {r['name']}: `{r.get('command', '?')}`" for r in runs if r["round"] == 1]
             text += ["", "Machine and versions:", "", machine_and_versions(args), ""]
             os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
             with open(os.path.join(HERE, "results", f"{STAMP}-{mode}.json"), "w") as f:
-                json.dump({"command": command, "args": vars(args), "rows": rows}, f, indent=1,
-                          default=str)
+                json.dump({"command": command, "args": vars(args), "git": args.git,
+                           "repeat": args.repeat, "minutes": took, "rows": rows, "runs": runs},
+                          f, indent=1, default=str)
         else:
             print("# profiling the agent under callgrind ...", flush=True)
             prof = profile(args, server, workdir)

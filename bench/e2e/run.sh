@@ -2,30 +2,47 @@
 # Side-by-side benchmark: kubemetrics-agent vs vmagent vs Prometheus (agent
 # mode) on the same kube-state-metrics- and node-exporter-shaped targets,
 # remote-writing to a real VictoriaMetrics sink. Everything on 127.0.0.1.
+# The contestants run in interleaved rounds (agent, vmagent, prometheus, then
+# again) and the table shows each one's median over its runs.
 #
-#   bench/e2e/run.sh              # 10,000 pods, 10 s interval, 120 s per contestant
-#   bench/e2e/run.sh --quick      # smoke test: 2,000 pods, 30 s
-#   bench/e2e/run.sh --memory     # 1M active series (33,000 pods, 30 s interval): peak RSS
+#   bench/e2e/run.sh              # 10,000 pods, 10 s interval, 90 s per run, 3 rounds (~20 min)
+#   bench/e2e/run.sh --quick      # smoke test: 2,000 pods, 30 s, 1 round (~3 min)
+#   bench/e2e/run.sh --memory     # 1M active series (33,000 pods, 30 s interval), 1 round (~13 min)
 #   bench/e2e/run.sh --profile    # the agent alone under callgrind, top functions
-#   bench/e2e/run.sh --help       # every option (--pods, --window, --interval, ...)
+#   bench/e2e/run.sh --help       # every option (--repeat, --pods, --window, --interval, ...)
 #
 # Needs the Debian packages victoria-metrics (vmagent, victoria-metrics),
-# prometheus, python3, valgrind (for --profile). Builds the agent (Release)
-# into build-e2ebench/ when it is missing; set AGENT_BIN to use another binary.
+# prometheus, python3, valgrind (for --profile). Always runs the incremental
+# ninja build of kubemetrics-agent (Release) in build-e2ebench/ first (a no-op
+# when it is up to date), so a stale binary is never measured; set AGENT_BIN
+# to measure another binary as it is. The results record the commit and
+# whether the tree had uncommitted changes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-for tool in vmagent victoria-metrics prometheus python3; do
-  command -v "$tool" >/dev/null || { echo "run.sh: $tool not found (apt-get install victoria-metrics prometheus python3)" >&2; exit 1; }
+for a in "$@"; do
+  [[ "$a" == "-h" || "$a" == "--help" ]] && exec python3 "$here/e2e.py" --help
 done
 
-agent="${AGENT_BIN:-$repo/build-e2ebench/agent/kubemetrics-agent}"
-if [[ ! -x "$agent" ]]; then
-  echo "run.sh: building $agent (Release) ..." >&2
-  cmake -S "$repo" -B "$repo/build-e2ebench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DKM_BUILD_TESTS=OFF -DKM_BUILD_BENCH=OFF >/dev/null
-  ninja -j2 -C "$repo/build-e2ebench" kubemetrics-agent
+for tool in vmagent victoria-metrics prometheus python3 cmake ninja; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool not found (apt-get install victoria-metrics prometheus python3 cmake ninja-build)" >&2; exit 1; }
+done
+
+if [[ -n "${AGENT_BIN:-}" ]]; then
+  agent="$AGENT_BIN"
+  export KM_E2E_BUILT=0
+else
+  build="$repo/build-e2ebench"
+  agent="$build/agent/kubemetrics-agent"
+  if [[ ! -f "$build/build.ninja" ]]; then
+    echo "run.sh: configuring $build (Release) ..." >&2
+    cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DKM_BUILD_TESTS=OFF -DKM_BUILD_BENCH=OFF >/dev/null
+  fi
+  echo "run.sh: ninja -C $build kubemetrics-agent (incremental) ..." >&2
+  ninja -j2 -C "$build" kubemetrics-agent >&2
+  export KM_E2E_BUILT=1
 fi
 
 # e2e.py kills every process it started when it ends (or is interrupted);
