@@ -105,13 +105,14 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   auto doc = ConfigDocument::parse(yaml, origin);
   ConfigNode root = doc->root();
   parseAgentConfig(root);
-  ComponentContext context{agent->config_, *agent->metrics_, *agent->server_, agent->runtime_tags_,
-                           agent->status_};
+  agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_);
+  ComponentContext context{agent->config_,       *agent->metrics_, *agent->server_,
+                           agent->runtime_tags_, *agent->tags_,    agent->status_};
   auto components = buildComponents(root, &context);
   if (!components) return tl::unexpected(components.error());
 
   auto pipeline = Pipeline::create(agent->config_, std::move(components->exporters),
-                                   *agent->metrics_, &agent->runtime_tags_);
+                                   *agent->metrics_, agent->tags_.get());
   if (!pipeline) return tl::unexpected(pipeline.error());
   agent->pipeline_ = std::move(*pipeline);
   Pipeline* pipe = agent->pipeline_.get();

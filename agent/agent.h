@@ -13,6 +13,7 @@
 
 #include "config/agent_config.h"
 #include "config/config_node.h"
+#include "kubemetrics/agent_tags.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
 #include "status_board.h"
@@ -73,6 +74,7 @@ class Agent {
   AgentConfig config_;
   std::shared_ptr<prometheus::Registry> metrics_;
   RuntimeTags runtime_tags_;
+  std::unique_ptr<AgentTags> tags_;  // config's and runtime_tags_; shared by sources and pipeline
   StatusBoard status_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Pipeline> pipeline_;

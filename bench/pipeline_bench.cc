@@ -38,7 +38,8 @@ const std::vector<std::pair<std::string, std::string>> kTags = {
 // Steady state: the same series every scrape, so the tag cache hits.
 void BM_TaggerSteadyState(benchmark::State& state) {
   const SampleBatch source = podBatch(static_cast<int>(state.range(0)));
-  Tagger tagger(kTags);
+  const AgentTags tags(kTags);
+  Tagger tagger(tags);
   for (auto _ : state) {
     SampleBatch batch = source;
     tagger.apply(batch);
@@ -52,8 +53,9 @@ BENCHMARK(BM_TaggerSteadyState)->Arg(1000)->Arg(10000);
 // builds and interns a new label set.
 void BM_TaggerColdCache(benchmark::State& state) {
   const SampleBatch source = podBatch(static_cast<int>(state.range(0)));
+  const AgentTags tags(kTags);
   for (auto _ : state) {
-    Tagger tagger(kTags);
+    Tagger tagger(tags);
     SampleBatch batch = source;
     tagger.apply(batch);
     benchmark::DoNotOptimize(batch.samples.data());

@@ -10,19 +10,19 @@ namespace {
 
 constexpr auto kIdleWait = std::chrono::milliseconds(200);
 
-std::vector<std::pair<std::string, std::string>> agentTags(const AgentConfig& config) {
-  std::vector<std::pair<std::string, std::string>> tags;
-  tags.emplace_back("cluster", config.cluster);
-  tags.emplace_back("node", config.node);
-  for (const auto& [name, value] : config.pipeline.tags) tags.emplace_back(name, value);
-  return tags;
-}
-
 std::int64_t toNanos(Deadline d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
 }
 
 }  // namespace
+
+AgentTags::Tags configuredTags(const AgentConfig& config) {
+  AgentTags::Tags tags;
+  tags.emplace_back("cluster", config.cluster);
+  tags.emplace_back("node", config.node);
+  for (const auto& [name, value] : config.pipeline.tags) tags.emplace_back(name, value);
+  return tags;
+}
 
 /// Self-metrics of the pipeline, one registry family each.
 struct Pipeline::Metrics {
@@ -126,19 +126,19 @@ struct Pipeline::ExporterLane {
 Result<std::unique_ptr<Pipeline>> Pipeline::create(const AgentConfig& config,
                                                    std::vector<ExporterPtr> exporters,
                                                    prometheus::Registry& metrics,
-                                                   const RuntimeTags* runtime_tags) {
+                                                   const AgentTags* tags) {
   // Validate the patterns once here; each worker compiles its own copy.
   auto filter = NameFilter::create(config.pipeline.allow, config.pipeline.deny);
   if (!filter) return tl::unexpected(filter.error());
-  return std::unique_ptr<Pipeline>(
-      new Pipeline(config, std::move(exporters), metrics, runtime_tags));
+  return std::unique_ptr<Pipeline>(new Pipeline(config, std::move(exporters), metrics, tags));
 }
 
 Pipeline::Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
-                   prometheus::Registry& metrics, const RuntimeTags* runtime_tags)
+                   prometheus::Registry& metrics, const AgentTags* tags)
     : config_(config),
       drop_oldest_(config.pipeline.ring_full_policy == "drop_oldest"),
-      runtime_tags_(runtime_tags),
+      own_tags_(tags == nullptr ? std::make_unique<AgentTags>(configuredTags(config)) : nullptr),
+      tags_(tags != nullptr ? tags : own_tags_.get()),
       ring_(config.pipeline.ring_capacity),
       metrics_(std::make_unique<Metrics>(metrics)) {
   metrics_->ring_capacity.Set(static_cast<double>(ring_.capacity()));
@@ -223,7 +223,7 @@ void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter)
 }
 
 void Pipeline::workerLoop() {
-  Tagger tagger(agentTags(config_), runtime_tags_);
+  Tagger tagger(*tags_);
   auto filter = NameFilter::create(config_.pipeline.allow, config_.pipeline.deny);
   for (;;) {
     auto item = ring_.waitPop(kIdleWait);

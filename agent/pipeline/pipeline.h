@@ -12,14 +12,18 @@
 #include <vector>
 
 #include "config/agent_config.h"
+#include "kubemetrics/agent_tags.h"
 #include "kubemetrics/deadline.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/ring.h"
-#include "kubemetrics/runtime_tags.h"
 #include "kubemetrics/sample.h"
 #include "pipeline/name_filter.h"
 
 namespace kubemetrics {
+
+/// The static tags the config asks for: `cluster`, `node`, then
+/// `pipeline.tags`.
+AgentTags::Tags configuredTags(const AgentConfig& config);
 
 /// sources -> ring -> processors -> one bounded queue per exporter.
 ///
@@ -41,12 +45,12 @@ namespace kubemetrics {
 class Pipeline {
  public:
   /// Fails when an allow/deny pattern does not compile.
-  /// `runtime_tags` (may be null) are added to every sample after the
-  /// static ones; it must outlive the pipeline.
+  /// `tags` (the agent's, shared with the sources that add them themselves)
+  /// must outlive the pipeline; when null the pipeline adds configuredTags().
   static Result<std::unique_ptr<Pipeline>> create(const AgentConfig& config,
                                                   std::vector<ExporterPtr> exporters,
                                                   prometheus::Registry& metrics,
-                                                  const RuntimeTags* runtime_tags = nullptr);
+                                                  const AgentTags* tags = nullptr);
   ~Pipeline();
 
   /// Hands a batch to the ring. True when it entered the ring (with
@@ -67,7 +71,7 @@ class Pipeline {
   struct Metrics;
 
   Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
-           prometheus::Registry& metrics, const RuntimeTags* runtime_tags);
+           prometheus::Registry& metrics, const AgentTags* tags);
   void workerLoop();
   void process(SampleBatchPtr batch, class Tagger& tagger, NameFilter& filter);
   void flusherLoop(ExporterLane& lane);
@@ -75,7 +79,8 @@ class Pipeline {
 
   const AgentConfig config_;
   const bool drop_oldest_;
-  const RuntimeTags* runtime_tags_;
+  std::unique_ptr<AgentTags> own_tags_;  // when create() got none
+  const AgentTags* tags_;
   BoundedRing<SampleBatch*> ring_;
   std::vector<std::unique_ptr<ExporterLane>> lanes_;
   std::unique_ptr<Metrics> metrics_;

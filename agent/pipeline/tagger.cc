@@ -2,41 +2,14 @@
 
 namespace kubemetrics {
 
-namespace {
-
-void appendTags(const std::vector<std::pair<std::string, std::string>>& tags,
-                std::vector<Label>& out) {
-  for (const auto& [name, value] : tags) {
-    if (!name.empty() && !value.empty()) {
-      out.push_back(Label{Symbol::intern(name), Symbol::intern(value)});
-    }
-  }
-}
-
-}  // namespace
-
-Tagger::Tagger(const std::vector<std::pair<std::string, std::string>>& tags,
-               const RuntimeTags* runtime, std::size_t max_cache_entries)
-    : runtime_(runtime), max_cache_entries_(max_cache_entries) {
-  appendTags(tags, static_tags_);
-  tags_ = static_tags_;
-}
-
-void Tagger::refreshRuntimeTags() {
-  if (runtime_ == nullptr) return;
-  const std::uint64_t version = runtime_->version();
-  if (version == runtime_version_) return;
-  runtime_version_ = version;
-  tags_ = static_tags_;
-  appendTags(*runtime_->tags(), tags_);
-  cache_.clear();
-}
+Tagger::Tagger(const AgentTags& tags, std::size_t max_cache_entries)
+    : tags_(tags), max_cache_entries_(max_cache_entries) {}
 
 Labels Tagger::tagged(const Labels& labels) {
   auto it = cache_.find(labels);
   if (it != cache_.end()) return it->second;
   builder_.reset(labels);
-  for (const Label& tag : tags_) builder_.setIfAbsent(tag.name, tag.value);
+  snapshot_->addTo(builder_);
   Labels result = builder_.build();
   if (cache_.size() >= max_cache_entries_) cache_.clear();
   cache_.emplace(labels, result);
@@ -44,8 +17,15 @@ Labels Tagger::tagged(const Labels& labels) {
 }
 
 void Tagger::apply(SampleBatch& batch) {
-  refreshRuntimeTags();
-  if (tags_.empty()) return;
+  const std::uint64_t version = tags_.version();
+  // A batch tagged with an older version keeps those values: its samples
+  // were taken under them. The newer tags it lacks are still added below.
+  if (batch.tags_version == version) return;
+  if (snapshot_ == nullptr || snapshot_->version != version) {
+    snapshot_ = tags_.current();
+    cache_.clear();
+  }
+  if (snapshot_->tags.empty()) return;
   for (Sample& sample : batch.samples) sample.labels = tagged(sample.labels);
 }
 

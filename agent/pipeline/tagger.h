@@ -1,43 +1,40 @@
 #pragma once
 
-#include <string>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <unordered_map>
-#include <utility>
-#include <vector>
 
+#include "kubemetrics/agent_tags.h"
 #include "kubemetrics/labels.h"
-#include "kubemetrics/runtime_tags.h"
 #include "kubemetrics/sample.h"
 
 namespace kubemetrics {
 
-/// Adds the agent's tags (`cluster`, `node`, static tags, then the run-time
-/// tags such as the EC2 identity) to every sample.
+/// Adds the agent's tags (AgentTags: `cluster`, `node`, static tags, then
+/// the run-time tags such as the EC2 identity) to every sample of a batch,
+/// unless the source already added this version of them.
 /// A label the sample already carries wins: a proxied point that names its
 /// own cluster keeps it, as Prometheus' external labels behave.
 ///
 /// Owned by one pipeline worker; not thread-safe. It caches input label set
 /// -> tagged label set, because a scrape repeats the same series every
-/// interval; the cache is bounded and cleared when full, and holding its
-/// entries keeps them from being swept, which the bound makes harmless.
+/// interval; the cache is bounded and cleared when full (or when the tags
+/// change), and holding its entries keeps them from being swept, which the
+/// bound makes harmless.
 class Tagger {
  public:
-  /// `runtime` may be null; when set, its tags are re-read whenever its
-  /// version changes (and the cache is cleared).
-  explicit Tagger(const std::vector<std::pair<std::string, std::string>>& tags,
-                  const RuntimeTags* runtime = nullptr, std::size_t max_cache_entries = 1 << 20);
+  /// `tags` must outlive the tagger.
+  explicit Tagger(const AgentTags& tags, std::size_t max_cache_entries = 1 << 20);
 
   void apply(SampleBatch& batch);
   std::size_t cacheSizeForTest() const { return cache_.size(); }
 
  private:
   Labels tagged(const Labels& labels);
-  void refreshRuntimeTags();
 
-  std::vector<Label> static_tags_;
-  std::vector<Label> tags_;  // static, then run-time
-  const RuntimeTags* runtime_;
-  std::uint64_t runtime_version_ = 0;
+  const AgentTags& tags_;
+  std::shared_ptr<const AgentTags::Snapshot> snapshot_;
   std::size_t max_cache_entries_;
   std::unordered_map<Labels, Labels> cache_;
   LabelsBuilder builder_;

@@ -41,6 +41,9 @@ struct SampleBatch {
   std::string source;  // instance name of the producing source, e.g. "host"
   std::vector<Sample> samples;
   std::vector<MetricMetadata> metadata;  // may be empty
+  /// The AgentTags version whose tags the source already added to every
+  /// sample (0: none, the pipeline adds them).
+  std::uint64_t tags_version = 0;
 };
 
 using SampleBatchPtr = std::unique_ptr<SampleBatch>;

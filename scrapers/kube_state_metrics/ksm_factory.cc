@@ -29,7 +29,7 @@ Result<std::vector<SourcePtr>> buildKsmSources(ConfigNode& node, const Component
     return sources;
   }
   sources.push_back(std::make_unique<prometheus_scrape::PrometheusTarget>(
-      std::move(config), "kube_state_metrics", &context->metrics));
+      std::move(config), "kube_state_metrics", &context->metrics, &context->tags));
   return sources;
 }
 

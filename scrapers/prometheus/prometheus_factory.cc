@@ -12,8 +12,8 @@ Result<std::vector<SourcePtr>> buildPrometheusSources(ConfigNode& node,
   if (context == nullptr) return sources;
   for (TargetConfig& target : targets) {
     std::string name = "prometheus/" + target.name;
-    sources.push_back(
-        std::make_unique<PrometheusTarget>(std::move(target), std::move(name), &context->metrics));
+    sources.push_back(std::make_unique<PrometheusTarget>(std::move(target), std::move(name),
+                                                         &context->metrics, &context->tags));
   }
   return sources;
 }

@@ -41,9 +41,10 @@ std::int64_t wallClockMs() {
 }  // namespace
 
 PrometheusTarget::PrometheusTarget(TargetConfig config, std::string source_name,
-                                   prometheus::Registry* registry)
+                                   prometheus::Registry* registry, const AgentTags* tags)
     : config_(std::move(config)),
       source_name_(std::move(source_name)),
+      tags_(tags),
       parser_(ParserOptions{.max_line_bytes = config_.max_line_bytes,
                             .max_labels = config_.max_labels,
                             .max_samples = config_.max_samples,
@@ -63,6 +64,7 @@ PrometheusTarget::PrometheusTarget(TargetConfig config, std::string source_name,
   builder.set("job", config_.name);
   builder.set("instance", config_.instance());
   target_labels_ = builder.build();
+  report_labels_ = target_labels_;
   target_label_list_.assign(target_labels_.begin(), target_labels_.end());
 
   HttpClientOptions options;
@@ -121,18 +123,32 @@ Labels PrometheusTarget::labelSeries(const Symbol& /*name*/, LabelsBuilder& scra
     scraped.set(exported, value);
     scraped.set(target.name, target.value);
   }
+  if (tags_snapshot_ != nullptr) tags_snapshot_->addTo(scraped);
   return scraped.build();
+}
+
+void PrometheusTarget::refreshTags(SampleBatch& out) {
+  if (tags_ == nullptr) return;
+  if (tags_snapshot_ == nullptr || tags_snapshot_->version != tags_->version()) {
+    tags_snapshot_ = tags_->current();
+    parser_.clearCache();  // its label sets carry the old tags
+    LabelsBuilder builder(target_labels_);
+    tags_snapshot_->addTo(builder);
+    report_labels_ = builder.build();
+  }
+  // Only when every sample of the batch will be this target's.
+  if (out.samples.empty()) out.tags_version = tags_snapshot_->version;
 }
 
 void PrometheusTarget::appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,
                                     std::size_t scraped, std::size_t added) const {
-  out.samples.push_back(Sample{up_, target_labels_, up ? 1.0 : 0.0, ts_ms});
-  out.samples.push_back(Sample{duration_, target_labels_, seconds, ts_ms});
+  out.samples.push_back(Sample{up_, report_labels_, up ? 1.0 : 0.0, ts_ms});
+  out.samples.push_back(Sample{duration_, report_labels_, seconds, ts_ms});
   out.samples.push_back(
-      Sample{samples_scraped_, target_labels_, static_cast<double>(scraped), ts_ms});
+      Sample{samples_scraped_, report_labels_, static_cast<double>(scraped), ts_ms});
   out.samples.push_back(
-      Sample{samples_post_relabel_, target_labels_, static_cast<double>(scraped), ts_ms});
-  out.samples.push_back(Sample{series_added_, target_labels_, static_cast<double>(added), ts_ms});
+      Sample{samples_post_relabel_, report_labels_, static_cast<double>(scraped), ts_ms});
+  out.samples.push_back(Sample{series_added_, report_labels_, static_cast<double>(added), ts_ms});
 }
 
 void PrometheusTarget::countError(const std::string& reason) {
@@ -176,6 +192,7 @@ Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline
     }
   }
 
+  refreshTags(out);
   const std::size_t metadata_before = out.metadata.size();
   const std::size_t samples_before = out.samples.size();
   parser_.begin(ExpositionFormat::kAuto, &out, ts_ms);

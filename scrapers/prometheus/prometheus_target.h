@@ -13,6 +13,7 @@
 #include "component.h"
 #include "config/config_node.h"
 #include "http/http_client.h"
+#include "kubemetrics/agent_tags.h"
 #include "kubemetrics/source.h"
 #include "scrapers/prometheus/config.h"
 #include "scrapers/prometheus/parser.h"
@@ -44,8 +45,11 @@ inline constexpr std::string_view kAcceptHeader =
 class PrometheusTarget : public Source {
  public:
   /// `source_name` is the instance name ("prometheus/node-exporter");
-  /// `registry` may be null (no self-metrics).
-  PrometheusTarget(TargetConfig config, std::string source_name, prometheus::Registry* registry);
+  /// `registry` may be null (no self-metrics). `tags`, when set, are added
+  /// to each series when its label set is built, instead of by the
+  /// pipeline, so the parser's cache holds the only set of each series.
+  PrometheusTarget(TargetConfig config, std::string source_name, prometheus::Registry* registry,
+                   const AgentTags* tags = nullptr);
   ~PrometheusTarget() override;
 
   // kubemetrics::Source
@@ -62,11 +66,15 @@ class PrometheusTarget : public Source {
   void appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,
                     std::size_t scraped, std::size_t added) const;
   void countError(const std::string& reason);
+  void refreshTags(SampleBatch& out);
 
   TargetConfig config_;
   std::string source_name_;
   std::vector<Label> target_label_list_;  // sorted
   Labels target_labels_;
+  const AgentTags* tags_;
+  std::shared_ptr<const AgentTags::Snapshot> tags_snapshot_;  // null: the pipeline tags
+  Labels report_labels_;  // target_labels_ with the tags, for up and scrape_*
   std::unique_ptr<HttpClient> client_;
   TextParser parser_;
   bool first_scrape_ = true;

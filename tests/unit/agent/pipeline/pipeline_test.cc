@@ -126,12 +126,13 @@ TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {
 TEST(PipelineTest, RuntimeTagsApplyFromTheNextBatchOn) {
   AgentConfig config = testConfig();
   RuntimeTags runtime;
+  AgentTags tags(configuredTags(config), &runtime);
   prometheus::Registry registry;
   auto exporter = std::make_unique<RecordingExporter>("rec");
   RecordingExporter* recorder = exporter.get();
   std::vector<ExporterPtr> list;
   list.push_back(std::move(exporter));
-  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry, &runtime));
+  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry, &tags));
   pipeline->start();
   const auto waitFor = [&](std::size_t n) {
     const auto until = SteadyClock::now() + std::chrono::seconds(10);
@@ -154,6 +155,40 @@ TEST(PipelineTest, RuntimeTagsApplyFromTheNextBatchOn) {
   EXPECT_EQ(got[1]->samples[0].labels.get("region"), "eu-west-1");
   EXPECT_EQ(got[1]->samples[0].labels.get("cluster"), "test-cluster");
   EXPECT_EQ(got[2]->samples[0].labels.get("instance_id"), "");
+}
+
+TEST(PipelineTest, LeavesABatchTheSourceTaggedWithTheCurrentTags) {
+  AgentConfig config = testConfig();
+  RuntimeTags runtime;
+  AgentTags tags(configuredTags(config), &runtime);
+  prometheus::Registry registry;
+  auto exporter = std::make_unique<RecordingExporter>("rec");
+  RecordingExporter* recorder = exporter.get();
+  std::vector<ExporterPtr> list;
+  list.push_back(std::move(exporter));
+  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry, &tags));
+  pipeline->start();
+  const std::uint64_t before = tags.version();
+  auto current = makeBatch(1, 1);
+  current->tags_version = before;
+  pipeline->submit(std::move(current));
+  const auto until = SteadyClock::now() + std::chrono::seconds(10);
+  while (recorder->batches().empty() && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  runtime.set({{"region", "eu-west-1"}});
+  auto stale = makeBatch(2, 1);
+  stale->tags_version = before;
+  pipeline->submit(std::move(stale));
+  pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  auto got = recorder->batches();
+  ASSERT_EQ(got.size(), 2u);
+  // Tagged by its source: the pipeline adds nothing (not even cluster,
+  // which this test's source did not add, so the skip is visible).
+  EXPECT_EQ(got[0]->samples[0].labels.get("cluster"), "");
+  // Tagged under tags that changed since: the pipeline adds the current ones.
+  EXPECT_EQ(got[1]->samples[0].labels.get("cluster"), "test-cluster");
+  EXPECT_EQ(got[1]->samples[0].labels.get("region"), "eu-west-1");
 }
 
 TEST(PipelineTest, AllowAndDenyFilterByFullName) {

@@ -422,8 +422,9 @@ TEST(PrometheusEndpointFactoryTest, RegistersRouteAtConfiguredPath) {
   prometheus::Registry registry;
   FakeRoutes routes;
   RuntimeTags runtime_tags;
+  AgentTags agent_tags{{}, &runtime_tags};
   StatusBoard status;
-  const ComponentContext context{agent, registry, routes, runtime_tags, status};
+  const ComponentContext context{agent, registry, routes, runtime_tags, agent_tags, status};
   auto built = buildPrometheusEndpointExporters(node, &context);
   ASSERT_TRUE(built) << built.error().message();
   ASSERT_EQ(built->size(), 1u);
@@ -449,8 +450,9 @@ TEST(PrometheusEndpointFactoryTest, DisabledOrValidationOnlyCreatesNothing) {
   prometheus::Registry registry;
   FakeRoutes routes;
   RuntimeTags runtime_tags;
+  AgentTags agent_tags{{}, &runtime_tags};
   StatusBoard status;
-  const ComponentContext context{agent, registry, routes, runtime_tags, status};
+  const ComponentContext context{agent, registry, routes, runtime_tags, agent_tags, status};
   auto built = buildPrometheusEndpointExporters(node, &context);
   ASSERT_TRUE(built);
   EXPECT_TRUE(built->empty());

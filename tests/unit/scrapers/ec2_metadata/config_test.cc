@@ -126,8 +126,9 @@ struct Context {
   prometheus::Registry registry;
   Routes routes;
   RuntimeTags tags;
+  AgentTags agent_tags{{}, &tags};
   StatusBoard status;
-  ComponentContext context{agent, registry, routes, tags, status};
+  ComponentContext context{agent, registry, routes, tags, agent_tags, status};
 };
 
 std::vector<SourcePtr> build(std::string_view yaml, Context& ctx) {

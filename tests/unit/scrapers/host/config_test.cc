@@ -115,8 +115,9 @@ class HostFactoryTest : public ::testing::Test {
   prometheus::Registry registry_;
   NoRoutes routes_;
   RuntimeTags runtime_tags_;
+  AgentTags agent_tags_{{}, &runtime_tags_};
   StatusBoard status_;
-  ComponentContext context_{agent_, registry_, routes_, runtime_tags_, status_};
+  ComponentContext context_{agent_, registry_, routes_, runtime_tags_, agent_tags_, status_};
 };
 
 TEST_F(HostFactoryTest, ValidationOnlyCreatesNothing) {

@@ -275,5 +275,52 @@ TEST(PrometheusTargetTest, RecoversAfterAFailure) {
   EXPECT_NE(find(second, "a"), nullptr);
 }
 
+TEST(PrometheusTargetTest, AddsTheAgentTagsOnceAndFollowsTheirChanges) {
+  FakeTarget server([](const httplib::Request&, httplib::Response& res) {
+    res.set_content("a{pod=\"p\"} 1\nb{cluster=\"own\"} 2\n", "text/plain");
+  });
+  RuntimeTags runtime;
+  const AgentTags tags({{"cluster", "prod"}, {"node", "n1"}}, &runtime);
+  PrometheusTarget target(config("app", server.url()), "prometheus/app", nullptr, &tags);
+  const auto scrape = [&] {
+    SampleBatch out;
+    EXPECT_TRUE(target.scrape(out, deadlineIn(std::chrono::seconds(5))));
+    return out;
+  };
+
+  const SampleBatch first = scrape();
+  EXPECT_EQ(first.tags_version, tags.version());
+  const Sample* a = find(first, "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->labels.get("cluster"), "prod");
+  EXPECT_EQ(a->labels.get("node"), "n1");
+  EXPECT_EQ(a->labels.get("job"), "app");
+  EXPECT_EQ(find(first, "b")->labels.get("cluster"), "own");  // the series' own label wins
+  EXPECT_EQ(find(first, "up")->labels.get("node"), "n1");
+
+  // The next scrape reuses the cached set: the same interned handle.
+  const SampleBatch second = scrape();
+  EXPECT_EQ(find(second, "a")->labels, a->labels);
+
+  runtime.set({{"instance_id", "i-1"}});
+  const SampleBatch third = scrape();
+  EXPECT_EQ(third.tags_version, tags.version());
+  EXPECT_EQ(find(third, "a")->labels.get("instance_id"), "i-1");
+  EXPECT_EQ(find(third, "up")->labels.get("instance_id"), "i-1");
+  EXPECT_EQ(find(third, "a")->labels.get("cluster"), "prod");
+}
+
+TEST(PrometheusTargetTest, LeavesABatchWithOtherSamplesToThePipeline) {
+  FakeTarget server([](const httplib::Request&, httplib::Response& res) {
+    res.set_content("a 1\n", "text/plain");
+  });
+  const AgentTags tags(AgentTags::Tags{{"cluster", "prod"}});
+  PrometheusTarget target(config("app", server.url()), "prometheus/app", nullptr, &tags);
+  SampleBatch out;
+  out.samples.push_back(Sample{Symbol::intern("earlier"), Labels(), 1, 1});
+  ASSERT_TRUE(target.scrape(out, deadlineIn(std::chrono::seconds(5))));
+  EXPECT_EQ(out.tags_version, 0u);
+}
+
 }  // namespace
 }  // namespace kubemetrics::prometheus_scrape
