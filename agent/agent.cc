@@ -14,7 +14,6 @@ namespace kubemetrics {
 namespace {
 
 constexpr auto kSweepInterval = std::chrono::seconds(60);
-constexpr std::string_view kVersion = "0.1.0";
 
 struct Components {
   std::vector<SourcePtr> sources;
@@ -124,7 +123,7 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
       .Name("kubemetrics_build_info")
       .Help("Always 1; the labels say which build runs.")
       .Register(*agent->metrics_)
-      .Add({{"version", std::string(kVersion)}, {"role", agent->config_.role}})
+      .Add({{"version", std::string(kAgentVersion)}, {"role", agent->config_.role}})
       .Set(1);
 
   Agent* self = agent.get();
@@ -145,14 +144,15 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   agent->server_->add(
       "/status", [self](const HttpRequest&) { return textResponse(200, self->status_.render()); });
   agent->status_.add("agent", [self] {
-    std::string out = "version " + std::string(kVersion) + "\ncluster " + self->config_.cluster +
-                      "\nnode " + self->config_.node + "\nrole " + self->config_.role + "\n";
+    std::string out = "version " + std::string(kAgentVersion) + "\ncluster " +
+                      self->config_.cluster + "\nnode " + self->config_.node + "\nrole " +
+                      self->config_.role + "\n";
     const auto tags = self->runtime_tags_.tags();
     for (const auto& [name, value] : *tags) out += "tag " + name + "=" + value + "\n";
     return out;
   });
   agent->server_->add("/", [](const HttpRequest&) {
-    return textResponse(200, "kubemetrics-agent " + std::string(kVersion) +
+    return textResponse(200, "kubemetrics-agent " + std::string(kAgentVersion) +
                                  "\n/metrics  collected series and self-metrics\n/healthz  "
                                  "liveness\n/readyz   readiness and source status\n/status   "
                                  "what the agent detected\n");
@@ -169,9 +169,10 @@ Result<void> Agent::start() {
   scheduler_->start();
   housekeeping_ = std::thread([this] { housekeeping(); });
   ready_.store(true);
-  logInfo("agent") << "kubemetrics-agent " << kVersion << " serving on " << config_.server.listen
-                   << " (port " << server_->port() << "), cluster \"" << config_.cluster
-                   << "\", node \"" << config_.node << "\", role " << config_.role;
+  logInfo("agent") << "kubemetrics-agent " << kAgentVersion << " serving on "
+                   << config_.server.listen << " (port " << server_->port() << "), cluster \""
+                   << config_.cluster << "\", node \"" << config_.node << "\", role "
+                   << config_.role;
   return {};
 }
 

@@ -20,6 +20,9 @@
 
 namespace kubemetrics {
 
+/// The agent's version (CMake's project version).
+inline constexpr std::string_view kAgentVersion = KM_VERSION;
+
 class HttpServer;
 class Pipeline;
 class Scheduler;

@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: kubemetrics-agent [--config FILE] [--check-config] [--listen ADDR:PORT]\n"
-    "                         [--log-level debug|info|warn|error]\n"
+    "                         [--log-level debug|info|warn|error] [--version]\n"
     "\n"
     "  --config FILE      YAML configuration (default: the built-in configuration:\n"
     "                     host metrics, /metrics on 0.0.0.0:9464, cluster from\n"
@@ -28,7 +28,8 @@ constexpr const char* kUsage =
     "  --check-config     validate, print the effective configuration, exit 0 (valid)\n"
     "                     or 1 (invalid)\n"
     "  --listen ADDR:PORT override server.listen\n"
-    "  --log-level LEVEL  override log_level\n";
+    "  --log-level LEVEL  override log_level\n"
+    "  --version          print the version and exit\n";
 
 struct CommandLine {
   std::string config_file;
@@ -65,6 +66,9 @@ bool parseCommandLine(int argc, char** argv, CommandLine& out) {
       }
     } else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::cout << "kubemetrics-agent " << kubemetrics::kAgentVersion << "\n";
       std::exit(0);
     } else {
       std::cerr << "kubemetrics-agent: unknown argument \"" << arg << "\"\n" << kUsage;

@@ -281,11 +281,13 @@ Result<std::vector<ExporterPtr>> buildPrometheusEndpointExporters(ConfigNode& no
                                                                   const ComponentContext* context) {
   const PrometheusEndpointConfig config = parseConfig(node);
   std::vector<ExporterPtr> exporters;
-  if (context == nullptr || !config.enabled) return exporters;
+  if (context == nullptr) return exporters;
   auto exporter = PrometheusEndpointExporter::create(config, context->metrics);
   if (!exporter) return tl::unexpected(exporter.error());
   context->routes.add(config.path, (*exporter)->handler());
-  exporters.push_back(std::move(*exporter));
+  // Disabled, it is sent nothing and its page holds only the agent's own
+  // metrics (the handler keeps its state): a push-only agent stays observable.
+  if (config.enabled) exporters.push_back(std::move(*exporter));
   return exporters;
 }
 

@@ -71,9 +71,10 @@ class PrometheusEndpointExporter : public Exporter {
 };
 
 /// Factory for `exporters.prometheus` (agent/registry.cc): parses the
-/// config; with a null context (validation only) or `enabled: false`
-/// returns no exporter; otherwise creates one and serves it at `path` via
-/// context->routes.
+/// config; with a null context (validation only) returns no exporter;
+/// otherwise serves a page at `path` via context->routes and, unless
+/// `enabled: false`, returns its exporter. A disabled one's page holds only
+/// the agent's own metrics.
 Result<std::vector<ExporterPtr>> buildPrometheusEndpointExporters(ConfigNode& node,
                                                                   const ComponentContext* context);
 

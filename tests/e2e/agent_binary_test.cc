@@ -167,6 +167,9 @@ server:
 
   const CommandResult unknown_flag = runCommand({KM_AGENT_BINARY, "--frobnicate"});
   EXPECT_EQ(unknown_flag.exit_code, 2);
+  const CommandResult version = runCommand({KM_AGENT_BINARY, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.output, "kubemetrics-agent " KM_VERSION "\n");
   const CommandResult bad_listen =
       runCommand({KM_AGENT_BINARY, "--check-config", "--listen", "127.0.0.1"});
   EXPECT_EQ(bad_listen.exit_code, 1) << bad_listen.output;

@@ -1,6 +1,7 @@
 #include "exporters/prometheus_endpoint/prometheus_endpoint_exporter.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <sys/wait.h>
@@ -443,7 +444,7 @@ TEST(PrometheusEndpointFactoryTest, RegistersRouteAtConfiguredPath) {
   EXPECT_TRUE(doc->errors().empty());
 }
 
-TEST(PrometheusEndpointFactoryTest, DisabledOrValidationOnlyCreatesNothing) {
+TEST(PrometheusEndpointFactoryTest, DisabledServesOnlySelfMetricsAndValidationCreatesNothing) {
   auto doc = ConfigDocument::parse("enabled: false\n", "test");
   ConfigNode node = doc->root();
   AgentConfig agent;
@@ -453,10 +454,22 @@ TEST(PrometheusEndpointFactoryTest, DisabledOrValidationOnlyCreatesNothing) {
   AgentTags agent_tags{{}, &runtime_tags};
   StatusBoard status;
   const ComponentContext context{agent, registry, routes, runtime_tags, agent_tags, status};
+  prometheus::BuildCounter()
+      .Name("kubemetrics_push_sent_bytes_total")
+      .Help("h")
+      .Register(registry)
+      .Add({})
+      .Increment(7);
   auto built = buildPrometheusEndpointExporters(node, &context);
   ASSERT_TRUE(built);
-  EXPECT_TRUE(built->empty());
-  EXPECT_TRUE(routes.routes.empty());
+  EXPECT_TRUE(built->empty());  // the pipeline sends it nothing
+  ASSERT_EQ(routes.routes.count("/metrics"), 1u);
+  HttpRequest get;
+  get.method = "GET";
+  const HttpResponse response = routes.routes["/metrics"](get);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_NE(response.body.find("\nkubemetrics_push_sent_bytes_total 7\n"), std::string::npos)
+      << response.body;
 
   auto doc2 = ConfigDocument::parse("{}", "test");
   ConfigNode node2 = doc2->root();
