@@ -84,20 +84,27 @@ SampleBatchPtr makeBatch(int id, int samples, std::string_view name = "test.metr
 
 struct Fixture {
   explicit Fixture(AgentConfig config, std::vector<RecordingExporter*>* out = nullptr,
-                   int exporters = 1) {
+                   int exporters = 1, const AgentTags* tags = nullptr) {
     std::vector<ExporterPtr> list;
     for (int i = 0; i < exporters; ++i) {
       auto e = std::make_unique<RecordingExporter>("rec" + std::to_string(i));
       if (out) out->push_back(e.get());
       list.push_back(std::move(e));
     }
-    auto created = Pipeline::create(config, std::move(list), registry);
+    auto created = Pipeline::create(config, std::move(list), registry, tags);
     EXPECT_TRUE(created.has_value());
     pipeline = std::move(*created);
   }
   prometheus::Registry registry;
   std::unique_ptr<Pipeline> pipeline;
 };
+
+void waitForBatches(RecordingExporter& recorder, std::size_t n) {
+  const auto until = SteadyClock::now() + std::chrono::seconds(10);
+  while (recorder.batches().size() < n && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {
   AgentConfig config = testConfig();
@@ -127,28 +134,18 @@ TEST(PipelineTest, RuntimeTagsApplyFromTheNextBatchOn) {
   AgentConfig config = testConfig();
   RuntimeTags runtime;
   AgentTags tags(configuredTags(config), &runtime);
-  prometheus::Registry registry;
-  auto exporter = std::make_unique<RecordingExporter>("rec");
-  RecordingExporter* recorder = exporter.get();
-  std::vector<ExporterPtr> list;
-  list.push_back(std::move(exporter));
-  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry, &tags));
-  pipeline->start();
-  const auto waitFor = [&](std::size_t n) {
-    const auto until = SteadyClock::now() + std::chrono::seconds(10);
-    while (recorder->batches().size() < n && SteadyClock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  };
-  pipeline->submit(makeBatch(1, 1));
-  waitFor(1);
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters, 1, &tags);
+  f.pipeline->start();
+  f.pipeline->submit(makeBatch(1, 1));
+  waitForBatches(*exporters[0], 1);
   runtime.set({{"instance_id", "i-0abc"}, {"region", "eu-west-1"}});
-  pipeline->submit(makeBatch(2, 1));
-  waitFor(2);
+  f.pipeline->submit(makeBatch(2, 1));
+  waitForBatches(*exporters[0], 2);
   runtime.set({});
-  pipeline->submit(makeBatch(3, 1));
-  pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
-  auto got = recorder->batches();
+  f.pipeline->submit(makeBatch(3, 1));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  auto got = exporters[0]->batches();
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0]->samples[0].labels.get("instance_id"), "");
   EXPECT_EQ(got[1]->samples[0].labels.get("instance_id"), "i-0abc");
@@ -161,27 +158,20 @@ TEST(PipelineTest, LeavesABatchTheSourceTaggedWithTheCurrentTags) {
   AgentConfig config = testConfig();
   RuntimeTags runtime;
   AgentTags tags(configuredTags(config), &runtime);
-  prometheus::Registry registry;
-  auto exporter = std::make_unique<RecordingExporter>("rec");
-  RecordingExporter* recorder = exporter.get();
-  std::vector<ExporterPtr> list;
-  list.push_back(std::move(exporter));
-  auto pipeline = std::move(*Pipeline::create(config, std::move(list), registry, &tags));
-  pipeline->start();
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters, 1, &tags);
+  f.pipeline->start();
   const std::uint64_t before = tags.version();
   auto current = makeBatch(1, 1);
   current->tags_version = before;
-  pipeline->submit(std::move(current));
-  const auto until = SteadyClock::now() + std::chrono::seconds(10);
-  while (recorder->batches().empty() && SteadyClock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  f.pipeline->submit(std::move(current));
+  waitForBatches(*exporters[0], 1);
   runtime.set({{"region", "eu-west-1"}});
   auto stale = makeBatch(2, 1);
   stale->tags_version = before;
-  pipeline->submit(std::move(stale));
-  pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
-  auto got = recorder->batches();
+  f.pipeline->submit(std::move(stale));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  auto got = exporters[0]->batches();
   ASSERT_EQ(got.size(), 2u);
   // Tagged by its source: the pipeline adds nothing (not even cluster,
   // which this test's source did not add, so the skip is visible).
