@@ -7,15 +7,29 @@
 
 namespace kubemetrics::push {
 
+namespace {
+
+// Makes `scratch` at least `n` bytes long; only grows, so a scratch at its
+// working size is neither reallocated nor zero-filled again.
+void growScratch(std::string& scratch, std::size_t n) {
+  if (scratch.size() < n) scratch.resize(n);
+}
+
+}  // namespace
+
 Result<std::string> zstdCompress(std::string_view data, int level) {
-  std::string out;
-  out.resize(ZSTD_compressBound(data.size()));
-  const std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
+  std::string scratch;
+  return zstdCompress(data, level, scratch);
+}
+
+Result<std::string> zstdCompress(std::string_view data, int level, std::string& scratch) {
+  growScratch(scratch, ZSTD_compressBound(data.size()));
+  const std::size_t n =
+      ZSTD_compress(scratch.data(), scratch.size(), data.data(), data.size(), level);
   if (ZSTD_isError(n)) {
     return makeError(ErrorCode::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
   }
-  out.resize(n);
-  return out;
+  return std::string(scratch.data(), n);
 }
 
 Result<std::string> zstdDecompress(std::string_view data, std::size_t max_bytes) {
@@ -51,22 +65,25 @@ constexpr int kGzipWindowBits = 15 + 16;
 }  // namespace
 
 Result<std::string> gzipCompress(std::string_view data, int level) {
+  std::string scratch;
+  return gzipCompress(data, level, scratch);
+}
+
+Result<std::string> gzipCompress(std::string_view data, int level, std::string& scratch) {
   z_stream zs{};
   if (deflateInit2(&zs, level, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return makeError(ErrorCode::kInternal, "zlib: deflateInit2 failed");
   }
-  std::string out;
-  out.resize(deflateBound(&zs, static_cast<uLong>(data.size())) + 32);
+  growScratch(scratch, deflateBound(&zs, static_cast<uLong>(data.size())) + 32);
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
+  zs.next_out = reinterpret_cast<Bytef*>(scratch.data());
+  zs.avail_out = static_cast<uInt>(scratch.size());
   const int rc = deflate(&zs, Z_FINISH);
   const std::size_t produced = zs.total_out;
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) return makeError(ErrorCode::kInternal, "zlib: deflate failed");
-  out.resize(produced);
-  return out;
+  return std::string(scratch.data(), produced);
 }
 
 Result<std::string> gzipDecompress(std::string_view data, std::size_t max_bytes) {

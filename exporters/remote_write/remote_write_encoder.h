@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,13 @@ inline constexpr std::string_view kVersion = "0.1.0";
 /// is several times faster than building generated messages; the tests check
 /// that the generated WriteRequest parses it back identically.
 ///
+/// Memory: the scratch kept between calls is 2-3x the largest recent
+/// uncompressed request (the request itself and the compressor's worst-case
+/// output, each freed when over 64 MiB) plus a series index of 8 bytes per
+/// slot (1.5-3 slots per sample of the largest recent batch) and name caches
+/// per distinct name, never per series. Each payload body is allocated at
+/// its exact size, since the exporter queues several.
+///
 /// Not thread-safe (scratch buffers are reused); PushExporter serialises.
 class RemoteWriteEncoder : public push::PayloadEncoder {
  public:
@@ -53,29 +61,72 @@ class RemoteWriteEncoder : public push::PayloadEncoder {
     std::int64_t timestamp_ms;
     double value;
   };
-  struct SeriesKeyHash {
-    std::size_t operator()(const std::pair<const void*, const void*>& k) const noexcept {
-      const std::size_t h = std::hash<const void*>()(k.first);
-      return h ^ (std::hash<const void*>()(k.second) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
-    }
+  // One slot of the open-addressing series index: 0 is free, else the
+  // series' index + 1, with 32 bits of its hash to skip most mismatches
+  // without touching the sample.
+  struct IndexSlot {
+    std::uint32_t series_plus_one;
+    std::uint32_t tag;
   };
-  const std::string& mappedName(const Symbol& name);
-  const std::string& mappedLabelName(const Symbol& name);
-  void serialize(std::span<const Sample> samples, std::string& out);
+  // A direct-mapped front for a name cache: the Symbol id and the mapped
+  // text in the cache's node (node addresses are stable until the cache is
+  // cleared). A fixed size, so it never grows with the data; a collision
+  // only costs a lookup in the cache.
+  struct MemoSlot {
+    const void* id = nullptr;
+    const std::string* mapped = nullptr;
+  };
+  static constexpr std::size_t kNameMemoSlots = 256;
+  static constexpr std::size_t kLabelMemoSlots = 1024;
+  using LabelView = std::pair<std::string_view, std::string_view>;
+  struct WireLabel {
+    std::string_view name;
+    std::string_view value;
+    std::size_t size;  // of the encoded Label message
+  };
+
+  // Memo hit inline; a miss goes to the cache (and maps on a cache miss).
+  std::string_view mappedName(const Symbol& name);
+  std::string_view mappedLabelName(const Symbol& name);
+  const std::string& cachedName(const Symbol& name);
+  const std::string& cachedLabelName(const Symbol& name);
+  void clearCachesIfLarge();
+  // Groups `samples` into series_ and points_.
+  void groupSeries(std::span<const Sample> samples);
+  // Fills merged_ with the series' labels as they go on the wire.
+  void seriesLabels(const Sample& first);
+  // Appends `n` bytes to out_ and returns where to write them.
+  char* extend(std::size_t n);
+  // The uncompressed WriteRequest, in out_ (valid until the next call).
+  std::string_view serialize(std::span<const Sample> samples);
 
   std::vector<std::pair<std::string, std::string>> external_labels_;  // sorted, mapped
+  // How many external labels sort before __name__ (which wins a tie).
+  std::size_t name_at_ = 0;
   std::string compression_;
   // Scratch, reused between calls; the caches hold Symbol handles so an id
   // is never reused while cached, and are cleared when they grow large.
+  // They are per name, not per series: a few thousand entries.
   std::unordered_map<Symbol, std::string> name_cache_;
   std::unordered_map<Symbol, std::string> label_cache_;
-  // (name id, labels id) -> index into series_; one flat table, reused.
-  std::unordered_map<std::pair<const void*, const void*>, std::uint32_t, SeriesKeyHash> index_;
+  std::vector<MemoSlot> name_memo_;
+  std::vector<MemoSlot> label_memo_;
+  // (name id, labels id) -> series, sized for the batch and reused.
+  std::vector<IndexSlot> index_;
   std::vector<const Sample*> series_;  // first sample of each series (name, labels)
   std::vector<Point> points_;          // every sample, sorted by (series, timestamp)
-  std::vector<std::pair<std::string_view, std::string_view>> labels_;
-  std::string value_scratch_;
-  std::string buffer_;
+  std::vector<LabelView> labels_;      // the series' own labels, mapped
+  std::vector<WireLabel> merged_;      // own + __name__ + external, sorted, unique
+  std::deque<std::string> fixed_;      // label values repaired to UTF-8; stable addresses
+  std::string utf8_scratch_;
+  // The WriteRequest: out_[0, out_size_). out_ only grows (in steps, so
+  // growing it zero-fills rarely) until it passes kMaxScratchBytes.
+  std::string out_;
+  std::size_t out_size_ = 0;
+  // The compressor's output, copied from here into an exactly sized body:
+  // compressing into the body itself would leave it with the capacity of
+  // the worst case (~1.17x the uncompressed size for snappy) while queued.
+  std::string compressed_;
 };
 
 /// Replaces invalid UTF-8 sequences in `text` by U+FFFD (Prometheus refuses

@@ -3,13 +3,18 @@
 #include <gtest/gtest.h>
 #include <snappy.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "config/config_node.h"
+#include "exporters/common/compression.h"
 #include "exporters/remote_write/config.h"
 #include "remote_write/remote_write.pb.h"
 
@@ -166,6 +171,210 @@ TEST(RemoteWriteEncoderTest, MatchesGeneratedSerializationOfFixtures) {
     EXPECT_EQ(got, want);
     // Our hand-written wire bytes equal protobuf's own serialization.
     EXPECT_EQ(encoder.serializeForTest(samples), again.SerializeAsString());
+  }
+}
+
+// Our bytes are what protobuf itself writes for the message they parse to.
+void expectCanonical(const std::string& raw) {
+  pb::WriteRequest request;
+  ASSERT_TRUE(request.ParseFromString(raw));
+  EXPECT_EQ(raw, request.SerializeAsString());
+}
+
+TEST(RemoteWriteEncoderTest, EdgeCasesMatchProtobufSerialization) {
+  // External labels: one clashing with a series label, one sorting before
+  // __name__ (upper case), one trying to be __name__, two mapping to one.
+  RemoteWriteEncoder encoder(std::vector<std::pair<std::string, std::string>>{
+      {"pod", "external"}, {"Zone", "z1"}, {"__name__", "nope"}, {"e.x", "1"}, {"e_x", "2"}});
+  const std::string long_value(300, 'v');    // 2-byte length varint
+  const std::string huge_value(20000, 'w');  // 3-byte length varint
+  std::string bad_late(40, 'a');
+  bad_late[37] = '\xff';  // invalid byte in the last word of the ASCII check
+  const Labels clash = labelsOf({{"pod", "mine"}, {"a.b", "dot"}, {"a_b", "underscore"}});
+  // "a-z" < "a0" as given, but mapped "a0" < "a_z": mapping reorders.
+  const Labels reorder = labelsOf({{"a-z", "1"}, {"a0", "2"}, {"0lead", "3"}, {"Upper", "4"}});
+  const Labels utf8 = labelsOf({{"ok", "h\xC3\xA9llo w\xC3\xB6rld \xE6\x97\xA5\xE6\x9C\xAC"},
+                                {"emoji", "\xF0\x9F\x98\x80"},
+                                {"bad", bad_late},
+                                {"truncated", "abc\xE6\x97"},
+                                {"surrogate", "\xED\xA0\x80"},
+                                {"toobig", "\xF4\x90\x80\x80"},
+                                {"lone", "\x80"}});
+  const Labels sizes = labelsOf({{"long", long_value}, {"huge", huge_value}});
+  std::vector<Sample> samples = {
+      sample("multi.sample", clash, 3, 3000),
+      sample("multi.sample", clash, 0.0, 1000),   // zero value: field left out
+      sample("multi.sample", clash, -0.0, 2000),  // -0.0 is not the default
+      sample("reorder", reorder, std::numeric_limits<double>::quiet_NaN(), -5),
+      sample("utf8", utf8, std::numeric_limits<double>::infinity(), 1),
+      sample("sizes", sizes, 1e300, std::numeric_limits<std::int64_t>::max()),
+      sample("renamed", labelsOf({{"__name__", "other"}, {"x", "y"}}), 1, 0),  // stamped
+      sample("multi.sample", clash, 4, 1000),  // equal timestamps keep their order
+  };
+  const std::string raw = encoder.serializeForTest(samples);
+  expectCanonical(raw);
+  pb::WriteRequest request;
+  ASSERT_TRUE(request.ParseFromString(raw));
+  ASSERT_EQ(request.timeseries_size(), 5);
+
+  const auto& multi = request.timeseries(0);
+  EXPECT_EQ(labelsOf(multi),
+            (std::vector<std::pair<std::string, std::string>>{{"Zone", "z1"},
+                                                              {"__name__", "multi_sample"},
+                                                              {"a_b", "dot"},
+                                                              {"e_x", "1"},
+                                                              {"pod", "mine"}}));
+  ASSERT_EQ(multi.samples_size(), 4);
+  EXPECT_EQ(multi.samples(0).timestamp(), 1000);
+  EXPECT_EQ(multi.samples(0).value(), 0.0);
+  EXPECT_EQ(multi.samples(1).timestamp(), 1000);
+  EXPECT_EQ(multi.samples(1).value(), 4);
+  EXPECT_EQ(multi.samples(2).timestamp(), 2000);
+  EXPECT_TRUE(std::signbit(multi.samples(2).value()));
+  EXPECT_EQ(multi.samples(3).value(), 3);
+
+  EXPECT_EQ(labelsOf(request.timeseries(1)),
+            (std::vector<std::pair<std::string, std::string>>{{"Upper", "4"},
+                                                              {"Zone", "z1"},
+                                                              {"_0lead", "3"},
+                                                              {"__name__", "reorder"},
+                                                              {"a0", "2"},
+                                                              {"a_z", "1"},
+                                                              {"e_x", "1"},
+                                                              {"pod", "external"}}));
+  EXPECT_TRUE(std::isnan(request.timeseries(1).samples(0).value()));
+  EXPECT_EQ(request.timeseries(1).samples(0).timestamp(), -5);
+
+  std::map<std::string, std::string> values;
+  for (const auto& l : request.timeseries(2).labels()) values[l.name()] = l.value();
+  std::string bad_fixed = bad_late.substr(0, 37) + "\xEF\xBF\xBD" + bad_late.substr(38);
+  EXPECT_EQ(values["ok"], "h\xC3\xA9llo w\xC3\xB6rld \xE6\x97\xA5\xE6\x9C\xAC");
+  EXPECT_EQ(values["emoji"], "\xF0\x9F\x98\x80");
+  EXPECT_EQ(values["bad"], bad_fixed);
+  EXPECT_EQ(values["truncated"], "abc\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(values["surrogate"], "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(values["toobig"], "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(values["lone"], "\xEF\xBF\xBD");
+
+  std::map<std::string, std::string> big;
+  for (const auto& l : request.timeseries(3).labels()) big[l.name()] = l.value();
+  EXPECT_EQ(big["long"], long_value);
+  EXPECT_EQ(big["huge"], huge_value);
+  EXPECT_EQ(request.timeseries(3).samples(0).timestamp(), std::numeric_limits<std::int64_t>::max());
+
+  // A label named __name__ never replaces the metric name.
+  const auto& renamed = request.timeseries(4);
+  EXPECT_EQ(
+      labelsOf(renamed),
+      (std::vector<std::pair<std::string, std::string>>{
+          {"Zone", "z1"}, {"__name__", "renamed"}, {"e_x", "1"}, {"pod", "external"}, {"x", "y"}}));
+  EXPECT_GT(renamed.samples(0).timestamp(), 1700000000000);
+
+  // Encoding again reuses every scratch buffer and gives the same bytes
+  // (up to the stamped timestamp: leave that sample out).
+  samples.erase(samples.begin() + 6);
+  const std::string first = encoder.serializeForTest(samples);
+  EXPECT_EQ(encoder.serializeForTest(samples), first);
+  // An empty batch is an empty WriteRequest.
+  EXPECT_EQ(encoder.serializeForTest({}), "");
+  std::size_t dropped = 0;
+  auto empty = encoder.encode({}, &dropped);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->raw_bytes, 0u);
+  EXPECT_EQ(decode(*empty).timeseries_size(), 0);
+}
+
+TEST(RemoteWriteEncoderTest, ValidUtf8AsciiFastPathAtEveryOffset) {
+  std::string scratch;
+  for (std::size_t n = 0; n <= 24; ++n) {
+    const std::string ascii(n, 'x');
+    EXPECT_EQ(validUtf8(ascii, scratch).data(), ascii.data()) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      SCOPED_TRACE(testing::Message() << "n=" << n << " at=" << at);
+      std::string bad = ascii;
+      bad[at] = '\xfe';
+      EXPECT_EQ(validUtf8(bad, scratch),
+                ascii.substr(0, at) + "\xEF\xBF\xBD" + ascii.substr(at + 1));
+      if (at + 2 <= n) {  // a valid two-byte sequence is kept as it is
+        std::string good = ascii;
+        good[at] = '\xC3';
+        good[at + 1] = '\xA9';
+        EXPECT_EQ(validUtf8(good, scratch).data(), good.data());
+      }
+    }
+  }
+}
+
+TEST(RemoteWriteEncoderTest, GroupsLargeInterleavedBatchesAcrossCalls) {
+  // Many series, each sample of a series far from the previous one, and
+  // batch sizes that shrink and grow between calls (the series index is
+  // resized and reused).
+  std::vector<Labels> labels;
+  for (int i = 0; i < 3000; ++i) labels.push_back(labelsOf({{"i", std::to_string(i)}}));
+  RemoteWriteEncoder encoder;
+  for (const std::size_t series : {3000u, 10u, 1500u, 3000u}) {
+    SCOPED_TRACE(series);
+    std::vector<Sample> samples;
+    for (int round = 3; round > 0; --round) {
+      for (std::size_t i = 0; i < series; ++i) {
+        samples.push_back(sample(i % 2 ? "odd" : "even", labels[i], round, round * 1000));
+      }
+    }
+    const std::string raw = encoder.serializeForTest(samples);
+    expectCanonical(raw);
+    pb::WriteRequest request;
+    ASSERT_TRUE(request.ParseFromString(raw));
+    ASSERT_EQ(request.timeseries_size(), static_cast<int>(series));
+    for (std::size_t i = 0; i < series; ++i) {
+      const auto& ts = request.timeseries(static_cast<int>(i));
+      ASSERT_EQ(ts.samples_size(), 3);
+      EXPECT_EQ(ts.labels(1).value(), std::to_string(i));
+      for (int k = 0; k < 3; ++k) {
+        EXPECT_EQ(ts.samples(k).timestamp(), (k + 1) * 1000);
+        EXPECT_EQ(ts.samples(k).value(), k + 1);
+      }
+    }
+  }
+}
+
+TEST(RemoteWriteEncoderTest, PayloadBodyHoldsNoSlack) {
+  // A queued payload must not keep the compressor's worst-case buffer
+  // (~1.17x the uncompressed size for snappy) while its content is a
+  // fraction of it.
+  std::vector<Sample> samples;
+  for (int i = 0; i < 20000; ++i) {
+    samples.push_back(sample("kube_pod_info",
+                             labelsOf({{"namespace", "team-" + std::to_string(i % 40)},
+                                       {"pod", "web-" + std::to_string(i) + "-7d9f8c6b5"},
+                                       {"node", "ip-10-0-3-" + std::to_string(i % 50)}}),
+                             1, 1764000000000));
+  }
+  for (const char* compression : {"snappy", "zstd", "gzip", ""}) {
+    SCOPED_TRACE(compression);
+    RemoteWriteEncoder encoder({}, compression);
+    const std::string raw = encoder.serializeForTest(samples);
+    for (int call = 0; call < 2; ++call) {  // fresh, then with warm scratch buffers
+      std::size_t dropped = 0;
+      auto payload = encoder.encode(samples, &dropped);
+      ASSERT_TRUE(payload);
+      const std::string& body = payload->body;
+      EXPECT_EQ(payload->raw_bytes, raw.size());
+      EXPECT_LE(body.capacity(), body.size() + body.size() / 8 + 64);
+      if (std::strcmp(compression, "") != 0) {
+        EXPECT_LT(body.size(), raw.size() / 4);
+      }
+      std::string back;
+      if (std::strcmp(compression, "snappy") == 0) {
+        ASSERT_TRUE(snappy::Uncompress(body.data(), body.size(), &back));
+      } else if (std::strcmp(compression, "zstd") == 0) {
+        back = push::zstdDecompress(body).value();
+      } else if (std::strcmp(compression, "gzip") == 0) {
+        back = push::gzipDecompress(body).value();
+      } else {
+        back = body;
+      }
+      EXPECT_EQ(back, raw);
+    }
   }
 }
 
