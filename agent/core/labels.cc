@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <span>
 #include <vector>
 
 #include "core/intern_pool.h"
@@ -11,33 +15,64 @@ namespace detail {
 
 std::size_t sweepSymbols();
 
-struct LabelsKey {
-  std::span<const Label> labels;
-  friend bool operator==(const LabelsKey& a, const LabelsKey& b) {
-    return std::equal(a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end());
-  }
-};
+namespace {
 
-struct LabelsKeyHash {
-  std::size_t operator()(const LabelsKey& key) const noexcept {
-    // Symbols are interned, so hashing their identities hashes the texts.
-    std::size_t h = 0xcbf29ce484222325ULL;
-    for (const Label& l : key.labels) {
-      h = (h ^ reinterpret_cast<std::uintptr_t>(l.name.id())) * 0x100000001b3ULL;
-      h = (h ^ reinterpret_cast<std::uintptr_t>(l.value.id())) * 0x100000001b3ULL;
-    }
-    return h ^ (h >> 29);
+// Symbols are interned, so hashing their identities (32-bit ids) hashes the
+// texts.
+std::uint64_t hashLabels(std::span<const Label> labels) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const Label& l : labels) {
+    const auto name = reinterpret_cast<std::uintptr_t>(l.name.id());
+    const auto value = reinterpret_cast<std::uintptr_t>(l.value.id());
+    h = (h ^ ((std::uint64_t{name} << 32) | value)) * 0x100000001b3ULL;
   }
-};
+  // MurmurHash3's finalizer: the pool uses the low, middle and high bits.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
 
+}  // namespace
+
+// One allocation per set: this header, then the labels. 8 + 8 * n bytes.
 struct LabelsNode {
   std::atomic<std::uint32_t> refs{0};
-  std::size_t hash = 0;
-  std::vector<Label> labels;
-  LabelsKey key() const { return LabelsKey{labels}; }
+  std::uint32_t size = 0;
+
+  const Label* labels() const { return std::launder(reinterpret_cast<const Label*>(this + 1)); }
+  std::span<const Label> items() const { return {labels(), size}; }
+
+  static LabelsNode* create(std::span<const Label> labels) {
+    void* memory = ::operator new(sizeof(LabelsNode) + labels.size() * sizeof(Label));
+    auto* node = new (memory) LabelsNode();
+    node->size = static_cast<std::uint32_t>(labels.size());
+    std::uninitialized_copy(labels.begin(), labels.end(), reinterpret_cast<Label*>(node + 1));
+    return node;
+  }
+  static void destroy(LabelsNode* node) {
+    std::destroy_n(std::launder(reinterpret_cast<Label*>(node + 1)), node->size);
+    node->~LabelsNode();
+    ::operator delete(node);
+  }
+};
+static_assert(sizeof(LabelsNode) % alignof(Label) == 0, "labels follow the header");
+
+struct LabelsTraits {
+  using Ref = LabelsNode*;
+  using Key = std::span<const Label>;
+  struct ShardState {};
+  static std::atomic<std::uint32_t>& refs(Ref node) { return node->refs; }
+  static std::uint64_t hash(Ref node) { return hashLabels(node->items()); }
+  static bool equals(Ref node, const Key& key) {
+    return std::equal(key.begin(), key.end(), node->labels(), node->labels() + node->size);
+  }
+  static void destroy(Ref node, ShardState&) { LabelsNode::destroy(node); }
 };
 
-using LabelsPool = InternPool<LabelsNode, LabelsKey, LabelsKeyHash>;
+using LabelsPool = InternPool<LabelsTraits>;
 
 LabelsPool& labelsPool() {
   static auto* pool = new LabelsPool();  // leaked on purpose, like the symbol pool
@@ -69,7 +104,7 @@ Labels& Labels::operator=(Labels&& other) noexcept {
 Labels::~Labels() { detail::LabelsPool::release(node_); }
 
 std::span<const Label> Labels::items() const {
-  return node_ ? std::span<const Label>(node_->labels) : std::span<const Label>();
+  return node_ ? node_->items() : std::span<const Label>();
 }
 
 std::string_view Labels::get(std::string_view name) const {
@@ -115,17 +150,36 @@ std::string_view LabelsBuilder::get(std::string_view name) const {
   return {};
 }
 
+void LabelsBuilder::sortByName() {
+  // Sorts (name text, position) pairs, so each name's text is looked up once
+  // rather than at every comparison, and only moves labels when they are out
+  // of order (sources often add them sorted).
+  order_.clear();
+  for (std::size_t i = 0; i < labels_.size(); ++i) {
+    order_.emplace_back(labels_[i].name.view(), static_cast<std::uint32_t>(i));
+  }
+  // Byte-wise, like std::string_view's <, but the first byte, which decides
+  // most comparisons of label names, without a call to memcmp. Names are
+  // distinct and not empty (build() dropped those).
+  const auto by_name = [](const auto& a, const auto& b) {
+    const auto a0 = static_cast<unsigned char>(a.first[0]);
+    const auto b0 = static_cast<unsigned char>(b.first[0]);
+    return a0 != b0 ? a0 < b0 : a.first < b.first;
+  };
+  if (std::is_sorted(order_.begin(), order_.end(), by_name)) return;
+  std::sort(order_.begin(), order_.end(), by_name);
+  sorted_.clear();
+  for (const auto& [name, i] : order_) sorted_.push_back(std::move(labels_[i]));
+  labels_.swap(sorted_);
+}
+
 Labels LabelsBuilder::build() {
   std::erase_if(labels_, [](const Label& l) { return l.value.empty() || l.name.empty(); });
   if (labels_.empty()) return Labels();
-  std::sort(labels_.begin(), labels_.end(),
-            [](const Label& a, const Label& b) { return a.name.view() < b.name.view(); });
-  const detail::LabelsKey key{labels_};
-  const std::size_t hash = detail::LabelsKeyHash()(key);
-  return Labels(detail::labelsPool().intern(key, hash, [&] {
-    auto* node = new detail::LabelsNode();
-    node->labels = labels_;
-    return node;
+  sortByName();
+  const std::span<const Label> key(labels_);
+  return Labels(detail::labelsPool().intern(key, detail::hashLabels(key), [&](auto&, std::size_t) {
+    return detail::LabelsNode::create(key);
   }));
 }
 

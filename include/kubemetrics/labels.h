@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kubemetrics/symbol.h"
@@ -78,7 +80,12 @@ class LabelsBuilder {
   Labels build();
 
  private:
+  void sortByName();
+
   std::vector<Label> labels_;
+  // build()'s scratch space, kept so that reuse does not allocate.
+  std::vector<std::pair<std::string_view, std::uint32_t>> order_;
+  std::vector<Label> sorted_;
 };
 
 /// Frees pooled label sets and then texts that no handle references any

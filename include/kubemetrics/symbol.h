@@ -1,21 +1,18 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
 namespace kubemetrics {
 
-namespace detail {
-struct SymbolNode;
-}
-
 /// An interned, immutable string: every distinct text is stored once per
 /// process, so a million series naming `namespace="default"` share one copy.
-/// A Symbol is a reference-counted handle (one pointer); copying it costs an
-/// atomic increment, comparing two is a pointer compare. The empty string is
-/// the null handle and costs nothing.
+/// A Symbol is a reference-counted handle (a 32-bit id, so a Label is 8
+/// bytes); copying it costs an atomic increment, comparing two is an integer
+/// compare. The empty string is the null handle and costs nothing.
 ///
 /// Thread-safe: handles may be created, copied and destroyed on any thread.
 /// Texts nobody references any more are freed by sweepInterned() (see
@@ -28,23 +25,24 @@ class Symbol {
   static Symbol intern(std::string_view text);
 
   Symbol(const Symbol& other) noexcept;
-  Symbol(Symbol&& other) noexcept : node_(other.node_) { other.node_ = nullptr; }
+  Symbol(Symbol&& other) noexcept : id_(other.id_) { other.id_ = 0; }
   Symbol& operator=(const Symbol& other) noexcept;
   Symbol& operator=(Symbol&& other) noexcept;
   ~Symbol();
 
   std::string_view view() const;
   std::string str() const { return std::string(view()); }
-  bool empty() const { return node_ == nullptr; }
+  bool empty() const { return id_ == 0; }
   /// Stable for the lifetime of the text; equal texts give equal ids.
-  const void* id() const { return node_; }
+  const void* id() const { return reinterpret_cast<const void*>(std::uintptr_t{id_}); }
 
-  friend bool operator==(const Symbol& a, const Symbol& b) { return a.node_ == b.node_; }
+  friend bool operator==(const Symbol& a, const Symbol& b) { return a.id_ == b.id_; }
 
  private:
-  explicit Symbol(detail::SymbolNode* node) : node_(node) {}
+  explicit Symbol(std::uint32_t id) : id_(id) {}
   friend class SymbolPoolAccess;
-  detail::SymbolNode* node_ = nullptr;
+  // An index into the pool's id table (agent/core/symbol.cc); 0 is "".
+  std::uint32_t id_ = 0;
 };
 
 /// Number of distinct texts currently pooled (a self-metric).

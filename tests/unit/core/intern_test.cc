@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -109,6 +110,24 @@ TEST(SymbolTest, WorksAsHashKey) {
   set.insert(Symbol::intern("a"));
   EXPECT_EQ(set.size(), 2u);
   EXPECT_EQ(set.count(Symbol::intern("b")), 1u);
+}
+
+TEST(SymbolTest, LongAndBinaryTextsAreKeptWhole) {
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(i));
+  const std::string long_text(100'000, 'q');
+  const Symbol a = Symbol::intern(binary);
+  const Symbol b = Symbol::intern(long_text);
+  EXPECT_EQ(a.view(), binary);
+  EXPECT_EQ(b.view(), long_text);
+  EXPECT_EQ(Symbol::intern(std::string(binary)), a);
+  EXPECT_NE(Symbol::intern(long_text.substr(1)), b);
+}
+
+TEST(SymbolTest, HandleIsA32BitId) {
+  // The memory budget per series counts on this: a Label is two ids.
+  EXPECT_EQ(sizeof(Symbol), 4u);
+  EXPECT_EQ(sizeof(Label), 8u);
 }
 
 // ---------------------------------------------------------------------------
@@ -270,6 +289,38 @@ TEST(LabelsTest, CopyAndMoveKeepTheHandle) {
   EXPECT_EQ(move_assigned.get("k"), "v");
 }
 
+TEST(LabelsTest, LargeSetsKeepEveryLabel) {
+  LabelsBuilder b;
+  for (int i = 299; i >= 0; --i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "label_%03d", i);
+    b.set(name, std::to_string(i));
+  }
+  const Labels labels = b.build();
+  ASSERT_EQ(labels.size(), 300u);
+  for (int i = 0; i < 300; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "label_%03d", i);
+    EXPECT_EQ(labels.items()[i].name.view(), name);
+    EXPECT_EQ(labels.get(name), std::to_string(i));
+  }
+  EXPECT_EQ(LabelsBuilder(labels).build(), labels);
+}
+
+TEST(LabelsTest, SortedInputKeepsItsOrder) {
+  // build() skips the sort when labels arrive sorted; both ways agree.
+  const Labels sorted = LabelsBuilder().set("a", "1").set("b", "2").set("c", "3").build();
+  const Labels reversed = LabelsBuilder().set("c", "3").set("b", "2").set("a", "1").build();
+  EXPECT_EQ(sorted, reversed);
+  EXPECT_EQ(pairsOf(sorted), (Pairs{{"a", "1"}, {"b", "2"}, {"c", "3"}}));
+  // Names sharing a first byte, and one a prefix of another.
+  const Labels shared = LabelsBuilder().set("ab", "1").set("a", "2").set("aa", "3").build();
+  EXPECT_EQ(pairsOf(shared), (Pairs{{"a", "2"}, {"aa", "3"}, {"ab", "1"}}));
+  // Bytes above 0x7f sort after ASCII, as in std::string's <.
+  const Labels high = LabelsBuilder().set("\xc3\xa9", "1").set("z", "2").build();
+  EXPECT_EQ(pairsOf(high), (Pairs{{"z", "2"}, {"\xc3\xa9", "1"}}));
+}
+
 // ---------------------------------------------------------------------------
 // sweepInterned()
 
@@ -364,6 +415,67 @@ TEST(SweepInternedTest, KeepsLabelSetsHeldByCopies) {
   EXPECT_EQ(internedLabelSetCount(), base_sets + 1);
   EXPECT_EQ(copy.get("sweep-copy"), "1");
   EXPECT_EQ(LabelsBuilder().set("sweep-copy", "1").build(), copy);
+}
+
+TEST(SweepInternedTest, SurvivorsStayFindableAfterPartialSweeps) {
+  // Enough entries to grow every shard's table several times; sweeping a
+  // scattered part of them shifts survivors in their tables, and sweeping
+  // most of them shrinks the tables. Each survivor must still be found
+  // (same handle) and each swept text come back as a new entry.
+  sweepInterned();
+  const std::size_t base_sets = internedLabelSetCount();
+  const std::size_t base_syms = internedSymbolCount();
+  constexpr int kCount = 20'000;
+  const auto text = [](int i) { return "partial-" + std::to_string(i); };
+  std::vector<Symbol> symbols;
+  std::vector<Labels> sets;
+  for (int i = 0; i < kCount; ++i) {
+    symbols.push_back(Symbol::intern(text(i)));
+    sets.push_back(LabelsBuilder().set("partial", text(i)).set("job", "partial").build());
+  }
+  EXPECT_EQ(internedSymbolCount(), base_syms + kCount + 2);  // and "partial", "job"
+  EXPECT_EQ(internedLabelSetCount(), base_sets + kCount);
+  for (const int keep_one_in : {3, 7, 50}) {
+    std::size_t kept = 0;
+    for (int i = 0; i < kCount; ++i) {
+      if ((i * 7919) % keep_one_in != 0) {
+        symbols[i] = Symbol();
+        sets[i] = Labels();
+      } else if (!symbols[i].empty()) {
+        ++kept;
+      }
+    }
+    sweepInterned();
+    EXPECT_EQ(internedLabelSetCount(), base_sets + kept) << keep_one_in;
+    EXPECT_EQ(internedSymbolCount(), base_syms + kept + 2) << keep_one_in;
+    for (int i = 0; i < kCount; ++i) {
+      if (symbols[i].empty()) continue;
+      ASSERT_EQ(symbols[i].view(), text(i));
+      ASSERT_EQ(Symbol::intern(text(i)), symbols[i]) << i;
+      ASSERT_EQ(LabelsBuilder().set("job", "partial").set("partial", text(i)).build(), sets[i])
+          << i;
+      ASSERT_EQ(sets[i].get("partial"), text(i));
+    }
+    EXPECT_EQ(internedSymbolCount(), base_syms + kept + 2);  // nothing new
+  }
+  // Swept texts and sets come back as new entries, with their contents.
+  std::vector<std::pair<int, Labels>> again;
+  for (int i = 0; i < kCount; i += 97) {
+    if (symbols[i].empty()) {
+      again.emplace_back(i, LabelsBuilder().set("partial", text(i)).set("job", "partial").build());
+    }
+  }
+  ASSERT_FALSE(again.empty());
+  for (const auto& [i, set] : again) {
+    EXPECT_EQ(set.get("partial"), text(i));
+    EXPECT_EQ(set.get("job"), "partial");
+  }
+  again.clear();
+  symbols.clear();
+  sets.clear();
+  sweepInterned();
+  EXPECT_EQ(internedLabelSetCount(), base_sets);
+  EXPECT_EQ(internedSymbolCount(), base_syms);
 }
 
 // ---------------------------------------------------------------------------
@@ -517,6 +629,49 @@ TEST(InternConcurrencyTest, InterningRacesSweeperSafely) {
   pinned_set = Labels();
   sweepInterned();
   EXPECT_EQ(internedLabelSetCount(), base_sets);
+  EXPECT_EQ(internedSymbolCount(), base_syms);
+}
+
+TEST(InternConcurrencyTest, ManyNewTextsFromManyThreads) {
+  // Threads creating texts at once grow the pools' tables and the symbol id
+  // table together (its chunks are shared between shards).
+  sweepInterned();
+  const std::size_t base_syms = internedSymbolCount();
+#if defined(KM_INTERN_TEST_TSAN)
+  constexpr int kPerThread = 10'000;
+#else
+  constexpr int kPerThread = 40'000;
+#endif
+  const auto text = [](int w, int i) {
+    return "many-" + std::to_string(w) + "-" + std::to_string(i);
+  };
+  std::vector<std::vector<Symbol>> held(kWorkers);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < kPerThread; ++i) held[w].push_back(Symbol::intern(text(w, i)));
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  workers.clear();
+  EXPECT_EQ(internedSymbolCount(), base_syms + kWorkers * kPerThread);
+  // Each thread checks another's handles.
+  std::atomic<int> mismatches{0};
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      const int other = (w + 1) % kWorkers;
+      for (int i = 0; i < kPerThread; ++i) {
+        if (held[other][i].view() != text(other, i) ||
+            Symbol::intern(text(other, i)) != held[other][i]) {
+          mismatches.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  held.clear();
+  EXPECT_EQ(sweepInterned(), static_cast<std::size_t>(kWorkers * kPerThread));
   EXPECT_EQ(internedSymbolCount(), base_syms);
 }
 
