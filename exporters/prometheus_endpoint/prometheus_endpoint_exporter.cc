@@ -109,6 +109,15 @@ class PrometheusEndpointExporter::State {
     for (const Sample& sample : batch.samples) {
       const SeriesValue value{sample.value, sample.timestamp_ms, now};
       auto it = series_.find(SeriesKeyRef{sample.name.id(), sample.labels.id()});
+      if (isStaleMarker(sample.value)) {
+        // The series ended (its target dropped it or stopped answering):
+        // off the page now rather than after expire_after. A marker older
+        // than the value held is backfill, like any older sample.
+        if (it == series_.end()) continue;
+        if (sample.timestamp_ms != 0 && sample.timestamp_ms < it->second.timestamp_ms) continue;
+        eraseLocked(it);
+        continue;
+      }
       if (it == series_.end()) {
         series_.emplace(SeriesKey{sample.name, sample.labels}, value);
         FamilyEntry& family = families_[sample.name];
@@ -178,6 +187,16 @@ class PrometheusEndpointExporter::State {
   void setClock(Clock clock) { clock_ = std::move(clock); }
 
  private:
+  using SeriesMap = std::unordered_map<SeriesKey, SeriesValue, SeriesKeyHash, SeriesKeyEqual>;
+
+  // Requires mu_. Removes one series; its family goes at the next sweep if
+  // it was the last.
+  SeriesMap::iterator eraseLocked(SeriesMap::iterator it) {
+    auto family = families_.find(it->first.name);
+    if (family != families_.end() && family->second.series > 0) --family->second.series;
+    return series_.erase(it);
+  }
+
   // Requires mu_.
   void sweepLocked(SteadyClock::time_point now) {
     last_sweep_ = now;
@@ -187,9 +206,7 @@ class PrometheusEndpointExporter::State {
         ++it;
         continue;
       }
-      auto family = families_.find(it->first.name);
-      if (family != families_.end() && family->second.series > 0) --family->second.series;
-      it = series_.erase(it);
+      it = eraseLocked(it);
       ++expired;
     }
     std::erase_if(families_, [](const auto& entry) { return entry.second.series == 0; });
@@ -206,9 +223,9 @@ class PrometheusEndpointExporter::State {
   // TODO(promexp): KM_GUARDED_BY(mu_) once thread_annotations.h offers an
   // annotated mutex; on std::mutex Clang rejects the attribute.
   std::mutex mu_;
-  std::unordered_map<SeriesKey, SeriesValue, SeriesKeyHash, SeriesKeyEqual> series_;  // mu_
-  std::unordered_map<Symbol, FamilyEntry> families_;                                  // mu_
-  SteadyClock::time_point last_sweep_;                                                // mu_
+  SeriesMap series_;                                  // mu_
+  std::unordered_map<Symbol, FamilyEntry> families_;  // mu_
+  SteadyClock::time_point last_sweep_;                // mu_
 };
 
 Result<std::unique_ptr<PrometheusEndpointExporter>> PrometheusEndpointExporter::create(

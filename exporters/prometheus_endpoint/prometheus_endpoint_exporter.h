@@ -23,7 +23,7 @@ namespace kubemetrics::prometheus_endpoint {
 /// it is sent and serves them, with the agent's own metrics from the
 /// self-metrics registry, as one Prometheus text page (see
 /// writeExposition). Series not refreshed for `expire_after` leave the page
-/// and memory.
+/// and memory; a staleness marker (isStaleMarker) removes its series at once.
 ///
 /// Thread-safe: send() runs on the pipeline's flusher thread while render()
 /// and the HTTP handler run on server threads. One mutex guards the series;
@@ -48,7 +48,8 @@ class PrometheusEndpointExporter : public Exporter {
   // kubemetrics::Exporter
   std::string_view name() const override { return "prometheus"; }
   /// Stores every sample as the latest value of its series; a sample older
-  /// (by timestamp) than the one held is ignored. Never fails.
+  /// (by timestamp) than the one held is ignored. A staleness marker removes
+  /// its series (and is never stored). Never fails.
   Result<void> send(SharedBatch batch) override;
   /// Nothing to flush: the page is served until the HTTP server stops.
   void shutdown(Deadline deadline) override;

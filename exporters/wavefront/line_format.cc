@@ -143,6 +143,8 @@ std::string_view dropReasonName(DropReason reason) {
       return "duplicate_tag_key";
     case DropReason::kEmptyTagKey:
       return "empty_tag_key";
+    case DropReason::kStaleMarker:
+      return "stale_marker";
   }
   return "unknown";
 }
@@ -249,6 +251,7 @@ bool LineFormatter::format(const Sample& sample, std::string& out, FormatStats& 
     ++stats.dropped[static_cast<std::size_t>(reason)];
     return false;
   };
+  if (isStaleMarker(sample.value)) return drop(DropReason::kStaleMarker);
   if (!std::isfinite(sample.value)) return drop(DropReason::kNonFiniteValue);
 
   // Metric name, quoted only when it holds '/' or ',' (saves two bytes a line).

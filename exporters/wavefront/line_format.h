@@ -42,8 +42,11 @@ enum class DropReason : std::uint8_t {
   kTagTooLong,       // key > 64, value > 255 or key+value > 254
   kDuplicateTagKey,  // two label names that sanitise to the same key
   kEmptyTagKey,      // a label with an empty name
+  // A staleness marker (isStaleMarker): the end of a series, which the
+  // format cannot say (no NaN); expected, not bad data, hence its own reason.
+  kStaleMarker,
 };
-inline constexpr std::size_t kDropReasonCount = 9;
+inline constexpr std::size_t kDropReasonCount = 10;
 
 /// "non_finite_value", "empty_name", ... (the self-metric label value).
 std::string_view dropReasonName(DropReason reason);
@@ -78,7 +81,9 @@ struct LineFormatOptions {
 ///    (internal metric) or delta prefix U+2206 / U+0394 kept; every other
 ///    character (one UTF-8 code point or one invalid byte) becomes '-', as
 ///    wavefront-sdk-java's sanitize() does. Longer than 256: dropped.
-///  - value: shortest round-trip decimal; NaN and +-Inf are dropped.
+///  - value: shortest round-trip decimal; NaN and +-Inf are dropped, and so
+///    are staleness markers (counted apart: Wavefront has no way to end a
+///    series, which simply stops receiving points).
 ///  - timestamp: epoch seconds, with a .mmm fraction when the sample has
 ///    milliseconds (java-lib's decoder accepts fractional seconds); omitted
 ///    when the sample has none (<= 0), so the proxy stamps arrival time.

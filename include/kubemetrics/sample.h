@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,6 +21,25 @@ struct Sample {
   double value = 0;
   std::int64_t timestamp_ms = 0;  // Unix epoch, milliseconds
 };
+
+/// The bits of Prometheus' staleness marker (model/value.StaleNaN): a NaN
+/// that no arithmetic produces, written as the value of a series that
+/// vanished (its target stopped exposing it, or stopped answering), so that
+/// a backend ends the series at that timestamp instead of showing its last
+/// value for the query lookback (5 minutes by default). Remote write carries
+/// it bit for bit; other exporters handle it explicitly (the Wavefront line
+/// protocol has no NaN and drops it, the /metrics page removes the series).
+inline constexpr std::uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
+/// The marker as a value (a signalling-NaN bit pattern: copy it, never
+/// compute with it, or the CPU may quieten it into an ordinary NaN).
+inline constexpr double kStaleNaN = std::bit_cast<double>(kStaleNaNBits);
+
+/// True when `value` is a staleness marker. Compares bits: NaN != NaN, and
+/// any other NaN (a scraped "NaN"; Prometheus' NormalNaN 0x7ff8000000000001)
+/// is a value, not a marker.
+inline bool isStaleMarker(double value) {
+  return std::bit_cast<std::uint64_t>(value) == kStaleNaNBits;
+}
 
 /// The kind of a metric family, where the source knows it.
 enum class MetricType : std::uint8_t { kUntyped, kGauge, kCounter, kHistogram, kSummary };

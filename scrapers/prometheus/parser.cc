@@ -147,19 +147,27 @@ struct StringHash {
   }
 };
 
-// What the cache knows of one series text.
+// What the cache knows of one series text. There is one per active series
+// of every target, so its size matters: the flags are bits in one byte next
+// to the name, where a 4-byte Symbol leaves room before the 8-byte fields.
 struct SeriesEntry {
-  Symbol name;     // as exposed
-  Labels labels;   // final (after the labeler)
-  Labels scraped;  // as exposed
-  Labels group;    // scraped without `le` (histogram grouping)
-  std::uint64_t generation = 0;
+  Symbol name;  // as exposed
+  bool has_le : 1 = false;
+  bool le_valid : 1 = false;  // le parses as a float (OpenMetrics: canonical +Inf)
+  bool has_quantile : 1 = false;
+  bool quantile_valid : 1 = false;  // a float in [0, 1]
+  // Staleness. `live`: the last ended scrape kept a sample of this series
+  // stamped at scrape time, and no marker was written since, so it gets one
+  // when it vanishes. `tracked`: this scrape's first sample of it has no
+  // timestamp of its own (meaningful while `generation` is this scrape's).
+  bool live : 1 = false;
+  bool tracked : 1 = false;
+  Labels labels;                 // final (after the labeler)
+  Labels scraped;                // as exposed
+  Labels group;                  // scraped without `le` (histogram grouping)
+  std::uint64_t generation = 0;  // of the last scrape that had a sample of it
   double le = 0;
   double quantile = 0;
-  bool has_le = false;
-  bool le_valid = false;  // le parses as a float (OpenMetrics: canonical +Inf)
-  bool has_quantile = false;
-  bool quantile_valid = false;  // a float in [0, 1]
 };
 
 }  // namespace
@@ -264,6 +272,22 @@ class TextParser::Impl {
   std::uint64_t generation_ = 0;
   std::size_t last_samples_ = 0;
 
+  // Staleness (see TextParser). Per scrape: distinct series with a sample,
+  // and how many of those keep their `live` state (live == tracked), so a
+  // scrape with the same series as the previous one skips the pass.
+  std::size_t touched_ = 0;
+  std::size_t unchanged_ = 0;
+  bool scrape_open_ = false;  // begun, neither finished nor abandoned
+  // The live series of a dropped cache, owed a marker at the end of the next
+  // ended scrape unless it has a sample of the same name and labels. Sorted
+  // by (name id, labels id); empty but for the scrape after a drop.
+  struct Orphan {
+    Symbol name;
+    Labels labels;
+    bool seen = false;
+  };
+  std::vector<Orphan> orphans_;
+
   // Per scrape.
   ExpositionFormat format_ = ExpositionFormat::kText;
   ExpositionFormat last_format_ = ExpositionFormat::kText;
@@ -337,9 +361,21 @@ class TextParser::Impl {
   bool autoFormat() const { return format_ == ExpositionFormat::kAuto; }
 
   void begin(ExpositionFormat format, SampleBatch* out, std::int64_t ts, ParseStats* stats) {
+    // A scrape left open is forgotten: it kept nothing and changes no
+    // series' staleness state. Only eviction is done, so a caller that never
+    // ends its scrapes still has a bounded cache.
+    if (scrape_open_) {
+      std::erase_if(cache_, [g = generation_](const auto& kv) {
+        return !kv.second.live && kv.second.generation + 2 <= g;
+      });
+    }
+    scrape_open_ = true;
+    touched_ = 0;
+    unchanged_ = 0;
+    for (Orphan& orphan : orphans_) orphan.seen = false;
     // The same series text is valid or not depending on the grammar, and the
     // cache skips validation: a new grammar starts a new cache.
-    if (format != last_format_) cache_.clear();
+    if (format != last_format_) dropCache();
     last_format_ = format;
     format_ = format;
     out_ = out;
@@ -358,12 +394,6 @@ class TextParser::Impl {
     group_ = Group();
     prev_entry_ = nullptr;
     ++generation_;
-    // Series absent for two scrapes leave the cache, so churn cannot grow
-    // it without bound; a series missing once (a flapping target) stays.
-    if (generation_ > 2) {
-      std::erase_if(cache_,
-                    [g = generation_](const auto& kv) { return kv.second.generation + 2 < g; });
-    }
     if (out_ != nullptr && last_samples_ > 0)
       out_->samples.reserve(out_->samples.size() + last_samples_);
   }
@@ -439,7 +469,83 @@ class TextParser::Impl {
       emitMetadata();
     }
     last_samples_ = stats_->samples;
+    endScrape(/*kept=*/true);
     return {};
+  }
+
+  void abandon() {
+    if (scrape_open_) endScrape(/*kept=*/false);
+  }
+
+  // ---- staleness ----------------------------------------------------------
+
+  void appendMarker(const Symbol& name, const Labels& labels) {
+    if (!options_.stale_markers || out_ == nullptr) return;
+    out_->samples.push_back(Sample{name, labels, kStaleNaN, default_ts_});
+    ++stats_->stale_markers;
+  }
+
+  // Called at a series' first sample of the scrape, once its timestamp is known.
+  void touch(SeriesEntry& entry, bool has_ts) {
+    entry.generation = generation_;
+    entry.tracked = !has_ts;
+    ++touched_;
+    unchanged_ += entry.live == entry.tracked;
+    if (!orphans_.empty()) {
+      const auto it = std::lower_bound(
+          orphans_.begin(), orphans_.end(), entry,
+          [](const Orphan& o, const SeriesEntry& e) { return orphanBefore(o, e); });
+      if (it != orphans_.end() && it->name == entry.name && it->labels == entry.labels) {
+        it->seen = true;
+      }
+    }
+  }
+
+  template <class A, class B>
+  static bool orphanBefore(const A& a, const B& b) {
+    const std::less<const void*> less;
+    if (a.name.id() != b.name.id()) return less(a.name.id(), b.name.id());
+    return less(a.labels.id(), b.labels.id());
+  }
+
+  // Ends the scrape: `kept` when its samples stay in the batch. Writes the
+  // markers owed (see TextParser), updates each series' `live` state and
+  // evicts the series absent from this scrape and the previous one, so
+  // churn cannot grow the cache without bound while a series missing once
+  // (a flapping target) stays. One pass over the cache, skipped when every
+  // cached series had a sample and none changed state: the steady case.
+  void endScrape(bool kept) {
+    scrape_open_ = false;
+    const bool steady = kept && touched_ == cache_.size() && unchanged_ == touched_;
+    if (!steady) {
+      const std::uint64_t g = generation_;
+      for (auto it = cache_.begin(); it != cache_.end();) {
+        SeriesEntry& e = it->second;
+        const bool seen = e.generation == g;
+        if (e.live && !(kept && seen)) appendMarker(e.name, e.labels);
+        e.live = kept && seen && e.tracked;
+        if (!seen && e.generation + 2 <= g) {
+          it = cache_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (const Orphan& orphan : orphans_) {
+      if (!(kept && orphan.seen)) appendMarker(orphan.name, orphan.labels);
+    }
+    std::vector<Orphan>().swap(orphans_);
+  }
+
+  // Empties the cache, keeping the live series as orphans (their markers are
+  // still owed). Between scrapes only: the cache's entries are gone.
+  void dropCache() {
+    for (const auto& [text, e] : cache_) {
+      if (e.live) orphans_.push_back(Orphan{e.name, e.labels});
+    }
+    cache_.clear();
+    std::sort(orphans_.begin(), orphans_.end(),
+              [](const Orphan& a, const Orphan& b) { return orphanBefore(a, b); });
   }
 
   // ---- lines --------------------------------------------------------------
@@ -841,7 +947,6 @@ class TextParser::Impl {
       if (!created) return tl::unexpected(created.error());
       entry = *created;
     }
-    entry->generation = generation_;
 
     // Value, optional timestamp, optional exemplar.
     std::size_t p = end;
@@ -937,6 +1042,7 @@ class TextParser::Impl {
       pending_ts_.push_back({out_->samples.size(), ts_raw, ts_integer, line_no_});
       if (!ts_integer) ts_ms = default_ts_;
     }
+    if (entry->generation != generation_) touch(*entry, has_ts);
     out_->samples.push_back(Sample{entry->name, entry->labels, value, ts_ms});
     ++stats_->samples;
     return {};
@@ -1133,7 +1239,9 @@ Result<void> TextParser::finish(ExpositionFormat format) { return impl_->finish(
 
 std::size_t TextParser::cachedSeries() const { return impl_->cache_.size(); }
 
-void TextParser::clearCache() { impl_->cache_.clear(); }
+void TextParser::abandon() { impl_->abandon(); }
+
+void TextParser::clearCache() { impl_->dropCache(); }
 
 Result<ParseStats> parseText(std::string_view body, ExpositionFormat format, SampleBatch& out,
                              std::int64_t default_timestamp_ms) {

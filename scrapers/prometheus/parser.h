@@ -42,13 +42,15 @@ struct ParserOptions {
   std::size_t max_labels = 512;          // labels per series; more: error
   std::size_t max_samples = 0;           // per scrape; 0 = unlimited; more: error
   bool metadata = true;                  // fill SampleBatch::metadata from HELP/TYPE/UNIT
+  bool stale_markers = true;             // append staleness markers (see TextParser)
 };
 
 /// Statistics of one parse.
 struct ParseStats {
-  std::size_t samples = 0;     // samples appended
-  std::size_t lines = 0;       // lines read
-  std::size_t new_series = 0;  // series texts not in the cache (first seen this scrape)
+  std::size_t samples = 0;        // samples appended
+  std::size_t lines = 0;          // lines read
+  std::size_t new_series = 0;     // series texts not in the cache (first seen this scrape)
+  std::size_t stale_markers = 0;  // staleness markers appended (finish() or abandon())
 };
 
 /// A streaming parser for the Prometheus text format 0.0.4 and OpenMetrics
@@ -62,8 +64,21 @@ struct ParseStats {
 /// The parser keeps, across scrapes, a cache from each series' raw text
 /// (`name{labels}`) to its interned name and final labels, so a steady
 /// target costs no allocation per sample: each line is a hash lookup plus a
-/// number parse. Series not seen in a successful scrape are evicted at its
-/// finish().
+/// number parse. A series absent from two scrapes in a row leaves the cache
+/// when the second one ends.
+///
+/// Staleness, as Prometheus does it (the scrape loop's seriesPrev/seriesCur):
+/// a scrape ends with finish() (success: its samples are kept) or abandon()
+/// (failure: the caller dropped its samples). Either appends to the batch a
+/// staleness marker (kStaleNaN, same name and final labels, stamped with the
+/// scrape's default timestamp) for each series the previous ended scrape
+/// kept and this one does not: after a success the series that vanished,
+/// after a failure every series of the previous scrape. Each vanished
+/// series is marked once; one that comes back is an ordinary series again.
+/// A series exposed with its own timestamp gets no marker (Prometheus
+/// tracks staleness only for series stamped at scrape time). The state is
+/// two bits in the cache entry; a steady scrape (same series as the
+/// previous one) costs no pass over the cache.
 ///
 /// Errors name the line number ("line 12: ..."); the first error ends the
 /// parse (Prometheus fails a scrape on any malformed line).
@@ -82,13 +97,26 @@ class TextParser {
   /// Parses every complete line in `chunk`, carrying the rest over.
   Result<void> feed(std::string_view chunk);
   /// Parses the last line and checks end-of-body rules. `format` resolves
-  /// kAuto (pass the Content-Type's format); ignored otherwise.
+  /// kAuto (pass the Content-Type's format); ignored otherwise. On success
+  /// the scrape is kept: appends the staleness markers of the series that
+  /// vanished since the previous scrape. On error nothing is appended; call
+  /// abandon() if the scrape's samples are dropped.
   Result<void> finish(ExpositionFormat format = ExpositionFormat::kAuto);
+  /// Ends a failed scrape whose samples the caller removed from the batch:
+  /// appends a staleness marker for every series of the previous scrape
+  /// that was kept (none if it failed too) to the batch given to begin(),
+  /// which must still be alive. A scrape left neither finished nor
+  /// abandoned (begin() again) changes nothing for staleness.
+  void abandon();
 
   const ParseStats& stats() const { return stats_; }
   /// Series texts currently cached (a bound for tests and self-metrics).
   std::size_t cachedSeries() const;
-  /// Drops the cache (when the labeler's inputs change).
+  /// Drops the cache (when the labeler's inputs change); call between
+  /// scrapes. The name and final labels of each series of the previous
+  /// scrape are kept until the next scrape ends: those whose series does not
+  /// come back with the very same labels get their staleness marker then
+  /// (a change of the labeler's output makes every series a new one).
   void clearCache();
 
  private:

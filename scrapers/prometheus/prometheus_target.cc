@@ -95,6 +95,13 @@ PrometheusTarget::PrometheusTarget(TargetConfig config, std::string source_name,
                               "(timeout, unreachable, http_status, body_too_large, truncated, "
                               "parse, sample_limit, limit, ...).")
                           .Register(*registry);
+    stale_markers_ = &prometheus::BuildCounter()
+                          .Name("kubemetrics_prometheus_stale_markers_total")
+                          .Help(
+                              "Staleness markers written for series of a Prometheus target that "
+                              "vanished or whose scrape failed.")
+                          .Register(*registry)
+                          .Add({{"target", source_name_}});
     cached_series_ = &prometheus::BuildGauge()
                           .Name("kubemetrics_prometheus_cached_series")
                           .Help(
@@ -127,17 +134,33 @@ Labels PrometheusTarget::labelSeries(const Symbol& /*name*/, LabelsBuilder& scra
   return scraped.build();
 }
 
-void PrometheusTarget::refreshTags(SampleBatch& out) {
+void PrometheusTarget::refreshTags(SampleBatch& out, std::int64_t ts_ms) {
   if (tags_ == nullptr) return;
+  // Only when every sample of the batch will be this target's.
+  const bool own_batch = out.samples.empty();
   if (tags_snapshot_ == nullptr || tags_snapshot_->version != tags_->version()) {
+    const bool reported = tags_snapshot_ != nullptr;  // up and scrape_* went out with the old tags
     tags_snapshot_ = tags_->current();
-    parser_.clearCache();  // its label sets carry the old tags
+    // Its label sets carry the old tags. Every series gets new labels, so
+    // it is a new series to a backend: the parser still writes the markers
+    // of the old ones at the end of this scrape (but for a series whose
+    // labels come out the same, its own label overriding the changed tag).
+    parser_.clearCache();
     LabelsBuilder builder(target_labels_);
     tags_snapshot_->addTo(builder);
-    report_labels_ = builder.build();
+    Labels report = builder.build();
+    if (reported && report != report_labels_) {
+      // The target under its old labels is gone for good: as Prometheus does
+      // when a target goes away, its up and scrape_* series are marked too.
+      for (const Symbol* name :
+           {&up_, &duration_, &samples_scraped_, &samples_post_relabel_, &series_added_}) {
+        out.samples.push_back(Sample{*name, report_labels_, kStaleNaN, ts_ms});
+      }
+      if (stale_markers_ != nullptr) stale_markers_->Increment(5);
+    }
+    report_labels_ = std::move(report);
   }
-  // Only when every sample of the batch will be this target's.
-  if (out.samples.empty()) out.tags_version = tags_snapshot_->version;
+  if (own_batch) out.tags_version = tags_snapshot_->version;
 }
 
 void PrometheusTarget::appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,
@@ -192,7 +215,7 @@ Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline
     }
   }
 
-  refreshTags(out);
+  refreshTags(out, ts_ms);
   const std::size_t metadata_before = out.metadata.size();
   const std::size_t samples_before = out.samples.size();
   parser_.begin(ExpositionFormat::kAuto, &out, ts_ms);
@@ -225,12 +248,17 @@ Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline
              : m.find("sample limit") != std::string::npos        ? "sample_limit"
                                                                   : "limit";
   }
-  const ParseStats stats = parser_.stats();
   if (failure) {
-    // Prometheus keeps nothing of a failed scrape but its report.
+    // Prometheus keeps nothing of a failed scrape but its report, and marks
+    // every series of the previous scrape stale (not up and scrape_*: up = 0
+    // says what happened).
     out.samples.resize(samples_before);
     out.metadata.resize(metadata_before);
+    parser_.abandon();
   }
+  const ParseStats& stats = parser_.stats();
+  if (stale_markers_ != nullptr && stats.stale_markers > 0)
+    stale_markers_->Increment(static_cast<double>(stats.stale_markers));
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - began).count();
   appendReport(out, ts_ms, seconds, !failure, failure ? 0 : stats.samples,
                failure ? 0 : stats.new_series);

@@ -41,6 +41,18 @@ inline constexpr std::string_view kAcceptHeader =
 /// kubemetrics_prometheus_scrape_errors_total{target,reason} and returns
 /// the error (which the scheduler logs, rate-limited, with the source name).
 ///
+/// Staleness, as Prometheus' scrape loop: after a scrape, a staleness marker
+/// (kStaleNaN) for each series of the previous scrape that this one lacks,
+/// and after a failed scrape for every series of the previous one (see
+/// TextParser), counted in kubemetrics_prometheus_stale_markers_total
+/// {target}. The synthetic series are not marked after a failed scrape (it
+/// writes up = 0); as in Prometheus, only when the target goes away. A
+/// statically configured target goes away only at shutdown, when Prometheus
+/// writes no markers either (a restarted agent continues the series), or
+/// when the agent's tags change: then every series of the target, the
+/// synthetic ones included, has a new label set, and the old sets are
+/// marked.
+///
 /// Owned by the scheduler thread that calls scrape(); not thread-safe.
 class PrometheusTarget : public Source {
  public:
@@ -66,7 +78,8 @@ class PrometheusTarget : public Source {
   void appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,
                     std::size_t scraped, std::size_t added) const;
   void countError(const std::string& reason);
-  void refreshTags(SampleBatch& out);
+  // Follows a change of the agent's tags; `ts_ms`: this scrape's time.
+  void refreshTags(SampleBatch& out, std::int64_t ts_ms);
 
   TargetConfig config_;
   std::string source_name_;
@@ -81,6 +94,7 @@ class PrometheusTarget : public Source {
   std::chrono::milliseconds first_offset_{0};
   prometheus::Family<prometheus::Counter>* errors_family_ = nullptr;
   prometheus::Gauge* cached_series_ = nullptr;
+  prometheus::Counter* stale_markers_ = nullptr;
   Symbol up_, duration_, samples_scraped_, samples_post_relabel_, series_added_;
 };
 

@@ -144,6 +144,37 @@ TEST_F(PrometheusEndpointExporterTest, ExpiresSeriesNotRefreshed) {
   EXPECT_NE(collectedPart().find("\nold 5\n"), std::string::npos);
 }
 
+TEST_F(PrometheusEndpointExporterTest, StaleMarkerRemovesTheSeriesAtOnce) {
+  send({sample("m", labels({{"pod", "a"}}), 1, 1000), sample("m", labels({{"pod", "b"}}), 2, 1000),
+        sample("solo", Labels(), 3, 1000)},
+       {MetricMetadata{Symbol::intern("solo"), MetricType::kGauge, "Alone.", ""}});
+  EXPECT_EQ(exporter_->seriesCount(), 3u);
+  // Pod a went away, and so did the only series of `solo`: off the page
+  // now, not after expire_after, and never written as NaN.
+  send({sample("m", labels({{"pod", "a"}}), kStaleNaN, 2000),
+        sample("m", labels({{"pod", "b"}}), 2, 2000), sample("solo", Labels(), kStaleNaN, 2000)});
+  EXPECT_EQ(exporter_->seriesCount(), 1u);
+  const std::string page = collectedPart();
+  EXPECT_EQ(page,
+            "# HELP m Collected by kubemetrics-agent from source host.\n"
+            "# TYPE m untyped\n"
+            "m{pod=\"b\"} 2\n");
+  EXPECT_EQ(exporter_->render().find("\nkubemetrics_prometheus_endpoint_expired_series_total 1"),
+            std::string::npos);
+  // A marker for a series not held adds nothing; an older one than the
+  // value held is backfill and ignored.
+  send({sample("never", Labels(), kStaleNaN, 3000),
+        sample("m", labels({{"pod", "b"}}), kStaleNaN, 1500)});
+  EXPECT_EQ(exporter_->seriesCount(), 1u);
+  EXPECT_EQ(collectedPart().find("never"), std::string::npos);
+  EXPECT_NE(collectedPart().find("m{pod=\"b\"} 2\n"), std::string::npos);
+  // The series comes back: served again, its family's metadata too.
+  send({sample("solo", Labels(), 4, 4000)},
+       {MetricMetadata{Symbol::intern("solo"), MetricType::kGauge, "Alone.", ""}});
+  EXPECT_NE(collectedPart().find("# TYPE solo gauge\nsolo 4\n"), std::string::npos);
+  EXPECT_EQ(exporter_->seriesCount(), 2u);
+}
+
 TEST_F(PrometheusEndpointExporterTest, SendSweepsExpiredSeriesWithoutScrapes) {
   send({sample("a", Labels(), 1), sample("b", Labels(), 1)});
   clock_.now += minutes(10);

@@ -329,6 +329,23 @@ TEST(WavefrontLineFormatTest, NonFiniteValuesAreDroppedAndCounted) {
   EXPECT_EQ(dropReasonName(DropReason::kNonFiniteValue), "non_finite_value");
 }
 
+TEST(WavefrontLineFormatTest, StaleMarkersAreSkippedWithTheirOwnReason) {
+  // The line protocol cannot end a series: a staleness marker writes no
+  // line, counted apart from NaN values.
+  const LineFormatter f = formatter();
+  FormatStats stats;
+  std::string out = "previous\n";
+  EXPECT_FALSE(f.format(makeSample("m", kStaleNaN, 1000, {{"k", "v"}}), out, stats));
+  EXPECT_FALSE(f.format(makeSample("m", std::nan(""), 1000, {{"k", "v"}}), out, stats));
+  EXPECT_TRUE(f.format(makeSample("m", 1, 1000, {{"k", "v"}}), out, stats));
+  EXPECT_EQ(out, "previous\nm 1 1 source=agent-node k=\"v\"\n");
+  EXPECT_EQ(stats.dropped[static_cast<std::size_t>(DropReason::kStaleMarker)], 1u);
+  EXPECT_EQ(stats.dropped[static_cast<std::size_t>(DropReason::kNonFiniteValue)], 1u);
+  EXPECT_EQ(stats.droppedTotal(), 2u);
+  EXPECT_EQ(stats.lines, 1u);
+  EXPECT_EQ(dropReasonName(DropReason::kStaleMarker), "stale_marker");
+}
+
 TEST(WavefrontLineFormatTest, SourcePrecedence) {
   const LineFormatter f = formatter("agent-node");
   // The source tag wins and is consumed.

@@ -99,6 +99,29 @@ TEST(WavefrontEncoderTest, CountsInvalidSamplesByReason) {
             0);
 }
 
+TEST(WavefrontEncoderTest, SkipsStaleMarkersCountingThem) {
+  prometheus::Registry registry;
+  WavefrontEncoder encoder(LineFormatOptions{"", "agent"}, Compression::kNone, 0,
+                           std::make_unique<WavefrontFormatMetrics>(registry, "wavefront"));
+  std::vector<Sample> in = samples();
+  in.pop_back();  // the NaN
+  Sample marker = in[3];
+  marker.value = kStaleNaN;
+  marker.timestamp_ms += 1000;
+  in.push_back(marker);
+  std::size_t dropped = 0;
+  auto payload = encoder.encode(in, &dropped);
+  ASSERT_TRUE(payload);
+  EXPECT_EQ(dropped, 1u);
+  EXPECT_EQ(payload->samples, 100u);
+  EXPECT_EQ(payload->body, expectedLines(samples()));  // the 100 values, no marker line
+  EXPECT_EQ(payload->body.find("NaN"), std::string::npos);
+  EXPECT_EQ(counterValue(registry, "kubemetrics_wavefront_samples_invalid_total", "stale_marker"),
+            1);
+  EXPECT_EQ(
+      counterValue(registry, "kubemetrics_wavefront_samples_invalid_total", "non_finite_value"), 0);
+}
+
 TEST(WavefrontEncoderTest, EstimateIsCloseToTheLine) {
   WavefrontEncoder encoder(LineFormatOptions{"", "agent"}, Compression::kNone, 0, nullptr);
   for (const Sample& s : samples()) {

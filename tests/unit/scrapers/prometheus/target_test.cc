@@ -6,8 +6,12 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "scrapers/prometheus/prometheus_target.h"
@@ -64,9 +68,11 @@ TargetConfig config(const std::string& name, const std::string& url) {
   return c;
 }
 
+// The first sample (not a staleness marker) of `name`, with label=value if given.
 const Sample* find(const SampleBatch& b, std::string_view name, std::string_view label = {},
                    std::string_view value = {}) {
   for (const Sample& s : b.samples) {
+    if (isStaleMarker(s.value)) continue;
     if (s.name.view() == name && (label.empty() || s.labels.get(label) == value)) return &s;
   }
   return nullptr;
@@ -308,6 +314,186 @@ TEST(PrometheusTargetTest, AddsTheAgentTagsOnceAndFollowsTheirChanges) {
   EXPECT_EQ(find(third, "a")->labels.get("instance_id"), "i-1");
   EXPECT_EQ(find(third, "up")->labels.get("instance_id"), "i-1");
   EXPECT_EQ(find(third, "a")->labels.get("cluster"), "prod");
+}
+
+std::vector<const Sample*> markersOf(const SampleBatch& b) {
+  std::vector<const Sample*> out;
+  for (const Sample& s : b.samples) {
+    if (isStaleMarker(s.value)) out.push_back(&s);
+  }
+  return out;
+}
+
+// A target whose body (or failure) the test sets between scrapes.
+class ScriptedTarget {
+ public:
+  ScriptedTarget()
+      : server_([this](const httplib::Request&, httplib::Response& res) {
+          std::lock_guard<std::mutex> lock(mu_);
+          // No keep-alive: stopping the server then need not wait for it.
+          res.set_header("Connection", "close");
+          if (status_ != 200) {
+            res.status = status_;
+            return;
+          }
+          res.set_content(body_, "text/plain; version=0.0.4");
+        }) {}
+  void serve(std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = 200;
+    body_ = std::move(body);
+  }
+  void failWith(int status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+  }
+  std::string url() const { return server_.url(); }
+
+ private:
+  std::mutex mu_;
+  std::string body_;
+  int status_ = 200;
+  FakeTarget server_;  // last: stopped first
+};
+
+TEST(PrometheusTargetTest, VanishedSeriesAreMarkedStaleOnce) {
+  ScriptedTarget server;
+  prometheus::Registry registry;
+  PrometheusTarget target(config("app", server.url()), "prometheus/app", &registry);
+  const auto scrape = [&] {
+    SampleBatch out;
+    EXPECT_TRUE(target.scrape(out, deadlineIn(std::chrono::seconds(5))));
+    return out;
+  };
+  const auto markers = [&] {
+    return registryValue(registry, "kubemetrics_prometheus_stale_markers_total",
+                         {{"target", "prometheus/app"}});
+  };
+  server.serve("a 1\nb{pod=\"p1\"} 2\nb{pod=\"p2\"} 3\n");
+  const SampleBatch first = scrape();
+  EXPECT_TRUE(markersOf(first).empty());
+  EXPECT_EQ(markers(), 0);
+
+  server.serve("a 1\nb{pod=\"p2\"} 3\n");  // pod p1 went away
+  const SampleBatch second = scrape();
+  const auto marked = markersOf(second);
+  ASSERT_EQ(marked.size(), 1u);
+  const Sample* gone = find(first, "b", "pod", "p1");
+  ASSERT_NE(gone, nullptr);
+  EXPECT_EQ(marked[0]->name, gone->name);
+  EXPECT_EQ(marked[0]->labels, gone->labels);  // job, instance and all
+  EXPECT_EQ(std::bit_cast<std::uint64_t>(marked[0]->value), kStaleNaNBits);
+  EXPECT_EQ(marked[0]->timestamp_ms, find(second, "up")->timestamp_ms);
+  EXPECT_EQ(upOf(second), 1);
+  EXPECT_EQ(find(second, "scrape_samples_scraped")->value, 2);  // markers are not scraped
+  EXPECT_EQ(markers(), 1);
+
+  // Once: later scrapes without it write nothing more.
+  EXPECT_TRUE(markersOf(scrape()).empty());
+  EXPECT_TRUE(markersOf(scrape()).empty());
+  EXPECT_EQ(markers(), 1);
+
+  // Back again: an ordinary series.
+  server.serve("a 1\nb{pod=\"p1\"} 4\nb{pod=\"p2\"} 3\n");
+  const SampleBatch back = scrape();
+  EXPECT_TRUE(markersOf(back).empty());
+  EXPECT_EQ(find(back, "b", "pod", "p1")->value, 4);
+}
+
+TEST(PrometheusTargetTest, FailedScrapeMarksEverySeriesButNotTheReport) {
+  ScriptedTarget server;
+  prometheus::Registry registry;
+  PrometheusTarget target(config("app", server.url()), "prometheus/app", &registry);
+  server.serve("a 1\nb 2\n");
+  SampleBatch first;
+  ASSERT_TRUE(target.scrape(first, deadlineIn(std::chrono::seconds(5))));
+
+  server.failWith(503);
+  SampleBatch failed;
+  EXPECT_FALSE(target.scrape(failed, deadlineIn(std::chrono::seconds(5))));
+  const auto marked = markersOf(failed);
+  ASSERT_EQ(marked.size(), 2u);
+  std::set<std::string> names;
+  for (const Sample* m : marked) {
+    names.insert(m->name.str());
+    EXPECT_EQ(m->labels, find(first, m->name.view())->labels);
+    EXPECT_EQ(m->timestamp_ms, find(failed, "up")->timestamp_ms);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"a", "b"}));
+  // The report is written as usual: up = 0, none of it stale.
+  EXPECT_EQ(upOf(failed), 0);
+  EXPECT_EQ(failed.samples.size(), 2u + 5u);
+  for (const char* name : {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                           "scrape_samples_post_metric_relabeling", "scrape_series_added"}) {
+    ASSERT_NE(find(failed, name), nullptr) << name;
+    EXPECT_FALSE(std::isnan(find(failed, name)->value)) << name;
+  }
+  EXPECT_EQ(registryValue(registry, "kubemetrics_prometheus_stale_markers_total",
+                          {{"target", "prometheus/app"}}),
+            2);
+
+  // Still down: nothing more to mark.
+  SampleBatch still;
+  EXPECT_FALSE(target.scrape(still, deadlineIn(std::chrono::seconds(5))));
+  EXPECT_TRUE(markersOf(still).empty());
+  EXPECT_EQ(upOf(still), 0);
+
+  // Up again, with `b` gone: nothing to mark (the last scrape kept nothing).
+  server.serve("a 1\n");
+  SampleBatch back;
+  ASSERT_TRUE(target.scrape(back, deadlineIn(std::chrono::seconds(5))));
+  EXPECT_TRUE(markersOf(back).empty());
+  EXPECT_EQ(find(back, "a")->value, 1);
+  EXPECT_EQ(registryValue(registry, "kubemetrics_prometheus_stale_markers_total",
+                          {{"target", "prometheus/app"}}),
+            2);
+}
+
+TEST(PrometheusTargetTest, UnreachableTargetMarksThePreviousScrape) {
+  std::optional<ScriptedTarget> server(std::in_place);
+  server->serve("a 1\n");
+  PrometheusTarget target(config("app", server->url()), "prometheus/app", nullptr);
+  SampleBatch first;
+  ASSERT_TRUE(target.scrape(first, deadlineIn(std::chrono::seconds(5))));
+  server.reset();  // nothing listens any more
+  SampleBatch refused;
+  EXPECT_FALSE(target.scrape(refused, deadlineIn(std::chrono::seconds(5))));
+  ASSERT_EQ(markersOf(refused).size(), 1u);
+  EXPECT_EQ(markersOf(refused)[0]->labels, find(first, "a")->labels);
+  EXPECT_EQ(upOf(refused), 0);
+}
+
+TEST(PrometheusTargetTest, TagChangeMarksTheOldLabelSets) {
+  ScriptedTarget server;
+  server.serve("a 1\n");
+  RuntimeTags runtime;
+  const AgentTags tags({{"cluster", "prod"}}, &runtime);
+  PrometheusTarget target(config("app", server.url()), "prometheus/app", nullptr, &tags);
+  SampleBatch first;
+  ASSERT_TRUE(target.scrape(first, deadlineIn(std::chrono::seconds(5))));
+  runtime.set({{"instance_id", "i-1"}});
+  SampleBatch second;
+  ASSERT_TRUE(target.scrape(second, deadlineIn(std::chrono::seconds(5))));
+  // Every series now has new labels: to a backend the old ones ended, the
+  // target's up and scrape_* included (the target under its old labels is gone).
+  const auto marked = markersOf(second);
+  std::set<std::string> names;
+  for (const Sample* m : marked) {
+    names.insert(m->name.str());
+    EXPECT_EQ(m->labels, find(first, m->name.view())->labels) << m->name.view();
+    EXPECT_FALSE(m->labels.contains("instance_id"));
+    EXPECT_EQ(m->timestamp_ms, find(second, "up", "instance_id", "i-1")->timestamp_ms);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "a", "up", "scrape_duration_seconds", "scrape_samples_scraped",
+                       "scrape_samples_post_metric_relabeling", "scrape_series_added"}));
+  EXPECT_EQ(marked.size(), 6u);
+  EXPECT_EQ(find(second, "a", "instance_id", "i-1")->value, 1);
+  EXPECT_EQ(find(second, "up", "instance_id", "i-1")->value, 1);
+  EXPECT_EQ(second.tags_version, tags.version());
+  SampleBatch third;
+  ASSERT_TRUE(target.scrape(third, deadlineIn(std::chrono::seconds(5))));
+  EXPECT_TRUE(markersOf(third).empty());
 }
 
 TEST(PrometheusTargetTest, LeavesABatchWithOtherSamplesToThePipeline) {
