@@ -13,30 +13,13 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/backends.h"
 #include "support/process.h"
 
 namespace kubemetrics::testing {
 namespace {
 
 using std::chrono::seconds;
-
-/// GETs `path` until the body contains `needle` (bounded), returning the
-/// last body.
-std::string pollUntil(int port, const std::string& path, const std::string& needle,
-                      seconds timeout = seconds(30)) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  std::string body;
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (auto res = client.Get(path)) {
-      body = res->body;
-      if (res->status == 200 && body.find(needle) != std::string::npos) return body;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return body;
-}
 
 TEST(AgentBinaryTest, DefaultConfigServesHostMetricsTaggedWithCluster) {
   auto agent = AgentProcess::start({}, {"CLUSTER_NAME=e2e-cluster"});
@@ -104,24 +87,11 @@ TEST(AgentBinaryTest, RealPrometheusScrapesHostMetricWithClusterLabel) {
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
   TempDir dir;
-  const std::string config = dir.write("prometheus.yml", R"(global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: kubemetrics-agent
-    static_configs:
-      - targets: ["127.0.0.1:)" + std::to_string(agent.port) +
-                                                             R"("]
-)");
-  const int prometheus_port = freeLoopbackPort();
-  Process prometheus({"prometheus", "--config.file=" + config,
-                      "--storage.tsdb.path=" + dir.path() + "/data",
-                      "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
-  ASSERT_TRUE(prometheus.started());
-  ASSERT_TRUE(prometheus.waitForOutput("Server is ready to receive web requests", seconds(60)))
-      << prometheus.output();
+  const Backend prometheus = startPrometheus(dir, scrapeAgentConfig(agent.port));
+  ASSERT_GT(prometheus.port, 0) << prometheus.process->output();
 
   const std::string body =
-      pollUntil(prometheus_port,
+      pollUntil(prometheus.port,
                 "/api/v1/query?query=node_memory_MemTotal_bytes%7Bcluster%3D%22prom-e2e%22%7D",
                 "\"cluster\":\"prom-e2e\"", seconds(60));
   EXPECT_NE(body.find("\"status\":\"success\""), std::string::npos) << body;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/backends.h"
 #include "support/process.h"
 #include "support/tls_certs.h"
 #include "unit/scrapers/kubelet_summary/fake_kubelet.h"
@@ -20,22 +21,6 @@ namespace kubemetrics::testing {
 namespace {
 
 using std::chrono::seconds;
-
-std::string pollUntil(int port, const std::string& path, const std::string& needle,
-                      seconds timeout) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  std::string body;
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (auto res = client.Get(path)) {
-      body = res->body;
-      if (res->status == 200 && body.find(needle) != std::string::npos) return body;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return body;
-}
 
 class KubeletSummaryE2eTest : public ::testing::Test {
  protected:
@@ -85,25 +70,12 @@ TEST_F(KubeletSummaryE2eTest, RealPrometheusQueriesKubeletMetricsBack) {
   auto agent = AgentProcess::start({"--config", config_});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
-  const std::string prom_config = dir_.write("prometheus.yml", R"(global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: kubemetrics-agent
-    static_configs:
-      - targets: ["127.0.0.1:)" + std::to_string(agent.port) +
-                                                                   R"("]
-)");
-  const int prometheus_port = freeLoopbackPort();
-  Process prometheus({"prometheus", "--config.file=" + prom_config,
-                      "--storage.tsdb.path=" + dir_.path() + "/data",
-                      "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
-  ASSERT_TRUE(prometheus.started());
-  ASSERT_TRUE(prometheus.waitForOutput("Server is ready to receive web requests", seconds(60)))
-      << prometheus.output();
+  const Backend prometheus = startPrometheus(dir_, scrapeAgentConfig(agent.port));
+  ASSERT_GT(prometheus.port, 0) << prometheus.process->output();
 
   // kubernetes_node_memory_working_set{cluster="e2e-kubelet",nodename="datagen-1-35"}
   const std::string body = pollUntil(
-      prometheus_port,
+      prometheus.port,
       "/api/v1/query?query=kubernetes_node_memory_working_set%7Bcluster%3D%22e2e-kubelet%22%2C"
       "nodename%3D%22datagen-1-35%22%7D",
       "\"nodename\":\"datagen-1-35\"", seconds(60));
@@ -114,7 +86,7 @@ scrape_configs:
 
   // A pod-level series with its namespace and pod tags.
   const std::string pod = pollUntil(
-      prometheus_port,
+      prometheus.port,
       "/api/v1/query?query=kubernetes_pod_memory_working_set%7Bpod_name%3D%22kube-controller-"
       "manager-datagen-1-35%22%7D",
       "\"namespace_name\":\"kube-system\"", seconds(30));

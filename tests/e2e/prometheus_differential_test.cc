@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/backends.h"
 #include "support/process.h"
 
 namespace kubemetrics::testing {
@@ -37,13 +38,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // series key (name{sorted labels minus the agent's tags}) -> value text
 using SeriesSet = std::map<std::string, std::string>;
@@ -131,8 +125,8 @@ TEST(PrometheusDifferentialTest, AgentReadsWhatPrometheusReads) {
   auto agent = AgentProcess::start({"--config", agent_config});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
-  const std::string prom_config = dir.write(
-      "prometheus.yml",
+  const Backend prometheus = startPrometheus(
+      dir,
       "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
       "scrape_configs:\n"
       "  - {job_name: ksm, metrics_path: /ksm, static_configs: [{targets: [\"" +
@@ -143,21 +137,15 @@ TEST(PrometheusDifferentialTest, AgentReadsWhatPrometheusReads) {
           "\"]}]}\n"
           "  - {job_name: agent, honor_labels: true, static_configs: [{targets: [\"127.0.0.1:" +
           std::to_string(agent.port) + "\"]}]}\n");
-  const int prometheus_port = freeLoopbackPort();
-  Process prometheus({"prometheus", "--config.file=" + prom_config,
-                      "--storage.tsdb.path=" + dir.path() + "/data",
-                      "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
-  ASSERT_TRUE(prometheus.started());
-  ASSERT_TRUE(prometheus.waitForOutput("Server is ready to receive web requests", seconds(30)))
-      << prometheus.output();
+  ASSERT_GT(prometheus.port, 0) << prometheus.process->output();
 
   SeriesSet direct, via_agent;
   const auto until = std::chrono::steady_clock::now() + seconds(40);
   bool equal_sizes = false;
   while (std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(seconds(1));
-    if (!querySeries(prometheus_port, "{job=~\"ksm|node\",cluster=\"\"}", false, &direct)) continue;
-    if (!querySeries(prometheus_port, "{job=~\"ksm|node\",cluster=\"diff\"}", true, &via_agent))
+    if (!querySeries(prometheus.port, "{job=~\"ksm|node\",cluster=\"\"}", false, &direct)) continue;
+    if (!querySeries(prometheus.port, "{job=~\"ksm|node\",cluster=\"diff\"}", true, &via_agent))
       continue;
     if (direct.size() > 1000 && direct.size() == via_agent.size()) {
       equal_sizes = true;

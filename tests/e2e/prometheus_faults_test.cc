@@ -20,13 +20,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string getMetrics(int port) {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(5, 0);

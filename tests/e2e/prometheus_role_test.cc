@@ -16,13 +16,6 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class FakeKsm {
  public:
   FakeKsm() : body_(readFile(std::string(KM_FIXTURES_DIR) + "/ksm/ksm-v2.19.0_k8s-1.35_nri.prom")) {

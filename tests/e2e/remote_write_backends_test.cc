@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "exporters/remote_write/remote_write_exporter.h"
-#include "integration/remote_write/backends.h"
+#include "support/backends.h"
 #include "support/process.h"
 
 namespace kubemetrics::remote_write {

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "exporters/remote_write/remote_write_exporter.h"
-#include "integration/remote_write/backends.h"
 #include "support/agent_process.h"
+#include "support/backends.h"
 #include "support/process.h"
 
 namespace kubemetrics::remote_write {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "exporters/remote_write/remote_write_exporter.h"
-#include "integration/remote_write/backends.h"
+#include "support/backends.h"
 #include "support/process.h"
 
 namespace kubemetrics::remote_write {

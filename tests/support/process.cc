@@ -167,4 +167,11 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
   return file;
 }
 
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace kubemetrics::testing

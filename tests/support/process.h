@@ -53,6 +53,9 @@ CommandResult runCommand(std::vector<std::string> argv, const std::string& stdin
 /// For peers such as Prometheus that cannot report an ephemeral port.
 int freeLoopbackPort();
 
+/// The whole file, or "" when it cannot be read.
+std::string readFile(const std::string& path);
+
 /// A fresh temporary directory, removed by the destructor.
 class TempDir {
  public:

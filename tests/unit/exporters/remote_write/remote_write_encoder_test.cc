@@ -17,6 +17,7 @@
 #include "exporters/common/compression.h"
 #include "exporters/remote_write/config.h"
 #include "remote_write/remote_write.pb.h"
+#include "support/process.h"
 
 namespace kubemetrics::remote_write {
 namespace {
@@ -46,12 +47,7 @@ std::vector<std::pair<std::string, std::string>> labelsOf(const pb::TimeSeries& 
   return out;
 }
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using kubemetrics::testing::readFile;
 
 TEST(RemoteWriteEncoderTest, GroupsBySeriesSortsByTimeAndMapsNames) {
   RemoteWriteEncoder encoder(
@@ -290,7 +286,7 @@ TEST(RemoteWriteEncoderTest, ValidUtf8AsciiFastPathAtEveryOffset) {
     const std::string ascii(n, 'x');
     EXPECT_EQ(validUtf8(ascii, scratch).data(), ascii.data()) << n;
     for (std::size_t at = 0; at < n; ++at) {
-      SCOPED_TRACE(testing::Message() << "n=" << n << " at=" << at);
+      SCOPED_TRACE(::testing::Message() << "n=" << n << " at=" << at);
       std::string bad = ascii;
       bad[at] = '\xfe';
       EXPECT_EQ(validUtf8(bad, scratch),

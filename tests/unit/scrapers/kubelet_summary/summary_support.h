@@ -18,15 +18,11 @@
 
 #include "kubemetrics/sample.h"
 #include "scrapers/kubelet_summary/parser.h"
+#include "support/process.h"
 
 namespace kubemetrics::kubelet_summary::testing {
 
-inline std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using kubemetrics::testing::readFile;
 
 inline std::string fixturePath(const std::string& name) {
   return std::string(KM_FIXTURES_DIR) + "/kubelet/" + name;

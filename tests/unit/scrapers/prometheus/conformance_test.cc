@@ -23,6 +23,7 @@
 #include <string>
 
 #include "scrapers/prometheus/parser.h"
+#include "support/process.h"
 
 namespace kubemetrics::prometheus_scrape {
 namespace {
@@ -31,12 +32,7 @@ namespace fs = std::filesystem;
 
 const fs::path kExposition = fs::path(KM_FIXTURES_DIR) / "exposition";
 
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using kubemetrics::testing::readFile;
 
 // Lines that are neither blank nor comments: one sample each.
 std::size_t sampleLines(std::string_view body) {

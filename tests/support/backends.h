@@ -1,7 +1,6 @@
 #pragma once
-// Helpers of the remote write e2e tests: real Prometheus and VictoriaMetrics
-// started on 127.0.0.1 with fresh storage, and read-back through their APIs.
-// Not a test file (no _test.cc suffix); included by the remote_write e2e tests.
+// Real Prometheus and VictoriaMetrics for the e2e tests, started on
+// 127.0.0.1 with fresh storage, and read-back through their APIs.
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -72,11 +71,13 @@ inline Backend startVictoriaMetrics(const std::string& dir, int port = 0) {
   return b;
 }
 
-/// prometheus with the remote write receiver, TSDB under `dir`.
-inline Backend startPrometheus(const TempDir& dir) {
+/// prometheus with the remote write receiver, `config_yaml` as its
+/// configuration, TSDB under `dir`; port -1 when it did not come up.
+inline Backend startPrometheus(
+    const TempDir& dir, const std::string& config_yaml = "global:\n  scrape_interval: 1m\n") {
   Backend b;
   b.port = freeLoopbackPort();
-  const std::string config = dir.write("prometheus.yml", "global:\n  scrape_interval: 1m\n");
+  const std::string config = dir.write("prometheus.yml", config_yaml);
   b.process = std::make_unique<Process>(
       std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + config,
                                "--storage.tsdb.path=" + dir.path() + "/data",
@@ -84,6 +85,32 @@ inline Backend startPrometheus(const TempDir& dir) {
                                "--web.enable-remote-write-receiver", "--log.level=warn"});
   if (!waitForHttp(b.port, "/-/ready", std::chrono::seconds(60))) b.port = -1;
   return b;
+}
+
+/// A Prometheus configuration scraping the agent on 127.0.0.1:`agent_port`
+/// every second.
+inline std::string scrapeAgentConfig(int agent_port) {
+  return "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: kubemetrics-agent\n"
+         "    static_configs:\n      - targets: [\"127.0.0.1:" +
+         std::to_string(agent_port) + "\"]\n";
+}
+
+/// GETs `path` on 127.0.0.1:`port` until a 200 body contains `needle`
+/// (bounded), returning the last body.
+inline std::string pollUntil(int port, const std::string& path, const std::string& needle,
+                             std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(5, 0);
+  std::string body;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (auto res = client.Get(path)) {
+      body = res->body;
+      if (res->status == 200 && body.find(needle) != std::string::npos) return body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return body;
 }
 
 /// One series as read back: its labels ("k=v" sorted, __name__ included)
