@@ -130,7 +130,10 @@ void Scheduler::run(Slot& slot) {
     if (!result) {
       slot.errors.Increment();
       std::uint64_t suppressed = 0;
-      if (slot.log_limiter.allow("scrape", &suppressed)) {
+      // Limited per kind of error, so a new kind (a 500 after timeouts)
+      // is logged at once rather than hidden for a minute.
+      const std::string kind = "scrape/" + std::to_string(static_cast<int>(result.error().code()));
+      if (slot.log_limiter.allow(kind, &suppressed)) {
         logWarn(source.name()) << "scrape failed: " << result.error().message()
                                << (suppressed ? " (" + std::to_string(suppressed) +
                                                     " similar errors suppressed)"
