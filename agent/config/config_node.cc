@@ -440,10 +440,12 @@ std::string ConfigNode::getEnum(std::string_view key, std::string def,
   return result;
 }
 
-std::vector<std::string> ConfigNode::getStringList(std::string_view key) {
+std::vector<std::string> ConfigNode::getStringList(std::string_view key,
+                                                   std::vector<std::string> def) {
   read_.emplace_back(key);
-  std::vector<std::string> result;
+  std::vector<std::string> result = std::move(def);
   if (auto value = presentValue(node_, key)) {
+    result.clear();
     if (!value->IsSequence()) {
       error(key, "expected a list of strings" + got(*value));
     } else {

@@ -54,7 +54,8 @@ class ConfigNode {
   /// One of `allowed`.
   std::string getEnum(std::string_view key, std::string def,
                       const std::vector<std::string>& allowed);
-  std::vector<std::string> getStringList(std::string_view key);
+  /// `def` when the key is absent; an explicit `[]` gives an empty list.
+  std::vector<std::string> getStringList(std::string_view key, std::vector<std::string> def = {});
   std::map<std::string, std::string> getStringMap(std::string_view key);
 
   /// The mapping under `key` (an empty one when absent). A sequence there is

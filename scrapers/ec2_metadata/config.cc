@@ -62,8 +62,8 @@ Ec2Config parseEc2Config(ConfigNode& node, const EnvLookup& env) {
     config.disabled_by_env = text == "true";
   }
 
-  if (node.has("tags")) {
-    std::vector<std::string> tags = node.getStringList("tags");
+  {
+    const std::vector<std::string> tags = node.getStringList("tags", config.tags);
     std::set<std::string> seen;
     config.tags.clear();
     const auto& known = knownTagFields();
@@ -80,8 +80,6 @@ Ec2Config parseEc2Config(ConfigNode& node, const EnvLookup& env) {
       }
     }
   }
-  // TODO(ec2): like sources.host.exclude_fs_types, --check-config shows the
-  // list only when the key is given (getStringList has no default).
 
   config.spot_interval = node.getDuration("spot_interval", config.spot_interval);
   config.metadata_interval = node.getDuration("metadata_interval", config.metadata_interval);

@@ -24,10 +24,7 @@ HostConfig parseHostConfig(ConfigNode& node) {
     config.rootfs_path = HostConfig().rootfs_path;
   }
   // An explicit list replaces the defaults; `exclude_fs_types: []` excludes nothing.
-  // TODO(host): getStringList has no default, so --check-config shows the
-  // default list only when the key is given.
-  if (node.has("exclude_fs_types"))
-    config.exclude_fs_types = node.getStringList("exclude_fs_types");
+  config.exclude_fs_types = node.getStringList("exclude_fs_types", config.exclude_fs_types);
   node.finish();
   return config;
 }

@@ -36,6 +36,17 @@ TEST(ConfigNodeTest, AbsentKeysGiveDefaultsAndAppearInEffectiveConfig) {
             "a\nlist: []\nmap: {}\n");
 }
 
+TEST(ConfigNodeTest, ListDefaultShowsInEffectiveConfigAndAnEmptyListReplacesIt) {
+  auto doc = ConfigDocument::parse("given: []\n", "test");
+  ConfigNode root = doc->root();
+  EXPECT_EQ(root.getStringList("absent", {"tmpfs", "proc"}),
+            (std::vector<std::string>{"tmpfs", "proc"}));
+  EXPECT_TRUE(root.getStringList("given", {"tmpfs"}).empty());
+  root.finish();
+  EXPECT_TRUE(doc->errors().empty());
+  EXPECT_EQ(doc->effectiveYaml(), "absent:\n  - tmpfs\n  - proc\ngiven: []\n");
+}
+
 TEST(ConfigNodeTest, ReadsPresentValues) {
   auto doc = ConfigDocument::parse(
       "name: web\nenabled: false\ncount: -3\ninterval: 1.5s\nmax_bytes: 64KiB\nmode: b\n"
