@@ -14,7 +14,6 @@
 #include <prometheus/registry.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <atomic>
@@ -29,6 +28,7 @@
 
 #include "exporters/wavefront/tcp_transport.h"
 #include "kubemetrics/labels.h"
+#include "support/gzip.h"
 #include "unit/exporters/wavefront/wavefront_line_validator.h"
 
 namespace kubemetrics::wavefront {
@@ -51,25 +51,6 @@ std::string zstdInflate(const std::string& body) {
   const std::size_t n = ZSTD_decompress(out.data(), out.size(), body.data(), body.size());
   EXPECT_FALSE(ZSTD_isError(n));
   out.resize(ZSTD_isError(n) ? 0 : n);
-  return out;
-}
-
-std::string gzipInflate(const std::string& body) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
-  zs.avail_in = static_cast<uInt>(body.size());
-  std::string out;
-  char buf[16384];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - zs.avail_out);
-  }
-  EXPECT_EQ(rc, Z_STREAM_END);
-  inflateEnd(&zs);
   return out;
 }
 
@@ -424,7 +405,8 @@ class FakeIngestion {
       if (encoding_ == "zstd") body = zstdInflate(body);
       // httplib (built with zlib) inflates a gzip request body itself and
       // answers 400 when it is not valid gzip; inflate here only if it did not.
-      if (encoding_ == "gzip" && body.starts_with("\x1f\x8b")) body = gzipInflate(body);
+      if (encoding_ == "gzip" && body.starts_with("\x1f\x8b"))
+        body = kubemetrics::testing::gunzip(body);
       EXPECT_TRUE(body.empty() || body.back() == '\n');
       std::size_t start = 0;
       for (std::size_t nl; (nl = body.find('\n', start)) != std::string::npos; start = nl + 1) {

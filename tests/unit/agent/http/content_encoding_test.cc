@@ -1,32 +1,15 @@
 #include "http/content_encoding.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <string>
+
+#include "support/gzip.h"
 
 namespace kubemetrics::http_internal {
 namespace {
 
-std::string gunzip(const std::string& in) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  char chunk[4096];
-  int rc = Z_OK;
-  for (int i = 0; i < 100000 && rc == Z_OK; ++i) {
-    zs.next_out = reinterpret_cast<Bytef*>(chunk);
-    zs.avail_out = sizeof chunk;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(chunk, sizeof chunk - zs.avail_out);
-  }
-  EXPECT_EQ(rc, Z_STREAM_END);
-  EXPECT_EQ(zs.avail_in, 0u);
-  inflateEnd(&zs);
-  return out;
-}
+using kubemetrics::testing::gunzip;
 
 TEST(AcceptsGzipTest, NamedCodings) {
   EXPECT_TRUE(acceptsGzip("gzip"));

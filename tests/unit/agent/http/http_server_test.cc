@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <prometheus/registry.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -18,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/gzip.h"
 
 // Most tests drive the server with a small Boost.Beast client, which can send
 // malformed and pipelined bytes and watch one connection's lifetime; the
@@ -131,23 +132,7 @@ class TestClient {
   beast::error_code connect_error_;
 };
 
-std::string gunzip(const std::string& in) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return "<inflateInit2 failed>";
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  char chunk[4096];
-  int rc = Z_OK;
-  for (int i = 0; i < 100000 && rc == Z_OK; ++i) {
-    zs.next_out = reinterpret_cast<Bytef*>(chunk);
-    zs.avail_out = sizeof chunk;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(chunk, sizeof chunk - zs.avail_out);
-  }
-  inflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : "<inflate failed>";
-}
+using kubemetrics::testing::gunzip;
 
 std::string bigBody() {
   std::string body;
