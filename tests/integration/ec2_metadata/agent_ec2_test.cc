@@ -150,8 +150,15 @@ TEST(AgentEc2Test, OffEc2StartUpAndReadinessDoNotWaitForTheProbe) {
   ASSERT_TRUE(std::regex_search(status, m, std::regex("first_probe_ms ([0-9]+)"))) << status;
   std::cerr << "[ measured ] blackholed IMDS: probe gave up after " << m[1] << " ms\n";
   EXPECT_LE(std::stoi(m[1]), 2 * 300 + 200);
-  const std::string page = get((*agent)->port(), "/metrics");
-  EXPECT_NE(page.find("node_memory_MemTotal_bytes{"), std::string::npos);
+  // The host source scrapes once the probe is over; its samples then go
+  // through the pipeline, so the page may lag the status by a moment.
+  std::string page;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        page = get((*agent)->port(), "/metrics");
+        return page.find("node_memory_MemTotal_bytes{") != std::string::npos;
+      },
+      milliseconds(5000)));
   EXPECT_EQ(page.find("instance_id="), std::string::npos);
   EXPECT_NE(get((*agent)->port(), "/readyz").find("source ec2: up"), std::string::npos);
   (*agent)->stop();
