@@ -596,16 +596,24 @@ def describe_build(args):
 
 
 def agent_version(args):
-    ver = "(unknown)"
+    # `--version` exists since commit 6ba9a87; older binaries get the
+    # project version from CMakeLists.txt instead.
     try:
-        with open(os.path.join(REPO, "CMakeLists.txt")) as f:
-            m = re.search(r"project\(\S+\s+VERSION\s+(\S+)", f.read())
-            ver = m.group(1) if m else ver
-    except OSError:
-        pass
+        out = subprocess.run([args.agent_bin, "--version"], capture_output=True, text=True,
+                             timeout=10)
+        ver = out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.TimeoutExpired):
+        ver = None
+    if ver is None:
+        ver = "(unknown)"
+        try:
+            with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+                m = re.search(r"project\(\S+\s+VERSION\s+(\S+)", f.read())
+                ver = (m.group(1) if m else ver) + " (no --version flag; from CMakeLists.txt)"
+        except OSError:
+            pass
     build = "CMAKE_BUILD_TYPE=Release" if args.built_by_run_sh else "build type not known"
-    return (f"{ver} (no --version flag; version from CMakeLists.txt), {args.agent_bin} "
-            f"({build}), {describe_build(args)}")
+    return f"{ver}, {args.agent_bin} ({build}), {describe_build(args)}"
 
 
 def profile(args, server, workdir):
