@@ -52,11 +52,10 @@ PrometheusTarget::PrometheusTarget(TargetConfig config, std::string source_name,
               [this](const Symbol& name, LabelsBuilder& scraped) {
                 return labelSeries(name, scraped);
               }),
-      up_(Symbol::intern("up")),
-      duration_(Symbol::intern("scrape_duration_seconds")),
-      samples_scraped_(Symbol::intern("scrape_samples_scraped")),
-      samples_post_relabel_(Symbol::intern("scrape_samples_post_metric_relabeling")),
-      series_added_(Symbol::intern("scrape_series_added")) {
+      report_names_{Symbol::intern("up"), Symbol::intern("scrape_duration_seconds"),
+                    Symbol::intern("scrape_samples_scraped"),
+                    Symbol::intern("scrape_samples_post_metric_relabeling"),
+                    Symbol::intern("scrape_series_added")} {
   LabelsBuilder builder;
   // Extra labels first so job and instance always win, as in Prometheus
   // where they are target labels set last.
@@ -152,11 +151,10 @@ void PrometheusTarget::refreshTags(SampleBatch& out, std::int64_t ts_ms) {
     if (reported && report != report_labels_) {
       // The target under its old labels is gone for good: as Prometheus does
       // when a target goes away, its up and scrape_* series are marked too.
-      for (const Symbol* name :
-           {&up_, &duration_, &samples_scraped_, &samples_post_relabel_, &series_added_}) {
-        out.samples.push_back(Sample{*name, report_labels_, kStaleNaN, ts_ms});
+      for (const Symbol& name : report_names_) {
+        out.samples.push_back(Sample{name, report_labels_, kStaleNaN, ts_ms});
       }
-      if (stale_markers_ != nullptr) stale_markers_->Increment(5);
+      if (stale_markers_ != nullptr) stale_markers_->Increment(report_names_.size());
     }
     report_labels_ = std::move(report);
   }
@@ -165,13 +163,11 @@ void PrometheusTarget::refreshTags(SampleBatch& out, std::int64_t ts_ms) {
 
 void PrometheusTarget::appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,
                                     std::size_t scraped, std::size_t added) const {
-  out.samples.push_back(Sample{up_, report_labels_, up ? 1.0 : 0.0, ts_ms});
-  out.samples.push_back(Sample{duration_, report_labels_, seconds, ts_ms});
-  out.samples.push_back(
-      Sample{samples_scraped_, report_labels_, static_cast<double>(scraped), ts_ms});
-  out.samples.push_back(
-      Sample{samples_post_relabel_, report_labels_, static_cast<double>(scraped), ts_ms});
-  out.samples.push_back(Sample{series_added_, report_labels_, static_cast<double>(added), ts_ms});
+  const std::array<double, 5> values = {up ? 1.0 : 0.0, seconds, static_cast<double>(scraped),
+                                        static_cast<double>(scraped), static_cast<double>(added)};
+  for (std::size_t i = 0; i < report_names_.size(); ++i) {
+    out.samples.push_back(Sample{report_names_[i], report_labels_, values[i], ts_ms});
+  }
 }
 
 void PrometheusTarget::countError(const std::string& reason) {

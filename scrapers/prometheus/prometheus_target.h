@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -95,7 +96,9 @@ class PrometheusTarget : public Source {
   prometheus::Family<prometheus::Counter>* errors_family_ = nullptr;
   prometheus::Gauge* cached_series_ = nullptr;
   prometheus::Counter* stale_markers_ = nullptr;
-  Symbol up_, duration_, samples_scraped_, samples_post_relabel_, series_added_;
+  // up, scrape_duration_seconds, scrape_samples_scraped,
+  // scrape_samples_post_metric_relabeling, scrape_series_added: the report.
+  std::array<Symbol, 5> report_names_;
 };
 
 /// `sources.prometheus`: one target per list element. With a null context
