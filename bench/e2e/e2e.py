@@ -315,6 +315,12 @@ def ctl(server, path):
     return json.loads(http_get(f"http://127.0.0.1:{server['control']}{path}", 10))
 
 
+def layout(server, rnd):
+    """The targets at the ports of round `rnd`'s layout (see targets.py):
+    round r of every contestant scrapes the same addresses, in every run."""
+    return [dict(t, port=t["ports"][(rnd - 1) % len(t["ports"])]) for t in server["targets"]]
+
+
 def run_contestant(name, rnd, args, server, workdir):
     """One run of one contestant in round `rnd`: a fresh process, work
     directory and sink. Returns its row (raw figures; derive() adds the rest)."""
@@ -323,7 +329,7 @@ def run_contestant(name, rnd, args, server, workdir):
     os.makedirs(d)
     t_start = time.monotonic()
     sink = Sink(workdir, tag)
-    targets = server["targets"]
+    targets = layout(server, rnd)
     row = {"name": name, "round": rnd, "notes": []}
     p = None
     try:
@@ -634,7 +640,7 @@ def profile(args, server, workdir):
     try:
         ctl(server, "/reset")
         ctl(server, "/open")
-        p, _, cmd = start_agent(args, d, server["targets"], sink, extra_prefix=prefix)
+        p, _, cmd = start_agent(args, d, layout(server, 1), sink, extra_prefix=prefix)
         end = time.monotonic() + args.profile_window
         while time.monotonic() < end and p.poll() is None:
             time.sleep(1)
@@ -723,6 +729,11 @@ def main():
     ap.add_argument("--ksm-shards", type=int, default=None,
                     help="kube-state-metrics endpoints (default: one per 2,500 pods, at least 4)")
     ap.add_argument("--node-targets", type=int, default=4)
+    ap.add_argument("--port-base", type=int, default=19100,
+                    help="target i of round r listens on 127.0.0.1:BASE+100*(r-1)+i, so every "
+                         "run scrapes the same addresses: vmagent and Prometheus derive a "
+                         "target's scrape phase from its URL, and which big scrapes overlap "
+                         "moves their peak RSS by 2x; 0 for ephemeral ports (default 19100)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 2,000 pods, 30 s, 1 round")
     ap.add_argument("--memory", action="store_true",
@@ -789,7 +800,8 @@ def main():
         pf = os.path.join(workdir, "targets.json")
         tproc = start([sys.executable, os.path.join(HERE, "targets.py"), f"--pods={args.pods}",
                        f"--ksm-shards={args.ksm_shards}", f"--node-targets={args.node_targets}",
-                       f"--node-fixture={NODE_FIXTURE}", f"--ports-file={pf}"],
+                       f"--node-fixture={NODE_FIXTURE}", f"--ports-file={pf}",
+                       f"--port-base={args.port_base}", f"--layouts={args.repeat}"],
                       os.path.join(workdir, "targets.log"))
         server = wait_file(pf, 600, tproc)
         series = sum(t["series"] for t in server["targets"])

@@ -10,13 +10,22 @@ scrape gets the next version), and gzip-compressed once; serving is a memory
 copy. Each target listens on its own 127.0.0.1 port (so each has its own
 `instance`), in one thread per connection.
 
+Ports: with --port-base B and --layouts N, target i listens on B + 100*L + i
+for every layout L < N (the same target behind N addresses). vmagent and
+Prometheus derive each target's scrape phase from a hash of its URL, so the
+ports decide which big scrapes overlap, and with them the scrapers' peak
+memory; fixed ports give every run of the bench the same overlaps, and N
+layouts let a run measure N of them. --port-base 0 takes ephemeral ports
+(one layout).
+
 A control port answers:
   GET /open     serve the bodies (from now on, count what is served)
   GET /close    answer 503 from now on (the measuring window is over)
   GET /reset    zero the counters
   GET /stats    JSON: per target its series per body, bodies served, the
                 slowest serve in seconds, and the process' CPU seconds
-When ready it writes JSON ({"control": port, "targets": [...]}) to --ports-file.
+When ready it writes JSON ({"control": port, "targets": [{..., "ports": [one per
+layout]}]}) to --ports-file.
 """
 import argparse
 import gzip
@@ -178,6 +187,7 @@ class Target:
 
 
 STATE = {"open": False}
+LAYOUT_STRIDE = 100  # ports between two layouts: room for 100 targets
 
 
 def make_handler(target):
@@ -237,6 +247,8 @@ def main():
     ap.add_argument("--node-fixture", required=True)
     ap.add_argument("--variants", type=int, default=2)
     ap.add_argument("--ports-file", required=True)
+    ap.add_argument("--port-base", type=int, default=0)
+    ap.add_argument("--layouts", type=int, default=1)
     args = ap.parse_args()
 
     t0 = time.monotonic()
@@ -258,13 +270,20 @@ def main():
         targets.append(Target(f"node-{k}", bodies, series))
     gen_s = time.monotonic() - t0
 
-    servers = []
-    for t in targets:
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(t))
-        srv.daemon_threads = True
-        t.port = srv.server_address[1]
-        servers.append(srv)
-        threading.Thread(target=serve, args=(srv,), daemon=True).start()
+    if args.port_base and len(targets) > LAYOUT_STRIDE:
+        sys.exit(f"{len(targets)} targets do not fit a layout of {LAYOUT_STRIDE} ports")
+    layouts = args.layouts if args.port_base else 1
+    for i, t in enumerate(targets):
+        t.ports = []
+        for layout in range(layouts):
+            port = args.port_base + LAYOUT_STRIDE * layout + i if args.port_base else 0
+            try:
+                srv = ThreadingHTTPServer(("127.0.0.1", port), make_handler(t))
+            except OSError as e:
+                sys.exit(f"cannot listen on 127.0.0.1:{port} ({e}); choose another --port-base")
+            srv.daemon_threads = True
+            t.ports.append(srv.server_address[1])
+            threading.Thread(target=serve, args=(srv,), daemon=True).start()
 
     class Control(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -285,7 +304,7 @@ def main():
             body = json.dumps({
                 "open": STATE["open"],
                 "cpu_seconds": tm.user + tm.system,
-                "targets": [{"name": t.name, "port": t.port, "series": t.series,
+                "targets": [{"name": t.name, "ports": t.ports, "series": t.series,
                              "served": t.served, "failed_writes": t.failed_writes,
                              "max_serve_seconds": t.max_serve,
                              "bytes": len(t.bodies[0][0]), "gzip_bytes": len(t.bodies[0][1])}
@@ -302,7 +321,8 @@ def main():
     tmp = args.ports_file + ".tmp"
     with open(tmp, "w") as f:
         json.dump({"control": ctl.server_address[1], "generate_seconds": gen_s,
-                   "targets": [{"name": t.name, "port": t.port, "series": t.series} for t in targets]}, f)
+                   "targets": [{"name": t.name, "ports": t.ports, "series": t.series}
+                               for t in targets]}, f)
     os.rename(tmp, args.ports_file)
     # Exit with the parent (run.sh kills us too; this is the belt to its braces).
     parent = os.getppid()
