@@ -309,6 +309,14 @@ OWN_METRICS = {
     "prometheus-agent": ("prometheus_remote_storage_bytes_total",
                          "prometheus_remote_storage_samples_total"),
 }
+# Re-sends, to tell a slow drain caused by retries from a slow sink (each
+# one's own unit: the agent counts samples, vmagent requests).
+OWN_RETRIES = {
+    "kubemetrics-agent": ("kubemetrics_exporter_push_retried_samples_total",
+                          "kubemetrics_exporter_push_spooled_samples_total"),
+    "vmagent": ("vmagent_remotewrite_retries_count_total",),
+    "prometheus-agent": ("prometheus_remote_storage_samples_retried_total",),
+}
 
 
 def ctl(server, path):
@@ -391,8 +399,10 @@ def run_contestant(name, rnd, args, server, workdir):
         row["wire_bytes"] = sink.wire()["client_to_upstream"]
         row["peak_rss_kib"] = max(status_kib(p.pid, "VmHWM"), peak_rss)
         try:
-            own = parse_metrics(http_get(metrics_url, 10).decode(), OWN_METRICS[name])
+            page = http_get(metrics_url, 10).decode()
+            own = parse_metrics(page, OWN_METRICS[name])
             row["own_bytes"], row["own_samples"] = (own[k] for k in OWN_METRICS[name])
+            row["retries"] = parse_metrics(page, OWN_RETRIES[name])
         except Exception as e:
             row["own_bytes"] = row["own_samples"] = float("nan")
             row["notes"].append(f"own metrics unavailable: {e}")
@@ -531,6 +541,7 @@ def details(runs):
             f"{r['wire_bytes']:,} bytes on the wire; target server: {r['server_cpu_s']:.1f} CPU s, "
             f"slowest serve {r['server_max_serve_s'] * 1000:.0f} ms, {r['failed_writes']} failed "
             f"writes; {r['elapsed_s']:.0f} s in all"
+            + "".join(f"; {k} {v:,.0f}" for k, v in r.get("retries", {}).items())
             + ("; " + "; ".join(r["notes"]) if r["notes"] else ""))
     return "\n".join(out)
 

@@ -147,15 +147,73 @@ struct StringHash {
   }
 };
 
+// The cache's key: a 128-bit hash of a series text (`name{labels}` as
+// scraped) stands for the text, which is ~150 bytes a series on
+// kube-state-metrics. Two texts with one key would share an entry (one
+// series carrying the other's labels). With the key as good as random, the
+// chance that any two of n cached series collide is about n^2 / 2^129:
+// 1.5e-27 at a million series, far below the odds of a memory error. A target
+// that crafted a collision would only mix up its own series (a cache is one
+// target's), which it can do anyway by exposing other labels.
+struct SeriesKey {
+  std::uint64_t lo = 0;
+  std::uint64_t hi = 0;
+  friend bool operator==(const SeriesKey&, const SeriesKey&) = default;
+};
+
+// Already a hash: any 64 bits of it will do.
+struct SeriesKeyHash {
+  std::size_t operator()(const SeriesKey& key) const noexcept { return key.lo; }
+};
+
+// wyhash's mixer: the 128-bit product folded to 64 bits.
+inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
+  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+  return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
+}
+
+inline std::uint64_t load64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Two wyhash-style lanes over the same 16-byte blocks, each with its own
+// secrets, so the halves are independent 64-bit hashes for the price of
+// one pass (the two multiply chains overlap).
+SeriesKey seriesKey(std::string_view text) {
+  constexpr std::uint64_t kA0 = 0xa0761d6478bd642fULL, kA1 = 0xe7037ed1a0b428dbULL;
+  constexpr std::uint64_t kB0 = 0x8ebc6af09c88c6e3ULL, kB1 = 0x589965cc75374cc3ULL;
+  const char* p = text.data();
+  std::size_t n = text.size();
+  std::uint64_t a = mix(kA0 ^ n, kA1);
+  std::uint64_t b = mix(kB0 ^ n, kB1);
+  for (; n > 16; n -= 16, p += 16) {
+    a = mix(load64(p) ^ kA1, load64(p + 8) ^ a);
+    b = mix(load64(p) ^ kB1, load64(p + 8) ^ b);
+  }
+  // The last 1 to 16 bytes, zero-padded: the length in the seeds tells
+  // "a" from "a\0".
+  char tail[16] = {};
+  if (n > 0) std::memcpy(tail, p, n);
+  a = mix(load64(tail) ^ kA1, load64(tail + 8) ^ a);
+  b = mix(load64(tail) ^ kB1, load64(tail + 8) ^ b);
+  return {mix(a ^ kA0, kA1), mix(b ^ kB0, kB1)};
+}
+
 // What the cache knows of one series text. There is one per active series
 // of every target, so its size matters: the flags are bits in one byte next
-// to the name, where a 4-byte Symbol leaves room before the 8-byte fields.
+// to the name, where a 4-byte Symbol leaves room before the 8-byte fields;
+// only the final labels are kept (what the checks need of the scraped ones
+// is worked out once, when the series is new).
 struct SeriesEntry {
   Symbol name;  // as exposed
   bool has_le : 1 = false;
   bool le_valid : 1 = false;  // le parses as a float (OpenMetrics: canonical +Inf)
   bool has_quantile : 1 = false;
   bool quantile_valid : 1 = false;  // a float in [0, 1]
+  // OpenMetrics: has a label named like the series (a stateset's state label).
+  bool labelled_by_name : 1 = false;
   // Staleness. `live`: the last ended scrape kept a sample of this series
   // stamped at scrape time, and no marker was written since, so it gets one
   // when it vanishes. `tracked`: this scrape's first sample of it has no
@@ -163,12 +221,11 @@ struct SeriesEntry {
   bool live : 1 = false;
   bool tracked : 1 = false;
   Labels labels;                 // final (after the labeler)
-  Labels scraped;                // as exposed
-  Labels group;                  // scraped without `le` (histogram grouping)
+  Labels group;                  // OpenMetrics: scraped without `le` (histogram grouping)
   std::uint64_t generation = 0;  // of the last scrape that had a sample of it
   double le = 0;
-  double quantile = 0;
 };
+static_assert(sizeof(SeriesEntry) <= 40, "one per cached series: mind its size");
 
 }  // namespace
 
@@ -268,7 +325,8 @@ class TextParser::Impl {
 
   ParserOptions options_;
   SeriesLabeler labeler_;
-  std::unordered_map<std::string, SeriesEntry, StringHash, std::equal_to<>> cache_;
+  // Node-based: entries stay put on rehash, for the pointers below.
+  std::unordered_map<SeriesKey, SeriesEntry, SeriesKeyHash> cache_;
   std::uint64_t generation_ = 0;
   std::size_t last_samples_ = 0;
 
@@ -278,12 +336,21 @@ class TextParser::Impl {
   std::size_t touched_ = 0;
   std::size_t unchanged_ = 0;
   bool scrape_open_ = false;  // begun, neither finished nor abandoned
+  // Markers go out in the order the series were scraped: neighbours in an
+  // exposition are alike, and a remote-write body compresses them better
+  // together than in hash order. `order_`: this scrape's tracked series (the
+  // ones it may make live), in the order of their first samples.
+  // `live_order_`: the live series, in the order of the last kept scrape;
+  // exactly the entries with `live` set, so never evicted.
+  std::vector<SeriesEntry*> order_;
+  std::vector<SeriesEntry*> live_order_;
   // The live series of a dropped cache, owed a marker at the end of the next
   // ended scrape unless it has a sample of the same name and labels. Sorted
   // by (name id, labels id); empty but for the scrape after a drop.
   struct Orphan {
     Symbol name;
     Labels labels;
+    std::size_t rank = 0;  // in the live order, for the markers
     bool seen = false;
   };
   std::vector<Orphan> orphans_;
@@ -329,6 +396,7 @@ class TextParser::Impl {
   Family family_;
 
   // OpenMetrics checks.
+  LabelsBuilder group_builder_;
   std::unordered_map<std::string, OmType, StringHash, std::equal_to<>> om_families_;
   std::unordered_set<const void*> om_groups_;
   struct Group {
@@ -372,6 +440,7 @@ class TextParser::Impl {
     scrape_open_ = true;
     touched_ = 0;
     unchanged_ = 0;
+    order_.clear();
     for (Orphan& orphan : orphans_) orphan.seen = false;
     // The same series text is valid or not depending on the grammar, and the
     // cache skips validation: a new grammar starts a new cache.
@@ -491,6 +560,7 @@ class TextParser::Impl {
     entry.tracked = !has_ts;
     ++touched_;
     unchanged_ += entry.live == entry.tracked;
+    if (entry.tracked) order_.push_back(&entry);
     if (!orphans_.empty()) {
       const auto it = std::lower_bound(
           orphans_.begin(), orphans_.end(), entry,
@@ -512,37 +582,44 @@ class TextParser::Impl {
   // markers owed (see TextParser), updates each series' `live` state and
   // evicts the series absent from this scrape and the previous one, so
   // churn cannot grow the cache without bound while a series missing once
-  // (a flapping target) stays. One pass over the cache, skipped when every
-  // cached series had a sample and none changed state: the steady case.
+  // (a flapping target) stays. Skipped when every cached series had a
+  // sample and none changed state (the steady case): the live series are
+  // then the same, and only their order is new.
   void endScrape(bool kept) {
     scrape_open_ = false;
+    const std::uint64_t g = generation_;
     const bool steady = kept && touched_ == cache_.size() && unchanged_ == touched_;
     if (!steady) {
-      const std::uint64_t g = generation_;
-      for (auto it = cache_.begin(); it != cache_.end();) {
-        SeriesEntry& e = it->second;
-        const bool seen = e.generation == g;
-        if (e.live && !(kept && seen)) appendMarker(e.name, e.labels);
-        e.live = kept && seen && e.tracked;
-        if (!seen && e.generation + 2 <= g) {
-          it = cache_.erase(it);
-        } else {
-          ++it;
-        }
+      for (SeriesEntry* e : live_order_) {
+        if (!(kept && e->generation == g)) appendMarker(e->name, e->labels);
+        e->live = false;
+      }
+      for (SeriesEntry* e : order_) e->live = kept;
+      if (touched_ < cache_.size()) {
+        std::erase_if(cache_, [g](const auto& kv) { return kv.second.generation + 2 <= g; });
       }
     }
-    for (const Orphan& orphan : orphans_) {
-      if (!(kept && orphan.seen)) appendMarker(orphan.name, orphan.labels);
+    if (!orphans_.empty()) {
+      std::sort(orphans_.begin(), orphans_.end(),
+                [](const Orphan& a, const Orphan& b) { return a.rank < b.rank; });
+      for (const Orphan& orphan : orphans_) {
+        if (!(kept && orphan.seen)) appendMarker(orphan.name, orphan.labels);
+      }
+      std::vector<Orphan>().swap(orphans_);
     }
-    std::vector<Orphan>().swap(orphans_);
+    live_order_.clear();
+    if (kept) live_order_.swap(order_);
+    order_.clear();
   }
 
   // Empties the cache, keeping the live series as orphans (their markers are
   // still owed). Between scrapes only: the cache's entries are gone.
   void dropCache() {
-    for (const auto& [text, e] : cache_) {
-      if (e.live) orphans_.push_back(Orphan{e.name, e.labels});
+    for (SeriesEntry* e : live_order_) {
+      orphans_.push_back(Orphan{e->name, e->labels, orphans_.size()});
     }
+    live_order_.clear();
+    order_.clear();
     cache_.clear();
     std::sort(orphans_.begin(), orphans_.end(),
               [](const Orphan& a, const Orphan& b) { return orphanBefore(a, b); });
@@ -860,8 +937,8 @@ class TextParser::Impl {
     }
   }
 
-  Result<SeriesEntry*> newSeries(std::string_view text, std::size_t name_end, std::size_t open,
-                                 std::size_t end) {
+  Result<SeriesEntry*> newSeries(const SeriesKey& key, std::string_view text, std::size_t name_end,
+                                 std::size_t open, std::size_t end) {
     const std::string_view name = text.substr(0, name_end);
     builder_.clear();
     label_names_.clear();
@@ -892,8 +969,7 @@ class TextParser::Impl {
     }
     SeriesEntry entry;
     entry.name = Symbol::intern(name);
-    entry.scraped = builder_.build();
-    const std::string_view le = entry.scraped.get("le");
+    const std::string_view le = builder_.get("le");
     // An empty le/quantile is absent (empty label values drop the label).
     entry.has_le = !le.empty();
     if (entry.has_le) {
@@ -905,26 +981,20 @@ class TextParser::Impl {
         entry.le_valid = parseFloat(le, &entry.le) && !std::isnan(entry.le);
       }
     }
-    const std::string_view q = entry.scraped.get("quantile");
+    const std::string_view q = builder_.get("quantile");
     entry.has_quantile = !q.empty();
-    if (entry.has_quantile) {
-      entry.quantile_valid =
-          parseFloat(q, &entry.quantile) && entry.quantile >= 0 && entry.quantile <= 1;
-    }
+    double quantile = 0;
+    entry.quantile_valid =
+        entry.has_quantile && parseFloat(q, &quantile) && quantile >= 0 && quantile <= 1;
     if (om()) {
-      LabelsBuilder group(entry.scraped);
-      group.erase("le");
-      entry.group = group.build();
+      entry.labelled_by_name = !builder_.get(name).empty();
+      group_builder_ = builder_;
+      group_builder_.erase("le");
+      entry.group = group_builder_.build();
     }
-    if (labeler_) {
-      entry.labels = labeler_(entry.name, builder_);
-    } else {
-      entry.labels = entry.scraped;
-    }
+    entry.labels = labeler_ ? labeler_(entry.name, builder_) : builder_.build();
     ++stats_->new_series;
-    auto [it, inserted] = cache_.emplace(std::string(text.substr(0, end)), std::move(entry));
-    (void)inserted;
-    return &it->second;
+    return &cache_.emplace(key, std::move(entry)).first->second;
   }
 
   Result<void> sample(std::string_view text) {
@@ -938,12 +1008,12 @@ class TextParser::Impl {
     }
     const std::size_t end = seriesEnd(text, open);
     if (end == std::string_view::npos) return fail("unterminated label set");
-    const std::string_view series = text.substr(0, end);
+    const SeriesKey key = seriesKey(text.substr(0, end));
     SeriesEntry* entry;
-    if (auto it = cache_.find(series); it != cache_.end()) {
+    if (auto it = cache_.find(key); it != cache_.end()) {
       entry = &it->second;
     } else {
-      auto created = newSeries(text, name_end, open, end);
+      auto created = newSeries(key, text, name_end, open, end);
       if (!created) return tl::unexpected(created.error());
       entry = *created;
     }
@@ -1134,7 +1204,8 @@ class TextParser::Impl {
 
     switch (t) {
       case OmType::kStateset:
-        if (!e.scraped.contains(family_.name)) {
+        // A stateset's family is the series' name (it owns no suffix).
+        if (!e.labelled_by_name) {
           return fail("stateset sample without the \"" + family_.name + "\" label");
         }
         if (value != 0 && value != 1) return fail("stateset value must be 0 or 1");

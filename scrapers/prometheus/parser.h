@@ -62,10 +62,10 @@ struct ParseStats {
 /// are parsed and dropped.
 ///
 /// The parser keeps, across scrapes, a cache from each series' raw text
-/// (`name{labels}`) to its interned name and final labels, so a steady
-/// target costs no allocation per sample: each line is a hash lookup plus a
-/// number parse. A series absent from two scrapes in a row leaves the cache
-/// when the second one ends.
+/// (`name{labels}`, stored as a 128-bit hash of it) to its interned name and
+/// final labels, so a steady target costs no allocation per sample: each
+/// line is a hash lookup plus a number parse. A series absent from two
+/// scrapes in a row leaves the cache when the second one ends.
 ///
 /// Staleness, as Prometheus does it (the scrape loop's seriesPrev/seriesCur):
 /// a scrape ends with finish() (success: its samples are kept) or abandon()
@@ -75,6 +75,8 @@ struct ParseStats {
 /// kept and this one does not: after a success the series that vanished,
 /// after a failure every series of the previous scrape. Each vanished
 /// series is marked once; one that comes back is an ordinary series again.
+/// Markers come in the order of the series' first samples in the last scrape
+/// that kept them (similar series stay together, as they compress better).
 /// A series exposed with its own timestamp gets no marker (Prometheus
 /// tracks staleness only for series stamped at scrape time). The state is
 /// two bits in the cache entry; a steady scrape (same series as the

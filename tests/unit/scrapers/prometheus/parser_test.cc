@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "config/config_node.h"
 #include "scrapers/prometheus/config.h"
@@ -83,6 +84,41 @@ TEST(PrometheusParserTest, CachesSeriesBetweenScrapes) {
     ASSERT_TRUE(parser.finish());
   }
   EXPECT_EQ(parser.cachedSeries(), 1u);
+}
+
+TEST(PrometheusParserTest, CacheTellsSeriesTextsApart) {
+  // The cache keys series by a hash of their text: texts one byte apart, at
+  // every length around the hash's 16-byte blocks, and with NUL bytes
+  // where its padding has zeros, are distinct series; many are too.
+  std::vector<std::string> texts;
+  for (std::size_t len = 1; len <= 40; ++len) {
+    for (char last : {'a', 'b'}) texts.push_back(std::string(len - 1, 'x') + last);
+    if (len > 7) texts.push_back("x{y=\"" + std::string(len - 7, '\0') + "\"}");
+  }
+  for (int i = 0; i < 20000; ++i) texts.push_back("m{i=\"" + std::to_string(i) + "\"}");
+  std::string body;
+  for (std::size_t i = 0; i < texts.size(); ++i) body += texts[i] + " " + std::to_string(i) + "\n";
+  TextParser parser;
+  for (int scrape = 0; scrape < 2; ++scrape) {
+    SampleBatch out;
+    parser.begin(ExpositionFormat::kText, &out, 0);
+    ASSERT_TRUE(parser.feed(body));
+    ASSERT_TRUE(parser.finish());
+    EXPECT_EQ(parser.stats().new_series, scrape == 0 ? texts.size() : 0u);
+    ASSERT_EQ(out.samples.size(), texts.size());
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const Sample& s = out.samples[i];
+      ASSERT_EQ(s.value, static_cast<double>(i));
+      // The cached name and labels are this text's.
+      ASSERT_EQ(texts[i].rfind(s.name.view(), 0), 0u) << i;
+      if (texts[i].starts_with("m{")) {
+        ASSERT_EQ("m{i=\"" + std::string(s.labels.get("i")) + "\"}", texts[i]);
+      } else if (texts[i].starts_with("x{")) {
+        ASSERT_EQ(s.labels.get("y").size(), texts[i].size() - 7);  // x{y=""}
+      }
+    }
+  }
+  EXPECT_EQ(parser.cachedSeries(), texts.size());
 }
 
 TEST(PrometheusParserTest, StreamsAcrossChunkBoundaries) {

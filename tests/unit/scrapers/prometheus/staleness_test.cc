@@ -3,6 +3,7 @@
 // and left-open scrapes, explicit timestamps and cache resets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -28,6 +29,42 @@ std::set<std::string> markersOf(const SampleBatch& b) {
   for (const Sample& s : b.samples) {
     if (isStaleMarker(s.value)) out.insert(seriesOf(s));
   }
+  return out;
+}
+
+// The markers in the order they were written.
+std::vector<std::string> markerOrder(const SampleBatch& b) {
+  std::vector<std::string> out;
+  for (const Sample& s : b.samples) {
+    if (isStaleMarker(s.value)) out.push_back(seriesOf(s));
+  }
+  return out;
+}
+
+// `n` series, in an order no hash table keeps: names and pods interleaved.
+struct Series {
+  std::string line;    // "m1{pod=\"37\"} 1\n"
+  std::string marker;  // "m1{job=j,pod=37,tag=v1,}"
+};
+std::vector<Series> manySeries(int n, int first = 0, const std::string& prefix = "m") {
+  std::vector<Series> out;
+  for (int i = first; i < first + n; ++i) {
+    const std::string name = prefix + std::to_string(i % 3);
+    const std::string pod = std::to_string(i * 37 % 1009);
+    out.push_back({name + "{pod=\"" + pod + "\"} 1\n", name + "{job=j,pod=" + pod + ",tag=v1,}"});
+  }
+  return out;
+}
+
+std::string bodyOf(const std::vector<Series>& series) {
+  std::string body;
+  for (const Series& s : series) body += s.line;
+  return body;
+}
+
+std::vector<std::string> markersFor(const std::vector<Series>& series) {
+  std::vector<std::string> out;
+  for (const Series& s : series) out.push_back(s.marker);
   return out;
 }
 
@@ -274,6 +311,79 @@ TEST(PrometheusStalenessTest, EvictionStillBoundsTheCache) {
     EXPECT_LE(s.parser().cachedSeries(), 30u);
   }
   EXPECT_EQ(markers, 190u);  // every series but the last scrape's
+}
+
+// Markers come in the order of the last kept scrape, not the cache's hash
+// order: similar series next to each other compress better on the wire.
+TEST(PrometheusStalenessTest, FailureMarksInTheOrderOfTheLastScrape) {
+  Scraper s;
+  std::vector<Series> series = manySeries(300);
+  s.ok(bodyOf(series), 1000);
+  EXPECT_EQ(markerOrder(s.failed("zzz\n", 2000)), markersFor(series));
+
+  // The order is the last kept scrape's, by each series' first sample; a
+  // steady scrape (the same series) changes only the order.
+  s.ok(bodyOf(series), 3000);
+  std::reverse(series.begin(), series.end());
+  std::string body = bodyOf(series) + series.front().line;  // a second sample changes nothing
+  EXPECT_TRUE(markerOrder(s.ok(body, 4000)).empty());
+  SampleBatch out;
+  s.parser().begin(ExpositionFormat::kText, &out, 5000);  // refused: nothing read
+  s.parser().abandon();
+  EXPECT_EQ(markerOrder(out), markersFor(series));
+}
+
+TEST(PrometheusStalenessTest, VanishedSeriesAreMarkedInTheOrderOfTheLastScrape) {
+  Scraper s;
+  const std::vector<Series> first = manySeries(300);
+  s.ok(bodyOf(first), 1000);
+  // Every third series stays; new ones come in between; one series gets
+  // its own timestamp (no marker for it later).
+  std::vector<Series> kept, gone, second;
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    (i % 3 == 0 ? kept : gone).push_back(first[i]);
+    if (i % 3 == 0) second.push_back(first[i]);
+    if (i % 5 == 0) second.push_back(manySeries(1, static_cast<int>(i), "new").front());
+  }
+  std::string body = "own_ts 1 1500\n" + bodyOf(second);
+  EXPECT_EQ(markerOrder(s.ok(body, 2000)), markersFor(gone));
+  // All gone: the second scrape's order.
+  EXPECT_EQ(markerOrder(s.ok("", 3000)), markersFor(second));
+}
+
+TEST(PrometheusStalenessTest, ClearedCacheMarksInTheOrderOfTheLastScrape) {
+  Scraper s;
+  const std::vector<Series> series = manySeries(300);
+  s.ok(bodyOf(series), 1000);
+  s.tag = "v2";
+  s.parser().clearCache();
+  EXPECT_EQ(markerOrder(s.ok("", 2000)), markersFor(series));
+
+  // The same after a failure, and with a second drop (a format change)
+  // before the scrape ends.
+  s.tag = "v1";
+  s.ok(bodyOf(series), 3000);
+  s.tag = "v2";
+  s.parser().clearCache();
+  SampleBatch out;
+  s.parser().begin(ExpositionFormat::kOpenMetrics, &out, 4000);
+  s.parser().abandon();
+  EXPECT_EQ(markerOrder(out), markersFor(series));
+}
+
+TEST(PrometheusStalenessTest, ScrapesLeftOpenKeepTheMarkersOwed) {
+  // Open scrapes evict the series they cannot mark; the live ones stay, and
+  // so does their order.
+  Scraper s;
+  const std::vector<Series> series = manySeries(100);
+  s.ok(bodyOf(series), 1000);
+  for (int i = 0; i < 4; ++i) {
+    SampleBatch out;
+    s.parser().begin(ExpositionFormat::kText, &out, 2000 + i);
+    ASSERT_TRUE(s.parser().feed(bodyOf(manySeries(50, 50 * i, "open"))));
+  }
+  EXPECT_LT(s.parser().cachedSeries(), 300u);
+  EXPECT_EQ(markerOrder(s.failed("zzz\n", 9000)), markersFor(series));
 }
 
 }  // namespace
