@@ -98,14 +98,14 @@ std::vector<Scheduler::SourceStatus> Scheduler::status() const {
 void Scheduler::run(Slot& slot) {
   Source& source = *slot.source;
   const auto interval = source.interval();
-  auto next = SteadyClock::now();
   if (!source.discoversTags()) {
     // Bounded: a tag source that hangs delays the others by this at most.
     std::unique_lock<std::mutex> lock(mu_);
     wake_.wait_for(lock, kTagDiscoveryWait,
                    [this] { return stopping_.load() || pending_tag_sources_.load() == 0; });
-    next = SteadyClock::now();
   }
+  // The fixed-rate schedule below keeps the phase for every later scrape.
+  auto next = SteadyClock::now() + std::min(source.phase(), interval);
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);

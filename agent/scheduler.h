@@ -20,8 +20,9 @@ namespace kubemetrics {
 /// Runs every source on its own thread at its interval and hands each
 /// scrape's batch to `sink` (the pipeline). One thread per source keeps a
 /// slow upstream from delaying the others; sources are few (a handful per
-/// agent), so threads are cheap here. The first scrape happens at start so
-/// /metrics has data at once. Counts per-source scrapes, errors, duration
+/// agent), so threads are cheap here. A source's first scrape happens at
+/// start plus its phase() (0 unless it asks, so /metrics has data at once),
+/// and every later one a whole number of intervals after it. Counts per-source scrapes, errors, duration
 /// and samples in the self-metrics registry, and logs errors once per
 /// interval per source.
 ///

@@ -400,6 +400,8 @@ def run_contestant(name, rnd, args, server, workdir):
         row["peak_rss_kib"] = max(status_kib(p.pid, "VmHWM"), peak_rss)
         try:
             page = http_get(metrics_url, 10).decode()
+            with open(os.path.join(d, "final-metrics.txt"), "w") as f:
+                f.write(page)  # for a post-mortem with --keep
             own = parse_metrics(page, OWN_METRICS[name])
             row["own_bytes"], row["own_samples"] = (own[k] for k in OWN_METRICS[name])
             row["retries"] = parse_metrics(page, OWN_RETRIES[name])

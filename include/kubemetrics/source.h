@@ -30,6 +30,11 @@ class Source {
   virtual std::string_view name() const = 0;
   /// How often to scrape.
   virtual std::chrono::milliseconds interval() const = 0;
+  /// Where in the interval this source's scrapes fall: the scheduler scrapes
+  /// at start + phase, then every interval from there, so sources that share
+  /// an interval and differ in phase stay apart (and the pipeline gets their
+  /// batches spread, not in one burst). Below interval(); 0 by default.
+  virtual std::chrono::milliseconds phase() const { return std::chrono::milliseconds(0); }
   /// Appends one scrape to `out`, returning by `deadline`. On error, `out`
   /// may still hold samples the source wants delivered (for example `up` = 0)
   /// and the scheduler forwards them; the error is logged and counted, and

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
-#include <thread>
 
 #include "core/log.h"
 
@@ -78,12 +77,11 @@ PrometheusTarget::PrometheusTarget(TargetConfig config, std::string source_name,
     logWarn(source_name_) << "tls.insecure_skip_verify is on: the certificate of " << config_.url
                           << " is not verified";
   }
-  // A fixed per-target offset (as Prometheus spreads targets by a hash of
-  // the target) within the jitter, applied before the first scrape only, so
-  // the fixed-rate schedule keeps the spread.
+  // A fixed per-target phase (as Prometheus spreads targets by a hash of
+  // the target) within the jitter; the scheduler keeps it for every scrape.
   if (config_.jitter.count() > 0) {
     const std::size_t h = std::hash<std::string>()(config_.name + "\n" + config_.url);
-    first_offset_ = std::chrono::milliseconds(
+    phase_ = std::chrono::milliseconds(
         static_cast<std::int64_t>(h % static_cast<std::size_t>(config_.jitter.count() + 1)));
   }
   if (registry != nullptr) {
@@ -176,12 +174,6 @@ void PrometheusTarget::countError(const std::string& reason) {
 }
 
 Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline) {
-  if (first_scrape_) {
-    first_scrape_ = false;
-    const auto latest = deadline - config_.timeout;
-    const auto wake = std::min<Deadline>(SteadyClock::now() + first_offset_, latest);
-    if (wake > SteadyClock::now()) std::this_thread::sleep_until(wake);
-  }
   const auto began = SteadyClock::now();
   const std::int64_t ts_ms = wallClockMs();
   const Deadline scrape_deadline = std::min(deadline, began + config_.timeout);

@@ -68,6 +68,7 @@ class PrometheusTarget : public Source {
   // kubemetrics::Source
   std::string_view name() const override { return source_name_; }
   std::chrono::milliseconds interval() const override { return config_.interval; }
+  std::chrono::milliseconds phase() const override { return phase_; }
   Result<ScrapeStats> scrape(SampleBatch& out, Deadline deadline) override;
 
   const TargetConfig& config() const { return config_; }
@@ -91,8 +92,7 @@ class PrometheusTarget : public Source {
   Labels report_labels_;  // target_labels_ with the tags, for up and scrape_*
   std::unique_ptr<HttpClient> client_;
   TextParser parser_;
-  bool first_scrape_ = true;
-  std::chrono::milliseconds first_offset_{0};
+  std::chrono::milliseconds phase_{0};
   prometheus::Family<prometheus::Counter>* errors_family_ = nullptr;
   prometheus::Gauge* cached_series_ = nullptr;
   prometheus::Counter* stale_markers_ = nullptr;
