@@ -524,12 +524,19 @@ def runs_table(runs):
 
 def details(runs):
     out = []
-    digests = {r["labels_digest"][0] for r in runs if "labels_digest" in r}
-    if len(digests) > 1:
-        out.append("- **The contestants' series differ in their labels** (digests below).")
+    # Within a round: `instance` holds the round's target ports (one layout per round).
+    digests = {}
+    for r in runs:
+        if "labels_digest" in r:
+            digests.setdefault(r["round"], set()).add(r["labels_digest"][0])
+    if any(len(d) > 1 for d in digests.values()):
+        out.append("- **The contestants' series differ in their labels** in round(s) " +
+                   ", ".join(str(k) for k, d in sorted(digests.items()) if len(d) > 1) +
+                   " (digests below).")
     elif digests:
-        out.append("- Every run of every contestant delivered the same label sets "
-                   "(ksm-0 and node-0 compared).")
+        out.append("- In every round every contestant delivered the same label sets "
+                   "(ksm-0 and node-0 compared; `instance` differs between rounds, one port "
+                   "layout each).")
     for r in runs:
         if "error" in r:
             continue

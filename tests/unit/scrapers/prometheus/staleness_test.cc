@@ -106,6 +106,14 @@ class Scraper {
     return out;
   }
 
+  // A scrape refused before its body (an HTTP error): begun, then abandoned.
+  SampleBatch refused(ExpositionFormat format, std::int64_t ts) {
+    SampleBatch out;
+    parser_.begin(format, &out, ts);
+    parser_.abandon();
+    return out;
+  }
+
   TextParser& parser() { return parser_; }
   std::string tag = "v1";
 
@@ -327,10 +335,7 @@ TEST(PrometheusStalenessTest, FailureMarksInTheOrderOfTheLastScrape) {
   std::reverse(series.begin(), series.end());
   std::string body = bodyOf(series) + series.front().line;  // a second sample changes nothing
   EXPECT_TRUE(markerOrder(s.ok(body, 4000)).empty());
-  SampleBatch out;
-  s.parser().begin(ExpositionFormat::kText, &out, 5000);  // refused: nothing read
-  s.parser().abandon();
-  EXPECT_EQ(markerOrder(out), markersFor(series));
+  EXPECT_EQ(markerOrder(s.refused(ExpositionFormat::kText, 5000)), markersFor(series));
 }
 
 TEST(PrometheusStalenessTest, VanishedSeriesAreMarkedInTheOrderOfTheLastScrape) {
@@ -365,10 +370,7 @@ TEST(PrometheusStalenessTest, ClearedCacheMarksInTheOrderOfTheLastScrape) {
   s.ok(bodyOf(series), 3000);
   s.tag = "v2";
   s.parser().clearCache();
-  SampleBatch out;
-  s.parser().begin(ExpositionFormat::kOpenMetrics, &out, 4000);
-  s.parser().abandon();
-  EXPECT_EQ(markerOrder(out), markersFor(series));
+  EXPECT_EQ(markerOrder(s.refused(ExpositionFormat::kOpenMetrics, 4000)), markersFor(series));
 }
 
 TEST(PrometheusStalenessTest, ScrapesLeftOpenKeepTheMarkersOwed) {
