@@ -21,6 +21,7 @@
 #include "exporters/remote_write/remote_write_encoder.h"
 #include "exporters/remote_write/remote_write_exporter.h"
 #include "pipeline/pipeline.h"
+#include "support/black_hole.h"
 
 namespace kubemetrics::remote_write {
 namespace {
@@ -185,27 +186,7 @@ class Sink {
   std::thread acceptor_;
 };
 
-// Listening, never accepting: connections complete, answers never come.
-class BlackHole {
- public:
-  BlackHole() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(fd_, 64);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~BlackHole() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
+using kubemetrics::testing::BlackHole;
 
 RemoteWriteConfig sinkConfig(int port, const std::string& spool) {
   RemoteWriteConfig c;

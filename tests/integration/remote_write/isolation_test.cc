@@ -3,10 +3,7 @@
 // still deliver every sample, promptly.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <snappy.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +13,7 @@
 #include "exporters/remote_write/remote_write_exporter.h"
 #include "pipeline/pipeline.h"
 #include "remote_write/remote_write.pb.h"
+#include "support/black_hole.h"
 #include "support/process.h"
 
 namespace kubemetrics::remote_write {
@@ -23,28 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A listening socket nobody accept()s: the kernel completes the handshake
-// and takes the request into its buffers, and no answer ever comes.
-class BlackHole {
- public:
-  BlackHole() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(fd_, 64);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~BlackHole() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
+using kubemetrics::testing::BlackHole;
 
 class CountingBackend {
  public:
