@@ -22,9 +22,10 @@ namespace kubemetrics {
 /// slow upstream from delaying the others; sources are few (a handful per
 /// agent), so threads are cheap here. A source's first scrape happens at
 /// start plus its phase() (0 unless it asks, so /metrics has data at once),
-/// and every later one a whole number of intervals after it. Counts per-source scrapes, errors, duration
-/// and samples in the self-metrics registry, and logs errors once per
-/// interval per source.
+/// and every later one a whole number of intervals after it. Counts
+/// per-source scrapes, errors, duration and samples in the self-metrics
+/// registry, and logs each kind of scrape error of a source at most once a
+/// minute.
 ///
 /// Thread-safe: status() from any thread; start()/stop() from the owner.
 class Scheduler {

@@ -5,7 +5,6 @@
 //
 //   build-rel/bench/remote_write_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,7 +20,7 @@
 #include "exporters/remote_write/remote_write_encoder.h"
 #include "exporters/remote_write/remote_write_exporter.h"
 #include "pipeline/pipeline.h"
-#include "support/black_hole.h"
+#include "support/loopback.h"
 
 namespace kubemetrics::remote_write {
 namespace {
@@ -133,15 +132,7 @@ BENCHMARK_CAPTURE(BM_EncodeCompress, none, "")->Arg(10000)->Unit(benchmark::kMil
 class Sink {
  public:
   Sink() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(fd_, 64);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    fd_ = kubemetrics::testing::listenOnLoopback(&port_);
     acceptor_ = std::thread([this] {
       for (;;) {
         const int c = ::accept(fd_, nullptr, nullptr);

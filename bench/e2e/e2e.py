@@ -753,7 +753,8 @@ def main():
                     help="target i of round r listens on 127.0.0.1:BASE+100*(r-1)+i, so every "
                          "run scrapes the same addresses: vmagent and Prometheus derive a "
                          "target's scrape phase from its URL, and which big scrapes overlap "
-                         "moves their peak RSS by 2x; 0 for ephemeral ports (default 19100)")
+                         "moved vmagent's peak RSS by a third or more between runs; 0 for "
+                         "ephemeral ports (default 19100)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 2,000 pods, 30 s, 1 round")
     ap.add_argument("--memory", action="store_true",

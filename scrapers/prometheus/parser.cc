@@ -587,9 +587,9 @@ class TextParser::Impl {
   // then the same, and only their order is new.
   void endScrape(bool kept) {
     scrape_open_ = false;
-    const std::uint64_t g = generation_;
     const bool steady = kept && touched_ == cache_.size() && unchanged_ == touched_;
     if (!steady) {
+      const std::uint64_t g = generation_;
       for (SeriesEntry* e : live_order_) {
         if (!(kept && e->generation == g)) appendMarker(e->name, e->labels);
         e->live = false;

@@ -13,7 +13,7 @@
 #include "exporters/remote_write/remote_write_exporter.h"
 #include "pipeline/pipeline.h"
 #include "remote_write/remote_write.pb.h"
-#include "support/black_hole.h"
+#include "support/loopback.h"
 #include "support/process.h"
 
 namespace kubemetrics::remote_write {

@@ -1,0 +1,43 @@
+#pragma once
+// Raw loopback sockets for tests and benchmarks that need a peer below
+// HTTP: one that never answers, or a minimal server of their own.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace kubemetrics::testing {
+
+/// A socket listening on 127.0.0.1 at an ephemeral port (written to
+/// `*port`); the caller owns and closes it.
+inline int listenOnLoopback(int* port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(fd, 64);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+/// A listening socket that nobody accept()s: the kernel completes the
+/// handshake and takes the request into its buffers, and no answer ever
+/// comes, for what a sender does when its backend hangs. Closed when
+/// destroyed.
+class BlackHole {
+ public:
+  BlackHole() : fd_(listenOnLoopback(&port_)) {}
+  ~BlackHole() { ::close(fd_); }
+  BlackHole(const BlackHole&) = delete;
+  BlackHole& operator=(const BlackHole&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int port_ = 0;
+  int fd_ = -1;
+};
+
+}  // namespace kubemetrics::testing
