@@ -21,7 +21,6 @@
 #include <httplib.h>
 #include <simdjson.h>
 
-#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -42,25 +41,10 @@ using std::chrono::seconds;
 // series key (name{sorted labels minus the agent's tags}) -> value text
 using SeriesSet = std::map<std::string, std::string>;
 
-std::string percentEncode(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 bool querySeries(int port, const std::string& selector, bool from_agent, SeriesSet* out) {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(10, 0);
-  auto res = client.Get("/api/v1/query?query=" + percentEncode(selector));
+  auto res = client.Get("/api/v1/query?query=" + encodeQuery(selector));
   if (!res || res->status != 200) return false;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
