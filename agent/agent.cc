@@ -1,14 +1,16 @@
-#include "agent.h"
+#include "agent/agent.h"
 
 #include <prometheus/gauge.h>
 
 #include <sstream>
 
-#include "http/http_server.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/registry.h"
+#include "agent/scheduler.h"
+#include "common/config/config_document.h"
+#include "common/http/http_server.h"
+#include "common/push/push_exporter.h"
 #include "kubemetrics/labels.h"
-#include "pipeline/pipeline.h"
-#include "registry.h"
-#include "scheduler.h"
 
 namespace kubemetrics {
 namespace {
@@ -23,9 +25,15 @@ struct Components {
 /// Reads `sources:` and `exporters:` through every registered factory; with
 /// a null context only validates. Each factory sees its subtree even when
 /// the file omits it, so the effective config shows every default.
-Result<Components> buildComponents(ConfigNode& root, const ComponentContext* context) {
+/// `exporters.spool` is read into `spool` first: the context the push
+/// exporters get refers to it.
+Result<Components> buildComponents(ConfigNode& root, const ComponentContext* context,
+                                   SpoolSettings& spool) {
   Components out;
   ConfigNode sources = root.child("sources");
+  ConfigNode exporters = root.child("exporters");
+  ConfigNode spool_node = exporters.child("spool");
+  spool = push::parseSpoolConfig(spool_node);
   for (const SourceEntry& entry : registeredSources()) {
     ConfigNode node = sources.child(entry.key);
     auto built = entry.factory(node, context);
@@ -33,7 +41,6 @@ Result<Components> buildComponents(ConfigNode& root, const ComponentContext* con
     for (SourcePtr& s : *built) out.sources.push_back(std::move(s));
   }
   sources.finish();
-  ConfigNode exporters = root.child("exporters");
   for (const ExporterEntry& entry : registeredExporters()) {
     ConfigNode node = exporters.child(entry.key);
     auto built = entry.factory(node, context);
@@ -76,7 +83,8 @@ ConfigCheck Agent::check(std::string_view yaml, const std::string& origin,
   if (doc->errors().empty()) {
     ConfigNode root = doc->root();
     check.config = parseAgentConfig(root);
-    auto built = buildComponents(root, nullptr);
+    SpoolSettings spool;
+    auto built = buildComponents(root, nullptr, spool);
     if (!built) doc->addError(origin, built.error().message());
   }
   check.errors = doc->errors();
@@ -105,9 +113,9 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   ConfigNode root = doc->root();
   parseAgentConfig(root);
   agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_);
-  ComponentContext context{agent->config_,       *agent->metrics_, *agent->server_,
-                           agent->runtime_tags_, *agent->tags_,    agent->status_};
-  auto components = buildComponents(root, &context);
+  ComponentContext context{agent->config_,       agent->spool_, *agent->metrics_, *agent->server_,
+                           agent->runtime_tags_, *agent->tags_, agent->status_};
+  auto components = buildComponents(root, &context, agent->spool_);
   if (!components) return tl::unexpected(components.error());
 
   auto pipeline = Pipeline::create(agent->config_, std::move(components->exporters),

@@ -11,12 +11,12 @@
 #include <thread>
 #include <vector>
 
-#include "config/agent_config.h"
-#include "config/config_node.h"
+#include "agent/agent_config.h"
 #include "kubemetrics/agent_tags.h"
+#include "kubemetrics/config.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
-#include "status_board.h"
+#include "kubemetrics/status_board.h"
 
 namespace kubemetrics {
 
@@ -75,6 +75,7 @@ class Agent {
   void housekeeping();
 
   AgentConfig config_;
+  SpoolSettings spool_;  // exporters.spool, referenced by the components' context
   std::shared_ptr<prometheus::Registry> metrics_;
   RuntimeTags runtime_tags_;
   std::unique_ptr<AgentTags> tags_;  // config's and runtime_tags_; shared by sources and pipeline

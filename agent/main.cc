@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "agent.h"
-#include "config/agent_config.h"
-#include "core/log.h"
+#include "agent/agent.h"
+#include "agent/agent_config.h"
+#include "kubemetrics/log.h"
 
 namespace {
 

@@ -1,39 +1,47 @@
-#include "registry.h"
+#include "agent/registry.h"
 
-#include "exporters/common/push_exporter.h"
-#include "exporters/prometheus_endpoint/prometheus_endpoint_exporter.h"
-#include "exporters/remote_write/remote_write_exporter.h"
-#include "exporters/wavefront/wavefront_exporter.h"
-#include "scrapers/ec2_metadata/ec2_source.h"
-#include "scrapers/host/host_source.h"
-#include "scrapers/kube_state_metrics/ksm_source.h"
-#include "scrapers/kubelet_summary/kubelet_source.h"
-#include "scrapers/prometheus/prometheus_target.h"
+// Every component, one line each: KM_SOURCE(key) for scrapers/<key>/,
+// KM_EXPORTER(key) for exporters/<key>/. The key is the config section
+// (sources.<key>, exporters.<key>), the folder and the namespace whose
+// buildSources / buildExporters the agent calls, so the three names cannot
+// drift apart. tests/unit/agent/lifecycle_test.cc checks that every folder
+// is listed here and runs each component's whole lifecycle.
+#define KM_COMPONENTS(KM_SOURCE, KM_EXPORTER) \
+  KM_SOURCE(host)                             \
+  KM_SOURCE(kubelet)                          \
+  KM_SOURCE(ec2)                              \
+  KM_SOURCE(prometheus)                       \
+  KM_SOURCE(kube_state_metrics)               \
+  KM_EXPORTER(prometheus)                     \
+  KM_EXPORTER(wavefront)                      \
+  KM_EXPORTER(remote_write)
+
+// The factories are declared here from their names alone: the registry
+// includes no component header, and a factory missing or with another
+// signature fails at link time.
+#define KM_DECLARE_SOURCE(key)           \
+  namespace kubemetrics::scrapers::key { \
+  SourceFactory buildSources;            \
+  }
+#define KM_DECLARE_EXPORTER(key)          \
+  namespace kubemetrics::exporters::key { \
+  ExporterFactory buildExporters;         \
+  }
+KM_COMPONENTS(KM_DECLARE_SOURCE, KM_DECLARE_EXPORTER)
+
+#define KM_NOTHING(key)
+#define KM_SOURCE_ENTRY(key) {#key, &scrapers::key::buildSources},
+#define KM_EXPORTER_ENTRY(key) {#key, &exporters::key::buildExporters},
 
 namespace kubemetrics {
 
-// One line per component: its config key under `sources:` or `exporters:`
-// and its factory.
-
 const std::vector<SourceEntry>& registeredSources() {
-  static const std::vector<SourceEntry> entries = {
-      {"host", &host::buildHostSources},
-      {"kubelet", &kubelet_summary::buildKubeletSources},
-      {"ec2", &ec2_metadata::buildEc2Sources},
-      {"prometheus", &prometheus_scrape::buildPrometheusSources},
-      {"kube_state_metrics", &kube_state_metrics::buildKsmSources},
-  };
+  static const std::vector<SourceEntry> entries = {KM_COMPONENTS(KM_SOURCE_ENTRY, KM_NOTHING)};
   return entries;
 }
 
 const std::vector<ExporterEntry>& registeredExporters() {
-  static const std::vector<ExporterEntry> entries = {
-      {"prometheus", &prometheus_endpoint::buildPrometheusEndpointExporters},
-      // Before the push exporters: publishes the spool settings they share.
-      {"spool", &push::buildSpoolSettings},
-      {"wavefront", &wavefront::buildWavefrontExporters},
-      {"remote_write", &remote_write::buildRemoteWriteExporters},
-  };
+  static const std::vector<ExporterEntry> entries = {KM_COMPONENTS(KM_NOTHING, KM_EXPORTER_ENTRY)};
   return entries;
 }
 

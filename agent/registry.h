@@ -3,35 +3,25 @@
 #include <string_view>
 #include <vector>
 
-#include "component.h"
-#include "config/config_node.h"
-#include "kubemetrics/exporter.h"
-#include "kubemetrics/result.h"
-#include "kubemetrics/source.h"
+#include "kubemetrics/component.h"
 
 namespace kubemetrics {
 
-/// Reads one component's config subtree (`sources.<key>` or
-/// `exporters.<key>`), reporting problems through the node. With a null
-/// context it only validates (--check-config); otherwise it also creates the
-/// enabled instances. An error here is a start-up failure (a port taken, a
-/// file unreadable), not a config error.
-using SourceFactory = Result<std::vector<SourcePtr>> (*)(ConfigNode& node,
-                                                         const ComponentContext* context);
-using ExporterFactory = Result<std::vector<ExporterPtr>> (*)(ConfigNode& node,
-                                                             const ComponentContext* context);
-
+/// One registered source: its config key under `sources:` (also its folder
+/// under scrapers/ and its namespace) and its factory.
 struct SourceEntry {
   std::string_view key;
-  SourceFactory factory;
+  SourceFactory* factory;
 };
+/// One registered exporter: its key under `exporters:`, folder under
+/// exporters/, and factory.
 struct ExporterEntry {
   std::string_view key;
-  ExporterFactory factory;
+  ExporterFactory* factory;
 };
 
-/// Every source and exporter the agent knows, by config key, one line each
-/// in registry.cc. Immutable.
+/// Every source and exporter the agent knows, in the order the agent builds
+/// them, one line each in registry.cc. Immutable.
 const std::vector<SourceEntry>& registeredSources();
 const std::vector<ExporterEntry>& registeredExporters();
 

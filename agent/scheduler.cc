@@ -1,11 +1,11 @@
-#include "scheduler.h"
+#include "agent/scheduler.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
 #include <map>
 
-#include "core/log.h"
+#include "kubemetrics/log.h"
 
 namespace kubemetrics {
 namespace {

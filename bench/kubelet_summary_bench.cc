@@ -15,10 +15,10 @@
 #include <sstream>
 #include <string>
 
-#include "scrapers/kubelet_summary/emitter.h"
-#include "scrapers/kubelet_summary/parser.h"
+#include "scrapers/kubelet/emitter.h"
+#include "scrapers/kubelet/parser.h"
 
-namespace kubemetrics::kubelet_summary {
+namespace kubemetrics::scrapers::kubelet {
 namespace {
 
 #ifndef KM_BENCH_FIXTURES_DIR
@@ -164,4 +164,4 @@ void BM_Generated250PodsParseEmit(benchmark::State& state) {
 BENCHMARK(BM_Generated250PodsParseEmit);
 
 }  // namespace
-}  // namespace kubemetrics::kubelet_summary
+}  // namespace kubemetrics::scrapers::kubelet

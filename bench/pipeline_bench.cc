@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "pipeline/pipeline.h"
-#include "pipeline/tagger.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/tagger.h"
 
 namespace kubemetrics {
 namespace {

@@ -28,8 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/scrape/parser.h"
 #include "kubemetrics/labels.h"
-#include "scrapers/prometheus/parser.h"
 
 // g++ 12 sees free() of memory from the replaced operator new below as a
 // mismatch once both are inlined; they are a matching pair by construction.
@@ -51,7 +51,7 @@ void* operator new(std::size_t size) {
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
-namespace kubemetrics::prometheus_scrape {
+namespace kubemetrics::scrape {
 namespace {
 
 namespace fs = std::filesystem;
@@ -284,4 +284,4 @@ BENCHMARK(BM_KsmColdCache)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KsmShapedCache)->Unit(benchmark::kMillisecond);
 
 }  // namespace
-}  // namespace kubemetrics::prometheus_scrape
+}  // namespace kubemetrics::scrape

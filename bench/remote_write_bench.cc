@@ -16,13 +16,13 @@
 #include <thread>
 #include <vector>
 
-#include "config/agent_config.h"
+#include "agent/agent_config.h"
+#include "agent/pipeline/pipeline.h"
 #include "exporters/remote_write/remote_write_encoder.h"
 #include "exporters/remote_write/remote_write_exporter.h"
-#include "pipeline/pipeline.h"
 #include "support/loopback.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 // One kube-state-metrics scrape of a cluster with `pods` pods: the pod
@@ -251,4 +251,4 @@ BENCHMARK(BM_PipelineDelivery)
     ->Iterations(5);
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -18,7 +18,7 @@
 #include "exporters/wavefront/wavefront_encoder.h"
 #include "kubemetrics/labels.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 #ifndef KM_BENCH_FIXTURES_DIR
@@ -146,4 +146,4 @@ BENCHMARK(BM_WavefrontEncode)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

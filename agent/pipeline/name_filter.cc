@@ -1,4 +1,4 @@
-#include "pipeline/name_filter.h"
+#include "agent/pipeline/name_filter.h"
 
 #include <re2/re2.h>
 

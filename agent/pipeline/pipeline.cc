@@ -1,9 +1,9 @@
-#include "pipeline/pipeline.h"
+#include "agent/pipeline/pipeline.h"
 
 #include <chrono>
 
-#include "core/log.h"
-#include "pipeline/tagger.h"
+#include "agent/pipeline/tagger.h"
+#include "kubemetrics/log.h"
 
 namespace kubemetrics {
 namespace {

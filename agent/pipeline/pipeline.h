@@ -11,13 +11,13 @@
 #include <thread>
 #include <vector>
 
-#include "config/agent_config.h"
+#include "agent/agent_config.h"
+#include "agent/pipeline/name_filter.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/deadline.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/ring.h"
 #include "kubemetrics/sample.h"
-#include "pipeline/name_filter.h"
 
 namespace kubemetrics {
 

@@ -1,4 +1,4 @@
-#include "pipeline/tagger.h"
+#include "agent/pipeline/tagger.h"
 
 namespace kubemetrics {
 

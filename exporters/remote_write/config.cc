@@ -1,10 +1,10 @@
-#include "exporters/remote_write/config.h"
+#include "config.h"
 
 #include <utility>
 
-#include "exporters/prometheus_endpoint/exposition_writer.h"
+#include "common/text/prometheus_names.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 
 std::vector<ConfigError> RemoteWriteConfig::validate() const {
   std::vector<ConfigError> errors = push.validate();
@@ -28,8 +28,7 @@ std::vector<ConfigError> RemoteWriteConfig::validate() const {
     errors.push_back({"bearer_token_file", "cannot be combined with basic_auth"});
   }
   for (const auto& [name, value] : external_labels) {
-    if (name.empty() || prometheus_endpoint::mapLabelName(name) != name ||
-        name.rfind("__", 0) == 0) {
+    if (name.empty() || text::mapLabelName(name) != name || name.rfind("__", 0) == 0) {
       errors.push_back({"external_labels." + name,
                         "not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with "
                         "\"__\")"});
@@ -71,4 +70,4 @@ RemoteWriteConfig parseConfig(ConfigNode& node) {
   return config;
 }
 
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "config/config_node.h"
-#include "exporters/common/push_exporter.h"
-#include "http/http_client.h"
+#include "common/push/push_exporter.h"
+#include "kubemetrics/config.h"
+#include "kubemetrics/http_client.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 
 /// `exporters.remote_write:`: Prometheus remote write 1.0 to one endpoint.
 /// A plain value type.
@@ -31,4 +31,4 @@ struct RemoteWriteConfig {
 /// the factory fills it from push::sharedSpoolConfig().
 RemoteWriteConfig parseConfig(ConfigNode& node);
 
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

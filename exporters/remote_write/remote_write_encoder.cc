@@ -1,4 +1,4 @@
-#include "exporters/remote_write/remote_write_encoder.h"
+#include "remote_write_encoder.h"
 
 #include <snappy.h>
 
@@ -8,10 +8,11 @@
 #include <chrono>
 #include <cstring>
 
-#include "exporters/common/compression.h"
-#include "exporters/prometheus_endpoint/exposition_writer.h"
+#include "common/compression/compression.h"
+#include "common/text/prometheus_names.h"
+#include "common/text/utf8.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 constexpr std::string_view kNameLabel = "__name__";
@@ -139,63 +140,6 @@ inline std::size_t memoSlot(const void* id, std::size_t slots) {
          (slots - 1);
 }
 
-// True when every byte of `s` is below 0x80: 8 bytes at a time, the tail as
-// one overlapping word.
-inline bool isAscii(std::string_view s) {
-  const char* p = s.data();
-  const std::size_t n = s.size();
-  if (n >= 8) {
-    std::uint64_t any = 0, word;
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-      std::memcpy(&word, p + i, 8);
-      any |= word;
-    }
-    std::memcpy(&word, p + n - 8, 8);
-    return ((any | word) & 0x8080808080808080ULL) == 0;
-  }
-  if (n >= 4) {
-    std::uint32_t head, tail;
-    std::memcpy(&head, p, 4);
-    std::memcpy(&tail, p + n - 4, 4);
-    return ((head | tail) & 0x80808080U) == 0;
-  }
-  unsigned any = 0;
-  for (std::size_t i = 0; i < n; ++i) any |= static_cast<unsigned char>(p[i]);
-  return any < 0x80;
-}
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid.
-std::size_t utf8Sequence(std::string_view s, std::size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  std::size_t n;
-  std::uint32_t cp;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  // Overlong forms, surrogates and values beyond U+10FFFF are invalid.
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-      (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-    return 0;
-  }
-  return n;
-}
-
 // Makes `scratch` at least `n` bytes long. Only grows: once a buffer has its
 // working size, later calls neither reallocate nor zero-fill it.
 void growScratch(std::string& scratch, std::size_t n) {
@@ -208,30 +152,6 @@ void releaseIfHuge(std::string& scratch) {
 
 }  // namespace
 
-std::string_view validUtf8(std::string_view text, std::string& scratch) {
-  // Label values are nearly always ASCII, which is valid as it is.
-  if (isAscii(text)) return text;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t n = utf8Sequence(text, i);
-    if (n == 0) break;
-    i += n;
-  }
-  if (i == text.size()) return text;
-  scratch.assign(text.substr(0, i));
-  while (i < text.size()) {
-    const std::size_t n = utf8Sequence(text, i);
-    if (n == 0) {
-      scratch += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      scratch.append(text.substr(i, n));
-      i += n;
-    }
-  }
-  return scratch;
-}
-
 RemoteWriteEncoder::RemoteWriteEncoder(
     std::vector<std::pair<std::string, std::string>> external_labels, std::string compression)
     : compression_(std::move(compression)),
@@ -240,8 +160,8 @@ RemoteWriteEncoder::RemoteWriteEncoder(
   for (auto& [name, value] : external_labels) {
     if (value.empty()) continue;
     std::string scratch;
-    external_labels_.emplace_back(prometheus_endpoint::mapLabelName(name),
-                                  std::string(validUtf8(value, scratch)));
+    external_labels_.emplace_back(text::mapLabelName(name),
+                                  std::string(text::toValidUtf8(value, scratch)));
   }
   std::sort(external_labels_.begin(), external_labels_.end());
   while (name_at_ < external_labels_.size() && external_labels_[name_at_].first < kNameLabel) {
@@ -258,7 +178,7 @@ std::size_t RemoteWriteEncoder::estimateBytes(const Sample& sample) const {
 const std::string& RemoteWriteEncoder::cachedName(const Symbol& name) {
   auto it = name_cache_.find(name);
   if (it == name_cache_.end()) {
-    it = name_cache_.emplace(name, prometheus_endpoint::mapMetricName(name.view())).first;
+    it = name_cache_.emplace(name, text::mapMetricName(name.view())).first;
   }
   name_memo_[memoSlot(name.id(), kNameMemoSlots)] = MemoSlot{name.id(), &it->second};
   return it->second;
@@ -267,7 +187,7 @@ const std::string& RemoteWriteEncoder::cachedName(const Symbol& name) {
 const std::string& RemoteWriteEncoder::cachedLabelName(const Symbol& name) {
   auto it = label_cache_.find(name);
   if (it == label_cache_.end()) {
-    it = label_cache_.emplace(name, prometheus_endpoint::mapLabelName(name.view())).first;
+    it = label_cache_.emplace(name, text::mapLabelName(name.view())).first;
   }
   label_memo_[memoSlot(name.id(), kLabelMemoSlots)] = MemoSlot{name.id(), &it->second};
   return it->second;
@@ -364,8 +284,8 @@ void RemoteWriteEncoder::seriesLabels(const Sample& first) {
     const std::string_view name = mappedLabelName(label.name);
     if (nameEqual(name, kNameLabel)) continue;
     std::string_view value = label.value.view();
-    if (!isAscii(value)) {  // inline check: the call below is for the rare rest
-      value = validUtf8(value, utf8_scratch_);
+    if (!text::isAscii(value)) {  // inline check: the call below is for the rare rest
+      value = text::toValidUtf8(value, utf8_scratch_);
       if (value.data() == utf8_scratch_.data()) value = fixed_.emplace_back(utf8_scratch_);
     }
     if (sorted && !labels_.empty() && nameLess(name, labels_.back().first)) sorted = false;
@@ -494,4 +414,4 @@ Result<push::EncodedPayload> RemoteWriteEncoder::encode(std::span<const Sample> 
   return payload;
 }
 
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "exporters/common/push_exporter.h"
+#include "common/push/push_exporter.h"
 #include "kubemetrics/sample.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 
 /// Prometheus remote write 1.0 headers (besides Content-Encoding, which the
 /// transport adds from the payload).
@@ -24,7 +24,7 @@ inline constexpr std::string_view kVersion = "0.1.0";
 /// (remote_write.proto): samples grouped by series, each series' samples
 /// sorted by timestamp, labels sorted by name with `__name__` first (its
 /// name mapped like the /metrics page does: '.' -> '_'), label names
-/// sanitised by prometheus_endpoint::mapLabelName, label values made valid
+/// sanitised by text::mapLabelName, label values made valid
 /// UTF-8. `external_labels` are added to every series that lacks them.
 /// A sample with timestamp 0 (unstamped) gets the encode time.
 ///
@@ -129,8 +129,4 @@ class RemoteWriteEncoder : public push::PayloadEncoder {
   std::string compressed_;
 };
 
-/// Replaces invalid UTF-8 sequences in `text` by U+FFFD (Prometheus refuses
-/// the whole request otherwise). Returns `text` itself when already valid.
-std::string_view validUtf8(std::string_view text, std::string& scratch);
-
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -1,13 +1,13 @@
-#include "exporters/remote_write/remote_write_exporter.h"
+#include "remote_write_exporter.h"
 
 #include <fstream>
 #include <sstream>
 #include <utility>
 
-#include "core/log.h"
-#include "exporters/remote_write/remote_write_encoder.h"
+#include "kubemetrics/log.h"
+#include "remote_write_encoder.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 Result<std::string> readSecret(const std::string& path, const std::string& key) {
@@ -80,12 +80,11 @@ Result<std::unique_ptr<push::PushExporter>> createRemoteWriteExporter(
                                     std::move(transports), metrics);
 }
 
-Result<std::vector<ExporterPtr>> buildRemoteWriteExporters(ConfigNode& node,
-                                                           const ComponentContext* context) {
+Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const ComponentContext* context) {
   RemoteWriteConfig config = parseConfig(node);
   std::vector<ExporterPtr> out;
   if (context == nullptr || !config.enabled) return out;
-  config.push.spool = push::sharedSpoolConfig();
+  config.push.spool = context->spool;
   auto exporter = createRemoteWriteExporter("remote_write", config, context->metrics);
   if (!exporter) return tl::unexpected(exporter.error());
   logInfo("remote_write") << "sending to " << config.url << " (batch "
@@ -99,4 +98,4 @@ Result<std::vector<ExporterPtr>> buildRemoteWriteExporters(ConfigNode& node,
   return out;
 }
 
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

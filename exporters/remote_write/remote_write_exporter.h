@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "component.h"
-#include "config/config_node.h"
-#include "exporters/common/push_exporter.h"
-#include "exporters/remote_write/config.h"
+#include "common/push/push_exporter.h"
+#include "config.h"
+#include "kubemetrics/component.h"
+#include "kubemetrics/config.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/result.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 
 /// Builds the remote write exporter: a push::PushExporter with a
 /// RemoteWriteEncoder (protobuf + snappy) and an HTTP POST transport with the
@@ -29,7 +29,6 @@ Result<std::unique_ptr<push::PushExporter>> createRemoteWriteExporter(
 /// validates; with a null context or `enabled: false` returns nothing;
 /// otherwise one exporter named "remote_write" whose spool settings come
 /// from `exporters.spool` (push::sharedSpoolConfig()).
-Result<std::vector<ExporterPtr>> buildRemoteWriteExporters(ConfigNode& node,
-                                                           const ComponentContext* context);
+ExporterFactory buildExporters;
 
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -1,4 +1,4 @@
-#include "exporters/wavefront/config.h"
+#include "config.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <utility>
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 std::string quoted(const std::string& text) { return "(got \"" + text + "\")"; }
@@ -164,7 +164,6 @@ WavefrontConfig parseConfig(ConfigNode& node) {
   // A `token:` key is deliberately unknown (finish() reports it): secrets
   // never live in the ConfigMap, and an effective-config dump would print it.
   push::parsePushConfig(node, config.push);  // records its own errors
-  config.push.spool = push::sharedSpoolConfig();
   for (ConfigError& error : config.validate()) {
     // Shared keys were already reported by parsePushConfig.
     if (error.path == "url" || error.path == "compression" || error.path == "compression_level" ||
@@ -201,4 +200,4 @@ Result<std::string> loadToken(const WavefrontConfig& config) {
   return token;
 }
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

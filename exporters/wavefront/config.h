@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "config/config_node.h"
-#include "exporters/common/push_exporter.h"
+#include "common/push/push_exporter.h"
+#include "kubemetrics/config.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 
 /// Where the lines go, split out of `url`.
 struct WavefrontEndpoint {
@@ -60,4 +60,4 @@ WavefrontConfig parseConfig(ConfigNode& node);
 /// naming the file or variable, never the token).
 Result<std::string> loadToken(const WavefrontConfig& config);
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -1,11 +1,13 @@
-#include "exporters/wavefront/line_format.h"
+#include "line_format.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <utility>
 
-namespace kubemetrics::wavefront {
+#include "common/text/utf8.h"
+
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 constexpr std::string_view kDelta1 = "\xE2\x88\x86";       // U+2206 INCREMENT
@@ -15,39 +17,6 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 bool isNameChar(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.';
-}
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when the byte
-// there does not start one (stray continuation, overlong form, surrogate,
-// beyond U+10FFFF, truncated).
-std::size_t utf8SequenceLength(std::string_view text, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(text[i]);
-  if (b0 < 0x80) return 1;
-  std::size_t len = 0;
-  std::uint32_t cp = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > text.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(text[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return len;
 }
 
 // Appends `text` mapping every character outside [A-Za-z0-9._-] (and, with
@@ -65,7 +34,7 @@ bool appendSanitized(std::string_view text, bool allow_slash_comma, std::string&
     }
     altered = true;
     out.push_back('-');
-    const std::size_t len = utf8SequenceLength(text, i);
+    const std::size_t len = text::utf8SequenceLength(text, i);
     i += len == 0 ? 1 : len;
   }
   return altered;
@@ -218,7 +187,7 @@ bool appendQuotedTagValue(std::string_view value, std::string& out) {
       out.push_back(static_cast<char>(c));
       ++i;
     } else {
-      const std::size_t len = utf8SequenceLength(value, i);
+      const std::size_t len = text::utf8SequenceLength(value, i);
       if (len == 0) {
         out.append(kReplacement);
         altered = true;
@@ -338,4 +307,4 @@ bool LineFormatter::format(const Sample& sample, std::string& out, FormatStats& 
   return true;
 }
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -8,7 +8,7 @@
 
 #include "kubemetrics/sample.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 
 // Limits of the Wavefront data format. Lengths are in Java characters (UTF-16
 // code units), as the proxy and the service measure them.
@@ -132,4 +132,4 @@ bool appendQuotedTagValue(std::string_view value, std::string& out);
 /// Length in UTF-16 code units of valid UTF-8 `text` (how Java counts).
 std::size_t utf16Length(std::string_view text);
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -1,4 +1,4 @@
-#include "exporters/wavefront/tcp_transport.h"
+#include "tcp_transport.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -13,9 +13,9 @@
 #include <cstring>
 #include <utility>
 
-#include "exporters/common/compression.h"
+#include "common/compression/compression.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 int msUntil(Deadline deadline) {
@@ -167,4 +167,4 @@ push::TransportFactory makeTcpTransportFactory(TcpTransportOptions options) {
   };
 }
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string>
 
-#include "exporters/common/push_exporter.h"
+#include "common/push/push_exporter.h"
 #include "kubemetrics/deadline.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 
 struct TcpTransportOptions {
   std::string host;
@@ -66,4 +66,4 @@ class TcpProxyTransport : public push::Transport {
 /// One TcpProxyTransport per sender thread.
 push::TransportFactory makeTcpTransportFactory(TcpTransportOptions options);
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -1,12 +1,12 @@
-#include "exporters/wavefront/wavefront_encoder.h"
+#include "wavefront_encoder.h"
 
 #include <prometheus/family.h>
 
 #include <utility>
 
-#include "exporters/common/compression.h"
+#include "common/compression/compression.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 
 Compression parseCompression(std::string_view name) {
   if (name == "zstd") return Compression::kZstd;
@@ -105,4 +105,4 @@ Result<push::EncodedPayload> WavefrontEncoder::encode(std::span<const Sample> sa
   return payload;
 }
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -10,10 +10,10 @@
 #include <string>
 #include <string_view>
 
-#include "exporters/common/push_exporter.h"
-#include "exporters/wavefront/line_format.h"
+#include "common/push/push_exporter.h"
+#include "line_format.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 
 enum class Compression { kNone, kZstd, kGzip };
 
@@ -68,4 +68,4 @@ class WavefrontEncoder : public push::PayloadEncoder {
   FormatStats totals_;
 };
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

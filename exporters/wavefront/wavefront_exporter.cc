@@ -1,12 +1,11 @@
-#include "exporters/wavefront/wavefront_exporter.h"
+#include "wavefront_exporter.h"
 
 #include <utility>
 
-#include "config/agent_config.h"
-#include "core/log.h"
-#include "exporters/wavefront/tcp_transport.h"
+#include "kubemetrics/log.h"
+#include "tcp_transport.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 
 namespace {
 constexpr const char* kName = "wavefront";
@@ -50,15 +49,15 @@ Result<std::unique_ptr<push::PushExporter>> createWavefrontExporter(
                                     registry);
 }
 
-Result<std::vector<ExporterPtr>> buildWavefrontExporters(ConfigNode& node,
-                                                         const ComponentContext* context) {
-  const WavefrontConfig config = parseConfig(node);
+Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const ComponentContext* context) {
+  WavefrontConfig config = parseConfig(node);
   std::vector<ExporterPtr> exporters;
   if (context == nullptr || !config.enabled) return exporters;
+  config.push.spool = context->spool;
   auto exporter = createWavefrontExporter(config, context->agent.node, context->metrics);
   if (!exporter) return tl::unexpected(exporter.error());
   exporters.push_back(std::move(*exporter));
   return exporters;
 }
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -6,15 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "component.h"
-#include "config/config_node.h"
-#include "exporters/common/push_exporter.h"
-#include "exporters/wavefront/config.h"
-#include "exporters/wavefront/wavefront_encoder.h"
+#include "common/push/push_exporter.h"
+#include "config.h"
+#include "kubemetrics/component.h"
+#include "kubemetrics/config.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/result.h"
+#include "wavefront_encoder.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 
 /// Builds the "wavefront" push exporter from a validated config: a
 /// WavefrontEncoder (lines, then zstd/gzip/none) and, by URL scheme, a TCP
@@ -30,7 +30,6 @@ Result<std::unique_ptr<push::PushExporter>> createWavefrontExporter(
 /// Factory for `exporters.wavefront` (agent/registry.cc): parses the
 /// config; with a null context (validation only) or `enabled: false`
 /// returns no exporter; otherwise creates one.
-Result<std::vector<ExporterPtr>> buildWavefrontExporters(ConfigNode& node,
-                                                         const ComponentContext* context);
+ExporterFactory buildExporters;
 
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

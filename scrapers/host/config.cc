@@ -1,6 +1,6 @@
-#include "scrapers/host/config.h"
+#include "config.h"
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 
 std::vector<std::string> defaultExcludedFsTypes() {
   return {"autofs",     "binfmt_misc", "bpf",       "cgroup",   "cgroup2",   "configfs",
@@ -29,4 +29,4 @@ HostConfig parseHostConfig(ConfigNode& node) {
   return config;
 }
 
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "config/config_node.h"
+#include "kubemetrics/config.h"
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 
 /// node_exporter's default --collector.filesystem.fs-types-exclude: virtual
 /// and read-only image file systems whose sizes mean nothing to capacity
@@ -33,4 +33,4 @@ struct HostConfig {
 /// keeping the default for them), then reports unknown keys (node.finish()).
 HostConfig parseHostConfig(ConfigNode& node);
 
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

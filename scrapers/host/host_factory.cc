@@ -5,11 +5,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "scrapers/host/host_source.h"
+#include "host_source.h"
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 
-Result<std::vector<SourcePtr>> buildHostSources(ConfigNode& node, const ComponentContext* context) {
+Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentContext* context) {
   HostConfig config = parseHostConfig(node);
   std::vector<SourcePtr> sources;
   if (context == nullptr || !config.enabled) return sources;
@@ -24,4 +24,4 @@ Result<std::vector<SourcePtr>> buildHostSources(ConfigNode& node, const Componen
   return sources;
 }
 
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

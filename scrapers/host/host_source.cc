@@ -1,4 +1,4 @@
-#include "scrapers/host/host_source.h"
+#include "host_source.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
@@ -10,7 +10,7 @@
 #include <exception>
 #include <utility>
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 
 enum HostSource::FamilyId : std::size_t {
   kCpuSeconds,
@@ -403,4 +403,4 @@ void HostSource::collectFilesystems(SampleBatch& out, Deadline deadline) {
   filesystem_labels_.endScrape();
 }
 
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

@@ -10,19 +10,19 @@
 #include <unordered_set>
 #include <vector>
 
-#include "component.h"
-#include "config/config_node.h"
-#include "core/log.h"
+#include "config.h"
+#include "kubemetrics/component.h"
+#include "kubemetrics/config.h"
+#include "kubemetrics/log.h"
 #include "kubemetrics/source.h"
-#include "scrapers/host/config.h"
-#include "scrapers/host/proc_parsers.h"
+#include "proc_parsers.h"
 
 namespace prometheus {
 class Counter;
 class Registry;
 }  // namespace prometheus
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 
 /// What the host source could not use, since construction. Also exported as
 /// self-metric kubemetrics_host_errors_total{source, kind} when a registry
@@ -162,6 +162,6 @@ class HostSource final : public Source {
 /// errors through `node`); with a null context (validation only) or
 /// `enabled: false` returns no source, else one HostSource named "host".
 /// Errors: kInvalidArgument when proc_path is not a readable directory.
-Result<std::vector<SourcePtr>> buildHostSources(ConfigNode& node, const ComponentContext* context);
+SourceFactory buildSources;
 
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

@@ -1,4 +1,4 @@
-#include "scrapers/host/proc_parsers.h"
+#include "proc_parsers.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 namespace {
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -247,4 +247,4 @@ void parseMounts(std::string_view text, std::vector<MountEntry>& out, std::size_
   });
 }
 
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

@@ -10,7 +10,7 @@
 
 #include "kubemetrics/result.h"
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 
 /// Pure parsers for the /proc files the host source reads. They take the
 /// file's text and never fail as a whole: a malformed line is skipped and
@@ -121,4 +121,4 @@ void parseMounts(std::string_view text, std::vector<MountEntry>& out, std::size_
 /// \011 tab, \012 newline, \134 backslash); anything else is kept as is.
 std::string unescapeMountField(std::string_view field);
 
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

@@ -1,11 +1,10 @@
-#include "config/agent_config.h"
-#include "core/log.h"
-#include "scrapers/kube_state_metrics/ksm_source.h"
+#include "ksm_source.h"
+#include "kubemetrics/log.h"
 
-namespace kubemetrics::kube_state_metrics {
+namespace kubemetrics::scrapers::kube_state_metrics {
 
-prometheus_scrape::TargetConfig defaultKsmConfig() {
-  prometheus_scrape::TargetConfig config;
+scrape::TargetConfig defaultKsmConfig() {
+  scrape::TargetConfig config;
   config.name = "kube-state-metrics";
   config.url = "http://kube-state-metrics.kube-system.svc:8080/metrics";
   config.interval = std::chrono::seconds(60);
@@ -13,12 +12,11 @@ prometheus_scrape::TargetConfig defaultKsmConfig() {
   return config;
 }
 
-Result<std::vector<SourcePtr>> buildKsmSources(ConfigNode& node, const ComponentContext* context) {
+Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentContext* context) {
   const bool enabled = node.getBool("enabled", false);
   // Every key is read (and validated) even when disabled, so a typo shows up
   // before the day the source is switched on.
-  prometheus_scrape::TargetConfig config =
-      prometheus_scrape::parseTargetConfig(node, defaultKsmConfig(), false);
+  scrape::TargetConfig config = scrape::parseTargetConfig(node, defaultKsmConfig(), false);
   std::vector<SourcePtr> sources;
   if (context == nullptr || !enabled) return sources;
   if (context->agent.role != "cluster") {
@@ -28,9 +26,9 @@ Result<std::vector<SourcePtr>> buildKsmSources(ConfigNode& node, const Component
         << context->agent.role << ")";
     return sources;
   }
-  sources.push_back(std::make_unique<prometheus_scrape::PrometheusTarget>(
+  sources.push_back(std::make_unique<scrape::PrometheusTarget>(
       std::move(config), "kube_state_metrics", &context->metrics, &context->tags));
   return sources;
 }
 
-}  // namespace kubemetrics::kube_state_metrics
+}  // namespace kubemetrics::scrapers::kube_state_metrics

@@ -2,14 +2,14 @@
 
 #include <vector>
 
-#include "config/config_node.h"
-#include "scrapers/prometheus/prometheus_target.h"
+#include "common/scrape/prometheus_target.h"
+#include "kubemetrics/config.h"
 
-namespace kubemetrics::kube_state_metrics {
+namespace kubemetrics::scrapers::kube_state_metrics {
 
 /// Defaults of `sources.kube_state_metrics`: the in-cluster Service of
 /// kube-state-metrics, every 60s, job="kube-state-metrics".
-prometheus_scrape::TargetConfig defaultKsmConfig();
+scrape::TargetConfig defaultKsmConfig();
 
 /// `sources.kube_state_metrics`: one PrometheusTarget for kube-state-metrics.
 /// kube-state-metrics describes the whole cluster, so only the agent with
@@ -17,6 +17,6 @@ prometheus_scrape::TargetConfig defaultKsmConfig();
 /// `enabled: true` this logs once that the source is skipped and creates
 /// nothing, so DaemonSet pods never request it. With a null context only
 /// validates.
-Result<std::vector<SourcePtr>> buildKsmSources(ConfigNode& node, const ComponentContext* context);
+SourceFactory buildSources;
 
-}  // namespace kubemetrics::kube_state_metrics
+}  // namespace kubemetrics::scrapers::kube_state_metrics

@@ -1,21 +1,24 @@
-// The factory lives apart from the target so that tests using the parser or
-// the target alone do not depend on the registry's view of the config.
-#include "scrapers/prometheus/prometheus_target.h"
+// `sources.prometheus`: any Prometheus/OpenMetrics targets the user lists,
+// each scraped by the shared scrape target (common/scrape).
+#include "common/scrape/prometheus_target.h"
+#include "kubemetrics/component.h"
 
-namespace kubemetrics::prometheus_scrape {
+namespace kubemetrics::scrapers::prometheus {
 
-Result<std::vector<SourcePtr>> buildPrometheusSources(ConfigNode& node,
-                                                      const ComponentContext* context) {
-  std::vector<TargetConfig> targets = parseTargetList(node);
+SourceFactory buildSources;
+
+/// One target per list element. With a null context only validates.
+Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentContext* context) {
+  std::vector<scrape::TargetConfig> targets = scrape::parseTargetList(node);
   node.finish();
   std::vector<SourcePtr> sources;
   if (context == nullptr) return sources;
-  for (TargetConfig& target : targets) {
+  for (scrape::TargetConfig& target : targets) {
     std::string name = "prometheus/" + target.name;
-    sources.push_back(std::make_unique<PrometheusTarget>(std::move(target), std::move(name),
-                                                         &context->metrics, &context->tags));
+    sources.push_back(std::make_unique<scrape::PrometheusTarget>(
+        std::move(target), std::move(name), &context->metrics, &context->tags));
   }
   return sources;
 }
 
-}  // namespace kubemetrics::prometheus_scrape
+}  // namespace kubemetrics::scrapers::prometheus

@@ -33,9 +33,9 @@
 #include "support/agent_process.h"
 #include "support/process.h"
 #include "support/tls_certs.h"
-#include "unit/scrapers/ec2_metadata/fake_imds.h"
-#include "unit/scrapers/kubelet_summary/fake_kubelet.h"
-#include "unit/scrapers/kubelet_summary/summary_support.h"
+#include "unit/scrapers/ec2/fake_imds.h"
+#include "unit/scrapers/kubelet/fake_kubelet.h"
+#include "unit/scrapers/kubelet/summary_support.h"
 
 namespace kubemetrics::testing {
 namespace {
@@ -267,15 +267,15 @@ class DashboardsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const TlsCerts& certs = TlsCerts::shared();
-    kubelet_ = std::make_unique<kubelet_summary::testing::FakeKubelet>(
+    kubelet_ = std::make_unique<scrapers::kubelet::testing::FakeKubelet>(
         certs.server_cert, certs.server_key, "dash-token");
     ASSERT_TRUE(kubelet_->valid());
-    base_summary_ = kubelet_summary::testing::fixture(kFixture);
+    base_summary_ = scrapers::kubelet::testing::fixture(kFixture);
     // The capture's times, moved to now: rates need them to advance, and
     // remote write needs samples Prometheus still accepts.
     std::smatch m;
     ASSERT_TRUE(std::regex_search(base_summary_, m, std::regex("\"time\": *\"([^\"]+)\"")));
-    const auto captured = kubelet_summary::parseRfc3339Ms(m[1].str());
+    const auto captured = scrapers::kubelet::parseRfc3339Ms(m[1].str());
     ASSERT_TRUE(captured.has_value());
     shift_base_ = unixNow() - *captured / 1000;
     advanceKubelet();
@@ -286,9 +286,9 @@ class DashboardsE2eTest : public ::testing::Test {
       }
     });
 
-    imds_ = std::make_unique<ec2_metadata::testing::FakeImds>();
+    imds_ = std::make_unique<scrapers::ec2::testing::FakeImds>();
     imds_->setSpotAction(R"({"action": "terminate", "time": ")" +
-                         kubelet_summary::testing::formatRfc3339(unixNow() + 600) + "\"}");
+                         scrapers::kubelet::testing::formatRfc3339(unixNow() + 600) + "\"}");
   }
 
   void TearDown() override {
@@ -297,15 +297,15 @@ class DashboardsE2eTest : public ::testing::Test {
   }
 
   void advanceKubelet() {
-    kubelet_->setBody(kubelet_summary::testing::shiftTimes(
+    kubelet_->setBody(scrapers::kubelet::testing::shiftTimes(
         base_summary_,
         shift_base_ +
             std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count()));
   }
 
   TempDir dir_;
-  std::unique_ptr<kubelet_summary::testing::FakeKubelet> kubelet_;
-  std::unique_ptr<ec2_metadata::testing::FakeImds> imds_;
+  std::unique_ptr<scrapers::kubelet::testing::FakeKubelet> kubelet_;
+  std::unique_ptr<scrapers::ec2::testing::FakeImds> imds_;
   std::string base_summary_;
   std::int64_t shift_base_ = 0;
   Clock::time_point started_ = Clock::now();

@@ -14,8 +14,8 @@
 #include "support/backends.h"
 #include "support/process.h"
 #include "support/tls_certs.h"
-#include "unit/scrapers/kubelet_summary/fake_kubelet.h"
-#include "unit/scrapers/kubelet_summary/summary_support.h"
+#include "unit/scrapers/kubelet/fake_kubelet.h"
+#include "unit/scrapers/kubelet/summary_support.h"
 
 namespace kubemetrics::testing {
 namespace {
@@ -26,11 +26,11 @@ class KubeletSummaryE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const TlsCerts& certs = TlsCerts::shared();
-    kubelet_ = std::make_unique<kubelet_summary::testing::FakeKubelet>(
+    kubelet_ = std::make_unique<scrapers::kubelet::testing::FakeKubelet>(
         certs.server_cert, certs.server_key, "e2e-token");
     ASSERT_TRUE(kubelet_->valid());
     kubelet_->setBody(
-        kubelet_summary::testing::fixture("summary_k8s-1.35_containerd_psi_nri.json"));
+        scrapers::kubelet::testing::fixture("summary_k8s-1.35_containerd_psi_nri.json"));
     const std::string token = dir_.write("token", "e2e-token\n");
     config_ = dir_.write("agent.yaml", R"(cluster: e2e-kubelet
 node: e2e-node
@@ -48,7 +48,7 @@ sources:
 
   TempDir dir_;
   std::string config_;
-  std::unique_ptr<kubelet_summary::testing::FakeKubelet> kubelet_;
+  std::unique_ptr<scrapers::kubelet::testing::FakeKubelet> kubelet_;
 };
 
 TEST_F(KubeletSummaryE2eTest, AgentServesKubeletMetricsOnItsPage) {

@@ -17,7 +17,7 @@
 #include "support/backends.h"
 #include "support/process.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 using namespace std::chrono_literals;
@@ -129,4 +129,4 @@ TEST(RemoteWriteBackendsTest, VictoriaMetricsReadsBackEverySeriesAndSample) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

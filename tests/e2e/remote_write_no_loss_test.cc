@@ -26,7 +26,7 @@
 #include "support/backends.h"
 #include "support/process.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 using namespace std::chrono_literals;
@@ -288,4 +288,4 @@ TEST(RemoteWriteNoLossTest, CorruptSpoolTailIsSkippedAndTheRestDelivered) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -15,7 +15,7 @@
 #include "support/backends.h"
 #include "support/process.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 using namespace std::chrono_literals;
@@ -110,4 +110,4 @@ TEST(RemoteWriteStalenessTest, VictoriaMetricsEndsTheSeriesAtTheMarker) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -7,16 +7,16 @@
 #include <string_view>
 
 #include "kubemetrics/labels.h"
-#include "scrapers/kubelet_summary/emitter.h"
-#include "scrapers/kubelet_summary/parser.h"
+#include "scrapers/kubelet/emitter.h"
+#include "scrapers/kubelet/parser.h"
 
 namespace {
 
 using kubemetrics::SampleBatch;
-using kubemetrics::kubelet_summary::EmitOptions;
-using kubemetrics::kubelet_summary::Summary;
-using kubemetrics::kubelet_summary::SummaryEmitter;
-using kubemetrics::kubelet_summary::SummaryParser;
+using kubemetrics::scrapers::kubelet::EmitOptions;
+using kubemetrics::scrapers::kubelet::Summary;
+using kubemetrics::scrapers::kubelet::SummaryEmitter;
+using kubemetrics::scrapers::kubelet::SummaryParser;
 
 }  // namespace
 

@@ -9,13 +9,13 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "scrapers/prometheus/parser.h"
+#include "common/scrape/parser.h"
 
 using kubemetrics::Sample;
 using kubemetrics::SampleBatch;
-using kubemetrics::prometheus_scrape::ExpositionFormat;
-using kubemetrics::prometheus_scrape::ParserOptions;
-using kubemetrics::prometheus_scrape::TextParser;
+using kubemetrics::scrape::ExpositionFormat;
+using kubemetrics::scrape::ParserOptions;
+using kubemetrics::scrape::TextParser;
 
 namespace {
 

@@ -9,14 +9,14 @@
 #include <chrono>
 #include <thread>
 
-#include "config/agent_config.h"
+#include "agent/agent_config.h"
+#include "agent/pipeline/pipeline.h"
 #include "exporters/remote_write/remote_write_exporter.h"
-#include "pipeline/pipeline.h"
 #include "remote_write/remote_write.pb.h"
 #include "support/loopback.h"
 #include "support/process.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 using namespace std::chrono_literals;
@@ -124,4 +124,4 @@ TEST(RemoteWriteIsolationTest, StuckSiblingDoesNotSlowTheOtherExporter) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -31,7 +31,7 @@
 #include "support/gzip.h"
 #include "unit/exporters/wavefront/wavefront_line_validator.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 using namespace std::chrono_literals;
@@ -531,4 +531,4 @@ TEST(WavefrontExporterFactoryTest, MissingTokenFileFailsStartup) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

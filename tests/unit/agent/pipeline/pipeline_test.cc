@@ -1,4 +1,4 @@
-#include "pipeline/pipeline.h"
+#include "agent/pipeline/pipeline.h"
 
 #include <gtest/gtest.h>
 

@@ -13,13 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "config/config_node.h"
-#include "exporters/common/compression.h"
+#include "common/compression/compression.h"
+#include "common/config/config_document.h"
+#include "common/text/utf8.h"
 #include "exporters/remote_write/config.h"
+#include "kubemetrics/config.h"
 #include "remote_write/remote_write.pb.h"
 #include "support/process.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 Labels labelsOf(std::vector<std::pair<std::string, std::string>> pairs) {
@@ -105,8 +107,8 @@ TEST(RemoteWriteEncoderTest, RepairsUtf8AndStampsUnstampedSamples) {
                                                                "b"}}));
   EXPECT_GT(request.timeseries(0).samples(0).timestamp(), 1700000000000);
   std::string scratch;
-  EXPECT_EQ(validUtf8("héllo", scratch), "héllo");
-  EXPECT_EQ(validUtf8("\xC0\x80", scratch), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(text::toValidUtf8("héllo", scratch), "héllo");
+  EXPECT_EQ(text::toValidUtf8("\xC0\x80", scratch), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
 }
 
 TEST(RemoteWriteEncoderTest, MatchesGeneratedSerializationOfFixtures) {
@@ -284,18 +286,18 @@ TEST(RemoteWriteEncoderTest, ValidUtf8AsciiFastPathAtEveryOffset) {
   std::string scratch;
   for (std::size_t n = 0; n <= 24; ++n) {
     const std::string ascii(n, 'x');
-    EXPECT_EQ(validUtf8(ascii, scratch).data(), ascii.data()) << n;
+    EXPECT_EQ(text::toValidUtf8(ascii, scratch).data(), ascii.data()) << n;
     for (std::size_t at = 0; at < n; ++at) {
       SCOPED_TRACE(::testing::Message() << "n=" << n << " at=" << at);
       std::string bad = ascii;
       bad[at] = '\xfe';
-      EXPECT_EQ(validUtf8(bad, scratch),
+      EXPECT_EQ(text::toValidUtf8(bad, scratch),
                 ascii.substr(0, at) + "\xEF\xBF\xBD" + ascii.substr(at + 1));
       if (at + 2 <= n) {  // a valid two-byte sequence is kept as it is
         std::string good = ascii;
         good[at] = '\xC3';
         good[at + 1] = '\xA9';
-        EXPECT_EQ(validUtf8(good, scratch).data(), good.data());
+        EXPECT_EQ(text::toValidUtf8(good, scratch).data(), good.data());
       }
     }
   }
@@ -416,4 +418,4 @@ exporters:
 }
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -18,7 +18,7 @@
 #include "support/process.h"
 #include "support/registry_value.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 using namespace std::chrono_literals;
@@ -271,4 +271,4 @@ TEST(RemoteWriteRetryTest, ConnectionRefusedGoesToSpoolThenReplays) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

@@ -15,7 +15,7 @@
 #include "exporters/remote_write/remote_write_encoder.h"
 #include "remote_write/remote_write.pb.h"
 
-namespace kubemetrics::remote_write {
+namespace kubemetrics::exporters::remote_write {
 namespace {
 
 TEST(RemoteWriteStaleMarkerTest, MarkerBitsReachTheWire) {
@@ -73,4 +73,4 @@ TEST(RemoteWriteStaleMarkerTest, MarkerBitsReachTheWire) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::remote_write
+}  // namespace kubemetrics::exporters::remote_write

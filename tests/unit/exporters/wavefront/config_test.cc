@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace kubemetrics::wavefront {
+#include "common/config/config_document.h"
+
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 struct Parsed {
@@ -141,4 +143,4 @@ TEST(WavefrontConfigTest, TokenFromFileOrEnv) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

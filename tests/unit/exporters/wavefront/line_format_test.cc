@@ -14,7 +14,7 @@
 #include "kubemetrics/labels.h"
 #include "unit/exporters/wavefront/wavefront_line_validator.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 using testing::parseWavefrontLine;
@@ -494,4 +494,4 @@ TEST(WavefrontLineFormatTest, RandomInputsNeverProduceInvalidLines) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "exporters/common/compression.h"
+#include "common/compression/compression.h"
 #include "kubemetrics/labels.h"
 
-namespace kubemetrics::wavefront {
+namespace kubemetrics::exporters::wavefront {
 namespace {
 
 std::vector<Sample> samples() {
@@ -135,4 +135,4 @@ TEST(WavefrontEncoderTest, EstimateIsCloseToTheLine) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::wavefront
+}  // namespace kubemetrics::exporters::wavefront

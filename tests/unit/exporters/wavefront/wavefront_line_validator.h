@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace kubemetrics::wavefront::testing {
+namespace kubemetrics::exporters::wavefront::testing {
 
 struct WfToken {
   std::string text;
@@ -286,4 +286,4 @@ inline bool strictlyValid(std::string_view raw_line, const WfLine& line, std::st
   return true;
 }
 
-}  // namespace kubemetrics::wavefront::testing
+}  // namespace kubemetrics::exporters::wavefront::testing

@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <string>
 
-#include "config/agent_config.h"
+#include "common/config/config_document.h"
 #include "scrapers/host/host_source.h"
+#include "support/component_context.h"
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 namespace {
 
 struct Parsed {
@@ -97,27 +98,16 @@ sources:
   EXPECT_EQ(p.config.rootfs_path, "/");
 }
 
-class NoRoutes : public HttpRoutes {
- public:
-  void add(std::string, HttpHandler) override {}
-};
-
 class HostFactoryTest : public ::testing::Test {
  protected:
   Result<std::vector<SourcePtr>> build(std::string_view yaml, bool with_context) {
     doc_ = ConfigDocument::parse(yaml, "test.yaml");
     ConfigNode node = doc_->root().child("sources").child("host");
-    return buildHostSources(node, with_context ? &context_ : nullptr);
+    return buildSources(node, with_context ? &context_.context : nullptr);
   }
 
   std::shared_ptr<ConfigDocument> doc_;
-  AgentConfig agent_;
-  prometheus::Registry registry_;
-  NoRoutes routes_;
-  RuntimeTags runtime_tags_;
-  AgentTags agent_tags_{{}, &runtime_tags_};
-  StatusBoard status_;
-  ComponentContext context_{agent_, registry_, routes_, runtime_tags_, agent_tags_, status_};
+  testing::TestComponentContext context_;
 };
 
 TEST_F(HostFactoryTest, ValidationOnlyCreatesNothing) {
@@ -145,7 +135,7 @@ TEST_F(HostFactoryTest, CreatesOneHostSource) {
   EXPECT_FALSE(batch.samples.empty());
   // The self-metric family is registered in the agent's registry.
   bool registered = false;
-  for (const auto& family : registry_.Collect()) {
+  for (const auto& family : context_.registry.Collect()) {
     registered |= family.name == "kubemetrics_host_errors_total";
   }
   EXPECT_TRUE(registered);
@@ -159,4 +149,4 @@ TEST_F(HostFactoryTest, UnreadableProcPathFailsStartUp) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

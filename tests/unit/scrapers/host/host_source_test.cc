@@ -11,7 +11,7 @@
 
 #include "unit/scrapers/host/host_test_util.h"
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 namespace {
 
 using testing::countOf;
@@ -362,4 +362,4 @@ TEST(HostSourceTest, ScrapesThisMachine) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

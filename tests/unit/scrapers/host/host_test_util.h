@@ -12,7 +12,7 @@
 
 #include "kubemetrics/sample.h"
 
-namespace kubemetrics::host::testing {
+namespace kubemetrics::scrapers::host::testing {
 
 /// A private directory under /tmp, removed with its contents.
 class TempDir {
@@ -75,4 +75,4 @@ inline const MetricMetadata* metadataOf(const SampleBatch& batch, std::string_vi
   return nullptr;
 }
 
-}  // namespace kubemetrics::host::testing
+}  // namespace kubemetrics::scrapers::host::testing

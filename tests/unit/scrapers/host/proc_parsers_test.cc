@@ -6,7 +6,7 @@
 
 #include "unit/scrapers/host/host_test_util.h"
 
-namespace kubemetrics::host {
+namespace kubemetrics::scrapers::host {
 namespace {
 
 using testing::TempDir;
@@ -194,4 +194,4 @@ TEST(HostProcParsersTest, ReadsLargeFilesInChunks) {
 }
 
 }  // namespace
-}  // namespace kubemetrics::host
+}  // namespace kubemetrics::scrapers::host

@@ -1,0 +1,181 @@
+#include "agent/agent_config.h"
+
+#include <re2/re2.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+
+namespace kubemetrics {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string hostName() {
+  char buffer[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(buffer, sizeof buffer - 1) != 0 || buffer[0] == '\0') return "unknown";
+  return buffer;
+}
+
+bool isLabelName(std::string_view name) {
+  auto start = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  auto rest = [&](char c) { return start(c) || (c >= '0' && c <= '9'); };
+  if (name.empty() || !start(name[0])) return false;
+  return std::all_of(name.begin() + 1, name.end(), rest);
+}
+
+// Compiles every pattern now, so a typo fails the start-up with its position
+// in the list instead of silently matching nothing at run time.
+void checkPatterns(ConfigNode& node, std::string_view key, const std::vector<std::string>& list) {
+  RE2::Options options;
+  options.set_log_errors(false);  // the error goes into the report, not to stderr
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string at = std::string(key) + "[" + std::to_string(i) + "]";
+    if (list[i].empty()) {
+      node.error(at, "must not be empty (an empty pattern matches no metric name)");
+      continue;
+    }
+    RE2 re(list[i], options);
+    if (!re.ok()) node.error(at, "invalid regex: " + re.error());
+  }
+}
+
+ServerConfig parseServer(ConfigNode& node) {
+  ServerConfig server;
+  server.listen = node.getString("listen", server.listen);
+  if (!splitListenAddress(server.listen, nullptr, nullptr)) {
+    node.error("listen", "expected ADDR:PORT such as 0.0.0.0:9464 (got \"" + server.listen + "\")");
+  }
+  node.finish();
+  return server;
+}
+
+PipelineConfig parsePipeline(ConfigNode& node) {
+  PipelineConfig p;
+  p.ring_capacity = static_cast<std::size_t>(
+      node.getInt("ring_capacity", static_cast<std::int64_t>(p.ring_capacity), 2, 16777216));
+  p.ring_full_policy =
+      node.getEnum("ring_full_policy", p.ring_full_policy, {"drop_newest", "drop_oldest"});
+  p.exporter_queue_capacity = static_cast<std::size_t>(node.getInt(
+      "exporter_queue_capacity", static_cast<std::int64_t>(p.exporter_queue_capacity), 1, 1000000));
+  p.workers = static_cast<int>(node.getInt("workers", p.workers, 1, 16));
+  p.tags = node.getStringMap("tags");
+  for (const auto& [name, value] : p.tags) {
+    const std::string at = "tags." + name;
+    if (!isLabelName(name)) {
+      node.error(at, "invalid tag name \"" + name + "\" (must match [a-zA-Z_][a-zA-Z0-9_]*)");
+    } else if (name.rfind("__", 0) == 0) {
+      node.error(at, "tag names starting with \"__\" are reserved for internal use");
+    } else if (name == "cluster" || name == "node") {
+      // These come from the top-level keys; two sources for one tag would
+      // leave the winner to processor order.
+      node.error(at, "set by the top-level \"" + name + "\" key, not as a static tag");
+    } else if (value.empty()) {
+      node.error(at, "must not be empty");
+    }
+  }
+  p.allow = node.getStringList("allow");
+  checkPatterns(node, "allow", p.allow);
+  p.deny = node.getStringList("deny");
+  checkPatterns(node, "deny", p.deny);
+  node.finish();
+  return p;
+}
+
+}  // namespace
+
+AgentConfig parseAgentConfig(ConfigNode& root) {
+  AgentConfig config;
+  config.cluster = root.getString("cluster", "");
+  if (config.cluster.empty()) {
+    root.error("cluster", "required (the tag every sample carries; e.g. cluster: prod-eks)");
+  }
+  config.role = root.getEnum("role", config.role, {"node", "cluster"});
+  // The host name is the default so that the effective config shows the
+  // value in force; an explicitly empty string falls back to it too.
+  const std::string host = hostName();
+  config.node = root.getString("node", host);
+  if (config.node.empty()) config.node = host;
+  const std::string level = root.getEnum("log_level", "info", {"debug", "info", "warn", "error"});
+  config.log_level = parseLogLevel(level).value_or(LogLevel::kInfo);
+  config.shutdown_timeout = root.getDuration("shutdown_timeout", config.shutdown_timeout);
+
+  ConfigNode server = root.child("server");
+  config.server = parseServer(server);
+  ConfigNode pipeline = root.child("pipeline");
+  config.pipeline = parsePipeline(pipeline);
+  return config;
+}
+
+std::string_view defaultConfigYaml() {
+  static constexpr std::string_view kDefault =
+      R"yaml(# kubemetrics-agent built-in configuration, used when no --config is given.
+# It collects this host's CPU, memory, network and filesystem metrics and
+# serves them, with the agent's own metrics, on http://0.0.0.0:9464/metrics.
+# See docs/configuration.md for every key.
+
+# Tag on every sample; set CLUSTER_NAME in the pod spec to override.
+cluster: ${CLUSTER_NAME:-local}
+# node: one agent per node (DaemonSet). cluster: the single replica that
+# scrapes cluster-wide sources such as kube-state-metrics.
+role: node
+# Tag on every sample; empty means the host name. In Kubernetes set NODE_NAME
+# from spec.nodeName with the downward API.
+node: ${NODE_NAME:-}
+log_level: info
+shutdown_timeout: 10s
+
+server:
+  # /metrics, /healthz and /readyz; overridden by --listen.
+  listen: 0.0.0.0:9464
+
+sources:
+  host: {enabled: true, interval: 15s}
+  # EC2 instance metadata (tags instance_id, region, ...; spot and
+  # maintenance signals). Off here so a default run never contacts
+  # 169.254.169.254; a file that omits it gets `enabled: auto`.
+  ec2: {enabled: false}
+
+exporters:
+  prometheus: {enabled: true, path: /metrics}
+)yaml";
+  return kDefault;
+}
+
+bool splitListenAddress(std::string_view text, std::string* host, unsigned short* port) {
+  std::string_view hostPart;
+  std::string_view portPart;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    if (close + 1 >= text.size() || text[close + 1] != ':') return false;
+    hostPart = text.substr(1, close - 1);
+    portPart = text.substr(close + 2);
+    const bool ipv6Chars = std::all_of(hostPart.begin(), hostPart.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+             c == ':' || c == '.' || c == '%' || (c >= 'g' && c <= 'z');
+    });
+    if (!ipv6Chars || hostPart.find(':') == std::string_view::npos) return false;
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    hostPart = text.substr(0, colon);
+    portPart = text.substr(colon + 1);
+    // An unbracketed IPv6 address is ambiguous ("::1:9464"), so it is refused.
+    const bool hostChars = std::all_of(hostPart.begin(), hostPart.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             c == '.' || c == '-' || c == '_';
+    });
+    if (!hostChars) return false;
+  }
+  if (portPart.empty() || portPart.size() > 5) return false;
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(portPart.data(), portPart.data() + portPart.size(), value);
+  if (ec != std::errc() || end != portPart.data() + portPart.size() || value > 65535) return false;
+  if (host != nullptr) *host = hostPart.empty() ? "0.0.0.0" : std::string(hostPart);
+  if (port != nullptr) *port = static_cast<unsigned short>(value);
+  return true;
+}
+
+}  // namespace kubemetrics

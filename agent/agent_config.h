@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kubemetrics/component.h"
+#include "kubemetrics/config.h"
+#include "kubemetrics/log.h"
+
+namespace kubemetrics {
+
+/// `server:`: the agent's own HTTP endpoint.
+struct ServerConfig {
+  std::string listen = "0.0.0.0:9464";  // ADDR:PORT for /metrics /healthz /readyz
+};
+
+/// `pipeline:`: the ring between sources and processors, the processors,
+/// and the per-exporter queues.
+struct PipelineConfig {
+  std::size_t ring_capacity = 65536;             // batches; rounded up to a power of two
+  std::string ring_full_policy = "drop_newest";  // drop_newest | drop_oldest
+  std::size_t exporter_queue_capacity = 1024;    // batches per exporter
+  int workers = 1;                               // processor threads
+  std::map<std::string, std::string> tags;       // static tags, added to every sample
+  std::vector<std::string> allow;                // RE2, full match on the metric name
+  std::vector<std::string> deny;                 // RE2, full match on the metric name
+};
+
+/// The agent-level settings: everything in the file but `sources:` and
+/// `exporters:`, which the registry's component factories read; the
+/// identity part (cluster, node, role; `cluster` is required) is what
+/// components see of it. Immutable after loading.
+struct AgentConfig : AgentIdentity {
+  LogLevel log_level = LogLevel::kInfo;
+  std::chrono::milliseconds shutdown_timeout{10000};  // bound on SIGTERM drain
+  ServerConfig server;
+  PipelineConfig pipeline;
+};
+
+/// Reads the agent-level keys from the document root, validating each (the
+/// RE2 patterns compile, `cluster` is set, `listen` is ADDR:PORT). Errors go
+/// to the document; `sources` and `exporters` are left for the registry.
+AgentConfig parseAgentConfig(ConfigNode& root);
+
+/// The built-in configuration used when no --config is given: the host
+/// source, /metrics on 0.0.0.0:9464, `cluster` from $CLUSTER_NAME or "local".
+std::string_view defaultConfigYaml();
+
+/// Splits "ADDR:PORT" ("0.0.0.0:9464", "127.0.0.1:0", "[::1]:9464"); false
+/// when malformed or the port is out of range.
+bool splitListenAddress(std::string_view text, std::string* host, unsigned short* port);
+
+}  // namespace kubemetrics

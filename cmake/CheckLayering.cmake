@@ -1,0 +1,31 @@
+# cmake -DROOT=<project root> -P cmake/CheckLayering.cmake
+# The part of the layering (cmake/Component.cmake) that include paths cannot
+# enforce: no file outside agent/ includes an agent/ header, none escapes its
+# folder with "../", include/ includes only include/ (and std, tl), and a
+# component names no other component. Prints every violation; fails on any.
+set(violations "")
+foreach(layer include common scrapers exporters)
+  file(GLOB_RECURSE files ${ROOT}/${layer}/*.h ${ROOT}/${layer}/*.cc)
+  foreach(file ${files})
+    file(RELATIVE_PATH rel ${ROOT} ${file})
+    file(STRINGS ${file} includes REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+    foreach(line ${includes})
+      string(REGEX REPLACE "^[^\"]*\"([^\"]*)\".*$" "\\1" header "${line}")
+      set(why "")
+      if(header MATCHES "^agent/|\\.\\./")
+        set(why "agent/ is wiring only; components and common/ never include it")
+      elseif(layer STREQUAL "include" AND NOT header MATCHES "^kubemetrics/")
+        set(why "include/ holds the vocabulary; it includes nothing below it")
+      elseif(layer MATCHES "^(common|scrapers|exporters)$" AND header MATCHES "^(scrapers|exporters)/")
+        set(why "components meet only through include/ and common/")
+      endif()
+      if(why)
+        string(APPEND violations "  ${rel}: #include \"${header}\": ${why}\n")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(violations)
+  message(FATAL_ERROR "layering violations:\n${violations}")
+endif()
+message(STATUS "layering: ok")

@@ -1,0 +1,728 @@
+#include "common/http/http_server.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/http/content_encoding.h"
+#include "kubemetrics/log.h"
+#include "kubemetrics/mutex.h"
+#include "kubemetrics/thread_annotations.h"
+
+namespace kubemetrics {
+namespace http_internal {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+constexpr std::string_view kComponent = "http";
+constexpr std::string_view kServerName = "kubemetrics-agent";
+constexpr std::string_view kOtherPath = "other";
+constexpr auto kLogInterval = std::chrono::seconds(30);
+// After an error response the peer may still be sending a body we refused;
+// closing with unread input makes the kernel send RST, which can destroy the
+// response before the client reads it. So read and discard for a little while.
+constexpr auto kLingerTime = std::chrono::milliseconds(500);
+constexpr std::size_t kLingerBytes = 1 << 20;
+// stop() closes every socket, after which the io threads run dry on their own;
+// this only bounds the wait if something unforeseen still holds work.
+constexpr auto kStopGrace = std::chrono::seconds(2);
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+
+Result<tcp::endpoint> parseListenAddress(std::string_view text) {
+  auto invalid = [&](std::string_view why) {
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        "http server: listen address \"" + std::string(text) + "\": " + std::string(why));
+  };
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return invalid("expected ADDR:PORT");
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return invalid("port must be a number from 0 to 65535");
+  }
+  bool bracketed = false;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    bracketed = true;
+  } else if (host.find(':') != std::string_view::npos) {
+    return invalid("an IPv6 address needs brackets: [::1]:9464");
+  }
+  net::ip::address address;
+  if (host.empty()) {
+    address = net::ip::address_v4::any();
+  } else if (host == "localhost") {
+    address = net::ip::address_v4::loopback();
+  } else {
+    boost::system::error_code parse_error;
+    address = net::ip::make_address(std::string(host), parse_error);
+    if (parse_error || (bracketed && !address.is_v6())) {
+      return invalid("host must be an IP address");
+    }
+  }
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+bool isHttpParseError(const beast::error_code& ec) {
+  return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category();
+}
+
+bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+}  // namespace
+
+class Session;
+
+// The implementation of HttpServer. Members are declared so that the io
+// objects are destroyed first: handlers still queued in the io_context own
+// sessions, and a session's destructor calls forgetSession().
+class Server {
+ public:
+  Server(HttpServerOptions options, prometheus::Registry* metrics);
+  ~Server() { stop(); }
+
+  void add(std::string path, HttpHandler handler);
+  Result<void> start(std::string_view listen_address);
+  unsigned short port() const { return port_.load(std::memory_order_acquire); }
+  void stop();
+
+  // For sessions.
+  const HttpServerOptions& options() const { return options_; }
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  struct Handled {
+    HttpResponse response;
+    std::string_view path_label;  // a registered path or kOtherPath; outlives the server
+  };
+  /// Runs the route for `request`; never throws.
+  Handled handle(const HttpRequest& request);
+  /// The metric label for a request target's path.
+  std::string_view pathLabel(std::string_view path) const;
+  void record(std::string_view path_label, int status, std::chrono::steady_clock::duration took);
+  void forgetSession(std::uint64_t id);
+  LogLimiter& logLimiter() { return log_limiter_; }
+
+ private:
+  struct Route {
+    HttpHandler handler;
+    prometheus::Histogram* duration = nullptr;
+  };
+  enum class State { kIdle, kServing, kStopped };
+  enum class Admission { kAdmitted, kStopping, kFull };
+
+  void doAccept();
+  void onAccept(beast::error_code ec, tcp::socket socket);
+  Admission admit(const std::shared_ptr<Session>& session);
+  void runThread();
+  void stopLocked() KM_REQUIRES(lifecycle_mu_);
+
+  const HttpServerOptions options_;
+  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
+  prometheus::Counter* rejected_ = nullptr;
+  prometheus::Histogram* other_duration_ = nullptr;
+  // Written by add()/start() before any io thread exists, read-only after:
+  // no lock on the request path.
+  std::unordered_map<std::string, Route> routes_;
+  LogLimiter log_limiter_{kLogInterval};
+  std::atomic<unsigned short> port_{0};
+  std::atomic<bool> stopping_{false};
+
+  Mutex mu_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_ KM_GUARDED_BY(mu_);
+  std::uint64_t next_session_id_ KM_GUARDED_BY(mu_) = 1;
+
+  // Serialises start() and stop(); state_ is also read by add().
+  Mutex lifecycle_mu_;
+  State state_ KM_GUARDED_BY(lifecycle_mu_) = State::kIdle;
+  std::vector<std::thread> threads_;
+  // exited_ is atomic so the wait predicate needs no lock annotation; it
+  // is still changed under exited_mu_ so the waiter cannot miss a notify.
+  Mutex exited_mu_;
+  std::condition_variable_any exited_cv_;
+  std::atomic<std::size_t> exited_{0};
+
+  net::io_context ioc_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  // The acceptor and its retry timer share one strand, so stop() can close
+  // the acceptor from another thread by posting to it.
+  tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_timer_;
+};
+
+// One connection: reads requests one at a time (pipelined ones wait in
+// buffer_), answers each, and keeps the connection while both sides want it.
+// Every member is used only on the session's strand; the owner is whichever
+// pending handler holds the shared_ptr.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server& server, tcp::socket&& socket) : server_(server), stream_(std::move(socket)) {}
+  ~Session() {
+    if (id_ != 0) server_.forgetSession(id_);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void setId(std::uint64_t id) { id_ = id; }
+  void start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::readHeader, shared_from_this()));
+  }
+  /// From any thread: drops the connection, cancelling what is pending.
+  void close() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->closeNow(); });
+  }
+
+ private:
+  void readHeader();
+  void onHeader(beast::error_code ec, std::size_t bytes);
+  void readBody();
+  void onBody(beast::error_code ec, std::size_t bytes);
+  void onReadError(beast::error_code ec);
+  void onRequest();
+  void buildResponse(HttpResponse&& answer, unsigned version, bool keep_alive, bool head,
+                     const std::string& accept_encoding);
+  void write(bool keep_alive, bool linger);
+  void onWrite(bool keep_alive, bool linger, beast::error_code ec, std::size_t bytes);
+  void sendErrorAndClose(int status, std::string_view text);
+  void lingeringClose();
+  void drain();
+  void shutdownAndClose();
+  void closeNow();
+
+  Server& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::empty_body>> continue_;
+  bhttp::response<bhttp::string_body> response_;
+  std::array<char, 16 * 1024> drain_buffer_{};
+  std::size_t drained_ = 0;
+  std::uint64_t id_ = 0;
+};
+
+void Session::readHeader() {
+  const HttpServerOptions& options = server_.options();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  parser_->body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
+  stream_.expires_after(options.idle_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&Session::onHeader, shared_from_this()));
+}
+
+void Session::onHeader(beast::error_code ec, std::size_t /*bytes*/) {
+  if (ec) return onReadError(ec);
+  const auto& request = parser_->get();
+  // Clients such as curl hold a large body back until told to go on.
+  if (!parser_->is_done() && request.version() >= 11 &&
+      beast::iequals(request[bhttp::field::expect], "100-continue")) {
+    continue_.emplace(bhttp::status::continue_, request.version());
+    stream_.expires_after(server_.options().idle_timeout);
+    bhttp::async_write(stream_, *continue_,
+                       [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                         if (write_ec) return self->closeNow();
+                         self->readBody();
+                       });
+    return;
+  }
+  readBody();
+}
+
+void Session::readBody() {
+  if (parser_->is_done()) return onRequest();
+  stream_.expires_after(server_.options().idle_timeout);
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    beast::bind_front_handler(&Session::onBody, shared_from_this()));
+}
+
+void Session::onBody(beast::error_code ec, std::size_t /*bytes*/) {
+  if (ec) return onReadError(ec);
+  onRequest();
+}
+
+void Session::onReadError(beast::error_code ec) {
+  if (ec == bhttp::error::end_of_stream) return shutdownAndClose();  // peer done
+  if (ec == bhttp::error::header_limit) {
+    return sendErrorAndClose(431, "request header fields too large\n");
+  }
+  if (ec == bhttp::error::body_limit) return sendErrorAndClose(413, "request body too large\n");
+  // partial_message: the peer closed mid-request, so nobody would read a 400.
+  if (isHttpParseError(ec) && ec != bhttp::error::partial_message) {
+    return sendErrorAndClose(400, "bad request\n");
+  }
+  closeNow();  // timeout, reset, or closed by stop()
+}
+
+void Session::onRequest() {
+  const auto started = std::chrono::steady_clock::now();
+  auto& message = parser_->get();
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  std::string_view target = message.target();
+  // absolute-form ("http://host/path"), as sent to proxies: route on the path.
+  if (!target.empty() && target.front() != '/') {
+    const std::size_t scheme = target.find("://");
+    if (scheme != std::string_view::npos) {
+      const std::size_t slash = target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  const std::size_t question = target.find('?');
+  request.path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+  std::string accept_encoding;
+  request.headers.reserve(static_cast<std::size_t>(std::distance(message.begin(), message.end())));
+  for (const auto& field : message) {
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    if (field.name() == bhttp::field::accept_encoding) {
+      if (!accept_encoding.empty()) accept_encoding += ", ";
+      accept_encoding += field.value();
+    }
+  }
+  request.body = std::move(message.body());
+  const bool keep_alive = message.keep_alive() && !server_.stopping();
+  const bool head = message.method() == bhttp::verb::head;
+  const unsigned version = message.version();
+
+  Server::Handled handled = server_.handle(request);
+  const int status = handled.response.status;
+  buildResponse(std::move(handled.response), version, keep_alive, head, accept_encoding);
+  server_.record(handled.path_label, status, std::chrono::steady_clock::now() - started);
+  write(keep_alive, /*linger=*/false);
+}
+
+void Session::buildResponse(HttpResponse&& answer, unsigned version, bool keep_alive, bool head,
+                            const std::string& accept_encoding) {
+  response_ = {};
+  response_.version(version);
+  response_.result(static_cast<unsigned>(answer.status));
+  response_.set(bhttp::field::server, kServerName);
+  if (!answer.content_type.empty() && !hasLineBreak(answer.content_type)) {
+    response_.set(bhttp::field::content_type, answer.content_type);
+  }
+  bool already_encoded = false;
+  for (const auto& [name, value] : answer.headers) {
+    // Framing belongs to the server; a line break would split the header.
+    if (name.empty() || hasLineBreak(name) || hasLineBreak(value) ||
+        beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding") ||
+        beast::iequals(name, "connection")) {
+      continue;
+    }
+    if (beast::iequals(name, "content-encoding")) already_encoded = true;
+    response_.insert(name, value);
+  }
+  const bool bodyless = answer.status < 200 || answer.status == 204 || answer.status == 304;
+  if (bodyless) answer.body.clear();
+  const HttpServerOptions& options = server_.options();
+  if (!bodyless && !already_encoded && answer.body.size() >= options.gzip_min_bytes) {
+    // Caches must not hand a gzip body to a client that did not ask for one.
+    response_.insert(bhttp::field::vary, "Accept-Encoding");
+    if (acceptsGzip(accept_encoding)) {
+      if (auto compressed = gzipCompress(answer.body)) {
+        answer.body = std::move(*compressed);
+        response_.set(bhttp::field::content_encoding, "gzip");
+      } else if (server_.logLimiter().allow("gzip")) {
+        logWarn(kComponent) << compressed.error().message() << "; sending uncompressed";
+      }
+    }
+  }
+  response_.keep_alive(keep_alive);
+  if (head) {
+    // The headers a GET would get, Content-Length included, and no body.
+    if (!bodyless) response_.content_length(answer.body.size());
+    return;
+  }
+  response_.body() = std::move(answer.body);
+  response_.prepare_payload();
+}
+
+void Session::write(bool keep_alive, bool linger) {
+  stream_.expires_after(server_.options().idle_timeout);
+  bhttp::async_write(
+      stream_, response_,
+      beast::bind_front_handler(&Session::onWrite, shared_from_this(), keep_alive, linger));
+}
+
+void Session::onWrite(bool keep_alive, bool linger, beast::error_code ec, std::size_t /*bytes*/) {
+  if (ec) return closeNow();
+  if (linger) return lingeringClose();
+  if (!keep_alive || server_.stopping()) return shutdownAndClose();
+  readHeader();
+}
+
+void Session::sendErrorAndClose(int status, std::string_view text) {
+  unsigned version = 11;
+  std::string_view label = kOtherPath;
+  if (parser_ && parser_->is_header_done()) {
+    version = parser_->get().version();
+    const std::string_view target = parser_->get().target();
+    label = server_.pathLabel(target.substr(0, target.find('?')));
+  }
+  HttpResponse answer;
+  answer.status = status;
+  answer.body = std::string(text);
+  buildResponse(std::move(answer), version, /*keep_alive=*/false, /*head=*/false, "");
+  server_.record(label, status, std::chrono::steady_clock::duration::zero());
+  write(/*keep_alive=*/false, /*linger=*/true);
+}
+
+void Session::lingeringClose() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  drained_ = 0;
+  stream_.expires_after(kLingerTime);
+  drain();
+}
+
+void Session::drain() {
+  stream_.async_read_some(net::buffer(drain_buffer_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                            self->drained_ += bytes;
+                            if (ec || self->drained_ >= kLingerBytes) return self->closeNow();
+                            self->drain();
+                          });
+}
+
+void Session::shutdownAndClose() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.close();
+}
+
+void Session::closeNow() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.close();
+}
+
+Server::Server(HttpServerOptions options, prometheus::Registry* metrics)
+    : options_(std::move(options)),
+      ioc_(static_cast<int>(std::clamp<std::size_t>(options_.threads, 1, 256))),
+      acceptor_(net::make_strand(ioc_)),
+      accept_retry_timer_(acceptor_.get_executor()) {
+  if (metrics == nullptr) return;
+  // prometheus-cpp throws when a name is taken by a family of another type.
+  try {
+    requests_ = &prometheus::BuildCounter()
+                     .Name("kubemetrics_http_requests_total")
+                     .Help("HTTP requests served by the agent, by path and status code.")
+                     .Register(*metrics);
+    durations_ = &prometheus::BuildHistogram()
+                      .Name("kubemetrics_http_request_duration_seconds")
+                      .Help("Time from a request's header to its encoded response, by path.")
+                      .Register(*metrics);
+    rejected_ = &prometheus::BuildCounter()
+                     .Name("kubemetrics_http_connections_rejected_total")
+                     .Help("Connections closed at once because max_connections were open.")
+                     .Register(*metrics)
+                     .Add({});
+  } catch (const std::exception& e) {
+    logWarn(kComponent) << "self-metrics disabled: " << e.what();
+    requests_ = nullptr;
+    durations_ = nullptr;
+    rejected_ = nullptr;
+  }
+}
+
+void Server::add(std::string path, HttpHandler handler) {
+  MutexLock lock(lifecycle_mu_);
+  if (state_ != State::kIdle) {
+    logError(kComponent) << "route " << path << " added after start; ignored";
+    return;
+  }
+  routes_[std::move(path)] = Route{std::move(handler), nullptr};
+}
+
+Result<void> Server::start(std::string_view listen_address) {
+  MutexLock lock(lifecycle_mu_);
+  if (state_ != State::kIdle) {
+    return makeError(ErrorCode::kInvalidArgument, "http server: start() after start() or stop()");
+  }
+  auto endpoint = parseListenAddress(listen_address);
+  if (!endpoint) return tl::unexpected(endpoint.error());
+
+  beast::error_code ec;
+  tcp::endpoint bound;
+  const char* step = "open a socket for";
+  auto ok = [&](const char* next) {
+    if (ec) return false;
+    step = next;
+    return true;
+  };
+  acceptor_.open(endpoint->protocol(), ec);
+  // SO_REUSEADDR lets a restarted agent bind while old connections sit in
+  // TIME_WAIT; Linux still refuses a port another socket listens on.
+  if (ok("set SO_REUSEADDR for")) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (ok("bind")) acceptor_.bind(*endpoint, ec);
+  if (ok("listen on")) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ok("read the bound port of")) bound = acceptor_.local_endpoint(ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    return makeError(ErrorCode::kUnavailable, "http server: cannot " + std::string(step) + " " +
+                                                  std::string(listen_address) + ": " +
+                                                  ec.message());
+  }
+
+  try {
+    if (durations_ != nullptr) {
+      const prometheus::Histogram::BucketBoundaries buckets{
+          0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+      for (auto& [path, route] : routes_)
+        route.duration = &durations_->Add({{"path", path}}, buckets);
+      other_duration_ = &durations_->Add({{"path", std::string(kOtherPath)}}, buckets);
+    }
+  } catch (const std::exception& e) {
+    logWarn(kComponent) << "request duration metric disabled: " << e.what();
+    for (auto& entry : routes_) entry.second.duration = nullptr;
+    other_duration_ = nullptr;
+  }
+
+  port_.store(bound.port(), std::memory_order_release);
+  work_.emplace(net::make_work_guard(ioc_));
+  doAccept();  // no io thread runs yet, so this needs no strand
+  state_ = State::kServing;
+  const std::size_t thread_count = std::clamp<std::size_t>(options_.threads, 1, 256);
+  try {
+    for (std::size_t i = 0; i < thread_count; ++i) threads_.emplace_back([this] { runThread(); });
+  } catch (const std::system_error& e) {
+    stopLocked();
+    return makeError(ErrorCode::kInternal,
+                     std::string("http server: cannot start io threads: ") + e.what());
+  }
+  logInfo(kComponent) << "listening on " << bound.address().to_string() << ':' << bound.port();
+  return {};
+}
+
+void Server::doAccept() {
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         beast::bind_front_handler(&Server::onAccept, this));
+}
+
+void Server::onAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;  // stop()
+    std::uint64_t suppressed = 0;
+    if (log_limiter_.allow("accept", &suppressed)) {
+      logWarn(kComponent) << "accept failed: " << ec.message() << " (" << suppressed
+                          << " more suppressed)";
+    }
+    // Out of descriptors or memory: retrying at once would spin.
+    if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+        ec == net::error::no_memory) {
+      accept_retry_timer_.expires_after(kAcceptRetryDelay);
+      accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor_.is_open()) doAccept();
+      });
+      return;
+    }
+    return doAccept();
+  }
+  auto session = std::make_shared<Session>(*this, std::move(socket));
+  switch (admit(session)) {
+    case Admission::kAdmitted:
+      session->start();
+      break;
+    case Admission::kFull: {
+      // Dropping the session closes the socket: the peer sees the close at
+      // once instead of waiting in the backlog.
+      if (rejected_ != nullptr) rejected_->Increment();
+      std::uint64_t suppressed = 0;
+      if (log_limiter_.allow("max_connections", &suppressed)) {
+        logWarn(kComponent) << "max_connections (" << options_.max_connections
+                            << ") open; closing new connections (" << suppressed
+                            << " more suppressed)";
+      }
+      break;
+    }
+    case Admission::kStopping:
+      break;
+  }
+  doAccept();
+}
+
+Server::Admission Server::admit(const std::shared_ptr<Session>& session) {
+  // stop() sets stopping_ under mu_ before it snapshots sessions_, so a
+  // session is either in that snapshot or refused here; none slips through.
+  MutexLock lock(mu_);
+  if (stopping_.load(std::memory_order_relaxed)) return Admission::kStopping;
+  if (sessions_.size() >= options_.max_connections) return Admission::kFull;
+  const std::uint64_t id = next_session_id_++;
+  session->setId(id);
+  sessions_.emplace(id, session);
+  return Admission::kAdmitted;
+}
+
+void Server::forgetSession(std::uint64_t id) {
+  MutexLock lock(mu_);
+  sessions_.erase(id);
+}
+
+void Server::runThread() {
+  // Handlers here catch what they can; anything else that escapes run() is
+  // logged and the thread goes back to work rather than taking the agent down.
+  for (;;) {
+    try {
+      ioc_.run();
+      break;
+    } catch (const std::exception& e) {
+      logError(kComponent) << "io thread: unexpected exception: " << e.what();
+    } catch (...) {
+      logError(kComponent) << "io thread: unexpected exception";
+    }
+  }
+  MutexLock lock(exited_mu_);
+  ++exited_;
+  exited_cv_.notify_all();
+}
+
+std::string_view Server::pathLabel(std::string_view path) const {
+  const auto it = routes_.find(std::string(path));
+  return it == routes_.end() ? kOtherPath : std::string_view(it->first);
+}
+
+Server::Handled Server::handle(const HttpRequest& request) {
+  const auto it = routes_.find(request.path);
+  if (it == routes_.end()) {
+    HttpResponse response;
+    response.status = 404;
+    response.body = "not found\n";
+    return {std::move(response), kOtherPath};
+  }
+  const std::string_view label = it->first;
+  std::string failure;
+  try {
+    HttpResponse response = it->second.handler(request);
+    if (response.status >= 200 && response.status <= 599) return {std::move(response), label};
+    failure = "returned status " + std::to_string(response.status);
+  } catch (const std::exception& e) {
+    failure = std::string("threw: ") + e.what();
+  } catch (...) {
+    failure = "threw a non-std exception";
+  }
+  std::uint64_t suppressed = 0;
+  if (log_limiter_.allow(label, &suppressed)) {
+    logError(kComponent) << "handler for " << label << ' ' << failure << " (" << suppressed
+                         << " more suppressed)";
+  }
+  HttpResponse response;
+  response.status = 500;
+  response.body = "internal server error\n";
+  return {std::move(response), label};
+}
+
+void Server::record(std::string_view path_label, int status,
+                    std::chrono::steady_clock::duration took) {
+  if (requests_ == nullptr) return;
+  try {
+    requests_->Add({{"path", std::string(path_label)}, {"code", std::to_string(status)}})
+        .Increment();
+    prometheus::Histogram* histogram = other_duration_;
+    if (path_label != kOtherPath) {
+      const auto it = routes_.find(std::string(path_label));
+      if (it != routes_.end()) histogram = it->second.duration;
+    }
+    if (histogram != nullptr) {
+      histogram->Observe(std::chrono::duration<double>(took).count());
+    }
+  } catch (const std::exception& e) {
+    if (log_limiter_.allow("metrics")) logWarn(kComponent) << "self-metrics: " << e.what();
+  }
+}
+
+void Server::stop() {
+  MutexLock lock(lifecycle_mu_);
+  stopLocked();
+}
+
+void Server::stopLocked() {
+  if (state_ == State::kStopped) return;
+  const bool serving = state_ == State::kServing;
+  state_ = State::kStopped;
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    MutexLock lock(mu_);
+    stopping_.store(true, std::memory_order_release);
+    open.reserve(sessions_.size());
+    for (const auto& [id, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  if (!serving) return;
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
+  });
+  for (const auto& session : open) session->close();
+  // Released outside mu_: the last reference runs ~Session, which takes mu_.
+  open.clear();
+  work_.reset();
+  {
+    MutexLock lock(exited_mu_);
+    if (!exited_cv_.wait_for(lock, kStopGrace, [&] { return exited_.load() == threads_.size(); })) {
+      logWarn(kComponent)
+          << "stop: io threads still busy after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace).count()
+          << " ms; abandoning their pending work";
+      ioc_.stop();
+    }
+  }
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  logInfo(kComponent) << "stopped";
+}
+
+}  // namespace http_internal
+
+HttpServer::HttpServer(HttpServerOptions options, prometheus::Registry* metrics)
+    : impl_(std::make_unique<http_internal::Server>(std::move(options), metrics)) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::add(std::string path, HttpHandler handler) {
+  impl_->add(std::move(path), std::move(handler));
+}
+
+Result<void> HttpServer::start(std::string_view listen_address) {
+  return impl_->start(listen_address);
+}
+
+unsigned short HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::stop() { impl_->stop(); }
+
+}  // namespace kubemetrics

@@ -1,0 +1,162 @@
+#include "common/scrape/config.h"
+
+#include <cmath>
+#include <set>
+
+#include "common/config/units.h"
+
+namespace kubemetrics::scrape {
+
+namespace {
+
+bool validName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool validLabelName(const std::string& name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool splitUrl(const std::string& url, std::string* scheme, std::string* host, std::string* port) {
+  const std::size_t sep = url.find("://");
+  if (sep == std::string::npos) return false;
+  *scheme = url.substr(0, sep);
+  if (*scheme != "http" && *scheme != "https") return false;
+  const std::size_t start = sep + 3;
+  std::size_t end = url.find_first_of("/?#", start);
+  if (end == std::string::npos) end = url.size();
+  std::string authority = url.substr(start, end - start);
+  if (authority.find('@') != std::string::npos) return false;  // no credentials in URLs
+  if (authority.empty()) return false;
+  std::size_t colon;
+  if (authority[0] == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string::npos) return false;
+    *host = authority.substr(0, close + 1);
+    colon =
+        close + 1 < authority.size() && authority[close + 1] == ':' ? close + 1 : std::string::npos;
+    if (colon == std::string::npos && close + 1 != authority.size()) return false;
+  } else {
+    colon = authority.rfind(':');
+    *host = authority.substr(0, colon);
+  }
+  if (host->empty()) return false;
+  if (colon == std::string::npos) {
+    *port = *scheme == "https" ? "443" : "80";
+  } else {
+    *port = authority.substr(colon + 1);
+    if (port->empty() || port->size() > 5) return false;
+    for (char c : *port) {
+      if (c < '0' || c > '9') return false;
+    }
+    if (std::stoi(*port) == 0 || std::stoi(*port) > 65535) return false;
+  }
+  return true;
+}
+
+std::string TargetConfig::instance() const {
+  std::string scheme, host, port;
+  if (!splitUrl(url, &scheme, &host, &port)) return url;
+  return host + ":" + port;
+}
+
+TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name) {
+  TargetConfig config = defaults;
+  if (require_name) {
+    config.name = node.getString("name", "");
+    if (!validName(config.name)) {
+      node.error("name", config.name.empty()
+                             ? std::string("required")
+                             : "must be 1-128 letters, digits, '_', '-' or '.' (got \"" +
+                                   config.name + "\")");
+    }
+  }
+  config.url = node.getString("url", defaults.url);
+  {
+    std::string scheme, host, port;
+    if (config.url.empty()) {
+      node.error("url", "required");
+    } else if (!splitUrl(config.url, &scheme, &host, &port)) {
+      node.error("url",
+                 "must be an http:// or https:// URL with a host (got \"" + config.url + "\")");
+    }
+  }
+  config.interval = node.getDuration("interval", defaults.interval);
+  config.timeout = node.getDuration("timeout", defaults.timeout);
+  if (config.timeout > config.interval) {
+    node.error("timeout", "must not exceed interval (" + formatDuration(config.timeout) + " > " +
+                              formatDuration(config.interval) + ")");
+  }
+  // jitter: a fraction of the interval ("0.1") or a duration ("2s").
+  const std::string jitter = node.getString("jitter", "0");
+  if (jitter != "0") {
+    char* end = nullptr;
+    const double fraction = std::strtod(jitter.c_str(), &end);
+    if (end != nullptr && *end == '\0' && !jitter.empty()) {
+      if (!(fraction >= 0 && fraction < 1)) {
+        node.error("jitter", "a fraction must be in [0, 1) (got \"" + jitter + "\")");
+      } else {
+        config.jitter = std::chrono::milliseconds(static_cast<std::int64_t>(
+            std::floor(fraction * static_cast<double>(config.interval.count()))));
+      }
+    } else if (auto d = parseDuration(jitter)) {
+      config.jitter = *d;
+      if (config.jitter >= config.interval) {
+        node.error("jitter", "must be shorter than interval (got \"" + jitter + "\")");
+        config.jitter = {};
+      }
+    } else {
+      node.error("jitter",
+                 "must be a fraction of the interval or a duration (got \"" + jitter + "\")");
+    }
+  }
+  config.honor_labels = node.getBool("honor_labels", defaults.honor_labels);
+  config.labels = node.getStringMap("labels");
+  for (const auto& [k, v] : config.labels) {
+    if (!validLabelName(k) || k.starts_with("__")) {
+      node.error("labels", "invalid label name \"" + k + "\"");
+    }
+  }
+  config.bearer_token_file = node.getString("bearer_token_file", defaults.bearer_token_file);
+  ConfigNode tls = node.child("tls");
+  config.ca_file = tls.getString("ca_file", defaults.ca_file);
+  config.insecure_skip_verify = tls.getBool("insecure_skip_verify", defaults.insecure_skip_verify);
+  tls.finish();
+  config.max_body_bytes = node.getBytes("max_body_bytes", defaults.max_body_bytes);
+  config.max_samples = static_cast<std::uint64_t>(
+      node.getInt("max_samples", static_cast<std::int64_t>(defaults.max_samples), 0, 1LL << 40));
+  config.max_labels = static_cast<std::uint64_t>(
+      node.getInt("max_labels", static_cast<std::int64_t>(defaults.max_labels), 1, 1 << 20));
+  config.max_line_bytes = node.getBytes("max_line_bytes", defaults.max_line_bytes);
+  node.finish();
+  return config;
+}
+
+std::vector<TargetConfig> parseTargetList(ConfigNode& node) {
+  std::vector<TargetConfig> targets;
+  std::set<std::string> names;
+  for (ConfigNode& element : node.elementsOfSelf()) {
+    TargetConfig config = parseTargetConfig(element, TargetConfig(), true);
+    if (!config.name.empty() && !names.insert(config.name).second) {
+      element.error("name", "duplicate target name \"" + config.name + "\"");
+    }
+    targets.push_back(std::move(config));
+  }
+  return targets;
+}
+
+}  // namespace kubemetrics::scrape

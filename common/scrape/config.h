@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kubemetrics/config.h"
+
+namespace kubemetrics::scrape {
+
+/// One scrape target: an element of `sources.prometheus`, or the
+/// `sources.kube_state_metrics` source. Immutable after parsing.
+struct TargetConfig {
+  std::string name;  // required; the `job` label and the source name "prometheus/<name>"
+  std::string url;   // required; http:// or https:// URL of the exposition
+  std::chrono::milliseconds interval{30000};  // time between scrapes; default 30s
+  std::chrono::milliseconds timeout{10000};   // whole-scrape bound; default 10s, <= interval
+  // Random delay before each scrape, so targets sharing an interval do not
+  // fire together: a fraction of the interval ("0.1") or a duration
+  // ("2s"); default 0 (none). Must stay below the interval.
+  std::chrono::milliseconds jitter{0};
+  bool honor_labels = false;                  // keep scraped job/instance/extra labels on conflicts
+  std::map<std::string, std::string> labels;  // extra labels on every series
+  std::string
+      bearer_token_file;  // sent as "Authorization: Bearer <file content>"; re-read per scrape
+  std::string ca_file;    // tls.ca_file: PEM bundle; default: system CAs
+  bool insecure_skip_verify = false;           // tls.insecure_skip_verify
+  std::uint64_t max_body_bytes = 64ULL << 20;  // decoded body bound; default 64MiB
+  std::uint64_t max_samples = 0;               // per scrape; 0 = unlimited; over: scrape fails
+  std::uint64_t max_labels = 512;              // labels per series; over: scrape fails
+  std::uint64_t max_line_bytes = 1ULL << 20;   // one exposition line; default 1MiB
+
+  /// host:port of the URL (the `instance` label), with the scheme's default
+  /// port when the URL has none.
+  std::string instance() const;
+};
+
+/// Reads one target mapping; `defaults` gives the per-key defaults (the
+/// kube-state-metrics source has its own URL and interval). `require_name`
+/// is false where the name is fixed. Errors go to the node's document, and
+/// node.finish() reports unknown keys.
+TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name);
+
+/// Reads the `sources.prometheus` sequence (an absent or empty key: no
+/// targets). Names must be unique.
+std::vector<TargetConfig> parseTargetList(ConfigNode& node);
+
+/// Splits an http(s) URL; false when malformed.
+bool splitUrl(const std::string& url, std::string* scheme, std::string* host, std::string* port);
+
+}  // namespace kubemetrics::scrape

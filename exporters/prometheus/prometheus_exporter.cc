@@ -1,0 +1,306 @@
+#include "prometheus_exporter.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "exposition_writer.h"
+
+namespace kubemetrics::exporters::prometheus {
+namespace {
+
+struct SeriesKey {
+  Symbol name;
+  Labels labels;
+};
+
+// Lookups go through raw ids so that finding an existing series (the common
+// case) copies no handle and so costs no atomic operation.
+struct SeriesKeyRef {
+  const void* name;
+  const void* labels;
+};
+
+struct SeriesKeyHash {
+  using is_transparent = void;
+  std::size_t operator()(const SeriesKeyRef& k) const noexcept {
+    const std::size_t h = std::hash<const void*>()(k.name);
+    return h ^ (std::hash<const void*>()(k.labels) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  }
+  std::size_t operator()(const SeriesKey& k) const noexcept {
+    return (*this)(SeriesKeyRef{k.name.id(), k.labels.id()});
+  }
+};
+
+struct SeriesKeyEqual {
+  using is_transparent = void;
+  static SeriesKeyRef ref(const SeriesKey& k) { return {k.name.id(), k.labels.id()}; }
+  static SeriesKeyRef ref(const SeriesKeyRef& k) { return k; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    return ref(a).name == ref(b).name && ref(a).labels == ref(b).labels;
+  }
+};
+
+struct SeriesValue {
+  double value = 0;
+  std::int64_t timestamp_ms = 0;
+  SteadyClock::time_point refreshed;
+};
+
+struct FamilyEntry {
+  FamilyInfo info;
+  std::size_t series = 0;  // series of this name held; 0 -> dropped at the next sweep
+};
+
+// The page may hold each family once, so collected families named like one
+// of the agent's own (including a histogram's or summary's derived series)
+// are left out.
+std::unordered_set<std::string> selfMetricNames(
+    const std::vector<::prometheus::MetricFamily>& families) {
+  std::unordered_set<std::string> names;
+  for (const ::prometheus::MetricFamily& family : families) {
+    names.insert(family.name);
+    if (family.type == ::prometheus::MetricType::Histogram ||
+        family.type == ::prometheus::MetricType::Summary) {
+      names.insert(family.name + "_sum");
+      names.insert(family.name + "_count");
+      names.insert(family.name + "_bucket");
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+class PrometheusExporter::State {
+ public:
+  State(const PrometheusEndpointConfig& config, ::prometheus::Registry& registry, Clock clock,
+        ::prometheus::Gauge& series_gauge, ::prometheus::Counter& expired_counter)
+      : expire_after_(config.expire_after),
+        // Expiry is exact at render time; the sweep in send() only bounds
+        // memory when nobody scrapes, so it can be coarse.
+        sweep_interval_(
+            std::max<SteadyClock::duration>(config.expire_after / 4, std::chrono::seconds(1))),
+        registry_(registry),
+        clock_(clock ? std::move(clock) : Clock([] { return SteadyClock::now(); })),
+        series_gauge_(series_gauge),
+        expired_counter_(expired_counter),
+        last_sweep_(clock_()) {}
+
+  void send(const SampleBatch& batch) {
+    const SteadyClock::time_point now = clock_();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const MetricMetadata& meta : batch.metadata) {
+      FamilyEntry& family = families_[meta.name];
+      family.info.type = meta.type;
+      if (!meta.help.empty()) family.info.help = meta.help;
+      if (family.info.source.empty()) family.info.source = batch.source;
+    }
+    for (const Sample& sample : batch.samples) {
+      const SeriesValue value{sample.value, sample.timestamp_ms, now};
+      auto it = series_.find(SeriesKeyRef{sample.name.id(), sample.labels.id()});
+      if (isStaleMarker(sample.value)) {
+        // The series ended (its target dropped it or stopped answering):
+        // off the page now rather than after expire_after. A marker older
+        // than the value held is backfill, like any older sample.
+        if (it == series_.end()) continue;
+        if (sample.timestamp_ms != 0 && sample.timestamp_ms < it->second.timestamp_ms) continue;
+        eraseLocked(it);
+        continue;
+      }
+      if (it == series_.end()) {
+        series_.emplace(SeriesKey{sample.name, sample.labels}, value);
+        FamilyEntry& family = families_[sample.name];
+        if (family.info.source.empty()) family.info.source = batch.source;
+        ++family.series;
+        continue;
+      }
+      // Backfill (a listener replaying old data) must not replace a newer
+      // value; 0 means the source did not stamp it.
+      if (sample.timestamp_ms != 0 && sample.timestamp_ms < it->second.timestamp_ms) continue;
+      it->second = value;
+    }
+    if (now - last_sweep_ >= sweep_interval_) sweepLocked(now);
+    series_gauge_.Set(static_cast<double>(series_.size()));
+  }
+
+  std::string render() {
+    const SteadyClock::time_point now = clock_();
+    std::vector<SeriesSnapshot> snapshot;
+    FamilyInfoMap families;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sweepLocked(now);
+      snapshot.reserve(series_.size());
+      for (const auto& [key, value] : series_) {
+        snapshot.push_back(
+            SeriesSnapshot{key.name, key.labels, value.value, value.timestamp_ms, value.refreshed});
+      }
+      families.reserve(families_.size());
+      for (const auto& [name, family] : families_) families.emplace(name, family.info);
+      series_gauge_.Set(static_cast<double>(series_.size()));
+    }
+
+    std::vector<::prometheus::MetricFamily> self;
+    std::string self_error;
+    try {
+      self = registry_.Collect();
+    } catch (const std::exception& e) {
+      self_error = e.what();
+    }
+    std::string out;
+    out.reserve(snapshot.size() * 96 + 4096);
+    writeExposition(out, std::move(snapshot), families, selfMetricNames(self));
+    if (self_error.empty()) {
+      try {
+        std::ostringstream text;
+        ::prometheus::TextSerializer().Serialize(text, self);
+        out += text.str();
+      } catch (const std::exception& e) {
+        self_error = e.what();
+      }
+    }
+    if (!self_error.empty()) {
+      // A plain comment keeps the page valid; the collected series still go out.
+      out += "# kubemetrics-agent: self-metrics unavailable: ";
+      for (char c : self_error) out.push_back(c == '\n' ? ' ' : c);
+      out.push_back('\n');
+    }
+    return out;
+  }
+
+  std::size_t seriesCount() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return series_.size();
+  }
+
+  void setClock(Clock clock) { clock_ = std::move(clock); }
+
+ private:
+  using SeriesMap = std::unordered_map<SeriesKey, SeriesValue, SeriesKeyHash, SeriesKeyEqual>;
+
+  // Requires mu_. Removes one series; its family goes at the next sweep if
+  // it was the last.
+  SeriesMap::iterator eraseLocked(SeriesMap::iterator it) {
+    auto family = families_.find(it->first.name);
+    if (family != families_.end() && family->second.series > 0) --family->second.series;
+    return series_.erase(it);
+  }
+
+  // Requires mu_.
+  void sweepLocked(SteadyClock::time_point now) {
+    last_sweep_ = now;
+    std::size_t expired = 0;
+    for (auto it = series_.begin(); it != series_.end();) {
+      if (now - it->second.refreshed < expire_after_) {
+        ++it;
+        continue;
+      }
+      it = eraseLocked(it);
+      ++expired;
+    }
+    std::erase_if(families_, [](const auto& entry) { return entry.second.series == 0; });
+    if (expired > 0) expired_counter_.Increment(static_cast<double>(expired));
+  }
+
+  const SteadyClock::duration expire_after_;
+  const SteadyClock::duration sweep_interval_;
+  ::prometheus::Registry& registry_;
+  Clock clock_;  // set before concurrent use, read-only after
+  ::prometheus::Gauge& series_gauge_;
+  ::prometheus::Counter& expired_counter_;
+
+  // TODO(promexp): KM_GUARDED_BY(mu_) once thread_annotations.h offers an
+  // annotated mutex; on std::mutex Clang rejects the attribute.
+  std::mutex mu_;
+  SeriesMap series_;                                  // mu_
+  std::unordered_map<Symbol, FamilyEntry> families_;  // mu_
+  SteadyClock::time_point last_sweep_;                // mu_
+};
+
+Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::create(
+    const PrometheusEndpointConfig& config, ::prometheus::Registry& metrics, Clock clock) {
+  ::prometheus::Gauge* series_gauge = nullptr;
+  ::prometheus::Counter* expired_counter = nullptr;
+  try {
+    series_gauge = &::prometheus::BuildGauge()
+                        .Name("kubemetrics_prometheus_endpoint_series")
+                        .Help("Series the Prometheus endpoint currently serves.")
+                        .Register(metrics)
+                        .Add({});
+    expired_counter = &::prometheus::BuildCounter()
+                           .Name("kubemetrics_prometheus_endpoint_expired_series_total")
+                           .Help(
+                               "Series dropped from the Prometheus endpoint because they "
+                               "were not refreshed within expire_after.")
+                           .Register(metrics)
+                           .Add({});
+  } catch (const std::exception& e) {
+    return makeError(ErrorCode::kInternal,
+                     std::string("prometheus exporter: cannot register self-metrics: ") + e.what());
+  }
+  auto state =
+      std::make_shared<State>(config, metrics, std::move(clock), *series_gauge, *expired_counter);
+  return std::unique_ptr<PrometheusExporter>(new PrometheusExporter(std::move(state)));
+}
+
+PrometheusExporter::PrometheusExporter(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+PrometheusExporter::~PrometheusExporter() = default;
+
+Result<void> PrometheusExporter::send(SharedBatch batch) {
+  if (batch) state_->send(*batch);
+  return {};
+}
+
+void PrometheusExporter::shutdown(Deadline /*deadline*/) {}
+
+std::string PrometheusExporter::render() { return state_->render(); }
+
+HttpResponse PrometheusExporter::serve(const HttpRequest& request) { return handler()(request); }
+
+HttpHandler PrometheusExporter::handler() const {
+  return [state = state_](const HttpRequest& request) {
+    HttpResponse response;
+    if (request.method != "GET" && request.method != "HEAD") {
+      response.status = 405;
+      response.body = "method not allowed\n";
+      response.headers.emplace_back("Allow", "GET, HEAD");
+      return response;
+    }
+    response.content_type = std::string(kContentType);
+    response.body = state->render();
+    return response;
+  };
+}
+
+std::size_t PrometheusExporter::seriesCount() const { return state_->seriesCount(); }
+
+void PrometheusExporter::setClockForTest(Clock clock) {
+  state_->setClock(clock ? std::move(clock) : Clock([] { return SteadyClock::now(); }));
+}
+
+Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const ComponentContext* context) {
+  const PrometheusEndpointConfig config = parseConfig(node);
+  std::vector<ExporterPtr> exporters;
+  if (context == nullptr) return exporters;
+  auto exporter = PrometheusExporter::create(config, context->metrics);
+  if (!exporter) return tl::unexpected(exporter.error());
+  context->routes.add(config.path, (*exporter)->handler());
+  // Disabled, it is sent nothing and its page holds only the agent's own
+  // metrics (the handler keeps its state): a push-only agent stays observable.
+  if (config.enabled) exporters.push_back(std::move(*exporter));
+  return exporters;
+}
+
+}  // namespace kubemetrics::exporters::prometheus

@@ -1,0 +1,1 @@
+target_link_libraries(${KM_COMPONENT} PUBLIC simdjson::simdjson)

@@ -1,0 +1,204 @@
+#include "common/push/spool.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/compression/compression.h"
+#include "common/push/crc32c.h"
+#include "support/process.h"
+
+namespace kubemetrics::push {
+namespace {
+
+using kubemetrics::testing::TempDir;
+
+EncodedPayload payload(std::size_t samples, std::string body) {
+  EncodedPayload p;
+  p.samples = samples;
+  p.raw_bytes = body.size() * 2;
+  p.body = std::move(body);
+  p.content_encoding = "snappy";
+  return p;
+}
+
+Spool::Options options(const std::string& dir, std::uint64_t max_bytes = 1 << 20,
+                       std::uint64_t segment_bytes = 1 << 20) {
+  Spool::Options o;
+  o.dir = dir;
+  o.max_bytes = max_bytes;
+  o.segment_bytes = segment_bytes;
+  o.owner = "spool_test";
+  return o;
+}
+
+std::vector<std::string> segmentFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".seg") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Pops everything, returning the bodies in order.
+std::vector<std::string> drain(Spool& spool) {
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 10000; ++i) {
+    auto record = spool.peekOldest();
+    if (!record) break;
+    bodies.push_back(record->payload.body);
+    spool.pop(record->id);
+  }
+  return bodies;
+}
+
+TEST(Crc32cTest, KnownVector) {
+  EXPECT_EQ(crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(crc32c(""), 0u);
+  // Incremental equals one-shot, across the 8-byte fast path.
+  const std::string text = "The quick brown fox jumps over the lazy dog, twice over.";
+  EXPECT_EQ(crc32c(text.substr(13), crc32c(text.substr(0, 13))), crc32c(text));
+}
+
+TEST(CompressionTest, RoundTrips) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "kube_pod_info{namespace=\"default\"} 1\n";
+  auto z = zstdCompress(text);
+  ASSERT_TRUE(z);
+  EXPECT_LT(z->size(), text.size() / 10);
+  EXPECT_EQ(*zstdDecompress(*z), text);
+  auto g = gzipCompress(text);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(*gzipDecompress(*g), text);
+  EXPECT_FALSE(gzipDecompress("not gzip"));
+  EXPECT_FALSE(zstdDecompress(z->substr(0, z->size() / 2)));
+}
+
+TEST(SpoolTest, FifoAndPersistsAcrossReopen) {
+  TempDir tmp;
+  {
+    auto spool = Spool::open(options(tmp.path()));
+    ASSERT_TRUE(spool) << spool.error().message();
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE((*spool)->append(payload(10, "body" + std::to_string(i))));
+    EXPECT_EQ((*spool)->records(), 5u);
+    EXPECT_EQ((*spool)->samples(), 50u);
+    auto first = (*spool)->peekOldest();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->payload.body, "body0");
+    EXPECT_EQ(first->payload.samples, 10u);
+    EXPECT_EQ(first->payload.raw_bytes, 10u);
+    EXPECT_EQ(first->payload.content_encoding, "snappy");
+    (*spool)->pop(first->id);
+  }
+  // Reopen: the acknowledged record stays gone, the rest replay in order.
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(spool);
+  EXPECT_EQ((*spool)->records(), 4u);
+  EXPECT_EQ(drain(**spool), (std::vector<std::string>{"body1", "body2", "body3", "body4"}));
+  EXPECT_EQ((*spool)->records(), 0u);
+  EXPECT_EQ((*spool)->bytes(), 0u);
+  EXPECT_TRUE(segmentFiles(tmp.path()).empty());
+}
+
+TEST(SpoolTest, TornTailIsSkippedAndNewRecordsGoToAFreshSegment) {
+  TempDir tmp;
+  {
+    auto spool = Spool::open(options(tmp.path()));
+    ASSERT_TRUE(spool);
+    for (int i = 0; i < 3; ++i)
+      ASSERT_TRUE((*spool)->append(payload(7, std::string(100, 'a' + i))));
+  }
+  auto files = segmentFiles(tmp.path());
+  ASSERT_EQ(files.size(), 1u);
+  // Power loss in the middle of the last record: cut it short.
+  std::filesystem::resize_file(files[0], std::filesystem::file_size(files[0]) - 30);
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(spool);
+  EXPECT_EQ((*spool)->corruptRecords(), 1u);
+  EXPECT_EQ((*spool)->records(), 2u);
+  ASSERT_TRUE((*spool)->append(payload(7, "after")));
+  EXPECT_EQ(segmentFiles(tmp.path()).size(), 2u);
+  EXPECT_EQ(drain(**spool),
+            (std::vector<std::string>{std::string(100, 'a'), std::string(100, 'b'), "after"}));
+}
+
+TEST(SpoolTest, GarbageAppendedAndBadCrcAreSkipped) {
+  TempDir tmp;
+  {
+    auto spool = Spool::open(options(tmp.path()));
+    ASSERT_TRUE(spool);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*spool)->append(payload(1, std::string(50, 'x' + i))));
+  }
+  auto files = segmentFiles(tmp.path());
+  ASSERT_EQ(files.size(), 1u);
+  {
+    // Flip one payload byte of the second record (header 8 + prefix 13 +
+    // "snappy" 6 + 50 body = 77 bytes per record).
+    std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(77 + 8 + 13 + 6 + 10);
+    f.put('!');
+    f.close();
+    std::ofstream g(files[0], std::ios::app | std::ios::binary);
+    g << "\xff\xff\xff\x7fgarbage at the tail";
+  }
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(spool);
+  EXPECT_EQ((*spool)->corruptRecords(), 2u);
+  EXPECT_EQ(drain(**spool), (std::vector<std::string>{std::string(50, 'x'), std::string(50, 'z')}));
+}
+
+TEST(SpoolTest, EmptyAndZeroLengthFilesDoNotCrash) {
+  TempDir tmp;
+  tmp.write("00000000000000000001.seg", "");
+  tmp.write("00000000000000000002.seg", std::string(3, '\0'));
+  tmp.write("00000000000000000003.seg", std::string(64, '\0'));
+  tmp.write("00000000000000000004.ack", "garbage");
+  tmp.write("unrelated.txt", "x");
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(spool);
+  EXPECT_EQ((*spool)->records(), 0u);
+  ASSERT_TRUE((*spool)->append(payload(1, "ok")));
+  EXPECT_EQ(drain(**spool), (std::vector<std::string>{"ok"}));
+}
+
+TEST(SpoolTest, ByteCapDropsOldestSegmentsAndCountsThem) {
+  TempDir tmp;
+  // ~1 KiB records, 4 KiB segments, 16 KiB cap.
+  auto spool = Spool::open(options(tmp.path(), 16 * 1024, 4 * 1024));
+  ASSERT_TRUE(spool);
+  std::uint64_t dropped = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto loss = (*spool)->append(payload(3, std::string(1000, 'a' + (i % 26))));
+    ASSERT_TRUE(loss);
+    EXPECT_TRUE(loss->stored);
+    dropped += loss->dropped_samples;
+    EXPECT_LE((*spool)->bytes(), 16u * 1024);
+  }
+  EXPECT_GT(dropped, 0u);
+  EXPECT_EQ(dropped + (*spool)->samples(), 40u * 3);
+  // The newest survive.
+  auto bodies = drain(**spool);
+  ASSERT_FALSE(bodies.empty());
+  EXPECT_EQ(bodies.back(), std::string(1000, 'a' + (39 % 26)));
+  // A record larger than the cap is refused, counted.
+  auto loss = (*spool)->append(payload(9, std::string(20 * 1024, 'q')));
+  ASSERT_TRUE(loss);
+  EXPECT_FALSE(loss->stored);
+  EXPECT_EQ(loss->dropped_samples, 9u);
+}
+
+TEST(SpoolTest, UnwritableDirectoryIsAnError) {
+  TempDir tmp;
+  tmp.write("file", "x");
+  auto spool = Spool::open(options(tmp.path() + "/file/sub"));
+  ASSERT_FALSE(spool);
+  EXPECT_EQ(spool.error().code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace kubemetrics::push
