@@ -114,7 +114,7 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   parseAgentConfig(root);
   agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_);
   ComponentContext context{agent->config_,       agent->spool_, *agent->metrics_, *agent->server_,
-                           agent->runtime_tags_, *agent->tags_, agent->status_};
+                           agent->runtime_tags_, *agent->tags_, agent->status_,   systemClock()};
   auto components = buildComponents(root, &context, agent->spool_);
   if (!components) return tl::unexpected(components.error());
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kubemetrics/agent_tags.h"
+#include "kubemetrics/clock.h"
 #include "kubemetrics/config.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/http.h"
@@ -49,8 +50,9 @@ struct SpoolSettings {
 /// the spool settings, the self-metrics registry, the HTTP routes it may
 /// serve, the run-time tags the pipeline adds to every sample (a source that
 /// discovers them, like EC2, sets them), all the tags the pipeline adds (a
-/// source may add them itself, see AgentTags), and the /status page's
-/// sections. The agent owns everything referenced, and it outlives every
+/// source may add them itself, see AgentTags), the /status page's
+/// sections, and the clock to schedule by (systemClock() in the agent, a
+/// manual one in tests). The agent owns everything referenced, and it outlives every
 /// component, so a component may keep pointers to it. Built at start-up;
 /// the referenced objects say their own thread-safety.
 struct ComponentContext {
@@ -61,6 +63,7 @@ struct ComponentContext {
   RuntimeTags& runtime_tags;
   const AgentTags& tags;
   StatusBoard& status;
+  const Clock& clock;
 };
 
 /// A component's factory. It reads its config subtree (`sources.<key>` or

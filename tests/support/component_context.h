@@ -28,7 +28,8 @@ struct TestComponentContext {
   RuntimeTags runtime_tags;
   AgentTags tags{{}, &runtime_tags};
   StatusBoard status;
-  ComponentContext context{agent, spool, registry, routes, runtime_tags, tags, status};
+  ComponentContext context{agent,        spool, registry, routes,
+                           runtime_tags, tags,  status,   systemClock()};
 };
 
 }  // namespace kubemetrics::testing
