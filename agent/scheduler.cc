@@ -57,8 +57,9 @@ struct Scheduler::Slot {
   SourceStatus status KM_GUARDED_BY(status_mu);
 };
 
-Scheduler::Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Registry& metrics)
-    : sink_(std::move(sink)) {
+Scheduler::Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Registry& metrics,
+                     const Clock& clock)
+    : sink_(std::move(sink)), clock_(clock) {
   for (SourcePtr& source : sources) {
     auto slot = std::make_unique<Slot>(std::move(source), metrics);
     {
@@ -101,22 +102,22 @@ void Scheduler::run(Slot& slot) {
   if (!source.discoversTags()) {
     // Bounded: a tag source that hangs delays the others by this at most.
     std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait_for(lock, kTagDiscoveryWait,
-                   [this] { return stopping_.load() || pending_tag_sources_.load() == 0; });
+    clock_.waitUntil(lock, wake_, clock_.now() + kTagDiscoveryWait,
+                     [this] { return stopping_.load() || pending_tag_sources_.load() == 0; });
   }
   // The fixed-rate schedule below keeps the phase for every later scrape.
-  auto next = SteadyClock::now() + std::min(source.phase(), interval);
+  auto next = clock_.now() + std::min(source.phase(), interval);
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (wake_.wait_until(lock, next, [this] { return stopping_.load(); })) return;
+      if (clock_.waitUntil(lock, wake_, next, [this] { return stopping_.load(); })) return;
     }
-    const auto began = SteadyClock::now();
+    const auto began = clock_.now();
     // A scrape may use up to its interval: a later tick would overlap it.
     auto batch = std::make_unique<SampleBatch>();
     batch->source = std::string(source.name());
     Result<ScrapeStats> result = source.scrape(*batch, began + interval);
-    const double seconds = std::chrono::duration<double>(SteadyClock::now() - began).count();
+    const double seconds = std::chrono::duration<double>(clock_.now() - began).count();
     slot.scrapes.Increment();
     slot.duration.Set(seconds);
     slot.samples.Set(static_cast<double>(batch->samples.size()));
@@ -151,7 +152,7 @@ void Scheduler::run(Slot& slot) {
     }
     // Fixed-rate schedule; after an overrun, skip the missed ticks.
     next += interval;
-    const auto now = SteadyClock::now();
+    const auto now = clock_.now();
     if (next <= now) next = now + interval - (now - next) % interval;
   }
 }

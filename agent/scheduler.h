@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "kubemetrics/clock.h"
 #include "kubemetrics/mutex.h"
 #include "kubemetrics/sample.h"
 #include "kubemetrics/source.h"
@@ -25,7 +26,8 @@ namespace kubemetrics {
 /// and every later one a whole number of intervals after it. Counts
 /// per-source scrapes, errors, duration and samples in the self-metrics
 /// registry, and logs each kind of scrape error of a source at most once a
-/// minute.
+/// minute. Time comes from `clock` (systemClock() in the agent), so a test
+/// steps through intervals without waiting for them.
 ///
 /// Thread-safe: status() from any thread; start()/stop() from the owner.
 class Scheduler {
@@ -39,7 +41,9 @@ class Scheduler {
     std::string last_error;
   };
 
-  Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Registry& metrics);
+  /// `clock` must outlive the scheduler.
+  Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Registry& metrics,
+            const Clock& clock = systemClock());
   ~Scheduler();
 
   /// Starts every source's thread. Sources that discover tags scrape first;
@@ -55,6 +59,7 @@ class Scheduler {
   void run(Slot& slot);
 
   Sink sink_;
+  const Clock& clock_;
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -81,7 +81,7 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
   auto transport = makeHttpTransport(config.timeout);
   sources.push_back(std::make_unique<Ec2Source>("ec2", std::move(config), std::move(transport),
                                                 &context->runtime_tags, &context->metrics,
-                                                std::move(status)));
+                                                std::move(status), context->clock));
   return sources;
 }
 

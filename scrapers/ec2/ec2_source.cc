@@ -44,12 +44,6 @@ std::string formatUnix(std::int64_t seconds) {
   return buffer;
 }
 
-std::int64_t wallSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string httpError(std::string_view path, int status) {
   return "IMDS GET " + std::string(path) + ": HTTP " + std::to_string(status);
 }
@@ -111,8 +105,9 @@ std::string Ec2Status::render() const {
 
 Ec2Source::Ec2Source(std::string name, Ec2Config config, std::unique_ptr<ImdsTransport> transport,
                      RuntimeTags* runtime_tags, prometheus::Registry* self_metrics,
-                     std::shared_ptr<Ec2Status> status)
+                     std::shared_ptr<Ec2Status> status, const Clock& clock)
     : name_(std::move(name)),
+      clock_(clock),
       config_(std::move(config)),
       client_(ImdsClientOptions{config_.endpoint, config_.timeout, config_.token_ttl},
               std::move(transport), self_metrics),
@@ -238,7 +233,7 @@ void Ec2Source::add(SampleBatch& out, std::string_view name, const Labels& label
 }
 
 void Ec2Source::emit(SampleBatch& out) {
-  const std::int64_t now = wallSeconds();
+  const std::int64_t now = now_ms_ / 1000;
   if (identity_) add(out, "ec2.instance_info", info_labels_, 1);
   if (spot_known_) {
     add(out, "ec2.spot.interruption_pending", Labels(), spot_ ? 1 : 0);
@@ -271,7 +266,7 @@ void Ec2Source::emit(SampleBatch& out) {
 }
 
 void Ec2Source::publishStatus(const std::string& last_error) {
-  const std::int64_t now = wallSeconds();
+  const std::int64_t now = now_ms_ / 1000;
   status_->update([&](Ec2Status::Snapshot& s) {
     if (!absent_ && probed_) s.presence = Ec2Presence::kPresent;
     s.version = client_.version();
@@ -303,10 +298,11 @@ void Ec2Source::publishStatus(const std::string& last_error) {
 
 Result<ScrapeStats> Ec2Source::scrape(SampleBatch& out, Deadline deadline) {
   if (absent_) return ScrapeStats{};
-  now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
-  const auto began = SteadyClock::now();
+  now_ms_ = clock_.wallMs();
+  // Scheduling (next_identity_, next_metadata_) follows the injected
+  // clock; the probe's duration is network time, measured for real.
+  const auto began = clock_.now();
+  const auto probe_began = SteadyClock::now();
   std::optional<Error> first_error;
   const auto note = [&first_error](const Result<void>& r) {
     if (!r && !first_error) first_error = r.error();
@@ -322,7 +318,7 @@ Result<ScrapeStats> Ec2Source::scrape(SampleBatch& out, Deadline deadline) {
     if (!probed_) {
       probed_ = true;
       const auto took =
-          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - began);
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - probe_began);
       const bool unreachable = !identity && (identity.error().code() == ErrorCode::kUnavailable ||
                                              identity.error().code() == ErrorCode::kTimeout);
       if (config_.enabled == EnabledMode::kAuto && unreachable && !answered) {

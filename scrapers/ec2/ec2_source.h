@@ -11,6 +11,7 @@
 #include "config.h"
 #include "documents.h"
 #include "imds_client.h"
+#include "kubemetrics/clock.h"
 #include "kubemetrics/component.h"
 #include "kubemetrics/config.h"
 #include "kubemetrics/mutex.h"
@@ -89,10 +90,12 @@ class Ec2Status {
 class Ec2Source final : public Source {
  public:
   /// `runtime_tags` and `self_metrics` are optional and must outlive the
-  /// source; `status` may be shared with the /status page.
+  /// source; `status` may be shared with the /status page. `clock` decides
+  /// when the identity and metadata are polled again and stamps samples;
+  /// requests to IMDS keep real-time timeouts. It must outlive the source.
   Ec2Source(std::string name, Ec2Config config, std::unique_ptr<ImdsTransport> transport,
             RuntimeTags* runtime_tags, prometheus::Registry* self_metrics,
-            std::shared_ptr<Ec2Status> status);
+            std::shared_ptr<Ec2Status> status, const Clock& clock = systemClock());
   ~Ec2Source() override;
 
   // kubemetrics::Source
@@ -117,6 +120,7 @@ class Ec2Source final : public Source {
   void publishStatus(const std::string& last_error);
 
   const std::string name_;
+  const Clock& clock_;
   const Ec2Config config_;
   ImdsClient client_;
   RuntimeTags* const runtime_tags_;

@@ -9,23 +9,25 @@
 #include <thread>
 #include <vector>
 
+#include "support/manual_clock.h"
+
 namespace kubemetrics {
 namespace {
 
 using std::chrono::milliseconds;
 
-// Records when each of its scrapes began.
+// Records the (manual) time at which each of its scrapes began.
 class RecordingSource : public Source {
  public:
-  RecordingSource(std::string name, milliseconds interval, milliseconds phase)
-      : name_(std::move(name)), interval_(interval), phase_(phase) {}
+  RecordingSource(std::string name, milliseconds interval, milliseconds phase, const Clock& clock)
+      : name_(std::move(name)), interval_(interval), phase_(phase), clock_(clock) {}
 
   std::string_view name() const override { return name_; }
   milliseconds interval() const override { return interval_; }
   milliseconds phase() const override { return phase_; }
   Result<ScrapeStats> scrape(SampleBatch&, Deadline) override {
     std::lock_guard<std::mutex> lock(mu_);
-    began_.push_back(SteadyClock::now());
+    began_.push_back(clock_.now());
     return ScrapeStats{};
   }
   std::vector<SteadyClock::time_point> began() const {
@@ -37,19 +39,36 @@ class RecordingSource : public Source {
   std::string name_;
   milliseconds interval_;
   milliseconds phase_;
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::vector<SteadyClock::time_point> began_;
 };
 
+// Waits (bounded in real time) until `source` has scraped `count` times and
+// every scheduler thread is asleep again, so the next advance() of the
+// clock is the only thing that can wake one.
+bool settle(const testing::ManualClock& clock, const RecordingSource& source, std::size_t count,
+            int threads) {
+  const auto give_up = SteadyClock::now() + std::chrono::seconds(10);
+  while (SteadyClock::now() < give_up) {
+    if (source.began().size() >= count && clock.waiting() == threads) return true;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return false;
+}
+
 // The phase holds for every scrape, not only the first: two sources of one
-// interval half an interval apart stay half an interval apart. (Before, the
-// first scrape was delayed inside the source and the fixed-rate schedule
-// brought every later one back into step with the others.)
+// interval half an interval apart stay exactly half an interval apart.
+// (Before, the first scrape was delayed inside the source and the
+// fixed-rate schedule brought every later one back into step with the
+// others.)
 TEST(SchedulerTest, SourcesKeepTheirPhaseOnEveryScrape) {
   constexpr milliseconds kInterval(600);
   constexpr milliseconds kPhase(300);
-  auto early = std::make_unique<RecordingSource>("early", kInterval, milliseconds(0));
-  auto late = std::make_unique<RecordingSource>("late", kInterval, kPhase);
+  testing::ManualClock clock;
+  const auto start = clock.now();
+  auto early = std::make_unique<RecordingSource>("early", kInterval, milliseconds(0), clock);
+  auto late = std::make_unique<RecordingSource>("late", kInterval, kPhase, clock);
   RecordingSource* a = early.get();
   RecordingSource* b = late.get();
   std::vector<SourcePtr> sources;
@@ -57,25 +76,68 @@ TEST(SchedulerTest, SourcesKeepTheirPhaseOnEveryScrape) {
   sources.push_back(std::move(late));
   prometheus::Registry registry;
   Scheduler scheduler(
-      std::move(sources), [](SampleBatchPtr) {}, registry);
+      std::move(sources), [](SampleBatchPtr) {}, registry, clock);
   scheduler.start();
-  // Bounded: four scrapes of each take 2.1 s on schedule; give up after 10 s.
-  const auto give_up = SteadyClock::now() + std::chrono::seconds(10);
-  while ((a->began().size() < 4 || b->began().size() < 4) && SteadyClock::now() < give_up) {
-    std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_TRUE(settle(clock, *a, 1, 2));  // phase 0: at once
+  for (std::size_t k = 1; k <= 4; ++k) {
+    clock.advance(kPhase);
+    ASSERT_TRUE(settle(clock, *b, k, 2)) << "late, scrape " << k;
+    clock.advance(kInterval - kPhase);
+    ASSERT_TRUE(settle(clock, *a, k + 1, 2)) << "early, scrape " << k + 1;
   }
   scheduler.stop();
   const auto ta = a->began();
   const auto tb = b->began();
-  ASSERT_GE(ta.size(), 4u);
-  ASSERT_GE(tb.size(), 4u);
+  ASSERT_EQ(ta.size(), 5u);
+  ASSERT_EQ(tb.size(), 4u);
   for (std::size_t k = 0; k < 4; ++k) {
-    const auto apart = std::chrono::duration_cast<milliseconds>(tb[k] - ta[k]);
-    // Half an interval apart, give or take a loaded machine's wake-up delay;
-    // in step (the old behaviour after the first scrape) would be ~0.
-    EXPECT_GT(apart.count(), 150) << "scrape " << k;
-    EXPECT_LT(apart.count(), 450) << "scrape " << k;
+    EXPECT_EQ(ta[k] - start, k * kInterval) << "early, scrape " << k;
+    EXPECT_EQ(tb[k] - start, k * kInterval + kPhase) << "late, scrape " << k;
   }
+}
+
+// A scrape that overruns its interval skips the ticks it missed and keeps
+// the phase: no burst of catch-up scrapes.
+TEST(SchedulerTest, OverrunSkipsMissedTicks) {
+  constexpr milliseconds kInterval(1000);
+  testing::ManualClock clock;
+  const auto start = clock.now();
+  // Scrapes of "slow" take 2.5 intervals of (manual) time.
+  class SlowSource : public RecordingSource {
+   public:
+    SlowSource(testing::ManualClock& clock)
+        : RecordingSource("slow", kInterval, milliseconds(0), clock), manual_(clock) {}
+    Result<ScrapeStats> scrape(SampleBatch& out, Deadline deadline) override {
+      auto result = RecordingSource::scrape(out, deadline);
+      manual_.advance(milliseconds(2500));
+      return result;
+    }
+
+   private:
+    testing::ManualClock& manual_;
+  };
+  auto slow = std::make_unique<SlowSource>(clock);
+  RecordingSource* s = slow.get();
+  std::vector<SourcePtr> sources;
+  sources.push_back(std::move(slow));
+  prometheus::Registry registry;
+  Scheduler scheduler(
+      std::move(sources), [](SampleBatchPtr) {}, registry, clock);
+  scheduler.start();
+  // First scrape at 0 ends at 2.5 s: the ticks at 1 s and 2 s are skipped,
+  // the next is at 3 s.
+  ASSERT_TRUE(settle(clock, *s, 1, 1));
+  EXPECT_EQ(s->began().size(), 1u);
+  clock.advance(milliseconds(499));  // 2.999 s
+  ASSERT_TRUE(settle(clock, *s, 1, 1));
+  EXPECT_EQ(s->began().size(), 1u);
+  clock.advance(milliseconds(1));  // 3 s
+  ASSERT_TRUE(settle(clock, *s, 2, 1));
+  scheduler.stop();
+  const auto t = s->began();
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0] - start, milliseconds(0));
+  EXPECT_EQ(t[1] - start, 3 * kInterval);
 }
 
 }  // namespace
