@@ -299,6 +299,10 @@ class HttpClient::Impl {
   Result<void> connect(const Target& t, const std::string& key, Deadline deadline);
   Result<std::vector<tcp::endpoint>> resolve(const Target& t, Deadline until);
   Result<ssl::context*> tlsContext();
+  Attempt headerFailure(beast::error_code ec, bool nothing_read, std::uint64_t content_length,
+                        const std::string& authority) const;
+  Attempt bodyFailure(beast::error_code ec, std::size_t delivered,
+                      const std::string& content_length, const std::string& authority) const;
   template <class Stream>
   Attempt exchange(Stream& stream, bhttp::request<bhttp::string_body>& request, bool head,
                    Deadline deadline, const BodyChunkHandler* on_chunk);
@@ -593,6 +597,64 @@ bool HttpClient::Impl::idleConnectionUsable() {
   return ::poll(&fd, 1, 0) == 0;
 }
 
+// What a failed read of the response header means; `nothing_read`: not a
+// byte of the response arrived (a reused connection the server had closed).
+HttpClient::Impl::Attempt HttpClient::Impl::headerFailure(beast::error_code ec, bool nothing_read,
+                                                          std::uint64_t content_length,
+                                                          const std::string& authority) const {
+  if (ec == beast::error::timeout) {
+    return {makeError(ErrorCode::kTimeout, "deadline exceeded waiting for the response")};
+  }
+  if (ec == bhttp::error::body_limit) {
+    return {makeError(ErrorCode::kResourceExhausted,
+                      "response body (Content-Length " + std::to_string(content_length) +
+                          ") exceeds max_response_bytes (" +
+                          std::to_string(options_.max_response_bytes) + ")")};
+  }
+  if (ec == bhttp::error::header_limit) {
+    return {makeError(ErrorCode::kResourceExhausted, "response header too large")};
+  }
+  if (isParseError(ec) && ec != bhttp::error::partial_message &&
+      ec != bhttp::error::end_of_stream) {
+    return {makeError(ErrorCode::kDataLoss, "malformed response header: " + ec.message())};
+  }
+  if (nothing_read && isConnectionClosed(ec)) {
+    return {makeError(ErrorCode::kUnavailable,
+                      "connection to " + authority + " closed before a response"),
+            true};
+  }
+  return {makeError(ErrorCode::kUnavailable,
+                    "reading the response header from " + authority + ": " + ec.message())};
+}
+
+// What a failed read of the response body means, after `delivered` bytes;
+// `content_length` as the response gave it ("" when it gave none).
+HttpClient::Impl::Attempt HttpClient::Impl::bodyFailure(beast::error_code ec, std::size_t delivered,
+                                                        const std::string& content_length,
+                                                        const std::string& authority) const {
+  const std::string received = std::to_string(delivered) + " bytes received";
+  if (ec == beast::error::timeout) {
+    return {makeError(ErrorCode::kTimeout,
+                      "deadline exceeded while reading the response body (" + received + ")")};
+  }
+  if (ec == bhttp::error::body_limit) {
+    return {makeError(ErrorCode::kResourceExhausted,
+                      "response body exceeds max_response_bytes (" +
+                          std::to_string(options_.max_response_bytes) + ")")};
+  }
+  if (ec == bhttp::error::partial_message || isConnectionClosed(ec)) {
+    return {makeError(
+        ErrorCode::kDataLoss,
+        "response body truncated: the connection closed after " + received +
+            (content_length.empty() ? std::string() : " of Content-Length " + content_length))};
+  }
+  if (isParseError(ec)) {
+    return {makeError(ErrorCode::kDataLoss, "malformed response body: " + ec.message())};
+  }
+  return {makeError(ErrorCode::kUnavailable,
+                    "reading the response body from " + authority + ": " + ec.message())};
+}
+
 template <class Stream>
 HttpClient::Impl::Attempt HttpClient::Impl::exchange(Stream& stream,
                                                      bhttp::request<bhttp::string_body>& request,
@@ -631,28 +693,8 @@ HttpClient::Impl::Attempt HttpClient::Impl::exchange(Stream& stream,
       bhttp::async_read_header(stream, buffer, *parser, std::move(handler));
     });
     if (ec) {
-      const bool nothing = !parser->got_some() && buffer.size() == 0;
-      if (ec == beast::error::timeout) return timedOut("waiting for the response");
-      if (ec == bhttp::error::body_limit) {
-        return {makeError(ErrorCode::kResourceExhausted,
-                          "response body (Content-Length " +
-                              std::to_string(parser->content_length().value_or(0)) +
-                              ") exceeds max_response_bytes (" + std::to_string(limit) + ")")};
-      }
-      if (ec == bhttp::error::header_limit) {
-        return {makeError(ErrorCode::kResourceExhausted, "response header too large")};
-      }
-      if (isParseError(ec) && ec != bhttp::error::partial_message &&
-          ec != bhttp::error::end_of_stream) {
-        return {makeError(ErrorCode::kDataLoss, "malformed response header: " + ec.message())};
-      }
-      if (nothing && isConnectionClosed(ec)) {
-        return {makeError(ErrorCode::kUnavailable,
-                          "connection to " + authority + " closed before a response"),
-                true};
-      }
-      return {makeError(ErrorCode::kUnavailable,
-                        "reading the response header from " + authority + ": " + ec.message())};
+      return headerFailure(ec, !parser->got_some() && buffer.size() == 0,
+                           parser->content_length().value_or(0), authority);
     }
     const int status = parser->get().result_int();
     // Interim responses (100 Continue, 103 Early Hints) precede the real one.
@@ -693,28 +735,11 @@ HttpClient::Impl::Attempt HttpClient::Impl::exchange(Stream& stream,
       if (!ec && parser->is_done()) break;
     }
     if (!ec) continue;
-    const std::string received = std::to_string(sink.delivered()) + " bytes received";
-    if (ec == beast::error::timeout) {
-      return timedOut("while reading the response body (" + received + ")");
-    }
-    if (ec == bhttp::error::body_limit) {
-      return {
-          makeError(ErrorCode::kResourceExhausted,
-                    "response body exceeds max_response_bytes (" + std::to_string(limit) + ")")};
-    }
-    if (ec == bhttp::error::partial_message || isConnectionClosed(ec)) {
-      return {makeError(
-          ErrorCode::kDataLoss,
-          "response body truncated: the connection closed after " + received +
-              (message.has_content_length()
-                   ? " of Content-Length " + std::string(message[bhttp::field::content_length])
-                   : std::string()))};
-    }
-    if (isParseError(ec)) {
-      return {makeError(ErrorCode::kDataLoss, "malformed response body: " + ec.message())};
-    }
-    return {makeError(ErrorCode::kUnavailable,
-                      "reading the response body from " + authority + ": " + ec.message())};
+    return bodyFailure(ec, sink.delivered(),
+                       message.has_content_length()
+                           ? std::string(message[bhttp::field::content_length])
+                           : std::string(),
+                       authority);
   }
   if (auto finished = sink.finish(); !finished) return {tl::unexpected(finished.error())};
 
