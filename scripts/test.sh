@@ -4,7 +4,8 @@
 #   1. g++ RelWithDebInfo: every test (unit, integration, e2e) and a short
 #      smoke run of every benchmark binary;
 #   2. clang ASan+UBSan: every test;
-#   3. clang TSan: the ring, interning and pipeline tests.
+#   3. clang TSan: the tests of the concurrent parts (ring, interning,
+#      pipeline, clock, scheduler, push exporter, HTTP server).
 # Sized for a 2-core CI machine (ninja, ccache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +60,7 @@ for fuzzer in build/asan/tests/*_fuzz; do
 done
 rm -rf "$fuzz_work"
 
-stage "clang TSan build (ring, interning, pipeline)"
+stage "clang TSan build (ring, interning, pipeline, clock, scheduler, push exporter, HTTP server)"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++-14 -DKM_SANITIZE=thread -DKM_TEST_SUBSET=tsan -DKM_BUILD_BENCH=OFF
 ninja -C build/tsan

@@ -96,27 +96,31 @@ TEST(SchedulerTest, SourcesKeepTheirPhaseOnEveryScrape) {
   }
 }
 
+// A source whose every scrape takes `duration` of the manual clock's time.
+class SlowSource : public RecordingSource {
+ public:
+  SlowSource(milliseconds interval, milliseconds duration, testing::ManualClock& clock)
+      : RecordingSource("slow", interval, milliseconds(0), clock),
+        duration_(duration),
+        manual_(clock) {}
+  Result<ScrapeStats> scrape(SampleBatch& out, Deadline deadline) override {
+    auto result = RecordingSource::scrape(out, deadline);
+    manual_.advance(duration_);
+    return result;
+  }
+
+ private:
+  milliseconds duration_;
+  testing::ManualClock& manual_;
+};
+
 // A scrape that overruns its interval skips the ticks it missed and keeps
 // the phase: no burst of catch-up scrapes.
 TEST(SchedulerTest, OverrunSkipsMissedTicks) {
   constexpr milliseconds kInterval(1000);
   testing::ManualClock clock;
   const auto start = clock.now();
-  // Scrapes of "slow" take 2.5 intervals of (manual) time.
-  class SlowSource : public RecordingSource {
-   public:
-    SlowSource(testing::ManualClock& clock)
-        : RecordingSource("slow", kInterval, milliseconds(0), clock), manual_(clock) {}
-    Result<ScrapeStats> scrape(SampleBatch& out, Deadline deadline) override {
-      auto result = RecordingSource::scrape(out, deadline);
-      manual_.advance(milliseconds(2500));
-      return result;
-    }
-
-   private:
-    testing::ManualClock& manual_;
-  };
-  auto slow = std::make_unique<SlowSource>(clock);
+  auto slow = std::make_unique<SlowSource>(kInterval, milliseconds(2500), clock);
   RecordingSource* s = slow.get();
   std::vector<SourcePtr> sources;
   sources.push_back(std::move(slow));
