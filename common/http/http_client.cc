@@ -693,8 +693,12 @@ HttpClient::Impl::Attempt HttpClient::Impl::exchange(Stream& stream,
       bhttp::async_read_header(stream, buffer, *parser, std::move(handler));
     });
     if (ec) {
-      return headerFailure(ec, !parser->got_some() && buffer.size() == 0,
-                           parser->content_length().value_or(0), authority);
+      // content_length() is defined (and asserted) only once the header is
+      // complete, as it is when the error is body_limit.
+      const std::uint64_t content_length =
+          parser->is_header_done() ? parser->content_length().value_or(0) : 0;
+      return headerFailure(ec, !parser->got_some() && buffer.size() == 0, content_length,
+                           authority);
     }
     const int status = parser->get().result_int();
     // Interim responses (100 Continue, 103 Early Hints) precede the real one.

@@ -14,6 +14,7 @@
 #include "agent/registry.h"
 #include "common/config/config_document.h"
 #include "support/component_context.h"
+#include "support/scoped_env.h"
 #include "unit/agent/component_configs.h"
 
 namespace kubemetrics {
@@ -115,6 +116,9 @@ TEST_P(ComponentLifecycleTest, EnabledInstanceRunsAndShutsDownTwice) {
   ASSERT_NE(config, testing::enablingConfigs().end())
       << c.path() << " has no case in tests/unit/agent/component_configs.h: add the config "
       << "that makes it create an instance on loopback";
+  // ctest disables the EC2 source for every test (AWS_EC2_METADATA_DISABLED);
+  // the enabling config points it at a loopback port instead.
+  testing::ScopedEnv ec2_allowed("AWS_EC2_METADATA_DISABLED", nullptr);
   LifecycleContext context;
   auto built = build(c, config->second, &context.context);
   ASSERT_TRUE(built) << c.path() << ": " << built.error().message();
