@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/scrape/parser.h"
+#include "common/scrape/target_parser.h"
 #include "kubemetrics/labels.h"
 
 // g++ 12 sees free() of memory from the replaced operator new below as a
@@ -89,7 +89,7 @@ const std::vector<std::string>& apiserver() {
   return captures;
 }
 
-std::size_t scrapeOnce(TextParser& parser, const std::string& body) {
+std::size_t scrapeOnce(TargetParser& parser, const std::string& body) {
   SampleBatch batch;
   parser.begin(ExpositionFormat::kText, &batch, 0);
   constexpr std::size_t kChunk = 64 * 1024;
@@ -102,11 +102,11 @@ std::size_t scrapeOnce(TextParser& parser, const std::string& body) {
 
 // Steady state: one long-lived parser per capture (as one per target), cache warm.
 void runSteady(benchmark::State& state, const std::vector<std::string>& captures, bool metadata) {
-  std::vector<std::unique_ptr<TextParser>> parsers;
+  std::vector<std::unique_ptr<TargetParser>> parsers;
   for (std::size_t i = 0; i < captures.size(); ++i) {
     ParserOptions options;
     options.metadata = metadata;
-    parsers.push_back(std::make_unique<TextParser>(options));
+    parsers.push_back(std::make_unique<TargetParser>(options));
     scrapeOnce(*parsers.back(), captures[i]);  // warm
     scrapeOnce(*parsers.back(), captures[i]);
   }
@@ -137,7 +137,7 @@ void BM_KsmColdCache(benchmark::State& state) {
   const std::uint64_t allocs_before = g_allocations.load();
   for (auto _ : state) {
     for (const std::string& capture : ksm()) {
-      TextParser parser;
+      TargetParser parser;
       samples += scrapeOnce(parser, capture);
       bytes += capture.size();
       ++scrapes;
@@ -252,7 +252,7 @@ void BM_KsmShapedCache(benchmark::State& state) {
   sweepInterned();
   const std::size_t heap_before = heapBytes();
   auto parser =
-      std::make_unique<TextParser>(ParserOptions{}, [&](const Symbol&, LabelsBuilder& scraped) {
+      std::make_unique<TargetParser>(ParserOptions{}, [&](const Symbol&, LabelsBuilder& scraped) {
         scraped.set(job, job_value);
         scraped.set(instance, instance_value);
         return scraped.build();

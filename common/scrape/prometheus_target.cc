@@ -244,7 +244,7 @@ Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline
     out.metadata.resize(metadata_before);
     parser_.abandon();
   }
-  const ParseStats& stats = parser_.stats();
+  const ParseStats stats = parser_.stats();
   if (stale_markers_ != nullptr && stats.stale_markers > 0)
     stale_markers_->Increment(static_cast<double>(stats.stale_markers));
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - began).count();

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/scrape/config.h"
-#include "common/scrape/parser.h"
+#include "common/scrape/target_parser.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/component.h"
 #include "kubemetrics/config.h"
@@ -28,7 +28,7 @@ inline constexpr std::string_view kAcceptHeader =
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// Scrapes one Prometheus/OpenMetrics target over HTTP(S), streaming the
-/// body through a TextParser into the batch. Every series gets `job` (the
+/// body through a TargetParser into the batch. Every series gets `job` (the
 /// target name) and `instance` (host:port) and the configured extra labels,
 /// with Prometheus' honor_labels semantics: a scraped label that conflicts
 /// is kept as `exported_<name>` unless honor_labels is set, in which case
@@ -45,7 +45,7 @@ inline constexpr std::string_view kAcceptHeader =
 /// Staleness, as Prometheus' scrape loop: after a scrape, a staleness marker
 /// (kStaleNaN) for each series of the previous scrape that this one lacks,
 /// and after a failed scrape for every series of the previous one (see
-/// TextParser), counted in kubemetrics_prometheus_stale_markers_total
+/// SeriesCache), counted in kubemetrics_prometheus_stale_markers_total
 /// {target}. The synthetic series are not marked after a failed scrape (it
 /// writes up = 0); as in Prometheus, only when the target goes away. A
 /// statically configured target goes away only at shutdown, when Prometheus
@@ -60,7 +60,7 @@ class PrometheusTarget : public Source {
   /// `source_name` is the instance name ("prometheus/node-exporter");
   /// `registry` may be null (no self-metrics). `tags`, when set, are added
   /// to each series when its label set is built, instead of by the
-  /// pipeline, so the parser's cache holds the only set of each series.
+  /// pipeline, so the series cache holds the only set of each series.
   PrometheusTarget(TargetConfig config, std::string source_name, prometheus::Registry* registry,
                    const AgentTags* tags = nullptr);
   ~PrometheusTarget() override;
@@ -91,7 +91,7 @@ class PrometheusTarget : public Source {
   std::shared_ptr<const AgentTags::Snapshot> tags_snapshot_;  // null: the pipeline tags
   Labels report_labels_;  // target_labels_ with the tags, for up and scrape_*
   std::unique_ptr<HttpClient> client_;
-  TextParser parser_;
+  TargetParser parser_;  // the grammar, and the series cache with staleness
   std::chrono::milliseconds phase_{0};
   prometheus::Family<prometheus::Counter>* errors_family_ = nullptr;
   prometheus::Gauge* cached_series_ = nullptr;

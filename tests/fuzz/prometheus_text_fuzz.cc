@@ -9,13 +9,13 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "common/scrape/parser.h"
+#include "common/scrape/target_parser.h"
 
 using kubemetrics::Sample;
 using kubemetrics::SampleBatch;
 using kubemetrics::scrape::ExpositionFormat;
 using kubemetrics::scrape::ParserOptions;
-using kubemetrics::scrape::TextParser;
+using kubemetrics::scrape::TargetParser;
 
 namespace {
 
@@ -28,17 +28,20 @@ std::size_t scrapedSamples(const SampleBatch& batch) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static TextParser* parsers[3] = {
-      new TextParser(ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
-      new TextParser(ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
-      new TextParser(ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
+  static TargetParser* parsers[3] = {
+      new TargetParser(
+          ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
+      new TargetParser(
+          ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
+      new TargetParser(
+          ParserOptions{.max_line_bytes = 4096, .max_labels = 64, .max_samples = 10000}),
   };
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   const ExpositionFormat formats[3] = {ExpositionFormat::kText, ExpositionFormat::kOpenMetrics,
                                        ExpositionFormat::kAuto};
   for (int i = 0; i < 3; ++i) {
     SampleBatch whole;
-    TextParser& parser = *parsers[i];
+    TargetParser& parser = *parsers[i];
     parser.begin(formats[i], &whole, 0);
     bool ok = static_cast<bool>(parser.feed(body));
     ok = ok && static_cast<bool>(parser.finish(ExpositionFormat::kOpenMetrics));

@@ -22,7 +22,7 @@
 #include <sstream>
 #include <string>
 
-#include "common/scrape/parser.h"
+#include "common/scrape/target_parser.h"
 #include "support/process.h"
 
 namespace kubemetrics::scrape {
@@ -51,7 +51,7 @@ std::size_t sampleLines(std::string_view body) {
 // Parses `body` fed in chunks of `chunk` bytes.
 Result<ParseStats> parseChunked(std::string_view body, ExpositionFormat format, SampleBatch& out,
                                 std::size_t chunk) {
-  TextParser parser;
+  TargetParser parser;
   parser.begin(format, &out, 42);
   for (std::size_t i = 0; i < body.size(); i += chunk) {
     if (auto r = parser.feed(body.substr(i, chunk)); !r) return tl::unexpected(r.error());
@@ -222,7 +222,7 @@ TEST(PrometheusConformanceTest, TextCaptures) {
     EXPECT_EQ(chunked.samples.size(), batch.samples.size()) << name;
     // Same body through the kAuto path, resolved afterwards.
     SampleBatch autod;
-    TextParser parser;
+    TargetParser parser;
     parser.begin(ExpositionFormat::kAuto, &autod, 0);
     ASSERT_TRUE(parser.feed(body)) << name;
     auto f = parser.finish(format);

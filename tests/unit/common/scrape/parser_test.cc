@@ -1,5 +1,3 @@
-#include "common/scrape/parser.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +6,7 @@
 
 #include "common/config/config_document.h"
 #include "common/scrape/config.h"
+#include "common/scrape/target_parser.h"
 #include "common/text/utf8.h"
 #include "kubemetrics/config.h"
 
@@ -61,7 +60,7 @@ TEST(PrometheusParserTest, RejectsMalformedLinesNamingTheLine) {
 
 TEST(PrometheusParserTest, CachesSeriesBetweenScrapes) {
   int labeled = 0;
-  TextParser parser({}, [&](const Symbol&, LabelsBuilder& scraped) {
+  TargetParser parser({}, [&](const Symbol&, LabelsBuilder& scraped) {
     ++labeled;
     scraped.set("job", "j");
     return scraped.build();
@@ -100,7 +99,7 @@ TEST(PrometheusParserTest, CacheTellsSeriesTextsApart) {
   for (int i = 0; i < 20000; ++i) texts.push_back("m{i=\"" + std::to_string(i) + "\"}");
   std::string body;
   for (std::size_t i = 0; i < texts.size(); ++i) body += texts[i] + " " + std::to_string(i) + "\n";
-  TextParser parser;
+  TargetParser parser;
   for (int scrape = 0; scrape < 2; ++scrape) {
     SampleBatch out;
     parser.begin(ExpositionFormat::kText, &out, 0);
@@ -126,7 +125,7 @@ TEST(PrometheusParserTest, CacheTellsSeriesTextsApart) {
 TEST(PrometheusParserTest, StreamsAcrossChunkBoundaries) {
   const std::string body = "x{a=\"q\\\"uo\\nte\"} 1\ny 2 3\n# HELP z h\nz 4";
   for (std::size_t split = 0; split <= body.size(); ++split) {
-    TextParser parser;
+    TargetParser parser;
     SampleBatch out;
     parser.begin(ExpositionFormat::kText, &out, 0);
     ASSERT_TRUE(parser.feed(body.substr(0, split)));
@@ -143,7 +142,7 @@ TEST(PrometheusParserTest, EnforcesLimits) {
   {
     ParserOptions options;
     options.max_samples = 2;
-    TextParser parser(options);
+    TargetParser parser(options);
     SampleBatch out;
     parser.begin(ExpositionFormat::kText, &out, 0);
     auto r = parser.feed("a 1\nb 2\nc 3\n");
@@ -154,7 +153,7 @@ TEST(PrometheusParserTest, EnforcesLimits) {
   {
     ParserOptions options;
     options.max_line_bytes = 16;
-    TextParser parser(options);
+    TargetParser parser(options);
     SampleBatch out;
     parser.begin(ExpositionFormat::kText, &out, 0);
     ASSERT_TRUE(parser.feed("a 1\nbbbbbbbb"));
@@ -178,7 +177,7 @@ TEST(PrometheusParserTest, EnforcesLimits) {
 TEST(PrometheusParserTest, AutoFormatResolvesTimestampsAtFinish) {
   const std::string body = "# TYPE a gauge\na 1 1.5\n# EOF\n";
   {
-    TextParser parser;
+    TargetParser parser;
     SampleBatch out;
     parser.begin(ExpositionFormat::kAuto, &out, 7);
     ASSERT_TRUE(parser.feed(body));
@@ -186,7 +185,7 @@ TEST(PrometheusParserTest, AutoFormatResolvesTimestampsAtFinish) {
     EXPECT_EQ(out.samples[0].timestamp_ms, 1500);
   }
   {
-    TextParser parser;
+    TargetParser parser;
     SampleBatch out;
     parser.begin(ExpositionFormat::kAuto, &out, 7);
     ASSERT_TRUE(parser.feed(body));
@@ -195,7 +194,7 @@ TEST(PrometheusParserTest, AutoFormatResolvesTimestampsAtFinish) {
     EXPECT_EQ(r.error().message().rfind("line 2: ", 0), 0u) << r.error().message();
   }
   {
-    TextParser parser;
+    TargetParser parser;
     SampleBatch out;
     parser.begin(ExpositionFormat::kAuto, &out, 7);
     ASSERT_TRUE(parser.feed("a 1 5\n"));

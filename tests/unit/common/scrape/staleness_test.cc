@@ -1,4 +1,5 @@
-// Staleness markers of the Prometheus parser (TextParser): which series get
+// Staleness markers of the Prometheus parser (TargetParser, kept by its
+// SeriesCache): which series get
 // one, when, with what bits, labels and timestamp; across failed, abandoned
 // and left-open scrapes, explicit timestamps and cache resets.
 #include <gtest/gtest.h>
@@ -12,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "common/scrape/parser.h"
+#include "common/scrape/target_parser.h"
 
 namespace kubemetrics::scrape {
 namespace {
@@ -78,12 +79,15 @@ std::size_t valuesOf(const SampleBatch& b) {
 // series has its own `tag`, as an agent tag behaves).
 class Scraper {
  public:
-  explicit Scraper(ParserOptions options = {})
-      : parser_(options, [this](const Symbol&, LabelsBuilder& scraped) {
-          scraped.set("job", "j");
-          if (scraped.get("tag").empty()) scraped.set("tag", tag);
-          return scraped.build();
-        }) {}
+  explicit Scraper(SeriesCacheOptions options = {})
+      : parser_(
+            {},
+            [this](const Symbol&, LabelsBuilder& scraped) {
+              scraped.set("job", "j");
+              if (scraped.get("tag").empty()) scraped.set("tag", tag);
+              return scraped.build();
+            },
+            options) {}
 
   // A successful scrape of `body` (text format) at `ts`.
   SampleBatch ok(const std::string& body, std::int64_t ts) {
@@ -114,11 +118,11 @@ class Scraper {
     return out;
   }
 
-  TextParser& parser() { return parser_; }
+  TargetParser& parser() { return parser_; }
   std::string tag = "v1";
 
  private:
-  TextParser parser_;
+  TargetParser parser_;
 };
 
 TEST(PrometheusStalenessTest, MarkerIsPrometheusStaleNaN) {
@@ -298,7 +302,7 @@ TEST(PrometheusStalenessTest, FormatChangeKeepsStaleness) {
 }
 
 TEST(PrometheusStalenessTest, MarkersCanBeTurnedOff) {
-  ParserOptions options;
+  SeriesCacheOptions options;
   options.stale_markers = false;
   Scraper s(options);
   s.ok("a 1\nb 2\n", 1000);
