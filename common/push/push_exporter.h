@@ -43,6 +43,7 @@
 #include <utility>
 #include <vector>
 
+#include "kubemetrics/clock.h"
 #include "kubemetrics/component.h"
 #include "kubemetrics/config.h"
 #include "kubemetrics/deadline.h"
@@ -212,23 +213,33 @@ struct PushStats {
 /// oldest-first whenever they are idle and the backend answers again (and
 /// after a restart). send() never waits for the network.
 ///
+/// Inside, three parts each own one queue under a lock of their own:
+/// Batcher (batcher.h: the current batch, the encoder, the timer),
+/// SenderPool (sender_pool.h: the payload queue, the senders, retries) and
+/// SpoolReplayer (spool_replayer.h: the spool and the replay schedule);
+/// this class wires them. Every time it reads and every wait (max_wait,
+/// backoff, replay, the shutdown deadline) is by the Clock given to
+/// create(); only the request timeout handed to a Transport is real time.
+///
 /// Thread-safe: send() (one caller at a time, the flusher), the timer and
-/// the senders share state under one mutex; encoding and network I/O run
-/// outside it. shutdown() encodes what is pending, lets the senders try the
-/// queue until `deadline`, spools the rest, and joins every thread; a
-/// request already on the wire may hold it up to `timeout` past the
-/// deadline. The registry must outlive the exporter.
+/// the senders share state only through those parts; encoding and network
+/// I/O run outside every lock. shutdown() encodes what is pending, lets the
+/// senders try the queue until `deadline`, spools the rest, and joins every
+/// thread; a request already on the wire may hold it up to `timeout` past
+/// the deadline. The registry and the clock must outlive the exporter.
 class PushExporter : public Exporter {
  public:
   /// Registers the self-metrics (labelled exporter=`name`), opens the spool
   /// under spool.dir/`name` (scanning existing segments: a restart replays
   /// them), makes max_in_flight transports and starts the threads. Errors:
   /// the spool directory cannot be created or read (kUnavailable), the
-  /// factory failed, a metric name clash (kInternal).
+  /// factory failed, a metric name clash (kInternal). `clock` times
+  /// batching, backoff, replays and shutdown (a test passes a manual one).
   static Result<std::unique_ptr<PushExporter>> create(std::string name, PushConfig config,
                                                       PayloadEncoderPtr encoder,
                                                       TransportFactory transports,
-                                                      prometheus::Registry& registry);
+                                                      prometheus::Registry& registry,
+                                                      const Clock& clock = systemClock());
   ~PushExporter() override;
 
   // kubemetrics::Exporter
@@ -242,7 +253,8 @@ class PushExporter : public Exporter {
   /// Encodes and queues whatever is pending now, without waiting for
   /// max_wait (tests; the timer does it otherwise).
   void flushForTest();
-  /// True once nothing is pending, queued, in flight or spooled.
+  /// True once nothing is pending, being encoded, queued, in flight,
+  /// replaying or spooled.
   bool idleForTest() const;
   PushStats stats() const;
 

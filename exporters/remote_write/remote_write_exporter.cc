@@ -50,7 +50,8 @@ std::string base64(std::string_view in) {
 }  // namespace
 
 Result<std::unique_ptr<push::PushExporter>> createRemoteWriteExporter(
-    std::string name, const RemoteWriteConfig& config, prometheus::Registry& metrics) {
+    std::string name, const RemoteWriteConfig& config, prometheus::Registry& metrics,
+    const Clock& clock) {
   push::HttpTransportOptions options;
   options.url = config.url;
   options.client.tls = config.tls;
@@ -77,7 +78,7 @@ Result<std::unique_ptr<push::PushExporter>> createRemoteWriteExporter(
   auto encoder = std::make_unique<RemoteWriteEncoder>(std::move(external), "snappy");
   auto transports = push::makeHttpTransportFactory(std::move(options), "snappy");
   return push::PushExporter::create(std::move(name), config.push, std::move(encoder),
-                                    std::move(transports), metrics);
+                                    std::move(transports), metrics, clock);
 }
 
 Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const ComponentContext* context) {
@@ -85,7 +86,8 @@ Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const Componen
   std::vector<ExporterPtr> out;
   if (context == nullptr || !config.enabled) return out;
   config.push.spool = context->spool;
-  auto exporter = createRemoteWriteExporter("remote_write", config, context->metrics);
+  auto exporter =
+      createRemoteWriteExporter("remote_write", config, context->metrics, context->clock);
   if (!exporter) return tl::unexpected(exporter.error());
   logInfo("remote_write") << "sending to " << config.url << " (batch "
                           << config.push.batch.max_samples << " samples / "

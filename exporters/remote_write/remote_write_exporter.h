@@ -8,6 +8,7 @@
 
 #include "common/push/push_exporter.h"
 #include "config.h"
+#include "kubemetrics/clock.h"
 #include "kubemetrics/component.h"
 #include "kubemetrics/config.h"
 #include "kubemetrics/exporter.h"
@@ -21,9 +22,11 @@ namespace kubemetrics::exporters::remote_write {
 /// application/x-protobuf, X-Prometheus-Remote-Write-Version: 0.1.0,
 /// User-Agent) and the configured authorization. Secret files are read here,
 /// once: an unreadable one is kUnavailable (a start-up failure).
-/// `config.push.spool` is used as given. Thread-safety as PushExporter.
+/// `config.push.spool` is used as given; `clock` times batching, retries
+/// and replays (PushExporter::create). Thread-safety as PushExporter.
 Result<std::unique_ptr<push::PushExporter>> createRemoteWriteExporter(
-    std::string name, const RemoteWriteConfig& config, prometheus::Registry& metrics);
+    std::string name, const RemoteWriteConfig& config, prometheus::Registry& metrics,
+    const Clock& clock = systemClock());
 
 /// Factory for `exporters.remote_write` (agent/registry.cc): parses and
 /// validates; with a null context or `enabled: false` returns nothing;

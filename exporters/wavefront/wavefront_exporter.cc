@@ -13,7 +13,7 @@ constexpr const char* kName = "wavefront";
 
 Result<std::unique_ptr<push::PushExporter>> createWavefrontExporter(
     const WavefrontConfig& config, const std::string& default_source,
-    prometheus::Registry& registry) {
+    prometheus::Registry& registry, const Clock& clock) {
   WavefrontEndpoint endpoint;
   std::string reason;
   if (!parseEndpoint(config.url, &endpoint, &reason)) {
@@ -46,7 +46,7 @@ Result<std::unique_ptr<push::PushExporter>> createWavefrontExporter(
   logInfo(kName) << "sending to " << config.url << " (compression " << config.effectiveCompression()
                  << ")";
   return push::PushExporter::create(kName, config.push, std::move(encoder), std::move(transports),
-                                    registry);
+                                    registry, clock);
 }
 
 Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const ComponentContext* context) {
@@ -54,7 +54,8 @@ Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const Componen
   std::vector<ExporterPtr> exporters;
   if (context == nullptr || !config.enabled) return exporters;
   config.push.spool = context->spool;
-  auto exporter = createWavefrontExporter(config, context->agent.node, context->metrics);
+  auto exporter =
+      createWavefrontExporter(config, context->agent.node, context->metrics, context->clock);
   if (!exporter) return tl::unexpected(exporter.error());
   exporters.push_back(std::move(*exporter));
   return exporters;

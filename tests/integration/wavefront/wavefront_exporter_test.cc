@@ -29,6 +29,8 @@
 #include "exporters/wavefront/tcp_transport.h"
 #include "kubemetrics/labels.h"
 #include "support/gzip.h"
+#include "support/manual_clock.h"
+#include "unit/common/push/clock_steps.h"
 #include "unit/exporters/wavefront/wavefront_line_validator.h"
 
 namespace kubemetrics::exporters::wavefront {
@@ -384,7 +386,8 @@ TEST(WavefrontTcpTransportTest, ReplaysCompressedSpoolRecordsAsPlainLines) {
 
 class FakeIngestion {
  public:
-  FakeIngestion() {
+  /// `clock` stamps attemptTimes(): the exporter's clock.
+  explicit FakeIngestion(const Clock& clock = systemClock()) : clock_(clock) {
     server_.Post("/report", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
       ++requests_;
@@ -394,10 +397,10 @@ class FakeIngestion {
         if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
         res.status = status;
         res.set_content(status == 400 ? "bad payload: line 3" : "try later", "text/plain");
-        attempt_times_.push_back(std::chrono::steady_clock::now());
+        attempt_times_.push_back(clock_.now());
         return;
       }
-      attempt_times_.push_back(std::chrono::steady_clock::now());
+      attempt_times_.push_back(clock_.now());
       format_param_ = req.get_param_value("f");
       authorization_ = req.get_header_value("Authorization");
       encoding_ = req.get_header_value("Content-Encoding");
@@ -443,19 +446,20 @@ class FakeIngestion {
     std::lock_guard<std::mutex> lock(mu_);
     return encoding_;
   }
-  std::vector<std::chrono::steady_clock::time_point> attemptTimes() {
+  std::vector<SteadyClock::time_point> attemptTimes() {
     std::lock_guard<std::mutex> lock(mu_);
     return attempt_times_;
   }
 
  private:
+  const Clock& clock_;
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
   std::mutex mu_;
   std::vector<std::string> lines_;
   std::vector<std::pair<int, std::string>> responses_;
-  std::vector<std::chrono::steady_clock::time_point> attempt_times_;
+  std::vector<SteadyClock::time_point> attempt_times_;
   int requests_ = 0;
   std::string format_param_, authorization_, encoding_;
 };
@@ -491,18 +495,22 @@ INSTANTIATE_TEST_SUITE_P(Compressions, WavefrontHttpTest,
                          ::testing::Values("zstd", "gzip", "none"));
 
 TEST(WavefrontHttpRetryTest, RetriesOn500And429HonouringRetryAfterDropsOn400) {
-  FakeIngestion backend;
+  // Backoff and Retry-After by a manual clock, which stamps the attempts.
+  kubemetrics::testing::ManualClock clock;
+  FakeIngestion backend(clock);
   prometheus::Registry registry;
   WavefrontConfig config = baseConfig("http://127.0.0.1:" + std::to_string(backend.port()));
   config.push.batch.max_samples = 1000;
   backend.respondFirst({{500, ""}, {429, "1"}});
-  auto exporter = createWavefrontExporter(config, "agent-node", registry);
+  auto exporter = createWavefrontExporter(config, "agent-node", registry, clock);
   ASSERT_TRUE(exporter) << exporter.error().message();
+  kubemetrics::testing::ScopeExitStepping stop(clock,
+                                               [&] { (*exporter)->shutdown(deadlineIn(5s)); });
   auto batch = std::make_shared<SampleBatch>();
   batch->samples.push_back(makeSample("retried.metric", 1, {{"node", "n"}}));
   ASSERT_TRUE((*exporter)->send(batch));
   (*exporter)->flushForTest();
-  ASSERT_TRUE(waitFor([&] { return backend.lines().size() == 1; }, 15s));
+  ASSERT_TRUE(kubemetrics::testing::stepUntil(clock, [&] { return backend.lines().size() == 1; }));
   const auto times = backend.attemptTimes();
   ASSERT_EQ(times.size(), 3u);
   EXPECT_GE(times[2] - times[1], 900ms) << "Retry-After: 1 not honoured";
@@ -515,10 +523,11 @@ TEST(WavefrontHttpRetryTest, RetriesOn500And429HonouringRetryAfterDropsOn400) {
   ASSERT_TRUE((*exporter)->send(bad));
   (*exporter)->flushForTest();
   ASSERT_TRUE(waitFor([&] { return (*exporter)->stats().dropped_samples == 1; }));
-  std::this_thread::sleep_for(300ms);
+  // Idle: the sender is done with the payload. One it meant to retry would
+  // stay in flight, asleep in its backoff, until the clock moved on.
+  ASSERT_TRUE(waitFor([&] { return (*exporter)->idleForTest(); }));
   EXPECT_EQ(backend.attemptTimes().size(), 4u);
   EXPECT_EQ(backend.lines().size(), 1u);
-  (*exporter)->shutdown(deadlineIn(5s));
 }
 
 TEST(WavefrontExporterFactoryTest, MissingTokenFileFailsStartup) {

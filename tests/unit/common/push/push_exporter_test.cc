@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -11,14 +12,19 @@
 #include <thread>
 #include <vector>
 
+#include "support/manual_clock.h"
 #include "support/process.h"
 #include "support/registry_value.h"
+#include "unit/common/push/clock_steps.h"
 
 namespace kubemetrics::push {
 namespace {
 
 using namespace std::chrono_literals;
+using kubemetrics::testing::ClockStepper;
+using kubemetrics::testing::ManualClock;
 using kubemetrics::testing::registryValue;
+using kubemetrics::testing::stepUntil;
 using kubemetrics::testing::TempDir;
 
 // Body = the sample values joined by ',', so the fake backend can count them.
@@ -45,21 +51,33 @@ struct FakeBackend {
   std::mutex mu;
   std::deque<DeliveryOutcome> script;  // outcomes to return first; then `fallback`
   DeliveryOutcome fallback = DeliveryOutcome::delivered();
-  std::vector<std::string> delivered;  // bodies acknowledged
-  std::vector<std::chrono::steady_clock::time_point> attempts;
+  std::vector<std::string> delivered;   // bodies acknowledged
+  const Clock* clock = &systemClock();  // stamps `attempts`: the exporter's clock
+  std::vector<SteadyClock::time_point> attempts;
   std::atomic<int> in_flight{0};
   std::atomic<int> max_in_flight{0};
-  std::chrono::milliseconds latency{0};
+  // When > 0, each delivery waits until this many are in flight at once (or
+  // until they once were), so a test sees the senders' concurrency whatever
+  // the scheduling. Bounded by real time only against a hang.
+  int gate = 0;
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool gate_open = false;
 
   DeliveryOutcome next(const EncodedPayload& p) {
     const int now = ++in_flight;
     int seen = max_in_flight.load();
     while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
     }
-    if (latency.count() > 0) std::this_thread::sleep_for(latency);
+    if (gate > 0) {
+      std::unique_lock<std::mutex> lock(gate_mu);
+      gate_cv.wait_for(lock, 10s, [&] { return gate_open || in_flight.load() >= gate; });
+      gate_open = true;
+      gate_cv.notify_all();
+    }
     --in_flight;
     std::lock_guard<std::mutex> lock(mu);
-    attempts.push_back(std::chrono::steady_clock::now());
+    attempts.push_back(clock->now());
     DeliveryOutcome out = fallback;
     if (!script.empty()) {
       out = script.front();
@@ -112,6 +130,8 @@ PushConfig fastConfig(const std::string& spool_dir) {
   return c;
 }
 
+// Waits in real time for what needs no time to pass on the exporter's
+// clock; a bound against a hang, not a timing assertion.
 template <class Pred>
 bool waitUntil(Pred pred, std::chrono::milliseconds timeout = 10s) {
   const auto end = std::chrono::steady_clock::now() + timeout;
@@ -122,15 +142,50 @@ bool waitUntil(Pred pred, std::chrono::milliseconds timeout = 10s) {
   return pred();
 }
 
-TEST(PushExporterTest, BatchesBySizeAndByTime) {
-  auto backend = std::make_shared<FakeBackend>();
+// One exporter under test on a manual clock, with its fake backend. Its
+// destructor shuts the exporter down while stepping the clock, so a failed
+// assertion cannot leave a sender asleep in manual time for ever.
+struct Rig {
+  explicit Rig(std::shared_ptr<FakeBackend> b = std::make_shared<FakeBackend>())
+      : backend(std::move(b)) {
+    backend->clock = &clock;
+  }
+  ~Rig() {
+    if (exporter) shutdown(2s);
+  }
+  ::testing::AssertionResult create(const PushConfig& config) {
+    auto created = PushExporter::create("t", config, std::make_unique<FakeEncoder>(),
+                                        factoryFor(backend), registry, clock);
+    if (!created) return ::testing::AssertionFailure() << created.error().message();
+    exporter = std::move(*created);
+    return ::testing::AssertionSuccess();
+  }
+  // shutdown(), with the deadline `in` from now on the manual clock.
+  void shutdown(std::chrono::milliseconds in) {
+    ClockStepper stepper(clock);
+    exporter->shutdown(clock.now() + in);
+  }
+
+  ManualClock clock;
+  std::shared_ptr<FakeBackend> backend;
   prometheus::Registry registry;
-  auto exporter = PushExporter::create("t", fastConfig(""), std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter) << exporter.error().message();
+  std::unique_ptr<PushExporter> exporter;
+};
+
+TEST(PushExporterTest, BatchesBySizeAndByTime) {
+  Rig rig;
+  ASSERT_TRUE(rig.create(fastConfig("")));
+  auto& exporter = rig.exporter;
+  auto& backend = rig.backend;
   // 250 samples: two full batches of 100 at once, 50 after max_wait.
-  ASSERT_TRUE((*exporter)->send(batchOf(0, 250)));
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 250; }));
+  ASSERT_TRUE(exporter->send(batchOf(0, 250)));
+  // The full ones need no time to pass ...
+  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 200; }));
+  // ... the rest goes once max_wait has passed on the clock. The sender
+  // counts a delivery after the backend has it: wait for both.
+  ASSERT_TRUE(stepUntil(rig.clock, [&] {
+    return backend->deliveredSamples() == 250 && exporter->stats().sent_samples == 250;
+  }));
   {
     std::lock_guard<std::mutex> lock(backend->mu);
     ASSERT_EQ(backend->delivered.size(), 3u);
@@ -139,69 +194,63 @@ TEST(PushExporterTest, BatchesBySizeAndByTime) {
     std::sort(sizes.begin(), sizes.end());
     EXPECT_EQ(sizes, (std::vector<std::size_t>{50, 100, 100}));
   }
-  EXPECT_EQ((*exporter)->stats().sent_samples, 250u);
-  EXPECT_EQ(
-      registryValue(registry, "kubemetrics_exporter_push_sent_samples_total", {{"exporter", "t"}}),
-      250);
-  EXPECT_GT(registryValue(registry, "kubemetrics_exporter_push_compressed_bytes_total",
+  EXPECT_EQ(exporter->stats().sent_samples, 250u);
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_sent_samples_total",
+                          {{"exporter", "t"}}),
+            250);
+  EXPECT_GT(registryValue(rig.registry, "kubemetrics_exporter_push_compressed_bytes_total",
                           {{"exporter", "t"}}),
             0);
-  (*exporter)->shutdown(deadlineIn(2s));
-  (*exporter)->shutdown(deadlineIn(2s));  // twice is fine
-  EXPECT_FALSE((*exporter)->send(batchOf(0, 1)));
+  rig.shutdown(2s);
+  rig.shutdown(2s);  // twice is fine
+  EXPECT_FALSE(exporter->send(batchOf(0, 1)));
 }
 
 TEST(PushExporterTest, RetriesWithBackoffThenDelivers) {
-  auto backend = std::make_shared<FakeBackend>();
+  Rig rig;
+  auto& backend = rig.backend;
   backend->script = {DeliveryOutcome::retry("HTTP 500"), DeliveryOutcome::retry("HTTP 503")};
-  prometheus::Registry registry;
   auto config = fastConfig("");
   config.max_in_flight = 1;
-  auto exporter = PushExporter::create("t", config, std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter);
-  ASSERT_TRUE((*exporter)->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 100; }));
-  auto stats = (*exporter)->stats();
+  ASSERT_TRUE(rig.create(config));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->deliveredSamples() == 100; }));
+  auto stats = rig.exporter->stats();
   EXPECT_EQ(stats.failed_samples, 200u);
   EXPECT_EQ(stats.retried_samples, 200u);
   EXPECT_EQ(stats.dropped_samples, 0u);
   std::lock_guard<std::mutex> lock(backend->mu);
   ASSERT_EQ(backend->attempts.size(), 3u);
-  // Equal jitter: at least half the backoff (10ms, then 20ms).
+  // Equal jitter: at least half the backoff (10ms, then 20ms), on the clock.
   EXPECT_GE(backend->attempts[1] - backend->attempts[0], 5ms);
   EXPECT_GE(backend->attempts[2] - backend->attempts[1], 10ms);
 }
 
 TEST(PushExporterTest, RetryAfterIsHonoured) {
-  auto backend = std::make_shared<FakeBackend>();
+  Rig rig;
+  auto& backend = rig.backend;
   backend->script = {DeliveryOutcome::retry("HTTP 429", 300ms)};
-  prometheus::Registry registry;
   auto config = fastConfig("");
   config.max_in_flight = 1;
   config.retry.max_backoff = 1s;
-  auto exporter = PushExporter::create("t", config, std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter);
-  ASSERT_TRUE((*exporter)->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 100; }));
+  ASSERT_TRUE(rig.create(config));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->deliveredSamples() == 100; }));
   std::lock_guard<std::mutex> lock(backend->mu);
   ASSERT_EQ(backend->attempts.size(), 2u);
   EXPECT_GE(backend->attempts[1] - backend->attempts[0], 300ms);
 }
 
 TEST(PushExporterTest, DropIsCountedAndNotRetried) {
-  auto backend = std::make_shared<FakeBackend>();
+  Rig rig;
+  auto& backend = rig.backend;
   backend->script = {DeliveryOutcome::drop("HTTP 400: bad labels")};
-  prometheus::Registry registry;
-  auto exporter = PushExporter::create("t", fastConfig(""), std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter);
-  ASSERT_TRUE((*exporter)->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().dropped_samples == 100; }));
-  ASSERT_TRUE((*exporter)->send(batchOf(0, 100)));
+  ASSERT_TRUE(rig.create(fastConfig("")));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(waitUntil([&] { return rig.exporter->stats().dropped_samples == 100; }));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
   ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 100; }));
-  EXPECT_EQ(registryValue(registry, "kubemetrics_exporter_push_dropped_samples_total",
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
                           {{"exporter", "t"}, {"reason", "rejected"}}),
             100);
   std::lock_guard<std::mutex> lock(backend->mu);
@@ -209,51 +258,46 @@ TEST(PushExporterTest, DropIsCountedAndNotRetried) {
 }
 
 TEST(PushExporterTest, InvalidSamplesAreDroppedAndCounted) {
-  auto backend = std::make_shared<FakeBackend>();
-  prometheus::Registry registry;
-  auto exporter = PushExporter::create("t", fastConfig(""), std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter);
-  ASSERT_TRUE((*exporter)->send(batchOf(-10, 20)));  // -10..-1 invalid
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 10; }));
-  EXPECT_EQ(registryValue(registry, "kubemetrics_exporter_push_dropped_samples_total",
+  Rig rig;
+  ASSERT_TRUE(rig.create(fastConfig("")));
+  ASSERT_TRUE(rig.exporter->send(batchOf(-10, 20)));  // -10..-1 invalid
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.backend->deliveredSamples() == 10; }));
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
                           {{"exporter", "t"}, {"reason", "invalid"}}),
             10);
 }
 
 TEST(PushExporterTest, BoundedInFlight) {
-  auto backend = std::make_shared<FakeBackend>();
-  backend->latency = 30ms;
-  prometheus::Registry registry;
+  Rig rig;
+  auto& backend = rig.backend;
+  backend->gate = 3;  // hold deliveries until three are in flight at once
   auto config = fastConfig("");
   config.max_in_flight = 3;
   config.queue_capacity = 64;
   config.batch.max_samples = 10;
-  auto exporter = PushExporter::create("t", config, std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter);
-  ASSERT_TRUE((*exporter)->send(batchOf(0, 300)));
+  ASSERT_TRUE(rig.create(config));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 300)));
   ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 300; }));
   EXPECT_EQ(backend->max_in_flight.load(), 3);
 }
 
 TEST(PushExporterTest, SpoolsWhenBackendIsDownAndReplaysWhenBack) {
   TempDir tmp;
-  auto backend = std::make_shared<FakeBackend>();
+  Rig rig;
+  auto& backend = rig.backend;
   backend->fallback = DeliveryOutcome::retry("connection refused");
-  prometheus::Registry registry;
-  auto exporter = PushExporter::create("t", fastConfig(tmp.path()), std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*exporter)->send(batchOf(i * 100, 100)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().spooled_samples == 1000; }));
-  EXPECT_GT(registryValue(registry, "kubemetrics_exporter_spool_bytes", {{"exporter", "t"}}), 0);
+  ASSERT_TRUE(rig.create(fastConfig(tmp.path())));
+  auto& exporter = rig.exporter;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->stats().spooled_samples == 1000; }));
+  EXPECT_GT(registryValue(rig.registry, "kubemetrics_exporter_spool_bytes", {{"exporter", "t"}}),
+            0);
   {
     std::lock_guard<std::mutex> lock(backend->mu);
     backend->fallback = DeliveryOutcome::delivered();
   }
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 1000; }, 15s));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->idleForTest(); }));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->deliveredSamples() == 1000; }));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->idleForTest(); }));
   // Every value exactly once.
   std::vector<int> seen(1000, 0);
   {
@@ -268,7 +312,7 @@ TEST(PushExporterTest, SpoolsWhenBackendIsDownAndReplaysWhenBack) {
     }
   }
   EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 1000);
-  EXPECT_EQ((*exporter)->stats().spool_records, 0u);
+  EXPECT_EQ(exporter->stats().spool_records, 0u);
 }
 
 TEST(PushExporterTest, ShutdownSpoolsAndRestartReplays) {
@@ -276,35 +320,29 @@ TEST(PushExporterTest, ShutdownSpoolsAndRestartReplays) {
   auto down = std::make_shared<FakeBackend>();
   down->fallback = DeliveryOutcome::retry("connection refused");
   {
-    prometheus::Registry registry;
+    Rig rig(down);
     auto config = fastConfig(tmp.path());
     config.batch.max_wait = 10s;  // still pending at shutdown
-    auto exporter = PushExporter::create("t", config, std::make_unique<FakeEncoder>(),
-                                         factoryFor(down), registry);
-    ASSERT_TRUE(exporter);
-    ASSERT_TRUE((*exporter)->send(batchOf(0, 50)));
-    (*exporter)->shutdown(deadlineIn(300ms));
-    EXPECT_EQ((*exporter)->stats().spooled_samples, 50u);
+    ASSERT_TRUE(rig.create(config));
+    ASSERT_TRUE(rig.exporter->send(batchOf(0, 50)));
+    // Retries run out or the deadline passes, on the clock: spooled either way.
+    rig.shutdown(300ms);
+    EXPECT_EQ(rig.exporter->stats().spooled_samples, 50u);
   }
-  auto up = std::make_shared<FakeBackend>();
-  prometheus::Registry registry;
-  auto exporter = PushExporter::create("t", fastConfig(tmp.path()), std::make_unique<FakeEncoder>(),
-                                       factoryFor(up), registry);
-  ASSERT_TRUE(exporter);
-  ASSERT_TRUE(waitUntil([&] { return up->deliveredSamples() == 50; }));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->idleForTest(); }));
+  Rig rig;
+  ASSERT_TRUE(rig.create(fastConfig(tmp.path())));
+  ASSERT_TRUE(waitUntil([&] { return rig.backend->deliveredSamples() == 50; }));
+  ASSERT_TRUE(waitUntil([&] { return rig.exporter->idleForTest(); }));
 }
 
 TEST(PushExporterTest, WithoutSpoolExhaustedRetriesAreDroppedAndCounted) {
-  auto backend = std::make_shared<FakeBackend>();
+  Rig rig;
+  auto& backend = rig.backend;
   backend->fallback = DeliveryOutcome::retry("HTTP 503");
-  prometheus::Registry registry;
-  auto exporter = PushExporter::create("t", fastConfig(""), std::make_unique<FakeEncoder>(),
-                                       factoryFor(backend), registry);
-  ASSERT_TRUE(exporter);
-  ASSERT_TRUE((*exporter)->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().dropped_samples == 100; }));
-  EXPECT_EQ(registryValue(registry, "kubemetrics_exporter_push_dropped_samples_total",
+  ASSERT_TRUE(rig.create(fastConfig("")));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->stats().dropped_samples == 100; }));
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
                           {{"exporter", "t"}, {"reason", "no_spool"}}),
             100);
   std::lock_guard<std::mutex> lock(backend->mu);

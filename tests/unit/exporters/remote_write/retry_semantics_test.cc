@@ -1,13 +1,15 @@
 // The remote write exporter against a cpp-httplib fake backend on
 // 127.0.0.1: the spec's headers, and what each answer leads to (500 and 429
 // retried with Retry-After honoured, 400 dropped and counted, a timeout
-// retried).
+// retried). A manual clock drives max_wait and the backoff; the request
+// timeout stays real time (a network deadline).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <snappy.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -15,18 +17,23 @@
 
 #include "exporters/remote_write/remote_write_exporter.h"
 #include "remote_write/remote_write.pb.h"
+#include "support/manual_clock.h"
 #include "support/process.h"
 #include "support/registry_value.h"
+#include "unit/common/push/clock_steps.h"
 
 namespace kubemetrics::exporters::remote_write {
 namespace {
 
 using namespace std::chrono_literals;
+using kubemetrics::testing::ManualClock;
 using kubemetrics::testing::registryValue;
+using kubemetrics::testing::ScopeExitStepping;
+using kubemetrics::testing::stepUntil;
 using kubemetrics::testing::TempDir;
 
 struct Received {
-  std::chrono::steady_clock::time_point at;
+  SteadyClock::time_point at;  // by the exporter's clock
   httplib::Headers headers;
   std::size_t samples = 0;
 };
@@ -36,10 +43,10 @@ class FakeBackend {
  public:
   using Answer = std::function<void(httplib::Response&)>;
 
-  FakeBackend() {
+  explicit FakeBackend(const Clock& clock = systemClock()) : clock_(clock) {
     server_.Post("/api/v1/write", [this](const httplib::Request& req, httplib::Response& res) {
       Received r;
-      r.at = std::chrono::steady_clock::now();
+      r.at = clock_.now();
       r.headers = req.headers;
       std::string raw;
       pb::WriteRequest wr;
@@ -82,6 +89,7 @@ class FakeBackend {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write"; }
 
  private:
+  const Clock& clock_;
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
@@ -127,6 +135,8 @@ SharedBatch batchOf(int n) {
   return batch;
 }
 
+// Waits in real time for what needs no time to pass on the exporter's
+// clock; a bound against a hang, not a timing assertion.
 template <class Pred>
 bool waitUntil(Pred pred, std::chrono::milliseconds timeout = 15s) {
   const auto end = std::chrono::steady_clock::now() + timeout;
@@ -144,15 +154,17 @@ double counter(prometheus::Registry& r, const std::string& name,
 }
 
 TEST(RemoteWriteRetryTest, SendsTheSpecHeadersAndBearerToken) {
-  FakeBackend backend;
+  ManualClock clock;
+  FakeBackend backend(clock);
   TempDir tmp;
   auto config = configFor(backend);
   config.bearer_token_file = tmp.write("token", "s3cret\n");
   prometheus::Registry registry;
-  auto exporter = createRemoteWriteExporter("remote_write", config, registry);
+  auto exporter = createRemoteWriteExporter("remote_write", config, registry, clock);
   ASSERT_TRUE(exporter) << exporter.error().message();
+  ScopeExitStepping stop(clock, [&] { (*exporter)->shutdown(deadlineIn(2s)); });
   ASSERT_TRUE((*exporter)->send(batchOf(10)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().sent_samples == 10; }));
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().sent_samples == 10; }));
   auto got = backend.received();
   ASSERT_EQ(got.size(), 1u);
   auto header = [&](const char* name) {
@@ -165,35 +177,38 @@ TEST(RemoteWriteRetryTest, SendsTheSpecHeadersAndBearerToken) {
   EXPECT_EQ(header("User-Agent").rfind("kubemetrics-agent/", 0), 0u) << header("User-Agent");
   EXPECT_EQ(header("Authorization"), "Bearer s3cret");
   EXPECT_EQ(got[0].samples, 10u);
-  (*exporter)->shutdown(deadlineIn(2s));
 }
 
 TEST(RemoteWriteRetryTest, BasicAuth) {
-  FakeBackend backend;
+  ManualClock clock;
+  FakeBackend backend(clock);
   TempDir tmp;
   auto config = configFor(backend);
   config.basic_auth_username = "Aladdin";
   config.basic_auth_password_file = tmp.write("pw", "open sesame");
   prometheus::Registry registry;
-  auto exporter = createRemoteWriteExporter("remote_write", config, registry);
+  auto exporter = createRemoteWriteExporter("remote_write", config, registry, clock);
   ASSERT_TRUE(exporter);
+  ScopeExitStepping stop(clock, [&] { (*exporter)->shutdown(deadlineIn(2s)); });
   ASSERT_TRUE((*exporter)->send(batchOf(1)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().sent_samples == 1; }));
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().sent_samples == 1; }));
   EXPECT_EQ(backend.received()[0].headers.find("Authorization")->second,
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
   config.basic_auth_password_file = tmp.path() + "/missing";
   prometheus::Registry other;
-  EXPECT_FALSE(createRemoteWriteExporter("remote_write", config, other));
+  EXPECT_FALSE(createRemoteWriteExporter("remote_write", config, other, clock));
 }
 
 TEST(RemoteWriteRetryTest, ServerErrorIsRetried) {
-  FakeBackend backend;
+  ManualClock clock;
+  FakeBackend backend(clock);
   backend.script({status(500, "internal"), status(503, "unavailable")});
   prometheus::Registry registry;
-  auto exporter = createRemoteWriteExporter("remote_write", configFor(backend), registry);
+  auto exporter = createRemoteWriteExporter("remote_write", configFor(backend), registry, clock);
   ASSERT_TRUE(exporter);
+  ScopeExitStepping stop(clock, [&] { (*exporter)->shutdown(deadlineIn(2s)); });
   ASSERT_TRUE((*exporter)->send(batchOf(20)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().sent_samples == 20; }));
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().sent_samples == 20; }));
   EXPECT_EQ(backend.received().size(), 3u);
   EXPECT_EQ(counter(registry, "kubemetrics_exporter_push_retried_samples_total"), 40);
   EXPECT_EQ(counter(registry, "kubemetrics_exporter_push_failed_samples_total"), 40);
@@ -202,28 +217,35 @@ TEST(RemoteWriteRetryTest, ServerErrorIsRetried) {
 }
 
 TEST(RemoteWriteRetryTest, TooManyRequestsHonoursRetryAfter) {
-  FakeBackend backend;
+  ManualClock clock;
+  FakeBackend backend(clock);
   backend.script({status(429, "slow down", "1")});
   prometheus::Registry registry;
-  auto exporter = createRemoteWriteExporter("remote_write", configFor(backend), registry);
+  auto exporter = createRemoteWriteExporter("remote_write", configFor(backend), registry, clock);
   ASSERT_TRUE(exporter);
+  ScopeExitStepping stop(clock, [&] { (*exporter)->shutdown(deadlineIn(2s)); });
   ASSERT_TRUE((*exporter)->send(batchOf(5)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().sent_samples == 5; }));
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().sent_samples == 5; }));
   auto got = backend.received();
   ASSERT_EQ(got.size(), 2u);
-  // initial_backoff is 20ms: only Retry-After explains a one-second wait.
+  // initial_backoff is 20ms: only Retry-After explains a one-second wait
+  // (both times by the exporter's clock, which only the test moves).
   EXPECT_GE(got[1].at - got[0].at, 1s);
 }
 
 TEST(RemoteWriteRetryTest, BadRequestIsDroppedAndCounted) {
-  FakeBackend backend;
+  ManualClock clock;
+  FakeBackend backend(clock);
   backend.script({status(400, "out of order sample")});
   prometheus::Registry registry;
-  auto exporter = createRemoteWriteExporter("remote_write", configFor(backend), registry);
+  auto exporter = createRemoteWriteExporter("remote_write", configFor(backend), registry, clock);
   ASSERT_TRUE(exporter);
+  ScopeExitStepping stop(clock, [&] { (*exporter)->shutdown(deadlineIn(2s)); });
   ASSERT_TRUE((*exporter)->send(batchOf(7)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().dropped_samples == 7; }));
-  std::this_thread::sleep_for(200ms);  // would be enough for a retry
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().dropped_samples == 7; }));
+  // Idle: the sender is done with the payload. One it meant to retry would
+  // stay in flight, asleep in its backoff, until the clock moved on.
+  ASSERT_TRUE(waitUntil([&] { return (*exporter)->idleForTest(); }));
   EXPECT_EQ(backend.received().size(), 1u);
   EXPECT_EQ(counter(registry, "kubemetrics_exporter_push_dropped_samples_total",
                     {{"reason", "rejected"}}),
@@ -232,23 +254,43 @@ TEST(RemoteWriteRetryTest, BadRequestIsDroppedAndCounted) {
 }
 
 TEST(RemoteWriteRetryTest, TimeoutIsRetried) {
-  FakeBackend backend;
-  backend.script({[](httplib::Response& res) {
-    std::this_thread::sleep_for(1500ms);
+  // The first answer is held back until the test lets it go (10 s at most,
+  // against a hang), far past the request timeout. Declared before the
+  // backend, whose server threads use them until it is destroyed.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<bool> slow_answered{false};
+  ManualClock clock;
+  FakeBackend backend(clock);
+  backend.script({[&](httplib::Response& res) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, 10s, [&] { return release; });
+    slow_answered = true;
     res.status = 204;
   }});
+  auto let_go = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+    cv.notify_all();
+  };
   auto config = configFor(backend);
-  config.push.timeout = 400ms;
+  config.push.timeout = 400ms;  // real time: a network deadline
   prometheus::Registry registry;
-  auto exporter = createRemoteWriteExporter("remote_write", config, registry);
+  auto exporter = createRemoteWriteExporter("remote_write", config, registry, clock);
   ASSERT_TRUE(exporter);
-  const auto began = std::chrono::steady_clock::now();
+  ScopeExitStepping stop(clock, [&] {
+    let_go();
+    (*exporter)->shutdown(deadlineIn(2s));
+  });
   ASSERT_TRUE((*exporter)->send(batchOf(3)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().sent_samples == 3; }));
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().sent_samples == 3; }));
   EXPECT_GE((*exporter)->stats().failed_samples, 3u);
   EXPECT_GE(backend.received().size(), 2u);
-  // Delivered by the retry, not by waiting out the slow answer.
-  EXPECT_LT(std::chrono::steady_clock::now() - began, 1400ms);
+  // Delivered by the retry, not by waiting out the slow answer: that one
+  // has not even been given yet.
+  EXPECT_FALSE(slow_answered.load());
+  let_go();
 }
 
 TEST(RemoteWriteRetryTest, ConnectionRefusedGoesToSpoolThenReplays) {
@@ -261,13 +303,15 @@ TEST(RemoteWriteRetryTest, ConnectionRefusedGoesToSpoolThenReplays) {
   config.push.retry.max_backoff = 100ms;
   config.push.retry.max_attempts = 2;
   config.push.spool.dir = tmp.path();
+  ManualClock clock;
   prometheus::Registry registry;
-  auto exporter = createRemoteWriteExporter("remote_write", config, registry);
+  auto exporter = createRemoteWriteExporter("remote_write", config, registry, clock);
   ASSERT_TRUE(exporter);
+  ScopeExitStepping stop(clock, [&] { (*exporter)->shutdown(deadlineIn(1s)); });
   ASSERT_TRUE((*exporter)->send(batchOf(30)));
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->stats().spooled_samples == 30; }));
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().spooled_samples == 30; }));
+  // The spool gauges are set before the samples count as spooled.
   EXPECT_EQ(counter(registry, "kubemetrics_exporter_spool_records"), 1);
-  (*exporter)->shutdown(deadlineIn(1s));
 }
 
 }  // namespace

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "common/push/push_exporter.h"
+#include "kubemetrics/mutex.h"
+
+namespace kubemetrics::push {
+
+/// The retry schedule of one PushExporter (retry.initial_backoff doubling up
+/// to retry.max_backoff), shared by the sender pool (live payloads) and the
+/// spool replayer (replays). Each caller keeps its own current backoff and
+/// asks this class for the next one and for the jittered wait.
+///
+/// Thread-safe: the configuration is immutable after construction; the
+/// random engine is under its own mutex (a leaf).
+class Backoff {
+ public:
+  explicit Backoff(const PushConfig::Retry& retry) : retry_(retry) {}
+
+  std::chrono::milliseconds initial() const { return retry_.initial_backoff; }
+  /// `backoff` doubled, capped at retry.max_backoff.
+  std::chrono::milliseconds next(std::chrono::milliseconds backoff) const {
+    return std::min(backoff * 2, retry_.max_backoff);
+  }
+  /// How long to wait before retrying after `outcome`: `backoff` with
+  /// "equal jitter" (half fixed, half random, so senders that failed
+  /// together do not retry together), or the backend's Retry-After when that
+  /// is longer, capped at retry.max_backoff.
+  std::chrono::milliseconds waitFor(std::chrono::milliseconds backoff,
+                                    const DeliveryOutcome& outcome);
+
+ private:
+  std::chrono::milliseconds jittered(std::chrono::milliseconds backoff);
+
+  const PushConfig::Retry retry_;
+  Mutex rng_mu_;
+  std::mt19937_64 rng_ KM_GUARDED_BY(rng_mu_){std::random_device{}()};
+};
+
+}  // namespace kubemetrics::push

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "common/push/backoff.h"
+#include "common/push/clock_lock.h"
+#include "common/push/push_exporter.h"
+#include "common/push/push_metrics.h"
+#include "common/push/spool_replayer.h"
+#include "kubemetrics/clock.h"
+#include "kubemetrics/deadline.h"
+
+namespace kubemetrics::push {
+
+/// The delivery side of one PushExporter: max_in_flight sender threads,
+/// each with its own Transport, take encoded payloads from a bounded queue
+/// and deliver them, retrying with backoff up to retry.max_attempts. A
+/// payload that finds the queue full, or runs out of retries, goes to the
+/// SpoolReplayer. A sender with nothing queued replays the spool when the
+/// replayer says a replay is due (never while draining).
+///
+/// Owns the queue of encoded payloads (at most queue_capacity), the
+/// transports and the sender threads.
+///
+/// Thread-safe: submit() (the batcher's callers and timer), the senders and
+/// drain() share the queue and the lifecycle flags under mu_; network I/O,
+/// backoff sleeps (by the clock) and spool writes happen with mu_ released.
+/// Lock order: mu_, then the replayer's, then the spool's.
+class SenderPool {
+ public:
+  /// Takes one transport per sender thread (config.max_in_flight of them).
+  SenderPool(const PushConfig& config, std::vector<TransportPtr> transports,
+             SpoolReplayer& replayer, Backoff& backoff, PushMetrics& metrics, const Clock& clock);
+  /// Stops and joins the senders if drain() did not (what is queued then
+  /// is lost: the facade always drains first).
+  ~SenderPool();
+  SenderPool(const SenderPool&) = delete;
+  SenderPool& operator=(const SenderPool&) = delete;
+
+  /// Starts the sender threads. Once.
+  void start();
+  /// Queues `payload` for a sender, or hands it to the spool when the queue
+  /// is full or the senders have stopped. Never waits for the network.
+  void submit(EncodedPayload&& payload);
+  /// Shutdown: no more replays, attempts end by `deadline` (a retry that
+  /// would sleep past it gives up), and the senders work through the queue
+  /// until it is empty or `deadline` (by the clock) has passed; then stops
+  /// and joins them and returns what no sender took. Once.
+  std::deque<EncodedPayload> drain(Deadline deadline);
+  /// Nothing queued or in flight.
+  bool idle() const;
+
+ private:
+  void senderLoop(Transport& transport);
+  void deliverLive(Transport& transport, EncodedPayload& payload);
+  DeliveryOutcome attempt(Transport& transport, const EncodedPayload& payload);
+  bool sleepBeforeRetry(std::chrono::milliseconds wait);
+  void stopAndJoin();
+
+  const std::chrono::milliseconds timeout_;
+  const std::size_t queue_capacity_;
+  const int max_attempts_;
+  const std::vector<TransportPtr> transports_;
+  SpoolReplayer& replayer_;
+  Backoff& retry_;
+  PushMetrics& metrics_;
+  const Clock& clock_;
+
+  mutable ClockMutex mu_;
+  std::condition_variable cv_;  // queue, in_flight_, the flags, a replay ended
+  std::deque<EncodedPayload> queue_ KM_GUARDED_BY(mu_);
+  int in_flight_ KM_GUARDED_BY(mu_) = 0;      // live payloads being delivered
+  bool draining_ KM_GUARDED_BY(mu_) = false;  // shutdown: finish the queue, no replay
+  bool stop_ KM_GUARDED_BY(mu_) = false;      // threads exit
+  Deadline shutdown_deadline_ KM_GUARDED_BY(mu_);
+
+  std::vector<std::thread> senders_;  // started and joined by the owner's thread
+};
+
+}  // namespace kubemetrics::push

@@ -1,0 +1,144 @@
+#include "common/push/spool_replayer.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+namespace kubemetrics::push {
+
+Result<std::unique_ptr<SpoolReplayer>> SpoolReplayer::open(const PushConfig& config,
+                                                           PushMetrics& metrics, Backoff& backoff,
+                                                           const Clock& clock) {
+  std::unique_ptr<Spool> spool;
+  if (config.spool.enabled) {
+    Spool::Options options;
+    options.dir = config.spool.dir + "/" + metrics.name();
+    options.max_bytes = config.spool.max_bytes;
+    options.segment_bytes = config.spool.segment_bytes;
+    options.sync = config.spool.sync;
+    options.owner = metrics.name();
+    auto opened = Spool::open(std::move(options));
+    if (!opened) return tl::unexpected(opened.error());
+    spool = std::move(*opened);
+  }
+  std::unique_ptr<SpoolReplayer> replayer(
+      new SpoolReplayer(std::move(spool), metrics, backoff, clock));
+  // Records skipped by the scan at open count from the start.
+  replayer->noteCorrupt();
+  replayer->refreshGauges();
+  return replayer;
+}
+
+SpoolReplayer::SpoolReplayer(std::unique_ptr<Spool> spool, PushMetrics& metrics, Backoff& backoff,
+                             const Clock& clock)
+    : spool_(std::move(spool)),
+      metrics_(metrics),
+      retry_(backoff),
+      clock_(clock),
+      backoff_(backoff.initial()) {}
+
+void SpoolReplayer::spoolOrDrop(const EncodedPayload& payload, std::string_view why) {
+  if (!spool_) {
+    metrics_.addDropped(PushMetrics::Drop::kNoSpool, payload.samples);
+    metrics_.warn("no_spool", "payload of " + std::to_string(payload.samples) +
+                                  " samples dropped (" + std::string(why) +
+                                  ") and there is no spool (exporters.spool.enabled: false)");
+    return;
+  }
+  auto loss = spool_->append(payload);
+  if (!loss) {
+    metrics_.addDropped(PushMetrics::Drop::kSpoolError, payload.samples);
+    metrics_.warn("spool_error", "payload of " + std::to_string(payload.samples) +
+                                     " samples dropped: " + loss.error().message());
+    return;
+  }
+  if (loss->dropped_samples > 0) {
+    metrics_.addDropped(PushMetrics::Drop::kSpoolFull, loss->dropped_samples);
+    metrics_.warn("spool_full", "spool is full (exporters.spool.max_bytes): dropped the oldest " +
+                                    std::to_string(loss->dropped_samples) + " samples");
+  }
+  // The gauges first: whoever sees the samples counted as spooled also
+  // sees the spool's size that holds them.
+  refreshGauges();
+  // A record too large for the cap is the one counted above.
+  if (loss->stored) metrics_.addSpooled(payload.samples);
+}
+
+void SpoolReplayer::backendUp() {
+  MutexLock lock(mu_);
+  not_before_ = clock_.now();
+  backoff_ = retry_.initial();
+}
+
+void SpoolReplayer::backendDown(std::chrono::milliseconds backoff) {
+  MutexLock lock(mu_);
+  // The backend is down: no point replaying before the next backoff.
+  not_before_ = std::max(not_before_, clock_.now() + backoff);
+}
+
+bool SpoolReplayer::dueLocked(SteadyClock::time_point now) const {
+  return spool_ && !replaying_ && now >= not_before_ && spool_->records() > 0;
+}
+
+bool SpoolReplayer::tryBeginReplay() {
+  MutexLock lock(mu_);
+  if (!dueLocked(clock_.now())) return false;
+  replaying_ = true;
+  return true;
+}
+
+bool SpoolReplayer::replayDue() const {
+  MutexLock lock(mu_);
+  return dueLocked(clock_.now());
+}
+
+SteadyClock::time_point SpoolReplayer::nextReplayAfterNow() const {
+  MutexLock lock(mu_);
+  if (!spool_ || not_before_ <= clock_.now()) return SteadyClock::time_point::max();
+  return not_before_;
+}
+
+void SpoolReplayer::replayOne(const Attempt& attempt) {
+  std::optional<Spool::Record> record = spool_->peekOldest();
+  noteCorrupt();
+  if (record) {
+    metrics_.addRetried(record->payload.samples);
+    const DeliveryOutcome outcome = attempt(record->payload);
+    if (outcome.kind != DeliveryOutcome::Kind::kRetry) {
+      spool_->pop(record->id);
+      MutexLock lock(mu_);
+      backoff_ = retry_.initial();
+    } else {
+      MutexLock lock(mu_);
+      not_before_ = clock_.now() + retry_.waitFor(backoff_, outcome);
+      backoff_ = retry_.next(backoff_);
+    }
+    refreshGauges();
+  }
+  MutexLock lock(mu_);
+  replaying_ = false;
+}
+
+bool SpoolReplayer::replaying() const {
+  MutexLock lock(mu_);
+  return replaying_;
+}
+
+bool SpoolReplayer::idle() const {
+  MutexLock lock(mu_);
+  return !replaying_ && (!spool_ || spool_->records() == 0);
+}
+
+std::uint64_t SpoolReplayer::records() const { return spool_ ? spool_->records() : 0; }
+std::uint64_t SpoolReplayer::bytes() const { return spool_ ? spool_->bytes() : 0; }
+
+void SpoolReplayer::refreshGauges() {
+  if (!spool_) return;
+  metrics_.setSpool(spool_->bytes(), spool_->records());
+}
+
+void SpoolReplayer::noteCorrupt() {
+  if (spool_) metrics_.noteCorrupt(spool_->corruptRecords());
+}
+
+}  // namespace kubemetrics::push

@@ -1,0 +1,100 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/push/backoff.h"
+#include "common/push/push_exporter.h"
+#include "common/push/push_metrics.h"
+#include "common/push/spool.h"
+#include "kubemetrics/clock.h"
+#include "kubemetrics/mutex.h"
+#include "kubemetrics/result.h"
+
+namespace kubemetrics::push {
+
+/// The disk side of one PushExporter: writes the payloads the sender pool
+/// cannot keep (queue full, retries exhausted, left at shutdown) to the
+/// Spool, and replays them oldest first. It has no thread of its own: an
+/// idle sender thread claims a due replay (tryBeginReplay) and runs
+/// replayOne() with its transport. Without a spool (exporters.spool.enabled:
+/// false) what would be written is dropped and counted (no_spool), and no
+/// replay is ever due.
+///
+/// Owns the spool (the on-disk queue; Spool locks itself) and the replay
+/// schedule: when the next replay may start, its backoff, and whether one
+/// is running (one at a time, so records go out in order).
+///
+/// Thread-safe: the schedule is under mu_. Lock order: the sender pool
+/// calls the queries and tryBeginReplay() with its own mutex held, so this
+/// class never calls out while holding mu_, except into the Spool, whose
+/// mutex is always the last taken.
+class SpoolReplayer {
+ public:
+  /// One delivery attempt of `payload`, timed and counted by the caller.
+  using Attempt = std::function<DeliveryOutcome(const EncodedPayload&)>;
+
+  /// Opens the spool under config.spool.dir/<metrics.name()> (scanning
+  /// what a previous run left: it replays first), or none when disabled.
+  /// kUnavailable when the directory cannot be created or read.
+  static Result<std::unique_ptr<SpoolReplayer>> open(const PushConfig& config, PushMetrics& metrics,
+                                                     Backoff& backoff, const Clock& clock);
+
+  /// Appends `payload` to the spool (drop-oldest at max_bytes, counted), or
+  /// counts it dropped when there is no spool or the write fails. `why` is
+  /// for the log line. Any thread; file I/O happens in the caller's thread.
+  void spoolOrDrop(const EncodedPayload& payload, std::string_view why);
+
+  /// A live payload was delivered: the backend answers again, so replay at
+  /// once, from the initial backoff.
+  void backendUp();
+  /// A live payload ran out of retries after backing off `backoff`: no
+  /// replay before that long from now.
+  void backendDown(std::chrono::milliseconds backoff);
+
+  /// Claims the replay if one is due now: there is a spool with records,
+  /// no replay is running, and the schedule allows it. The claimer must
+  /// call replayOne() next.
+  bool tryBeginReplay();
+  /// Whether tryBeginReplay() would succeed now (for a sleeper's wake-up
+  /// condition).
+  bool replayDue() const;
+  /// When the schedule next allows a replay if that is later than now,
+  /// else SteadyClock::time_point::max() (nothing to wake up for).
+  SteadyClock::time_point nextReplayAfterNow() const;
+  /// Sends the oldest record once through `attempt` and ends the claim.
+  /// Delivered or refused for good: popped, backoff reset. Retry: kept, and
+  /// the next replay backs off (Retry-After honoured).
+  void replayOne(const Attempt& attempt);
+
+  bool replaying() const;
+  /// No replay running and nothing spooled.
+  bool idle() const;
+  std::uint64_t records() const;
+  std::uint64_t bytes() const;
+  /// Sets the spool gauges from the spool.
+  void refreshGauges();
+
+ private:
+  SpoolReplayer(std::unique_ptr<Spool> spool, PushMetrics& metrics, Backoff& backoff,
+                const Clock& clock);
+  bool dueLocked(SteadyClock::time_point now) const KM_REQUIRES(mu_);
+  void noteCorrupt();
+
+  const std::unique_ptr<Spool> spool_;  // null without a spool; set at open
+  PushMetrics& metrics_;
+  Backoff& retry_;  // the schedule; backoff_ is where replays are on it
+  const Clock& clock_;
+
+  mutable Mutex mu_;
+  bool replaying_ KM_GUARDED_BY(mu_) = false;
+  // The epoch at start: a restart replays what is left at once.
+  SteadyClock::time_point not_before_ KM_GUARDED_BY(mu_);
+  std::chrono::milliseconds backoff_ KM_GUARDED_BY(mu_);
+};
+
+}  // namespace kubemetrics::push
