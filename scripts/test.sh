@@ -19,7 +19,7 @@ started=$SECONDS
 stage() { echo; echo "=== $1 ($((SECONDS - started)) s elapsed)"; }
 
 stage "g++ build"
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ -DKM_WERROR=ON
 ninja -C build/release
 stage "g++ tests"
 ctest --test-dir build/release --output-on-failure -j "$jobs"
@@ -31,7 +31,7 @@ done
 
 stage "clang ASan+UBSan build"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DKM_SANITIZE=address -DKM_BUILD_BENCH=OFF -DKM_BUILD_FUZZ=ON
+  -DKM_SANITIZE=address -DKM_BUILD_BENCH=OFF -DKM_BUILD_FUZZ=ON -DKM_WERROR=ON
 ninja -C build/asan
 stage "ASan+UBSan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -62,7 +62,7 @@ rm -rf "$fuzz_work"
 
 stage "clang TSan build (ring, interning, pipeline, clock, scheduler, push exporter, HTTP server)"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++-14 -DKM_SANITIZE=thread -DKM_TEST_SUBSET=tsan -DKM_BUILD_BENCH=OFF
+  -DCMAKE_CXX_COMPILER=clang++-14 -DKM_SANITIZE=thread -DKM_TEST_SUBSET=tsan -DKM_BUILD_BENCH=OFF -DKM_WERROR=ON
 ninja -C build/tsan
 stage "TSan tests"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j "$jobs"

@@ -130,7 +130,9 @@ std::string OpenMetricsRules::sample(const OmSample& s) {
       ((t == OmType::kHistogram || t == OmType::kSummary) && (suffix == "_count")) ||
       (t == OmType::kGaugeHistogram && suffix == "_gcount");
   if (counterLike && (std::isnan(s.value) || s.value < 0)) {
-    return "\"" + std::string(name) + "\" must be a non-negative number";
+    // Appended rather than `"\"" + std::string(name)`: GCC 12 -O3 reports a
+    // -Wrestrict false positive on the latter.
+    return std::string(1, '"').append(name).append("\" must be a non-negative number");
   }
   const bool exemplarAllowed =
       (t == OmType::kCounter && suffix == "_total") ||
