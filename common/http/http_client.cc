@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/core/file_signature.h"
 #include "common/http/content_encoding.h"
 #include "kubemetrics/log.h"
 
@@ -299,6 +300,8 @@ class HttpClient::Impl {
   Result<void> connect(const Target& t, const std::string& key, Deadline deadline);
   Result<std::vector<tcp::endpoint>> resolve(const Target& t, Deadline until);
   Result<ssl::context*> tlsContext();
+  Result<ssl::context> buildTlsContext() const;
+  std::vector<std::optional<FileSignature>> tlsFileSignatures() const;
   Attempt headerFailure(beast::error_code ec, bool nothing_read, std::uint64_t content_length,
                         const std::string& authority) const;
   Attempt bodyFailure(beast::error_code ec, std::size_t delivered,
@@ -324,6 +327,8 @@ class HttpClient::Impl {
   net::io_context ioc_{1};
   tcp::resolver resolver_{ioc_};
   std::optional<ssl::context> ssl_ctx_;
+  std::vector<std::optional<FileSignature>>
+      tls_signatures_;  // of the files ssl_ctx_ was built from
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<char[]> read_buffer_ = std::make_unique<char[]>(kReadChunk);
   bool handler_error_ = false;  // the last send() failed in the caller's chunk handler
@@ -431,10 +436,39 @@ Result<bhttp::request<bhttp::string_body>> HttpClient::Impl::buildRequest(
   return req;
 }
 
+// The signatures of the TLS files, to see a rotation (cert-manager, a
+// Secret update) at the next connection.
+std::vector<std::optional<FileSignature>> HttpClient::Impl::tlsFileSignatures() const {
+  std::vector<std::optional<FileSignature>> signatures;
+  for (const std::string* path :
+       {&options_.tls.ca_file, &options_.tls.cert_file, &options_.tls.key_file}) {
+    if (!path->empty()) signatures.push_back(FileSignature::of(*path));
+  }
+  return signatures;
+}
+
+// Built on first use and rebuilt when a TLS file changed, so a CA file that
+// appears later or a rotated client certificate is used from the next
+// connection on. A rebuild that fails (a file caught half-written) keeps
+// the previous context; only without one is it an error.
 Result<ssl::context*> HttpClient::Impl::tlsContext() {
-  if (ssl_ctx_) return &*ssl_ctx_;
-  // Built on first use and not cached when it fails, so a CA file that
-  // appears later (a mounted secret) is picked up.
+  auto signatures = tlsFileSignatures();
+  if (ssl_ctx_ && signatures == tls_signatures_) return &*ssl_ctx_;
+  auto built = buildTlsContext();
+  if (!built) {
+    if (!ssl_ctx_) return tl::unexpected(built.error());
+    logWarn("http") << built.error().message() << "; keeping the TLS material loaded before";
+    tls_signatures_ = std::move(signatures);  // warned once per change
+    return &*ssl_ctx_;
+  }
+  // No connection may outlive the context it was made with.
+  closeConnection();
+  ssl_ctx_.emplace(std::move(*built));
+  tls_signatures_ = std::move(signatures);
+  return &*ssl_ctx_;
+}
+
+Result<ssl::context> HttpClient::Impl::buildTlsContext() const {
   const TlsOptions& tls = options_.tls;
   ssl::context ctx(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
@@ -473,8 +507,7 @@ Result<ssl::context*> HttpClient::Impl::tlsContext() {
                        "tls: cannot load key_file " + tls.key_file + ": " + ec.message());
     }
   }
-  ssl_ctx_.emplace(std::move(ctx));
-  return &*ssl_ctx_;
+  return ctx;
 }
 
 Result<std::vector<tcp::endpoint>> HttpClient::Impl::resolve(const Target& t, Deadline until) {

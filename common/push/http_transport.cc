@@ -4,6 +4,7 @@
 #include <ctime>
 #include <utility>
 
+#include "common/http/secret_file.h"
 #include "common/push/push_exporter.h"
 
 namespace kubemetrics::push {
@@ -35,6 +36,12 @@ class HttpTransport : public Transport {
   // kubemetrics::push::Transport
   DeliveryOutcome deliver(const EncodedPayload& payload, Deadline deadline) override {
     request_.headers = options_->headers;
+    if (options_->authorization) {
+      // Re-read per attempt: a rotated token is used from the next request.
+      auto authorization = options_->authorization();
+      if (!authorization) return DeliveryOutcome::retry(authorization.error().message());
+      request_.headers.emplace_back("Authorization", std::move(*authorization));
+    }
     const std::string& encoding =
         payload.content_encoding.empty() ? content_encoding_ : payload.content_encoding;
     if (!encoding.empty()) request_.headers.emplace_back("Content-Encoding", encoding);
@@ -43,12 +50,11 @@ class HttpTransport : public Transport {
     auto response = client_.send(request_, deadline);
     request_.body.clear();
     if (!response) {
-      const Error& error = response.error();
-      if (error.code() == ErrorCode::kInvalidArgument ||
-          error.code() == ErrorCode::kPermissionDenied) {
-        return DeliveryOutcome::drop(options_->url + ": " + error.message());
-      }
-      return DeliveryOutcome::retry(options_->url + ": " + error.message());
+      // Every client-side failure is worth retrying: a bad URL or header is
+      // refused at start-up, so what is left here is the network, TLS
+      // (a certificate being rotated) or the peer; none of it is the body's
+      // fault, and the spool keeps the body meanwhile.
+      return DeliveryOutcome::retry(options_->url + ": " + response.error().message());
     }
     DeliveryOutcome outcome =
         classifyHttpStatus(response->status, response->header("Retry-After"), response->body);
@@ -96,10 +102,15 @@ DeliveryOutcome classifyHttpStatus(int status, std::string_view retry_after,
   std::string message = "HTTP " + std::to_string(status);
   const std::string text = excerpt(body);
   if (!text.empty()) message += ": " + text;
-  if (status == 429 || status == 408 || status >= 500) {
-    return DeliveryOutcome::retry(std::move(message), parseRetryAfter(retry_after));
-  }
-  return DeliveryOutcome::drop(std::move(message));
+  // The receiver refused this body or its samples for good (Prometheus,
+  // Mimir, AMP, VictoriaMetrics: 400 for an undecodable body or an
+  // out-of-order/too-old sample, the rest of the request kept; 422 the
+  // same for some gateways): re-sending it fails again.
+  if (status == 400 || status == 422) return DeliveryOutcome::drop(std::move(message));
+  // Everything else is about the receiver's state, not the body: 401/403
+  // (a token expired, rotated on one side first), 404 (an ingress or route
+  // being deployed), 408, 413 (a limit lowered for a while), 429, 5xx.
+  return DeliveryOutcome::retry(std::move(message), parseRetryAfter(retry_after));
 }
 
 TransportFactory makeHttpTransportFactory(HttpTransportOptions options,
@@ -107,6 +118,14 @@ TransportFactory makeHttpTransportFactory(HttpTransportOptions options,
   auto shared = std::make_shared<const HttpTransportOptions>(std::move(options));
   return [shared, content_encoding = std::move(content_encoding)]() -> Result<TransportPtr> {
     return TransportPtr(new HttpTransport(shared, content_encoding));
+  };
+}
+
+Authorization bearerAuthorization(std::shared_ptr<SecretFile> token) {
+  return [token = std::move(token)]() -> Result<std::string> {
+    auto value = token->value();
+    if (!value) return tl::unexpected(value.error());
+    return "Bearer " + *value;
   };
 }
 

@@ -23,7 +23,7 @@
 //      (proxy mode). A Transport classifies its own failures; for HTTP use
 //      classifyHttpStatus().
 //   3. PushExporter::create(name, config, std::move(encoder), factory,
-//      registry) and return it from the factory.
+//      registry, context->clock) and return it from the factory.
 // The encoder and transports never see the spool: a spooled record replays
 // through Transport::deliver() with the stored EncodedPayload unchanged, so
 // a payload must be self-contained (no per-connection state in the body).
@@ -51,6 +51,10 @@
 #include "kubemetrics/http_client.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/sample.h"
+
+namespace kubemetrics {
+class SecretFile;
+}  // namespace kubemetrics
 
 namespace kubemetrics::push {
 
@@ -91,8 +95,8 @@ using PayloadEncoderPtr = std::unique_ptr<PayloadEncoder>;
 struct DeliveryOutcome {
   enum class Kind {
     kDelivered,  // the backend acknowledged the body
-    kRetry,      // worth retrying: connection error, timeout, 5xx, 429
-    kDrop,       // the backend refused the body for good (4xx other than 429)
+    kRetry,      // worth retrying: connection error, timeout, 5xx, 429, 401/403/404/413
+    kDrop,       // the backend refused the body for good (400, 422)
   };
   Kind kind = Kind::kDelivered;
   /// For kRetry: the backend's Retry-After, 0 when it gave none. The
@@ -129,26 +133,38 @@ using TransportPtr = std::unique_ptr<Transport>;
 /// PushExporter::create (a failure there is a start-up error). Thread-safe.
 using TransportFactory = std::function<Result<TransportPtr>()>;
 
-/// Maps an HTTP response to an outcome: 2xx delivered; 429 and 5xx retry
-/// (Retry-After in seconds or as an HTTP date); 408 retry; other statuses
-/// drop. `body` is excerpted (first 256 bytes, one line) into the message.
+/// Maps an HTTP response to an outcome: 2xx delivered; 400 and 422 (the
+/// receiver refuses this body or its samples for good) drop; every other
+/// status retries (Retry-After in seconds or as an HTTP date honoured), so
+/// an expired token (401/403), a route being deployed (404) or a limit
+/// (413, 429) never discards data. `body` is excerpted (first 256 bytes,
+/// one line) into the message.
 DeliveryOutcome classifyHttpStatus(int status, std::string_view retry_after, std::string_view body);
 /// Parses a Retry-After value (delta-seconds or IMF-fixdate) into a wait
 /// from now; 0 when absent or malformed. Capped at one hour.
 std::chrono::milliseconds parseRetryAfter(std::string_view value);
+
+/// The value of an Authorization header, computed per request (a secret
+/// file may have been rotated); an error makes the attempt a retry.
+/// Called from every sender thread: thread-safe.
+using Authorization = std::function<Result<std::string>()>;
 
 /// An HTTP POST transport: `url`, the fixed `headers` (Content-Type,
 /// auth, ...) plus Content-Encoding from the encoder and Content-Length.
 struct HttpTransportOptions {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
-  HttpClientOptions client;  // TLS, user agent, connect timeout
+  Authorization authorization;  // when set, the Authorization header of every attempt
+  HttpClientOptions client;     // TLS, user agent, connect timeout
 };
 /// A factory making one HttpClient-backed Transport per sender thread.
-/// Errors from HttpClient::send map to kRetry (kUnavailable, kTimeout,
-/// kDataLoss, kResourceExhausted) or kDrop (kInvalidArgument: bad URL).
+/// Every error from HttpClient::send is kRetry (the URL and headers were
+/// checked at start-up; what fails later is the network, TLS or the peer).
 TransportFactory makeHttpTransportFactory(HttpTransportOptions options,
                                           std::string content_encoding);
+/// An HttpTransportOptions::authorization sending "Bearer <token>", the
+/// token read from `token` (re-read when the file changes).
+Authorization bearerAuthorization(std::shared_ptr<SecretFile> token);
 
 /// `exporters.spool` (kubemetrics/component.h): the agent reads it once and
 /// hands it to every push exporter through ComponentContext::spool.

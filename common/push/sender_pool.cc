@@ -36,16 +36,33 @@ void SenderPool::start() {
 }
 
 void SenderPool::submit(EncodedPayload&& payload) {
+  MutexLock order(order_mu_);
   {
     ClockLock lock(mu_);
-    if (queue_.size() < queue_capacity_ && !stop_) {
+    if (!replayer_.backlog() && queue_.size() < queue_capacity_ && !stop_) {
       queue_.push_back(std::move(payload));
       metrics_.setQueued(queue_.size());
       cv_.notify_all();
       return;
     }
   }
-  replayer_.spoolOrDrop(payload, "queue_full");
+  spoolInOrder(payload, replayer_.backlog() ? "behind_spool" : "queue_full");
+}
+
+// Spools `payload` behind everything spooled before it, and the payloads
+// queued behind it (newer) after it, so that the spool replays each series
+// in time order: receivers without an out-of-order window (Prometheus,
+// Mimir, AMP) refuse an older sample once a newer one arrived. Without a
+// spool only `payload` is dropped; the queue stays.
+void SenderPool::spoolInOrder(const EncodedPayload& payload, std::string_view why) {
+  std::deque<EncodedPayload> newer;
+  if (replayer_.enabled()) {
+    ClockLock lock(mu_);
+    newer.swap(queue_);
+    metrics_.setQueued(0);
+  }
+  replayer_.spoolOrDrop(payload, why);
+  for (const EncodedPayload& queued : newer) replayer_.spoolOrDrop(queued, "behind_spool");
 }
 
 std::deque<EncodedPayload> SenderPool::drain(Deadline deadline) {
@@ -140,7 +157,8 @@ void SenderPool::deliverLive(Transport& transport, EncodedPayload& payload) {
     backoff = retry_.next(backoff);
   }
   replayer_.backendDown(backoff);
-  replayer_.spoolOrDrop(payload, "retries exhausted");
+  MutexLock order(order_mu_);
+  spoolInOrder(payload, "retries exhausted");
 }
 
 void SenderPool::senderLoop(Transport& transport) {

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "common/push/spool_replayer.h"
 #include "kubemetrics/clock.h"
 #include "kubemetrics/deadline.h"
+#include "kubemetrics/mutex.h"
 
 namespace kubemetrics::push {
 
@@ -21,8 +23,13 @@ namespace kubemetrics::push {
 /// each with its own Transport, take encoded payloads from a bounded queue
 /// and deliver them, retrying with backoff up to retry.max_attempts. A
 /// payload that finds the queue full, or runs out of retries, goes to the
-/// SpoolReplayer. A sender with nothing queued replays the spool when the
-/// replayer says a replay is due (never while draining).
+/// SpoolReplayer, and with it every payload queued behind it; while the
+/// spool holds anything, new payloads go behind it too (FIFO on disk), so
+/// a receiver sees each series in time order. A sender with nothing
+/// queued replays the spool when the replayer says a replay is due (never
+/// while draining). Payloads already in flight on other senders when one
+/// goes to the spool may still arrive before it: with max_in_flight > 1
+/// order holds between spool and queue, not between concurrent requests.
 ///
 /// Owns the queue of encoded payloads (at most queue_capacity), the
 /// transports and the sender threads.
@@ -30,7 +37,7 @@ namespace kubemetrics::push {
 /// Thread-safe: submit() (the batcher's callers and timer), the senders and
 /// drain() share the queue and the lifecycle flags under mu_; network I/O,
 /// backoff sleeps (by the clock) and spool writes happen with mu_ released.
-/// Lock order: mu_, then the replayer's, then the spool's.
+/// Lock order: order_mu_, mu_, then the replayer's, then the spool's.
 class SenderPool {
  public:
   /// Takes one transport per sender thread (config.max_in_flight of them).
@@ -58,6 +65,7 @@ class SenderPool {
  private:
   void senderLoop(Transport& transport);
   void deliverLive(Transport& transport, EncodedPayload& payload);
+  void spoolInOrder(const EncodedPayload& payload, std::string_view why) KM_REQUIRES(order_mu_);
   DeliveryOutcome attempt(Transport& transport, const EncodedPayload& payload);
   bool sleepBeforeRetry(std::chrono::milliseconds wait);
   void stopAndJoin();
@@ -71,6 +79,9 @@ class SenderPool {
   PushMetrics& metrics_;
   const Clock& clock_;
 
+  // Held from the choice "queue or spool" to the end of the spool writes it
+  // implies, so no payload overtakes another on its way to the spool.
+  Mutex order_mu_;
   mutable ClockMutex mu_;
   std::condition_variable cv_;  // queue, in_flight_, the flags, a replay ended
   std::deque<EncodedPayload> queue_ KM_GUARDED_BY(mu_);

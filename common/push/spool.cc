@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -77,6 +80,46 @@ bool decodeBody(std::string_view body, EncodedPayload& out) {
   return true;
 }
 
+Result<void> probeWritable(const std::string& dir) {
+  const std::string probe = dir + "/.write-probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const bool ok = fd >= 0 && writeAll(fd, "x", 1);
+  const std::string reason = ok ? "" : errnoText();
+  if (fd >= 0) ::close(fd);
+  ::unlink(probe.c_str());
+  if (!ok) {
+    return makeError(ErrorCode::kUnavailable,
+                     "spool: directory " + dir + " is not writable: " + reason);
+  }
+  return {};
+}
+
+// Makes the directory's entries (a new segment, a renamed ack) durable.
+bool syncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// "<20 digits><suffix>" -> the number; nullopt for any other name.
+std::optional<std::uint64_t> sequenceOf(const std::string& file, std::string_view suffix) {
+  if (file.size() != 20 + suffix.size() || file.substr(20) != suffix) return std::nullopt;
+  if (!std::all_of(file.begin(), file.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::stoull(file.substr(0, 20));
+}
+
+// Segment numbers start past the wall clock's microseconds, so a name is
+// never used twice even when every earlier segment is gone (a stale ack
+// left by a crash can never describe a new segment).
+std::uint64_t firstSequence() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
 }  // namespace
 
 Spool::Spool(Options options) : options_(std::move(options)) {}
@@ -93,6 +136,9 @@ Result<std::unique_ptr<Spool>> Spool::open(Options options) {
     return makeError(ErrorCode::kUnavailable,
                      "spool: cannot create directory " + options.dir + ": " + ec.message());
   }
+  // Found at start, not at the first spill minutes into an outage.
+  if (auto writable = probeWritable(options.dir); !writable)
+    return tl::unexpected(writable.error());
   std::unique_ptr<Spool> spool(new Spool(std::move(options)));
   {
     MutexLock lock(spool->mu_);
@@ -116,24 +162,30 @@ std::string Spool::ackPath(std::uint64_t seq) const {
 
 Result<void> Spool::scan() {
   std::vector<std::uint64_t> seqs;
+  std::vector<std::uint64_t> acks;
+  std::vector<std::string> leftovers;  // ack temp files of an interrupted write
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
     const std::string file = entry.path().filename().string();
-    if (file.size() != 24 || file.substr(20) != ".seg") continue;
-    if (!std::all_of(file.begin(), file.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
-      continue;
-    seqs.push_back(std::stoull(file.substr(0, 20)));
+    if (auto seq = sequenceOf(file, ".seg")) seqs.push_back(*seq);
+    if (auto seq = sequenceOf(file, ".ack")) acks.push_back(*seq);
+    if (sequenceOf(file, ".ack.tmp")) leftovers.push_back(entry.path().string());
   }
   if (ec) {
     return makeError(ErrorCode::kUnavailable,
                      "spool: cannot read directory " + options_.dir + ": " + ec.message());
   }
   std::sort(seqs.begin(), seqs.end());
+  // An ack without its segment (a crash between the two unlinks) is stale.
+  for (std::uint64_t seq : acks) {
+    if (!std::binary_search(seqs.begin(), seqs.end(), seq)) ::unlink(ackPath(seq).c_str());
+  }
+  for (const std::string& path : leftovers) ::unlink(path.c_str());
+  next_seq_ = std::max(firstSequence(), seqs.empty() ? 0 : seqs.back() + 1);
   for (std::uint64_t seq : seqs) {
     Segment segment;
     segment.seq = seq;
     scanSegment(segment);
-    next_seq_ = seq + 1;
     if (segment.records.empty()) {
       removeSegmentFiles(seq);
       continue;
@@ -206,6 +258,9 @@ void Spool::scanSegment(Segment& segment) {
   ::close(fd);
 }
 
+// The segment first: a crash in between leaves an ack without a segment,
+// which the next scan removes; the other order could leave a consumed
+// segment without its ack, replayed whole.
 void Spool::removeSegmentFiles(std::uint64_t seq) {
   ::unlink(segmentPath(seq).c_str());
   ::unlink(ackPath(seq).c_str());
@@ -275,20 +330,19 @@ Result<Spool::Loss> Spool::append(const EncodedPayload& payload) {
     Segment segment;
     segment.seq = seq;
     segments_.push_back(std::move(segment));
+    if (options_.sync && !syncDirectory(options_.dir)) {
+      return failAppend("cannot sync directory " + options_.dir + ": " + errnoText());
+    }
   }
   Segment& active = segments_.back();
   if (!writeAll(active_fd_, record.data(), record.size())) {
-    const std::string reason = errnoText();
-    // A partial write leaves a torn tail; never write after it.
-    closeActive();
-    struct stat st {};
-    if (::stat(segmentPath(active.seq).c_str(), &st) == 0) {
-      bytes_ += static_cast<std::uint64_t>(st.st_size) - active.size;
-      active.size = static_cast<std::uint64_t>(st.st_size);
-    }
-    return makeError(ErrorCode::kUnavailable, "spool: write failed: " + reason);
+    return failAppend("write failed: " + errnoText());
   }
-  if (options_.sync) ::fdatasync(active_fd_);
+  // A record whose sync failed may not be on disk: it counts as not
+  // written, and nothing goes after it (the next append starts a segment).
+  if (options_.sync && ::fdatasync(active_fd_) != 0) {
+    return failAppend("fdatasync failed: " + errnoText());
+  }
   active.records.push_back(RecordRef{active.size, static_cast<std::uint32_t>(body_len),
                                      static_cast<std::uint32_t>(payload.samples)});
   active.size += record.size();
@@ -298,13 +352,35 @@ Result<Spool::Loss> Spool::append(const EncodedPayload& payload) {
   return loss;
 }
 
+// After a failed write or sync: the open segment is closed (a partial write
+// leaves a torn tail; nothing is ever written after it) and its bytes are
+// accounted as they are on disk. A segment left without a record is
+// removed, so the oldest segment always holds one (peekOldest relies on it).
+Result<Spool::Loss> Spool::failAppend(const std::string& reason) {
+  closeActive();
+  Segment& active = segments_.back();
+  if (active.records.empty()) {
+    bytes_ -= active.size;
+    removeSegmentFiles(active.seq);
+    segments_.pop_back();
+  } else if (struct stat st{}; ::stat(segmentPath(active.seq).c_str(), &st) == 0) {
+    bytes_ += static_cast<std::uint64_t>(st.st_size) - active.size;
+    active.size = static_cast<std::uint64_t>(st.st_size);
+  }
+  return makeError(ErrorCode::kUnavailable, "spool: " + reason);
+}
+
 std::optional<Spool::Record> Spool::peekOldest() {
   MutexLock lock(mu_);
   while (!segments_.empty()) {
     Segment& segment = segments_.front();
     if (segment.records.empty()) {
-      // Only the open segment can be empty and present; nothing to read.
-      return std::nullopt;
+      // The open segment before its first record: nothing to read.
+      if (active_fd_ >= 0 && segments_.size() == 1) return std::nullopt;
+      // Any other empty segment would hide the records behind it.
+      removeSegmentFiles(segment.seq);
+      segments_.pop_front();
+      continue;
     }
     const RecordRef ref = segment.records.front();
     Record record;
@@ -358,9 +434,18 @@ void Spool::writeAck(const Segment& segment) {
   const std::string tmp = ackPath(segment.seq) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  const bool ok = writeAll(fd, text.data(), text.size());
+  bool ok = writeAll(fd, text.data(), text.size());
+  // With sync on, the new offset is durable before it replaces the old one
+  // (a rename may reach the disk before the data it names).
+  if (ok && options_.sync) ok = ::fdatasync(fd) == 0;
   ::close(fd);
-  if (ok) ::rename(tmp.c_str(), ackPath(segment.seq).c_str());
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return;
+  }
+  if (::rename(tmp.c_str(), ackPath(segment.seq).c_str()) == 0 && options_.sync) {
+    syncDirectory(options_.dir);
+  }
 }
 
 std::uint64_t Spool::bytes() const {

@@ -21,7 +21,18 @@ namespace kubemetrics::push {
 /// record not yet acknowledged), so a restart replays only what was not
 /// acknowledged; a crash between delivery and the ack write re-sends one
 /// record (at least once, never lost). A segment whose records are all
-/// acknowledged is deleted.
+/// acknowledged is deleted. Segment numbers only grow, starting past the
+/// last one found and the wall clock's microseconds at open, so a name is
+/// not reused (short of the clock stepping back by more than the time
+/// between two runs); and the scan deletes every ack whose segment is gone,
+/// so a stale ack can never apply to a new segment.
+///
+/// Durability: with `sync`, every append is fdatasync()ed before it
+/// returns, the directory is fsync()ed after a segment is created, and an
+/// ack is fdatasync()ed before it is renamed into place; a failed sync is a
+/// failed append. Without it, the page cache holds the data: a process
+/// crash (SIGKILL, OOM kill) loses nothing, a power loss may lose the last
+/// seconds.
 ///
 /// Opening scans every segment and checks every record's length and CRC: a
 /// record failing its CRC is skipped (counted, warned); a length that runs
@@ -58,13 +69,16 @@ class Spool {
     EncodedPayload payload;
   };
 
-  /// Creates the directory and scans existing segments. kUnavailable when
-  /// the directory cannot be created or read.
+  /// Creates the directory, checks that a file can be written in it, and
+  /// scans existing segments. kUnavailable when the directory cannot be
+  /// created, written or read.
   static Result<std::unique_ptr<Spool>> open(Options options);
   ~Spool();
 
   /// Appends one payload (durable on return if `sync`). kUnavailable on an
-  /// I/O error (disk full): the caller counts the payload as dropped.
+  /// I/O error (disk full, a failed sync): the caller counts the payload
+  /// as dropped; the spool stays usable (the next append starts a fresh
+  /// segment).
   Result<Loss> append(const EncodedPayload& payload);
   /// The oldest record not yet popped, read from disk; nullopt when empty.
   /// A record unreadable now (deleted under us, CRC changed on disk) is
@@ -101,12 +115,13 @@ class Spool {
   void removeSegmentFiles(std::uint64_t seq) KM_REQUIRES(mu_);
   void closeActive() KM_REQUIRES(mu_);
   void writeAck(const Segment& segment) KM_REQUIRES(mu_);
+  Result<Loss> failAppend(const std::string& reason) KM_REQUIRES(mu_);
 
   const Options options_;
   mutable Mutex mu_;
   std::deque<Segment> segments_ KM_GUARDED_BY(mu_);
-  int active_fd_ KM_GUARDED_BY(mu_) = -1;  // fd of segments_.back() while writing
-  std::uint64_t next_seq_ KM_GUARDED_BY(mu_) = 1;
+  int active_fd_ KM_GUARDED_BY(mu_) = -1;          // fd of segments_.back() while writing
+  std::uint64_t next_seq_ KM_GUARDED_BY(mu_) = 0;  // set by scan()
   std::uint64_t bytes_ KM_GUARDED_BY(mu_) = 0;
   std::uint64_t records_ KM_GUARDED_BY(mu_) = 0;
   std::uint64_t samples_ KM_GUARDED_BY(mu_) = 0;

@@ -114,6 +114,13 @@ void SpoolReplayer::replayOne(const Attempt& attempt) {
       backoff_ = retry_.next(backoff_);
     }
     refreshGauges();
+  } else {
+    // Counted records but none readable (every one skipped as corrupt just
+    // now): wait a backoff rather than claim the next replay at once, so
+    // no accounting slip can make a sender spin.
+    MutexLock lock(mu_);
+    not_before_ = clock_.now() + backoff_;
+    backoff_ = retry_.next(backoff_);
   }
   MutexLock lock(mu_);
   replaying_ = false;
@@ -122,6 +129,11 @@ void SpoolReplayer::replayOne(const Attempt& attempt) {
 bool SpoolReplayer::replaying() const {
   MutexLock lock(mu_);
   return replaying_;
+}
+
+bool SpoolReplayer::backlog() const {
+  MutexLock lock(mu_);
+  return spool_ && (replaying_ || spool_->records() > 0);
 }
 
 bool SpoolReplayer::idle() const {

@@ -71,6 +71,11 @@ class SpoolReplayer {
   /// the next replay backs off (Retry-After honoured).
   void replayOne(const Attempt& attempt);
 
+  /// There is a spool (exporters.spool.enabled).
+  bool enabled() const { return spool_ != nullptr; }
+  /// Something is spooled or being replayed: a new payload must go behind
+  /// it to keep the order.
+  bool backlog() const;
   bool replaying() const;
   /// No replay running and nothing spooled.
   bool idle() const;

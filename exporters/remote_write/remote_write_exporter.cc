@@ -1,28 +1,14 @@
 #include "remote_write_exporter.h"
 
-#include <fstream>
-#include <sstream>
+#include <memory>
 #include <utility>
 
+#include "common/http/secret_file.h"
 #include "kubemetrics/log.h"
 #include "remote_write_encoder.h"
 
 namespace kubemetrics::exporters::remote_write {
 namespace {
-
-Result<std::string> readSecret(const std::string& path, const std::string& key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return makeError(ErrorCode::kUnavailable,
-                     "exporters.remote_write." + key + ": cannot read " + path);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string secret = text.str();
-  // Files written by `echo` or Kubernetes secrets often end in a newline.
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  return secret;
-}
 
 std::string base64(std::string_view in) {
   static constexpr char kAlphabet[] =
@@ -59,15 +45,23 @@ Result<std::unique_ptr<push::PushExporter>> createRemoteWriteExporter(
   options.client.max_response_bytes = 1 << 20;
   options.headers = {{"Content-Type", std::string(kContentType)},
                      {std::string(kVersionHeader), std::string(kVersion)}};
+  // Secrets are files re-read when they change (a rotated token or
+  // password is used from the next request); unreadable at start is a
+  // start-up error.
   if (!config.basic_auth_username.empty()) {
-    auto password = readSecret(config.basic_auth_password_file, "basic_auth.password_file");
-    if (!password) return tl::unexpected(password.error());
-    options.headers.emplace_back("Authorization",
-                                 "Basic " + base64(config.basic_auth_username + ":" + *password));
+    auto password = std::make_shared<SecretFile>(config.basic_auth_password_file,
+                                                 "exporters.remote_write.basic_auth.password_file");
+    if (auto loaded = password->load(); !loaded) return tl::unexpected(loaded.error());
+    options.authorization = [password, user = config.basic_auth_username]() -> Result<std::string> {
+      auto secret = password->value();
+      if (!secret) return tl::unexpected(secret.error());
+      return "Basic " + base64(user + ":" + *secret);
+    };
   } else if (!config.bearer_token_file.empty()) {
-    auto token = readSecret(config.bearer_token_file, "bearer_token_file");
-    if (!token) return tl::unexpected(token.error());
-    options.headers.emplace_back("Authorization", "Bearer " + *token);
+    auto token = std::make_shared<SecretFile>(config.bearer_token_file,
+                                              "exporters.remote_write.bearer_token_file");
+    if (auto loaded = token->load(); !loaded) return tl::unexpected(loaded.error());
+    options.authorization = push::bearerAuthorization(std::move(token));
   }
   if (config.tls.insecure_skip_verify) {
     logWarn(name) << "tls.insecure_skip_verify is on: the certificate of " << config.url

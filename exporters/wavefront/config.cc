@@ -2,9 +2,10 @@
 
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <memory>
 #include <utility>
+
+#include "common/http/secret_file.h"
 
 namespace kubemetrics::exporters::wavefront {
 namespace {
@@ -175,29 +176,22 @@ WavefrontConfig parseConfig(ConfigNode& node) {
   return config;
 }
 
-Result<std::string> loadToken(const WavefrontConfig& config) {
-  std::string token;
+Result<push::Authorization> tokenAuthorization(const WavefrontConfig& config) {
   if (!config.token_file.empty()) {
-    std::ifstream in(config.token_file);
-    if (!in) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "exporters.wavefront.token_file: cannot read " + config.token_file);
-    }
-    std::getline(in, token);
-    if (!token.empty() && token.back() == '\r') token.pop_back();
-    if (token.empty()) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "exporters.wavefront.token_file: " + config.token_file + " is empty");
-    }
-  } else if (!config.token_env.empty()) {
+    auto token = std::make_shared<SecretFile>(config.token_file, "exporters.wavefront.token_file");
+    if (auto loaded = token->load(); !loaded) return tl::unexpected(loaded.error());
+    return push::bearerAuthorization(std::move(token));
+  }
+  if (!config.token_env.empty()) {
     const char* value = std::getenv(config.token_env.c_str());
     if (value == nullptr || *value == '\0') {
       return makeError(ErrorCode::kInvalidArgument, "exporters.wavefront.token_env: variable " +
                                                         config.token_env + " is unset or empty");
     }
-    token = value;
+    return push::Authorization(
+        [header = "Bearer " + std::string(value)]() -> Result<std::string> { return header; });
   }
-  return token;
+  return push::Authorization();
 }
 
 }  // namespace kubemetrics::exporters::wavefront

@@ -54,10 +54,12 @@ bool parseEndpoint(const std::string& url, WavefrontEndpoint* endpoint, std::str
 /// push::sharedSpoolConfig(). Start-up only.
 WavefrontConfig parseConfig(ConfigNode& node);
 
-/// The bearer token: the first line of token_file, else the value of the
-/// variable token_env; "" when neither is set. Errors: the file cannot be
-/// read, is empty, or the variable is unset or empty (kInvalidArgument,
-/// naming the file or variable, never the token).
-Result<std::string> loadToken(const WavefrontConfig& config);
+/// The Authorization of direct ingestion: "Bearer " and the token of
+/// token_file (re-read when the file changes, so a rotated token is used
+/// from the next request), else of the variable token_env; an empty
+/// function when neither is set. Errors: the file cannot be read or is
+/// empty, or the variable is unset or empty (kInvalidArgument, naming the
+/// file or variable, never the token).
+Result<push::Authorization> tokenAuthorization(const WavefrontConfig& config);
 
 }  // namespace kubemetrics::exporters::wavefront

@@ -32,13 +32,13 @@ Result<std::unique_ptr<push::PushExporter>> createWavefrontExporter(
     options.connect_timeout = std::min(options.connect_timeout, config.push.timeout);
     transports = makeTcpTransportFactory(std::move(options));
   } else {
-    auto token = loadToken(config);
-    if (!token) return tl::unexpected(token.error());
+    auto authorization = tokenAuthorization(config);
+    if (!authorization) return tl::unexpected(authorization.error());
     push::HttpTransportOptions options;
     options.url = endpoint.report_url;
     // As wavefront-sdk-java's ReportingService sends /report bodies.
     options.headers.emplace_back("Content-Type", "application/octet-stream");
-    if (!token->empty()) options.headers.emplace_back("Authorization", "Bearer " + *token);
+    options.authorization = std::move(*authorization);
     options.client.accept_gzip = false;
     transports = push::makeHttpTransportFactory(std::move(options),
                                                 std::string(contentEncodingOf(compression)));

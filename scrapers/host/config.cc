@@ -2,11 +2,17 @@
 
 namespace kubemetrics::scrapers::host {
 
+// node_exporter's list, plus the network filesystems: statvfs() on a
+// mount whose server is gone (an EFS or NFS volume, a CIFS share) blocks
+// in the kernel without a timeout, and would hold up the host source and
+// the agent's shutdown with it. Their capacity is the server's, not the
+// node's.
 std::vector<std::string> defaultExcludedFsTypes() {
   return {"autofs",     "binfmt_misc", "bpf",       "cgroup",   "cgroup2",   "configfs",
           "debugfs",    "devpts",      "devtmpfs",  "fusectl",  "hugetlbfs", "iso9660",
           "mqueue",     "nsfs",        "overlay",   "proc",     "procfs",    "pstore",
-          "rpc_pipefs", "securityfs",  "selinuxfs", "squashfs", "sysfs",     "tracefs"};
+          "rpc_pipefs", "securityfs",  "selinuxfs", "squashfs", "sysfs",     "tracefs",
+          "nfs",        "nfs4",        "cifs",      "smb3",     "ceph",      "fuse.sshfs"};
 }
 
 HostConfig parseHostConfig(ConfigNode& node) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,7 @@ namespace kubemetrics {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::TempDir;
 using testing::TlsCerts;
 
 constexpr auto kTimeout = 5s;
@@ -820,6 +822,68 @@ TEST_F(HttpClientTlsTest, MissingCaFileIsInvalidArgument) {
   auto response = fetch(runner, trusting(certs().dir() + "/no-such-ca.crt"));
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().code(), ErrorCode::kInvalidArgument) << response.error().message();
+}
+
+// Replaces `path` the way a Secret volume or cert-manager does: a new file
+// renamed over the old one.
+void replaceFile(const std::string& path, const std::string& from) {
+  std::filesystem::copy_file(from, path + ".new",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(path + ".new", path);
+}
+
+TEST_F(HttpClientTlsTest, RotatedCaFileIsUsedFromTheNextConnection) {
+  auto server = makeServer(certs().server_cert, certs().server_key);
+  ServerRunner runner(*server);
+  TempDir dir;
+  const std::string ca = dir.path() + "/ca.crt";
+  std::filesystem::copy_file(certs().other_ca_cert, ca);
+  HttpClient client(trusting(ca));  // one client for the whole test
+  auto before = client.send(get(runner.url("/", "https")), soon());
+  ASSERT_FALSE(before.has_value());
+  EXPECT_NE(before.error().message().find("unknown CA"), std::string::npos);
+  replaceFile(ca, certs().ca_cert);
+  auto after = client.send(get(runner.url("/", "https")), soon());
+  ASSERT_TRUE(after.has_value()) << after.error().message();
+  EXPECT_EQ(after->body, "secure");
+}
+
+TEST_F(HttpClientTlsTest, RotatedClientCertificateIsUsedFromTheNextConnection) {
+  auto server = makeServer(certs().server_cert, certs().server_key, certs().ca_cert.c_str());
+  ServerRunner runner(*server);
+  TempDir dir;
+  HttpClientOptions options = trusting(certs().ca_cert);
+  options.keep_alive = false;
+  options.tls.cert_file = dir.path() + "/tls.crt";
+  options.tls.key_file = dir.path() + "/tls.key";
+  // A certificate the server does not trust (another CA) first.
+  std::filesystem::copy_file(certs().other_server_cert, options.tls.cert_file);
+  std::filesystem::copy_file(certs().other_server_key, options.tls.key_file);
+  HttpClient client(options);
+  EXPECT_FALSE(client.send(get(runner.url("/", "https")), soon()).has_value());
+  replaceFile(options.tls.key_file, certs().client_key);
+  replaceFile(options.tls.cert_file, certs().client_cert);
+  auto after = client.send(get(runner.url("/", "https")), soon());
+  ASSERT_TRUE(after.has_value()) << after.error().message();
+  EXPECT_EQ(after->body, "secure");
+}
+
+TEST_F(HttpClientTlsTest, UnreadableNewTlsFileKeepsThePreviousOne) {
+  // A rotation caught half-way (an empty or partial PEM) must not break a
+  // client that works.
+  auto server = makeServer(certs().server_cert, certs().server_key);
+  ServerRunner runner(*server);
+  TempDir dir;
+  const std::string ca = dir.path() + "/ca.crt";
+  std::filesystem::copy_file(certs().ca_cert, ca);
+  HttpClientOptions options = trusting(ca);
+  options.keep_alive = false;  // every request makes a new connection
+  HttpClient client(options);
+  ASSERT_TRUE(client.send(get(runner.url("/", "https")), soon()).has_value());
+  replaceFile(ca, dir.write("partial.pem", "-----BEGIN CERTIFICATE-----\nMIIB"));
+  auto response = client.send(get(runner.url("/", "https")), soon());
+  ASSERT_TRUE(response.has_value()) << response.error().message();
+  EXPECT_EQ(response->body, "secure");
 }
 
 TEST_F(HttpClientTlsTest, PlainHttpServerFailsTheHandshake) {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
@@ -315,6 +316,79 @@ TEST(PushExporterTest, SpoolsWhenBackendIsDownAndReplaysWhenBack) {
   EXPECT_EQ(exporter->stats().spool_records, 0u);
 }
 
+// The values of every delivered body, in delivery order.
+std::vector<int> deliveredValues(FakeBackend& backend) {
+  std::vector<int> values;
+  std::lock_guard<std::mutex> lock(backend.mu);
+  for (const auto& body : backend.delivered) {
+    std::size_t at = 0;
+    while (at < body.size()) {
+      const std::size_t comma = body.find(',', at);
+      values.push_back(std::stoi(body.substr(at, comma - at)));
+      at = comma + 1;
+    }
+  }
+  return values;
+}
+
+TEST(PushExporterTest, OnceSomethingIsSpooledEverythingFollowsItInOrder) {
+  // Receivers without an out-of-order window refuse a sample older than
+  // one they have: after an outage, the backlog must arrive oldest first
+  // and nothing newer may overtake it.
+  TempDir tmp;
+  Rig rig;
+  auto& backend = rig.backend;
+  backend->fallback = DeliveryOutcome::retry("connection refused");
+  auto config = fastConfig(tmp.path());
+  config.max_in_flight = 1;  // one request at a time: delivery order is defined
+  ASSERT_TRUE(rig.create(config));
+  auto& exporter = rig.exporter;
+  // The first payload runs out of retries while the others wait queued.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->stats().spooled_samples == 500; }));
+  // Later payloads go behind the backlog, not to the (empty) queue.
+  for (int i = 5; i < 8; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->stats().spooled_samples == 800; }));
+  {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    backend->fallback = DeliveryOutcome::delivered();
+  }
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->idleForTest(); }));
+  std::vector<int> expected(800);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(deliveredValues(*backend), expected);
+  // The queue works as before once the spool is empty.
+  ASSERT_TRUE(exporter->send(batchOf(800, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->deliveredSamples() == 900; }));
+  EXPECT_EQ(exporter->stats().spooled_samples, 800u);
+}
+
+TEST(PushExporterTest, UnauthorizedBacklogIsKeptUntilTheBackendAccepts) {
+  // An expired token answers 401 for a while: the spooled backlog must
+  // survive it (it used to be popped as "refused for good").
+  TempDir tmp;
+  Rig rig;
+  auto& backend = rig.backend;
+  backend->fallback = classifyHttpStatus(401, "", "token expired");
+  ASSERT_TRUE(rig.create(fastConfig(tmp.path())));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->stats().spooled_samples == 100; }));
+  // Several replays are refused too.
+  const auto attempts = [&] {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    return backend->attempts.size();
+  };
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return attempts() >= 6; }));
+  EXPECT_EQ(rig.exporter->stats().spool_records, 1u);
+  {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    backend->fallback = DeliveryOutcome::delivered();
+  }
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->idleForTest(); }));
+  EXPECT_EQ(backend->deliveredSamples(), 100u);
+  EXPECT_EQ(rig.exporter->stats().dropped_samples, 0u);
+}
+
 TEST(PushExporterTest, ShutdownSpoolsAndRestartReplays) {
   TempDir tmp;
   auto down = std::make_shared<FakeBackend>();
@@ -360,7 +434,13 @@ TEST(PushExporterTest, ClassifiesHttpStatuses) {
   const auto bad = classifyHttpStatus(400, "", "out of order sample\nsecond line");
   EXPECT_EQ(bad.kind, DeliveryOutcome::Kind::kDrop);
   EXPECT_EQ(bad.message, "HTTP 400: out of order sample second line");
-  EXPECT_EQ(classifyHttpStatus(404, "", "").kind, DeliveryOutcome::Kind::kDrop);
+  EXPECT_EQ(classifyHttpStatus(422, "", "").kind, DeliveryOutcome::Kind::kDrop);
+  // The receiver's state, not the body: an expired token, a route being
+  // deployed, a lowered limit. Retried, so nothing spooled is discarded.
+  for (int status : {401, 403, 404, 408, 413}) {
+    EXPECT_EQ(classifyHttpStatus(status, "", "").kind, DeliveryOutcome::Kind::kRetry) << status;
+  }
+  EXPECT_EQ(classifyHttpStatus(401, "3", "").retry_after, 3s);
   EXPECT_EQ(parseRetryAfter(""), 0ms);
   EXPECT_EQ(parseRetryAfter("abc"), 0ms);
   EXPECT_EQ(parseRetryAfter(" 120 "), 120s);

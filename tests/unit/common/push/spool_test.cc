@@ -1,7 +1,9 @@
 #include "common/push/spool.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -190,6 +192,126 @@ TEST(SpoolTest, ByteCapDropsOldestSegmentsAndCountsThem) {
   ASSERT_TRUE(loss);
   EXPECT_FALSE(loss->stored);
   EXPECT_EQ(loss->dropped_samples, 9u);
+}
+
+// Sets RLIMIT_FSIZE for the test's scope: a write past it fails (EFBIG),
+// as on a full disk, for root too. SIGXFSZ is ignored meanwhile.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  void (*old_handler_)(int) = nullptr;
+};
+
+TEST(SpoolTest, FailedFirstWriteLeavesNothingThatHidesLaterRecords) {
+  TempDir tmp;
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(spool);
+  {
+    FileSizeLimit full(64);  // the "disk" takes 64 bytes per file
+    auto failed = (*spool)->append(payload(5, std::string(200, 'a')));
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().code(), ErrorCode::kUnavailable);
+  }
+  EXPECT_EQ((*spool)->records(), 0u);
+  EXPECT_EQ((*spool)->bytes(), 0u);
+  EXPECT_TRUE(segmentFiles(tmp.path()).empty());  // no empty segment left in front
+  // Space is back: the next record is stored and read back at once (an
+  // empty segment in front used to hide it: nothing to peek while records
+  // were counted, and the senders spun).
+  ASSERT_TRUE((*spool)->append(payload(5, "later")));
+  EXPECT_EQ((*spool)->records(), 1u);
+  EXPECT_EQ(drain(**spool), (std::vector<std::string>{"later"}));
+}
+
+TEST(SpoolTest, FailedWriteAfterRecordsKeepsThem) {
+  TempDir tmp;
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(spool);
+  ASSERT_TRUE((*spool)->append(payload(1, "one")));  // 8 + 13 + 6 + 3 = 30 bytes
+  {
+    FileSizeLimit full(40);
+    EXPECT_FALSE((*spool)->append(payload(1, std::string(100, 'x'))));  // torn after 10 bytes
+  }
+  ASSERT_TRUE((*spool)->append(payload(1, "three")));  // a fresh segment
+  EXPECT_EQ(segmentFiles(tmp.path()).size(), 2u);
+  EXPECT_EQ((*spool)->records(), 2u);
+  spool->reset();
+  // Reopened: the torn tail is skipped (counted), never replayed.
+  auto reopened = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ((*reopened)->corruptRecords(), 1u);
+  EXPECT_EQ(drain(**reopened), (std::vector<std::string>{"one", "three"}));
+}
+
+TEST(SpoolTest, SegmentNamesAreNeverReusedAndStaleAcksAreRemoved) {
+  TempDir tmp;
+  std::string first;
+  {
+    auto spool = Spool::open(options(tmp.path()));
+    ASSERT_TRUE(spool);
+    ASSERT_TRUE((*spool)->append(payload(1, "a")));
+    ASSERT_TRUE((*spool)->append(payload(1, "b")));
+    first = segmentFiles(tmp.path()).at(0);
+    // Consume the first record: an ack at offset 28 now names the segment.
+    auto record = (*spool)->peekOldest();
+    ASSERT_TRUE(record);
+    (*spool)->pop(record->id);
+  }
+  const std::string ack = first.substr(0, first.size() - 4) + ".ack";
+  ASSERT_TRUE(std::filesystem::exists(ack));
+  // A crash between the two unlinks of a consumed segment: the segment is
+  // gone, its ack stays.
+  std::filesystem::remove(first);
+  tmp.write(std::filesystem::path(ack).filename().string() + ".tmp", "99\n");
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_TRUE(spool);
+  EXPECT_FALSE(std::filesystem::exists(ack));
+  EXPECT_FALSE(std::filesystem::exists(ack + ".tmp"));
+  ASSERT_TRUE((*spool)->append(payload(1, "c")));
+  const auto files = segmentFiles(tmp.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0], first);
+  EXPECT_EQ(drain(**spool), (std::vector<std::string>{"c"}));
+}
+
+TEST(SpoolTest, SyncedSpoolStoresAndReplays) {
+  TempDir tmp;
+  auto o = options(tmp.path());
+  o.sync = true;
+  {
+    auto spool = Spool::open(o);
+    ASSERT_TRUE(spool);
+    for (const char* body : {"a", "b", "c"}) ASSERT_TRUE((*spool)->append(payload(1, body)));
+    auto record = (*spool)->peekOldest();
+    ASSERT_TRUE(record);
+    (*spool)->pop(record->id);
+  }
+  auto spool = Spool::open(o);
+  ASSERT_TRUE(spool);
+  EXPECT_EQ(drain(**spool), (std::vector<std::string>{"b", "c"}));
+}
+
+TEST(SpoolTest, DirectoryWhereNoFileCanBeWrittenIsAnErrorAtOpen) {
+  TempDir tmp;
+  FileSizeLimit full(0);
+  auto spool = Spool::open(options(tmp.path()));
+  ASSERT_FALSE(spool);
+  EXPECT_EQ(spool.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(spool.error().message().find("is not writable"), std::string::npos)
+      << spool.error().message();
 }
 
 TEST(SpoolTest, UnwritableDirectoryIsAnError) {

@@ -1,8 +1,8 @@
 // The remote write exporter against a cpp-httplib fake backend on
 // 127.0.0.1: the spec's headers, and what each answer leads to (500 and 429
 // retried with Retry-After honoured, 400 dropped and counted, a timeout
-// retried). A manual clock drives max_wait and the backoff; the request
-// timeout stays real time (a network deadline).
+// retried, 401 retried until a rotated token file is read). A manual clock drives max_wait and the
+// backoff; the request timeout stays real time (a network deadline).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <snappy.h>
@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -57,6 +58,13 @@ class FakeBackend {
       {
         std::lock_guard<std::mutex> lock(mu_);
         received_.push_back(r);
+        if (!required_authorization_.empty() &&
+            req.get_header_value("Authorization") != required_authorization_) {
+          // As Prometheus behind an auth proxy, AMP or Mimir answer a bad token.
+          res.status = 401;
+          res.set_content("invalid token", "text/plain");
+          return;
+        }
         if (!script_.empty()) {
           answer = script_.front();
           script_.erase(script_.begin());
@@ -86,6 +94,11 @@ class FakeBackend {
     std::lock_guard<std::mutex> lock(mu_);
     return received_;
   }
+  /// From now on, a request without this Authorization value gets 401.
+  void requireAuthorization(std::string value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    required_authorization_ = std::move(value);
+  }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write"; }
 
  private:
@@ -96,6 +109,7 @@ class FakeBackend {
   std::mutex mu_;
   std::vector<Answer> script_;
   std::vector<Received> received_;
+  std::string required_authorization_;
 };
 
 FakeBackend::Answer status(int code, std::string body = "", std::string retry_after = "") {
@@ -177,6 +191,37 @@ TEST(RemoteWriteRetryTest, SendsTheSpecHeadersAndBearerToken) {
   EXPECT_EQ(header("User-Agent").rfind("kubemetrics-agent/", 0), 0u) << header("User-Agent");
   EXPECT_EQ(header("Authorization"), "Bearer s3cret");
   EXPECT_EQ(got[0].samples, 10u);
+}
+
+TEST(RemoteWriteRetryTest, RotatedTokenIsUsedAndNothingIsLostMeanwhile) {
+  // The backend moves to a new token before the agent's Secret is updated:
+  // 401 for a while, then the mounted file is swapped (a new file renamed
+  // in place, as a Secret volume does) and the backlog goes out.
+  ManualClock clock;
+  FakeBackend backend(clock);
+  TempDir tmp;
+  auto config = configFor(backend);
+  config.bearer_token_file = tmp.write("token", "old-token\n");
+  config.push.spool.enabled = true;
+  config.push.spool.dir = tmp.path() + "/spool";
+  prometheus::Registry registry;
+  auto exporter = createRemoteWriteExporter("remote_write", config, registry, clock);
+  ASSERT_TRUE(exporter) << exporter.error().message();
+  ScopeExitStepping stop(clock, [&] { (*exporter)->shutdown(deadlineIn(2s)); });
+  backend.requireAuthorization("Bearer new-token");
+  ASSERT_TRUE((*exporter)->send(batchOf(10)));
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().spooled_samples == 10; }));
+  ASSERT_TRUE((*exporter)->send(batchOf(5)));  // goes behind the backlog
+  ASSERT_TRUE(stepUntil(clock, [&] { return backend.received().size() >= 6; }));
+  EXPECT_EQ((*exporter)->stats().sent_samples, 0u);
+
+  const std::string fresh = tmp.write("token.new", "new-token\n");
+  ASSERT_EQ(std::rename(fresh.c_str(), config.bearer_token_file.c_str()), 0);
+  ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().sent_samples == 15; }));
+  EXPECT_EQ((*exporter)->stats().dropped_samples, 0u);
+  const auto got = backend.received();
+  EXPECT_EQ(got.back().headers.find("Authorization")->second, "Bearer new-token");
+  EXPECT_EQ(got.back().samples, 5u);  // the newer payload last
 }
 
 TEST(RemoteWriteRetryTest, BasicAuth) {

@@ -124,20 +124,26 @@ TEST(WavefrontConfigTest, TokenFromFileOrEnv) {
     out << "tok-123\n";
   }
   config.token_file = file;
-  auto token = loadToken(config);
-  ASSERT_TRUE(token) << token.error().message();
-  EXPECT_EQ(*token, "tok-123");
+  auto header = [&]() -> std::string {
+    auto authorization = tokenAuthorization(config);
+    if (!authorization) return "error: " + authorization.error().message();
+    if (!*authorization) return "none";
+    auto value = (*authorization)();
+    return value ? *value : "error: " + value.error().message();
+  };
+  EXPECT_EQ(header(), "Bearer tok-123");
 
   config.token_file = file + ".missing";
-  EXPECT_FALSE(loadToken(config));
+  EXPECT_NE(header().find("token_file: cannot read"), std::string::npos) << header();
 
   config.token_file.clear();
   config.token_env = "KM_WF_TEST_TOKEN";
   ::unsetenv("KM_WF_TEST_TOKEN");
-  ASSERT_FALSE(loadToken(config));
-  EXPECT_NE(loadToken(config).error().message().find("KM_WF_TEST_TOKEN"), std::string::npos);
+  EXPECT_NE(header().find("variable KM_WF_TEST_TOKEN is unset"), std::string::npos) << header();
   ::setenv("KM_WF_TEST_TOKEN", "env-tok", 1);
-  EXPECT_EQ(loadToken(config).value(), "env-tok");
+  EXPECT_EQ(header(), "Bearer env-tok");
+  config.token_env.clear();
+  EXPECT_EQ(header(), "none");
   ::unsetenv("KM_WF_TEST_TOKEN");
   std::remove(file.c_str());
 }

@@ -39,7 +39,13 @@ TEST(HostConfigTest, DefaultsWhenAbsent) {
   EXPECT_EQ(p.config.proc_path, "/proc");
   EXPECT_EQ(p.config.rootfs_path, "/");
   EXPECT_EQ(p.config.exclude_fs_types, defaultExcludedFsTypes());
-  EXPECT_EQ(defaultExcludedFsTypes().size(), 24u);
+  EXPECT_EQ(defaultExcludedFsTypes().size(), 30u);
+  // A dead NFS/EFS server would block statvfs() without a timeout.
+  for (const char* network : {"nfs", "nfs4", "cifs"}) {
+    EXPECT_NE(std::find(defaultExcludedFsTypes().begin(), defaultExcludedFsTypes().end(), network),
+              defaultExcludedFsTypes().end())
+        << network;
+  }
   for (const char* type : {"overlay", "cgroup2", "tracefs", "nsfs", "squashfs"}) {
     EXPECT_NE(std::find(p.config.exclude_fs_types.begin(), p.config.exclude_fs_types.end(), type),
               p.config.exclude_fs_types.end())
