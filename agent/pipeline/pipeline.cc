@@ -289,7 +289,14 @@ void Pipeline::shutdown(Deadline deadline) {
   for (auto& lane : lanes_) {
     if (lane->flusher.joinable()) lane->flusher.join();
   }
-  for (auto& lane : lanes_) lane->exporter->shutdown(deadline);
+  // In parallel: every exporter gets the whole deadline to send or spool
+  // what it holds; one stuck on a dead backend does not use up the others'.
+  std::vector<std::thread> stopping;
+  for (auto& lane : lanes_) {
+    stopping.emplace_back(
+        [exporter = lane->exporter.get(), deadline] { exporter->shutdown(deadline); });
+  }
+  for (std::thread& t : stopping) t.join();
   logInfo("pipeline") << "drained: " << pending << " batches were in the ring at shutdown";
 }
 

@@ -37,7 +37,8 @@ AgentTags::Tags configuredTags(const AgentConfig& config);
 /// exporter calls Exporter::send in order.
 ///
 /// shutdown() stops intake, drains the ring through the processors, drains
-/// every queue into its exporter, then calls Exporter::shutdown, all by the
+/// every queue into its exporter, then calls every Exporter::shutdown at
+/// once (one thread each, so each has the whole time), all by the
 /// deadline: batches still queued at the deadline are dropped and counted.
 ///
 /// Thread-safe: submit() from any thread; start() and shutdown() from the

@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -259,7 +260,14 @@ class HttpClient::Impl {
       if (!target) return tl::unexpected(target.error());
       context = "http client: " + request.method + " " + target->display;
       handler_error_ = false;
+      // A cancel() from before this request is not for it.
+      cancel_requested_.store(false, std::memory_order_relaxed);
       auto result = sendTo(*target, request, deadline, on_chunk);
+      if (!result && cancel_requested_.load(std::memory_order_relaxed)) {
+        closeConnection();
+        return makeError(ErrorCode::kUnavailable,
+                         context + ": cancelled (" + result.error().message() + ")");
+      }
       if (!result) {
         closeConnection();
         // The chunk handler's own error goes back as it was returned.
@@ -274,6 +282,21 @@ class HttpClient::Impl {
       closeConnection();
       return makeError(ErrorCode::kInternal, context + ": unexpected exception");
     }
+  }
+
+  // Any thread. The handler runs inside run() on the owner's thread, where
+  // closing the socket (or cancelling a resolve) is safe; a handler left
+  // queued between requests finds the flag cleared by the next send().
+  void cancel() {
+    cancel_requested_.store(true, std::memory_order_relaxed);
+    net::post(ioc_, [this] {
+      if (!cancel_requested_.load(std::memory_order_relaxed)) return;
+      resolver_.cancel();
+      if (conn_) {
+        beast::error_code ignored;
+        conn_->tcp().socket().close(ignored);
+      }
+    });
   }
 
  private:
@@ -300,6 +323,7 @@ class HttpClient::Impl {
   Result<void> connect(const Target& t, const std::string& key, Deadline deadline);
   Result<std::vector<tcp::endpoint>> resolve(const Target& t, Deadline until);
   Result<ssl::context*> tlsContext();
+
   Result<ssl::context> buildTlsContext() const;
   std::vector<std::optional<FileSignature>> tlsFileSignatures() const;
   Attempt headerFailure(beast::error_code ec, bool nothing_read, std::uint64_t content_length,
@@ -332,6 +356,7 @@ class HttpClient::Impl {
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<char[]> read_buffer_ = std::make_unique<char[]>(kReadChunk);
   bool handler_error_ = false;  // the last send() failed in the caller's chunk handler
+  std::atomic<bool> cancel_requested_{false};
 };
 
 // Runs the io_context until the operation that `initiate` starts completes.
@@ -794,6 +819,8 @@ HttpClient::~HttpClient() = default;
 Result<HttpClientResponse> HttpClient::send(const HttpClientRequest& request, Deadline deadline) {
   return impl_->send(request, deadline, nullptr);
 }
+
+void HttpClient::cancel() { impl_->cancel(); }
 
 Result<HttpClientResponse> HttpClient::send(const HttpClientRequest& request, Deadline deadline,
                                             const BodyChunkHandler& on_chunk) {

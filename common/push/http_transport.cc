@@ -62,6 +62,8 @@ class HttpTransport : public Transport {
     return outcome;
   }
 
+  void cancel() override { client_.cancel(); }
+
  private:
   std::shared_ptr<const HttpTransportOptions> options_;
   std::string content_encoding_;

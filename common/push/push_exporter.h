@@ -126,6 +126,12 @@ class Transport {
   /// timeout, or earlier at shutdown). Never throws; every failure is an
   /// outcome (connection errors and timeouts are kRetry).
   virtual DeliveryOutcome deliver(const EncodedPayload& payload, Deadline deadline) = 0;
+  /// Called from another thread (the shutdown, at its deadline): ends the
+  /// deliver() in progress now, as a kRetry, so its payload is spooled
+  /// rather than the stop waiting out the request timeout. Thread-safe; no
+  /// effect on later calls. The default does nothing (the attempt ends at
+  /// its own deadline).
+  virtual void cancel() {}
 };
 
 using TransportPtr = std::unique_ptr<Transport>;
@@ -240,9 +246,11 @@ struct PushStats {
 /// Thread-safe: send() (one caller at a time, the flusher), the timer and
 /// the senders share state only through those parts; encoding and network
 /// I/O run outside every lock. shutdown() encodes what is pending, lets the
-/// senders try the queue until `deadline`, spools the rest, and joins every
-/// thread; a request already on the wire may hold it up to `timeout` past
-/// the deadline. The registry and the clock must outlive the exporter.
+/// senders try the queue until `deadline`, cancels the requests still on
+/// the wire (Transport::cancel; their payloads are spooled), spools the
+/// rest and joins every thread. With the HTTP transport the stop is bounded
+/// by the deadline; a Wavefront TCP write still ends at its own deadline.
+/// The registry and the clock must outlive the exporter.
 class PushExporter : public Exporter {
  public:
   /// Registers the self-metrics (labelled exporter=`name`), opens the spool

@@ -76,6 +76,10 @@ std::deque<EncodedPayload> SenderPool::drain(Deadline deadline) {
       return queue_.empty() && in_flight_ == 0 && !replayer_.replaying();
     });
   }
+  // Requests still on the wire at the deadline are cut short: their
+  // payloads go to the spool now instead of holding the stop up to the
+  // request timeout (30 s by default, past any pod's grace period).
+  for (const TransportPtr& transport : transports_) transport->cancel();
   stopAndJoin();
   std::deque<EncodedPayload> left;
   ClockLock lock(mu_);

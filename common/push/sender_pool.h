@@ -56,8 +56,9 @@ class SenderPool {
   void submit(EncodedPayload&& payload);
   /// Shutdown: no more replays, attempts end by `deadline` (a retry that
   /// would sleep past it gives up), and the senders work through the queue
-  /// until it is empty or `deadline` (by the clock) has passed; then stops
-  /// and joins them and returns what no sender took. Once.
+  /// until it is empty or `deadline` (by the clock) has passed; then
+  /// cancels the requests still in flight (their payloads are spooled),
+  /// stops and joins the senders and returns what no sender took. Once.
   std::deque<EncodedPayload> drain(Deadline deadline);
   /// Nothing queued or in flight.
   bool idle() const;

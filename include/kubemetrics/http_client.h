@@ -65,8 +65,8 @@ using BodyChunkHandler = std::function<Result<void>(std::string_view chunk)>;
 ///  - kDataLoss: the body ended early (truncated) or its gzip is corrupt.
 ///
 /// Not thread-safe: one instance per thread (it keeps a keep-alive
-/// connection to the last host). Never talks to any address it was not
-/// given.
+/// connection to the last host), except cancel(). Never talks to any
+/// address it was not given.
 class HttpClient {
  public:
   explicit HttpClient(HttpClientOptions options = {});
@@ -78,6 +78,10 @@ class HttpClient {
   /// Same, with the body handed to `on_chunk` as it arrives.
   Result<HttpClientResponse> send(const HttpClientRequest& request, Deadline deadline,
                                   const BodyChunkHandler& on_chunk);
+  /// From any thread: ends the send() in progress now (kUnavailable,
+  /// "cancelled"), as if its deadline had passed; for a shutdown that
+  /// cannot wait for a request's own timeout. No effect on later requests.
+  void cancel();
 
  private:
   class Impl;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -637,6 +638,43 @@ TEST(HttpClientTest, ServerThatNeverAnswersTimesOutAtTheDeadline) {
   EXPECT_EQ(response.error().code(), ErrorCode::kTimeout) << response.error().message();
   EXPECT_GE(took, 290ms);
   EXPECT_LT(took, 1300ms);
+}
+
+TEST(HttpClientTest, CancelFromAnotherThreadEndsTheRequestInProgress) {
+  std::atomic<bool> asked{false};
+  RawServer server([&](int fd, int, const std::atomic<bool>& stopping) {
+    RawServer::readRequestHead(fd);
+    asked = true;
+    while (!stopping) std::this_thread::sleep_for(10ms);
+  });
+  HttpClient client;
+  auto pending = std::async(std::launch::async, [&] {
+    return client.send(get(server.url("/")), deadlineIn(60s));  // far past the test
+  });
+  for (int i = 0; i < 5000 && !asked; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(asked);
+  client.cancel();
+  // Bounded against a hang only: the cancel, not a deadline, ends it.
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto response = pending.get();
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code(), ErrorCode::kUnavailable) << response.error().message();
+  EXPECT_NE(response.error().message().find("cancelled"), std::string::npos)
+      << response.error().message();
+}
+
+TEST(HttpClientTest, CancelBetweenRequestsDoesNotTouchTheNextOne) {
+  httplib::Server server;
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok", "text/plain");
+  });
+  ServerRunner runner(server);
+  HttpClient client;
+  ASSERT_TRUE(client.send(get(runner.url("/")), soon()).has_value());
+  client.cancel();  // nothing in progress
+  auto response = client.send(get(runner.url("/")), soon());
+  ASSERT_TRUE(response.has_value()) << response.error().message();
+  EXPECT_EQ(response->body, "ok");
 }
 
 TEST(HttpClientTest, SlowBodyTimesOutAtTheDeadline) {

@@ -338,6 +338,48 @@ TEST(RemoteWriteRetryTest, TimeoutIsRetried) {
   let_go();
 }
 
+TEST(RemoteWriteRetryTest, ShutdownCancelsAHeldRequestAndSpoolsItsPayload) {
+  // A backend that accepted the connection and never answers: the stop
+  // must not wait out the request timeout (60 s here, past any grace
+  // period); the payload goes to the spool for the next start. Declared
+  // before the backend, whose server threads use them until it is gone.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<bool> held{false};
+  ManualClock clock;
+  FakeBackend backend(clock);
+  backend.script({[&](httplib::Response& res) {
+    held = true;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, 10s, [&] { return release; });  // bounded against a hang
+    res.status = 204;
+  }});
+  auto let_go = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+    cv.notify_all();
+  };
+  TempDir tmp;
+  auto config = configFor(backend);
+  config.push.timeout = 60s;
+  config.push.spool.enabled = true;
+  config.push.spool.dir = tmp.path();
+  prometheus::Registry registry;
+  auto exporter = createRemoteWriteExporter("remote_write", config, registry, clock);
+  ASSERT_TRUE(exporter);
+  ASSERT_TRUE((*exporter)->send(batchOf(4)));
+  ASSERT_TRUE(stepUntil(clock, [&] { return held.load(); }));
+  {
+    kubemetrics::testing::ClockStepper stepper(clock);
+    (*exporter)->shutdown(clock.now() + 200ms);
+  }
+  // Returned while the backend still holds the request: cancelled, spooled.
+  EXPECT_EQ((*exporter)->stats().spooled_samples, 4u);
+  EXPECT_EQ((*exporter)->stats().sent_samples, 0u);
+  let_go();
+}
+
 TEST(RemoteWriteRetryTest, ConnectionRefusedGoesToSpoolThenReplays) {
   TempDir tmp;
   const int port = kubemetrics::testing::freeLoopbackPort();
