@@ -24,8 +24,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/core/file_signature.h"
 #include "common/http/content_encoding.h"
+#include "common/http/tls_material.h"
 #include "kubemetrics/log.h"
 
 namespace kubemetrics {
@@ -166,29 +166,6 @@ bool isParseError(const beast::error_code& ec) {
   return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category();
 }
 
-std::string verifyFailure(long result, const std::string& ca_file, const std::string& name) {
-  switch (result) {
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-      return ca_file.empty()
-                 ? "unknown CA (the server's certificate is not signed by a system CA)"
-                 : "unknown CA (the server's certificate is not signed by the configured CA " +
-                       ca_file + ")";
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH:
-      return "name mismatch (the certificate is not valid for " + name + ")";
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-      return "certificate has expired";
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return "certificate is not yet valid";
-    default:
-      return X509_verify_cert_error_string(result);
-  }
-}
-
 // Hands the decoded body to the caller's string or chunk handler, decoding
 // gzip on the way and enforcing the limit on the decoded size.
 class BodySink {
@@ -303,6 +280,7 @@ class HttpClient::Impl {
   // One open connection, plain or TLS, to one scheme://host:port (the key).
   struct Connection {
     std::string key;
+    std::shared_ptr<ssl::context> tls_context;  // declared first: outlives the stream
     std::optional<beast::tcp_stream> plain;
     std::optional<ssl::stream<beast::tcp_stream>> tls;
 
@@ -322,10 +300,6 @@ class HttpClient::Impl {
                                                           const HttpClientRequest& request) const;
   Result<void> connect(const Target& t, const std::string& key, Deadline deadline);
   Result<std::vector<tcp::endpoint>> resolve(const Target& t, Deadline until);
-  Result<ssl::context*> tlsContext();
-
-  Result<ssl::context> buildTlsContext() const;
-  std::vector<std::optional<FileSignature>> tlsFileSignatures() const;
   Attempt headerFailure(beast::error_code ec, bool nothing_read, std::uint64_t content_length,
                         const std::string& authority) const;
   Attempt bodyFailure(beast::error_code ec, std::size_t delivered,
@@ -350,9 +324,7 @@ class HttpClient::Impl {
   // Declared so that the connection goes before the contexts it uses.
   net::io_context ioc_{1};
   tcp::resolver resolver_{ioc_};
-  std::optional<ssl::context> ssl_ctx_;
-  std::vector<std::optional<FileSignature>>
-      tls_signatures_;  // of the files ssl_ctx_ was built from
+  TlsMaterial tls_{options_.tls};
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<char[]> read_buffer_ = std::make_unique<char[]>(kReadChunk);
   bool handler_error_ = false;  // the last send() failed in the caller's chunk handler
@@ -461,80 +433,6 @@ Result<bhttp::request<bhttp::string_body>> HttpClient::Impl::buildRequest(
   return req;
 }
 
-// The signatures of the TLS files, to see a rotation (cert-manager, a
-// Secret update) at the next connection.
-std::vector<std::optional<FileSignature>> HttpClient::Impl::tlsFileSignatures() const {
-  std::vector<std::optional<FileSignature>> signatures;
-  for (const std::string* path :
-       {&options_.tls.ca_file, &options_.tls.cert_file, &options_.tls.key_file}) {
-    if (!path->empty()) signatures.push_back(FileSignature::of(*path));
-  }
-  return signatures;
-}
-
-// Built on first use and rebuilt when a TLS file changed, so a CA file that
-// appears later or a rotated client certificate is used from the next
-// connection on. A rebuild that fails (a file caught half-written) keeps
-// the previous context; only without one is it an error.
-Result<ssl::context*> HttpClient::Impl::tlsContext() {
-  auto signatures = tlsFileSignatures();
-  if (ssl_ctx_ && signatures == tls_signatures_) return &*ssl_ctx_;
-  auto built = buildTlsContext();
-  if (!built) {
-    if (!ssl_ctx_) return tl::unexpected(built.error());
-    logWarn("http") << built.error().message() << "; keeping the TLS material loaded before";
-    tls_signatures_ = std::move(signatures);  // warned once per change
-    return &*ssl_ctx_;
-  }
-  // No connection may outlive the context it was made with.
-  closeConnection();
-  ssl_ctx_.emplace(std::move(*built));
-  tls_signatures_ = std::move(signatures);
-  return &*ssl_ctx_;
-}
-
-Result<ssl::context> HttpClient::Impl::buildTlsContext() const {
-  const TlsOptions& tls = options_.tls;
-  ssl::context ctx(ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
-  boost::system::error_code ec;
-  if (tls.insecure_skip_verify) {
-    ctx.set_verify_mode(ssl::verify_none);
-  } else {
-    ctx.set_verify_mode(ssl::verify_peer);
-    if (!tls.ca_file.empty()) {
-      ctx.load_verify_file(tls.ca_file, ec);
-      if (ec) {
-        return makeError(ErrorCode::kInvalidArgument,
-                         "tls: cannot load ca_file " + tls.ca_file + ": " + ec.message());
-      }
-    } else {
-      ctx.set_default_verify_paths(ec);
-      if (ec) {
-        return makeError(ErrorCode::kInternal, "tls: cannot load the system CAs: " + ec.message());
-      }
-    }
-  }
-  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
-    if (tls.cert_file.empty() || tls.key_file.empty()) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "tls: a client certificate needs both cert_file and key_file");
-    }
-    ctx.use_certificate_chain_file(tls.cert_file, ec);
-    if (ec) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "tls: cannot load cert_file " + tls.cert_file + ": " + ec.message());
-    }
-    ctx.use_private_key_file(tls.key_file, ssl::context::pem, ec);
-    if (ec) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "tls: cannot load key_file " + tls.key_file + ": " + ec.message());
-    }
-  }
-  return ctx;
-}
-
 Result<std::vector<tcp::endpoint>> HttpClient::Impl::resolve(const Target& t, Deadline until) {
   if (t.address) return std::vector<tcp::endpoint>{tcp::endpoint(*t.address, t.port)};
   // The handler owns its state: when the lookup outlives `until`, it stays
@@ -588,8 +486,9 @@ Result<void> HttpClient::Impl::connect(const Target& t, const std::string& key, 
   conn->key = key;
   std::string verify_name;
   if (t.tls) {
-    auto ctx = tlsContext();
+    auto ctx = tls_.context();
     if (!ctx) return tl::unexpected(ctx.error());
+    conn->tls_context = *ctx;  // kept while the connection lives, across a reload
     conn->tls.emplace(ioc_, **ctx);
   } else {
     conn->plain.emplace(ioc_);
@@ -633,9 +532,9 @@ Result<void> HttpClient::Impl::connect(const Target& t, const std::string& key, 
   if (ec) {
     const long verify = SSL_get_verify_result(ssl_handle);
     if (verify != X509_V_OK) {
-      return makeError(ErrorCode::kUnavailable, "TLS handshake with " + t.authority +
-                                                    ": certificate verify failed: " +
-                                                    verifyFailure(verify, tls.ca_file, name));
+      return makeError(ErrorCode::kUnavailable,
+                       "TLS handshake with " + t.authority + ": certificate verify failed: " +
+                           describeVerifyFailure(verify, tls.ca_file, name));
     }
     return makeError(ErrorCode::kUnavailable,
                      "TLS handshake with " + t.authority + ": " + ec.message());

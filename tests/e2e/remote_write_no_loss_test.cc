@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -250,6 +252,113 @@ TEST(RemoteWriteNoLossTest, ScrapingAgentKilledWhileBackendDownLosesNothing) {
   EXPECT_FALSE(countAtBackend(vm.port, "kmtest_scraped").second) << "duplicates at the backend";
   target.stop();
   serving.join();
+}
+
+// SIGTERM while the backend hangs (it takes each request and never
+// answers, far past the request timeout): the agent cuts the requests short
+// at shutdown_timeout, spools what they carried and exits cleanly (exit
+// code 0: its watchdog, 5 s later, would exit 1); the next start delivers
+// every sample to VictoriaMetrics.
+TEST(RemoteWriteNoLossTest, SigtermWhileTheBackendHangsSpoolsEverythingAndTheNextStartDelivers) {
+  constexpr int kTargetSeries = 20;
+  constexpr int kServedScrapes = 4;
+  std::atomic<int> served{0};
+  httplib::Server target;
+  target.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    if (served.load() >= kServedScrapes) {
+      res.status = 503;
+      return;
+    }
+    std::string body = "# TYPE kmtest_hung gauge\n";
+    for (int i = 0; i < kTargetSeries; ++i) {
+      body += "kmtest_hung{series=\"" + std::to_string(i) + "\"} " + std::to_string(served.load()) +
+              "\n";
+    }
+    res.set_content(body, "text/plain; version=0.0.4");
+    ++served;
+  });
+  const int target_port = target.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(target_port, 0);
+  std::thread serving([&] { target.listen_after_bind(); });
+
+  // Holds every request until the test ends (60 s at most, against a hang).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> held{0};
+  httplib::Server hung;
+  hung.Post("/api/v1/write", [&](const httplib::Request&, httplib::Response& res) {
+    ++held;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, 60s, [&] { return release; });
+    res.status = 503;
+  });
+  const int hung_port = hung.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(hung_port, 0);
+  std::thread hanging([&] { hung.listen_after_bind(); });
+  auto stop_servers = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+    hung.stop();
+    hanging.join();
+    target.stop();
+    serving.join();
+  };
+
+  TempDir dir;
+  const std::string spool_root = dir.path() + "/spool";
+  const auto configFor = [&](const std::string& url, const std::string& name) {
+    std::string text = agentConfig(url, spool_root);
+    const std::string request_timeout = "    timeout: 2s\n";
+    text.replace(text.find(request_timeout), request_timeout.size(),
+                 "    timeout: 30s\n");  // the default: far past the grace period
+    text = "shutdown_timeout: 2s\n" + text;
+    text.replace(
+        text.find("  host: {enabled: false}\n"), std::string("  host: {enabled: false}\n").size(),
+        "  host: {enabled: false}\n"
+        "  prometheus:\n"
+        "    - {name: hung, url: \"http://127.0.0.1:" +
+            std::to_string(target_port) + "/metrics\", interval: 500ms, timeout: 400ms}\n");
+    return dir.write(name, text);
+  };
+  {
+    auto first = AgentProcess::start(
+        {"--config",
+         configFor("http://127.0.0.1:" + std::to_string(hung_port) + "/api/v1/write", "a.yaml")});
+    ASSERT_GT(first.port, 0) << first.process->output();
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while ((served.load() < kServedScrapes || held.load() == 0) &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(served.load(), kServedScrapes);
+    ASSERT_GT(held.load(), 0);
+    // At least one 503 scrape (its staleness markers) reaches the exporter.
+    std::this_thread::sleep_for(1500ms);
+    first.process->signal(SIGTERM);
+    const auto code = first.process->wait(15s);
+    ASSERT_TRUE(code.has_value()) << first.process->output();
+    EXPECT_EQ(*code, 0) << first.process->output();
+    EXPECT_EQ(first.process->output().find("shutdown did not finish in time"), std::string::npos)
+        << first.process->output();
+  }
+  stop_servers();
+  ASSERT_FALSE(segments(spool_root + "/remote_write").empty());
+
+  const int vm_port = freeLoopbackPort();
+  Backend vm = startVictoriaMetrics(dir.path() + "/vm", vm_port);
+  ASSERT_GT(vm.port, 0) << vm.process->output();
+  auto second = AgentProcess::start(
+      {"--config",
+       configFor("http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/write", "b.yaml")});
+  ASSERT_GT(second.port, 0) << second.process->output();
+  // Every served sample and the staleness marker of each series.
+  const std::size_t want = static_cast<std::size_t>(kTargetSeries) * (kServedScrapes + 1);
+  EXPECT_EQ(waitForCount(vm.port, want, 40s, "kmtest_hung"), want) << second.process->output();
+  EXPECT_FALSE(countAtBackend(vm.port, "kmtest_hung").second) << "duplicates at the backend";
 }
 
 TEST(RemoteWriteNoLossTest, CorruptSpoolTailIsSkippedAndTheRestDelivered) {
