@@ -71,12 +71,15 @@ inline Backend startVictoriaMetrics(const std::string& dir, int port = 0) {
   return b;
 }
 
-/// prometheus with the remote write receiver, `config_yaml` as its
-/// configuration, TSDB under `dir`; port -1 when it did not come up.
+/// prometheus with the remote write receiver (no out-of-order window: an
+/// older sample than the newest of its series is refused), `config_yaml` as
+/// its configuration, TSDB under `dir`, on `port` (0: a free one); port -1
+/// when it did not come up.
 inline Backend startPrometheus(
-    const TempDir& dir, const std::string& config_yaml = "global:\n  scrape_interval: 1m\n") {
+    const TempDir& dir, const std::string& config_yaml = "global:\n  scrape_interval: 1m\n",
+    int port = 0) {
   Backend b;
-  b.port = freeLoopbackPort();
+  b.port = port > 0 ? port : freeLoopbackPort();
   const std::string config = dir.write("prometheus.yml", config_yaml);
   b.process = std::make_unique<Process>(
       std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + config,

@@ -1,0 +1,123 @@
+// Delivery order after an outage, against a real Prometheus remote-write
+// receiver without an out-of-order window: it refuses (HTTP 400, "out of
+// order sample") any sample older than the newest it has for that series.
+// The agent scrapes a counting target while Prometheus is down, spools, and
+// Prometheus comes up mid-run: the backlog must arrive before anything
+// newer, so every scraped sample is stored and none is refused.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "support/agent_process.h"
+#include "support/backends.h"
+#include "support/process.h"
+
+namespace kubemetrics {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace kubemetrics::testing;
+
+// A replay backs off up to retry.max_backoff while the backend is down, and
+// new payloads keep coming every scrape: when it comes back, a new payload
+// is the first to reach it unless the agent queues it behind the backlog.
+
+// The value of `metric` with exactly `labels` on the agent's /metrics, or -1.
+double selfMetric(int agent_port, const std::string& metric, const std::string& labels) {
+  httplib::Client client("127.0.0.1", agent_port);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  const std::string key = metric + "{" + labels + "} ";
+  const auto at = res->body.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stod(res->body.substr(at + key.size()));
+}
+
+TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRefused) {
+  constexpr int kSeries = 20;
+  constexpr int kServedScrapes = 40;  // 10 s at 250 ms: outage, then recovery
+  std::atomic<int> served{0};
+  httplib::Server target;
+  target.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    if (served.load() >= kServedScrapes) {
+      res.status = 503;
+      return;
+    }
+    std::string body = "# TYPE kmtest_order gauge\n";
+    for (int i = 0; i < kSeries; ++i) {
+      body += "kmtest_order{series=\"" + std::to_string(i) + "\"} " +
+              std::to_string(served.load()) + "\n";
+    }
+    res.set_content(body, "text/plain; version=0.0.4");
+    ++served;
+  });
+  const int target_port = target.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(target_port, 0);
+  std::thread serving([&] { target.listen_after_bind(); });
+
+  TempDir dir;
+  const int prometheus_port = freeLoopbackPort();
+  const std::string config =
+      dir.write("agent.yaml",
+                "cluster: e2e\n"
+                "sources:\n"
+                "  host: {enabled: false}\n"
+                "  prometheus:\n"
+                "    - {name: order, url: \"http://127.0.0.1:" +
+                    std::to_string(target_port) +
+                    "/metrics\", interval: 250ms, timeout: 200ms}\n"
+                    "exporters:\n"
+                    "  prometheus: {enabled: true}\n"
+                    "  remote_write:\n"
+                    "    enabled: true\n"
+                    "    url: \"http://127.0.0.1:" +
+                    std::to_string(prometheus_port) +
+                    "/api/v1/write\"\n"
+                    "    timeout: 2s\n"
+                    "    batch: {max_samples: 1000, max_wait: 200ms}\n"
+                    "    retry: {initial_backoff: 100ms, max_backoff: 2s, max_attempts: 2}\n"
+                    "  spool: {dir: \"" +
+                    dir.path() + "/spool\", max_bytes: 64MiB}\n");
+  auto agent = AgentProcess::start({"--config", config});
+  ASSERT_GT(agent.port, 0) << agent.process->output();
+
+  // The outage: Prometheus is down for the first scrapes, until the agent
+  // has spooled some.
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (selfMetric(agent.port, "kubemetrics_exporter_push_spooled_samples_total",
+                    "exporter=\"remote_write\"") <= 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GT(selfMetric(agent.port, "kubemetrics_exporter_push_spooled_samples_total",
+                       "exporter=\"remote_write\""),
+            0)
+      << agent.process->output();
+  ASSERT_LT(served.load(), kServedScrapes) << "the outage outlasted the target's scrapes";
+  TempDir prometheus_dir;
+  Backend prometheus =
+      startPrometheus(prometheus_dir, "global:\n  scrape_interval: 1m\n", prometheus_port);
+  ASSERT_GT(prometheus.port, 0) << prometheus.process->output();
+
+  const std::size_t want = static_cast<std::size_t>(kSeries) * kServedScrapes;
+  std::size_t got = 0;
+  for (int i = 0; i < 150 && got < want; ++i) {  // 45 s at most
+    std::this_thread::sleep_for(300ms);
+    got = totalSamples(queryPrometheus(prometheus.port, "kmtest_order[10m]"));
+  }
+  EXPECT_EQ(got, want) << agent.process->output();
+  EXPECT_EQ(served.load(), kServedScrapes);
+  // Nothing was refused: no 400 ("out of order sample") at all.
+  EXPECT_EQ(selfMetric(agent.port, "kubemetrics_exporter_push_dropped_samples_total",
+                       "exporter=\"remote_write\",reason=\"rejected\""),
+            0)
+      << agent.process->output();
+  target.stop();
+  serving.join();
+}
+
+}  // namespace
+}  // namespace kubemetrics
