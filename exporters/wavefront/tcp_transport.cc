@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,9 +31,28 @@ std::string errnoText(const char* what, int err) {
 
 }  // namespace
 
-TcpProxyTransport::TcpProxyTransport(TcpTransportOptions options) : options_(std::move(options)) {}
+TcpProxyTransport::TcpProxyTransport(TcpTransportOptions options)
+    : options_(std::move(options)), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
-TcpProxyTransport::~TcpProxyTransport() { close(); }
+TcpProxyTransport::~TcpProxyTransport() {
+  close();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void TcpProxyTransport::cancel() {
+  const std::uint64_t one = 1;
+  if (wake_fd_ >= 0 && ::write(wake_fd_, &one, sizeof one) < 0) {
+    // EAGAIN: the counter is already non-zero, a wake-up is pending.
+  }
+}
+
+int TcpProxyTransport::waitFor(short events, Deadline deadline, pollfd& ready) {
+  pollfd fds[2] = {{fd_, events, 0}, {wake_fd_, POLLIN, 0}};
+  const int n = ::poll(fds, wake_fd_ >= 0 ? 2 : 1, msUntil(deadline));
+  ready = fds[0];
+  if (n > 0 && (fds[1].revents & POLLIN) != 0) return kCancelled;
+  return n > 0 ? 1 : n;
+}
 
 void TcpProxyTransport::close() {
   if (fd_ >= 0) ::close(fd_);
@@ -73,10 +93,14 @@ std::string TcpProxyTransport::connect(Deadline deadline) {
       close();
       continue;
     }
-    pollfd pfd{fd_, POLLOUT, 0};
-    const int ready = ::poll(&pfd, 1, msUntil(until));
+    pollfd pfd{};
+    const int ready = waitFor(POLLOUT, until, pfd);
     int err = 0;
     socklen_t len = sizeof err;
+    if (ready == kCancelled) {
+      ::freeaddrinfo(addrs);
+      return fail("cancelled (shutdown)");
+    }
     if (ready <= 0) {
       last_error = ready == 0 ? "connect timeout" : errnoText("poll", errno);
       close();
@@ -119,8 +143,9 @@ std::string TcpProxyTransport::writeAll(std::string_view data, Deadline deadline
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd pfd{fd_, POLLOUT, 0};
-      const int ready = ::poll(&pfd, 1, msUntil(deadline));
+      pollfd pfd{};
+      const int ready = waitFor(POLLOUT, deadline, pfd);
+      if (ready == kCancelled) return "cancelled (shutdown)";
       if (ready == 0) return "write timeout";
       if (ready < 0 && errno != EINTR) return errnoText("poll", errno);
       if (pfd.revents & (POLLERR | POLLHUP)) return "connection closed by the proxy";
@@ -148,6 +173,10 @@ push::DeliveryOutcome TcpProxyTransport::deliver(const push::EncodedPayload& pay
     body = decoded;
   }
   const std::string where = options_.host + ":" + std::to_string(options_.port);
+  // A cancel() from before this call is not for it.
+  for (std::uint64_t pending = 0;
+       wake_fd_ >= 0 && ::read(wake_fd_, &pending, sizeof pending) > 0;) {
+  }
   if (connected() && peerClosed()) close();
   if (!connected()) {
     if (std::string error = connect(deadline); !error.empty()) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <poll.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -43,6 +45,10 @@ class TcpProxyTransport : public push::Transport {
 
   // kubemetrics::push::Transport
   push::DeliveryOutcome deliver(const push::EncodedPayload& payload, Deadline deadline) override;
+  /// Any thread: wakes the deliver() in progress out of its connect or
+  /// write wait (kRetry, "cancelled"); a cancel between calls is cleared by
+  /// the next deliver().
+  void cancel() override;
 
   /// Connections opened so far (tests).
   std::uint64_t connectsForTest() const { return connects_; }
@@ -55,9 +61,14 @@ class TcpProxyTransport : public push::Transport {
   /// True when the peer closed (or reset) the idle connection.
   bool peerClosed();
   std::string writeAll(std::string_view data, Deadline deadline);
+  /// poll() of fd_ for `events` until `deadline`, woken early by cancel():
+  /// 1 ready, 0 timed out, -1 error (errno), kCancelled.
+  int waitFor(short events, Deadline deadline, pollfd& ready);
+  static constexpr int kCancelled = -2;
 
   TcpTransportOptions options_;
   int fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: cancel() makes it readable
   std::uint64_t connects_ = 0;
   SteadyClock::time_point next_connect_{};
   std::chrono::milliseconds backoff_{0};

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -343,6 +344,34 @@ TEST(WavefrontTcpTransportTest, RefusedConnectionIsRetry) {
   const auto again = transport.deliver(payload, deadlineIn(2s));
   EXPECT_EQ(again.kind, push::DeliveryOutcome::Kind::kRetry);
   EXPECT_NE(again.message.find("backoff"), std::string::npos) << again.message;
+}
+
+TEST(WavefrontTcpTransportTest, CancelEndsAWriteToAProxyThatStopsReading) {
+  // A proxy that accepts and never reads: once the socket buffers are full
+  // the write waits for its deadline (60 s here); the shutdown's cancel
+  // ends it at once.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  TcpProxyTransport transport({"127.0.0.1", ntohs(addr.sin_port)});
+  push::EncodedPayload payload;
+  payload.body.assign(64 << 20, 'x');  // far more than the socket buffers hold
+  auto pending = std::async(std::launch::async,
+                            [&] { return transport.deliver(payload, deadlineIn(60s)); });
+  const int accepted = ::accept(listener, nullptr, nullptr);  // deliver() is connecting
+  ASSERT_GE(accepted, 0);
+  transport.cancel();
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);  // against a hang only
+  const auto outcome = pending.get();
+  EXPECT_EQ(outcome.kind, push::DeliveryOutcome::Kind::kRetry);
+  EXPECT_NE(outcome.message.find("cancelled"), std::string::npos) << outcome.message;
+  ::close(accepted);
+  ::close(listener);
 }
 
 TEST(WavefrontTcpTransportTest, ReconnectsAfterTheProxyClosed) {
