@@ -26,6 +26,7 @@
 #include "exporters/remote_write/remote_write_exporter.h"
 #include "support/agent_process.h"
 #include "support/backends.h"
+#include "support/counting_target.h"
 #include "support/process.h"
 
 namespace kubemetrics::exporters::remote_write {
@@ -187,26 +188,8 @@ TEST(RemoteWriteNoLossTest, BackendDownAgentKilledThenRestartedLosesNothing) {
 // every scraped sample reaches the backend once VictoriaMetrics is up, and
 // so do the staleness markers the first failed scrape wrote (one per series).
 TEST(RemoteWriteNoLossTest, ScrapingAgentKilledWhileBackendDownLosesNothing) {
-  constexpr int kTargetSeries = 20;
   constexpr int kServedScrapes = 8;
-  std::atomic<int> served{0};
-  httplib::Server target;
-  target.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    if (served.load() >= kServedScrapes) {
-      res.status = 503;  // no more kmtest_scraped samples from here on
-      return;
-    }
-    std::string body = "# TYPE kmtest_scraped gauge\n";
-    for (int i = 0; i < kTargetSeries; ++i) {
-      body += "kmtest_scraped{series=\"" + std::to_string(i) + "\"} " +
-              std::to_string(served.load()) + "\n";
-    }
-    res.set_content(body, "text/plain; version=0.0.4");
-    ++served;
-  });
-  const int target_port = target.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(target_port, 0);
-  std::thread serving([&] { target.listen_after_bind(); });
+  CountingTarget target("kmtest_scraped", 20, kServedScrapes);
 
   TempDir dir;
   const int vm_port = freeLoopbackPort();
@@ -217,19 +200,14 @@ TEST(RemoteWriteNoLossTest, ScrapingAgentKilledWhileBackendDownLosesNothing) {
                       std::string("  host: {enabled: false}\n").size(),
                       "  host: {enabled: false}\n"
                       "  prometheus:\n"
-                      "    - {name: noloss, url: \"http://127.0.0.1:" +
-                          std::to_string(target_port) +
-                          "/metrics\", interval: 500ms, timeout: 400ms}\n");
+                      "    - {name: noloss, url: \"" +
+                          target.url() + "\", interval: 500ms, timeout: 400ms}\n");
   const std::string config = dir.write("agent.yaml", config_text);
 
   {
     auto first = AgentProcess::start({"--config", config});
     ASSERT_GT(first.port, 0) << first.process->output();
-    const auto until = std::chrono::steady_clock::now() + 30s;
-    while (served.load() < kServedScrapes && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_EQ(served.load(), kServedScrapes);
+    ASSERT_TRUE(target.waitServed(kServedScrapes));
     // The last scrape's batch crosses the pipeline and the exporter (one
     // failed attempt against the closed port, then the spool) in well under
     // this; SIGKILL gives the agent no chance to flush anything else.
@@ -247,11 +225,9 @@ TEST(RemoteWriteNoLossTest, ScrapingAgentKilledWhileBackendDownLosesNothing) {
 
   // The 503 after the last served scrape marks each series stale, once (the
   // restarted agent has no previous scrape, so it writes none).
-  const std::size_t want = static_cast<std::size_t>(kTargetSeries) * (kServedScrapes + 1);
+  const std::size_t want = target.samplesWithStalenessMarkers();
   EXPECT_EQ(waitForCount(vm.port, want, 40s, "kmtest_scraped"), want) << second.process->output();
   EXPECT_FALSE(countAtBackend(vm.port, "kmtest_scraped").second) << "duplicates at the backend";
-  target.stop();
-  serving.join();
 }
 
 // SIGTERM while the backend hangs (it takes each request and never
@@ -260,26 +236,8 @@ TEST(RemoteWriteNoLossTest, ScrapingAgentKilledWhileBackendDownLosesNothing) {
 // code 0: its watchdog, 5 s later, would exit 1); the next start delivers
 // every sample to VictoriaMetrics.
 TEST(RemoteWriteNoLossTest, SigtermWhileTheBackendHangsSpoolsEverythingAndTheNextStartDelivers) {
-  constexpr int kTargetSeries = 20;
   constexpr int kServedScrapes = 4;
-  std::atomic<int> served{0};
-  httplib::Server target;
-  target.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    if (served.load() >= kServedScrapes) {
-      res.status = 503;
-      return;
-    }
-    std::string body = "# TYPE kmtest_hung gauge\n";
-    for (int i = 0; i < kTargetSeries; ++i) {
-      body += "kmtest_hung{series=\"" + std::to_string(i) + "\"} " + std::to_string(served.load()) +
-              "\n";
-    }
-    res.set_content(body, "text/plain; version=0.0.4");
-    ++served;
-  });
-  const int target_port = target.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(target_port, 0);
-  std::thread serving([&] { target.listen_after_bind(); });
+  CountingTarget target("kmtest_hung", 20, kServedScrapes);
 
   // Holds every request until the test ends (60 s at most, against a hang).
   std::mutex mu;
@@ -305,7 +263,6 @@ TEST(RemoteWriteNoLossTest, SigtermWhileTheBackendHangsSpoolsEverythingAndTheNex
     hung.stop();
     hanging.join();
     target.stop();
-    serving.join();
   };
 
   TempDir dir;
@@ -316,12 +273,12 @@ TEST(RemoteWriteNoLossTest, SigtermWhileTheBackendHangsSpoolsEverythingAndTheNex
     text.replace(text.find(request_timeout), request_timeout.size(),
                  "    timeout: 30s\n");  // the default: far past the grace period
     text = "shutdown_timeout: 2s\n" + text;
-    text.replace(
-        text.find("  host: {enabled: false}\n"), std::string("  host: {enabled: false}\n").size(),
-        "  host: {enabled: false}\n"
-        "  prometheus:\n"
-        "    - {name: hung, url: \"http://127.0.0.1:" +
-            std::to_string(target_port) + "/metrics\", interval: 500ms, timeout: 400ms}\n");
+    text.replace(text.find("  host: {enabled: false}\n"),
+                 std::string("  host: {enabled: false}\n").size(),
+                 "  host: {enabled: false}\n"
+                 "  prometheus:\n"
+                 "    - {name: hung, url: \"" +
+                     target.url() + "\", interval: 500ms, timeout: 400ms}\n");
     return dir.write(name, text);
   };
   {
@@ -329,12 +286,8 @@ TEST(RemoteWriteNoLossTest, SigtermWhileTheBackendHangsSpoolsEverythingAndTheNex
         {"--config",
          configFor("http://127.0.0.1:" + std::to_string(hung_port) + "/api/v1/write", "a.yaml")});
     ASSERT_GT(first.port, 0) << first.process->output();
-    const auto until = std::chrono::steady_clock::now() + 30s;
-    while ((served.load() < kServedScrapes || held.load() == 0) &&
-           std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_EQ(served.load(), kServedScrapes);
+    ASSERT_TRUE(target.waitServed(kServedScrapes));
+    for (int i = 0; i < 600 && held.load() == 0; ++i) std::this_thread::sleep_for(50ms);
     ASSERT_GT(held.load(), 0);
     // At least one 503 scrape (its staleness markers) reaches the exporter.
     std::this_thread::sleep_for(1500ms);
@@ -356,7 +309,7 @@ TEST(RemoteWriteNoLossTest, SigtermWhileTheBackendHangsSpoolsEverythingAndTheNex
        configFor("http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/write", "b.yaml")});
   ASSERT_GT(second.port, 0) << second.process->output();
   // Every served sample and the staleness marker of each series.
-  const std::size_t want = static_cast<std::size_t>(kTargetSeries) * (kServedScrapes + 1);
+  const std::size_t want = target.samplesWithStalenessMarkers();
   EXPECT_EQ(waitForCount(vm.port, want, 40s, "kmtest_hung"), want) << second.process->output();
   EXPECT_FALSE(countAtBackend(vm.port, "kmtest_hung").second) << "duplicates at the backend";
 }

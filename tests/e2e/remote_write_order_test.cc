@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <atomic>
 #include <string>
 #include <thread>
 
 #include "support/agent_process.h"
 #include "support/backends.h"
+#include "support/counting_target.h"
 #include "support/process.h"
 
 namespace kubemetrics {
@@ -39,24 +39,7 @@ double selfMetric(int agent_port, const std::string& metric, const std::string& 
 TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRefused) {
   constexpr int kSeries = 20;
   constexpr int kServedScrapes = 40;  // 10 s at 250 ms: outage, then recovery
-  std::atomic<int> served{0};
-  httplib::Server target;
-  target.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    if (served.load() >= kServedScrapes) {
-      res.status = 503;
-      return;
-    }
-    std::string body = "# TYPE kmtest_order gauge\n";
-    for (int i = 0; i < kSeries; ++i) {
-      body += "kmtest_order{series=\"" + std::to_string(i) + "\"} " +
-              std::to_string(served.load()) + "\n";
-    }
-    res.set_content(body, "text/plain; version=0.0.4");
-    ++served;
-  });
-  const int target_port = target.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(target_port, 0);
-  std::thread serving([&] { target.listen_after_bind(); });
+  CountingTarget target("kmtest_order", kSeries, kServedScrapes);
 
   TempDir dir;
   const int prometheus_port = freeLoopbackPort();
@@ -66,9 +49,9 @@ TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRe
                 "sources:\n"
                 "  host: {enabled: false}\n"
                 "  prometheus:\n"
-                "    - {name: order, url: \"http://127.0.0.1:" +
-                    std::to_string(target_port) +
-                    "/metrics\", interval: 250ms, timeout: 200ms}\n"
+                "    - {name: order, url: \"" +
+                    target.url() +
+                    "\", interval: 250ms, timeout: 200ms}\n"
                     "exporters:\n"
                     "  prometheus: {enabled: true}\n"
                     "  remote_write:\n"
@@ -96,7 +79,7 @@ TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRe
                        "exporter=\"remote_write\""),
             0)
       << agent.process->output();
-  ASSERT_LT(served.load(), kServedScrapes) << "the outage outlasted the target's scrapes";
+  ASSERT_LT(target.served(), kServedScrapes) << "the outage outlasted the target's scrapes";
   TempDir prometheus_dir;
   Backend prometheus =
       startPrometheus(prometheus_dir, "global:\n  scrape_interval: 1m\n", prometheus_port);
@@ -109,14 +92,12 @@ TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRe
     got = totalSamples(queryPrometheus(prometheus.port, "kmtest_order[10m]"));
   }
   EXPECT_EQ(got, want) << agent.process->output();
-  EXPECT_EQ(served.load(), kServedScrapes);
+  EXPECT_EQ(target.served(), kServedScrapes);
   // Nothing was refused: no 400 ("out of order sample") at all.
   EXPECT_EQ(selfMetric(agent.port, "kubemetrics_exporter_push_dropped_samples_total",
                        "exporter=\"remote_write\",reason=\"rejected\""),
             0)
       << agent.process->output();
-  target.stop();
-  serving.join();
 }
 
 }  // namespace

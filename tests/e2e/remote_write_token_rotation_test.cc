@@ -17,6 +17,7 @@
 
 #include "support/agent_process.h"
 #include "support/backends.h"
+#include "support/counting_target.h"
 #include "support/process.h"
 
 namespace kubemetrics {
@@ -99,26 +100,8 @@ std::size_t countAt(int vm_port, const std::string& metric, bool* duplicates) {
 }
 
 TEST(RemoteWriteTokenRotationTest, BackendRequiresANewTokenFor30sWhileDownNothingIsLost) {
-  constexpr int kSeries = 10;
   constexpr int kServedScrapes = 80;  // 40 s at 500 ms: before, during and after
-  std::atomic<int> served{0};
-  httplib::Server target;
-  target.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    if (served.load() >= kServedScrapes) {
-      res.status = 503;
-      return;
-    }
-    std::string body = "# TYPE kmtest_rotation gauge\n";
-    for (int i = 0; i < kSeries; ++i) {
-      body += "kmtest_rotation{series=\"" + std::to_string(i) + "\"} " +
-              std::to_string(served.load()) + "\n";
-    }
-    res.set_content(body, "text/plain; version=0.0.4");
-    ++served;
-  });
-  const int target_port = target.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(target_port, 0);
-  std::thread serving([&] { target.listen_after_bind(); });
+  CountingTarget target("kmtest_rotation", 10, kServedScrapes);
 
   TempDir dir;
   Backend vm = startVictoriaMetrics(dir.path() + "/vm");
@@ -132,9 +115,9 @@ TEST(RemoteWriteTokenRotationTest, BackendRequiresANewTokenFor30sWhileDownNothin
                 "sources:\n"
                 "  host: {enabled: false}\n"
                 "  prometheus:\n"
-                "    - {name: rotation, url: \"http://127.0.0.1:" +
-                    std::to_string(target_port) +
-                    "/metrics\", interval: 500ms, timeout: 400ms}\n"
+                "    - {name: rotation, url: \"" +
+                    target.url() +
+                    "\", interval: 500ms, timeout: 400ms}\n"
                     "exporters:\n"
                     "  prometheus: {enabled: true}\n"
                     "  remote_write:\n"
@@ -153,16 +136,9 @@ TEST(RemoteWriteTokenRotationTest, BackendRequiresANewTokenFor30sWhileDownNothin
   auto agent = AgentProcess::start({"--config", config});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
-  const auto waitServed = [&](int n) {
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    while (served.load() < n && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(50ms);
-    }
-    return served.load() >= n;
-  };
-  ASSERT_TRUE(waitServed(6));  // delivered with the first token
+  ASSERT_TRUE(target.waitServed(6));  // delivered with the first token
   front.goDown();
-  ASSERT_TRUE(waitServed(12));
+  ASSERT_TRUE(target.waitServed(12));
   // Back, but the backend's credentials were rotated first: 401 for 30 s.
   front.accept("token-two");
   std::this_thread::sleep_for(30s);
@@ -172,7 +148,7 @@ TEST(RemoteWriteTokenRotationTest, BackendRequiresANewTokenFor30sWhileDownNothin
 
   // Every served sample and one staleness marker per series (the 503 after
   // the last served scrape).
-  const std::size_t want = static_cast<std::size_t>(kSeries) * (kServedScrapes + 1);
+  const std::size_t want = target.samplesWithStalenessMarkers();
   bool duplicates = false;
   std::size_t got = 0;
   for (int i = 0; i < 200 && got < want; ++i) {  // 60 s at most
@@ -183,9 +159,7 @@ TEST(RemoteWriteTokenRotationTest, BackendRequiresANewTokenFor30sWhileDownNothin
   duplicates = false;
   EXPECT_EQ(countAt(vm.port, "kmtest_rotation", &duplicates), want) << agent.process->output();
   EXPECT_FALSE(duplicates) << "duplicates at the backend";
-  EXPECT_EQ(served.load(), kServedScrapes);
-  target.stop();
-  serving.join();
+  EXPECT_EQ(target.served(), kServedScrapes);
 }
 
 }  // namespace
