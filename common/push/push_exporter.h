@@ -248,8 +248,7 @@ struct PushStats {
 /// I/O run outside every lock. shutdown() encodes what is pending, lets the
 /// senders try the queue until `deadline`, cancels the requests still on
 /// the wire (Transport::cancel; their payloads are spooled), spools the
-/// rest and joins every thread: the stop is bounded by the deadline (short
-/// of a DNS lookup in progress, which cannot be interrupted).
+/// rest and joins every thread: the stop is bounded by the deadline.
 /// The registry and the clock must outlive the exporter.
 class PushExporter : public Exporter {
  public:

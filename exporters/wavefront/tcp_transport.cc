@@ -11,7 +11,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "common/compression/compression.h"
@@ -27,6 +32,52 @@ int msUntil(Deadline deadline) {
 
 std::string errnoText(const char* what, int err) {
   return std::string(what) + ": " + std::strerror(err);
+}
+
+// getaddrinfo() has no timeout (a DNS server that does not answer holds it
+// for the resolver's own retries, tens of seconds): it runs on a thread of
+// its own, and the caller stops waiting at `until`. An abandoned lookup
+// finishes on its thread and frees its result; the reconnect backoff
+// bounds how many can be pending.
+std::string resolve(const std::string& host, const std::string& port, Deadline until,
+                    addrinfo** out) {
+  struct Lookup {
+    std::mutex mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    bool abandoned = false;
+    int rc = 0;
+    addrinfo* result = nullptr;
+  };
+  auto lookup = std::make_shared<Lookup>();
+  try {
+    std::thread([lookup, host, port] {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* result = nullptr;
+      const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
+      std::lock_guard<std::mutex> lock(lookup->mu);
+      if (lookup->abandoned) {
+        if (rc == 0) ::freeaddrinfo(result);
+        return;
+      }
+      lookup->rc = rc;
+      lookup->result = result;
+      lookup->done = true;
+      lookup->done_cv.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    return std::string("cannot start a lookup thread: ") + e.what();
+  }
+  std::unique_lock<std::mutex> lock(lookup->mu);
+  if (!lookup->done_cv.wait_until(lock, until, [&] { return lookup->done; })) {
+    lookup->abandoned = true;
+    return "timed out";
+  }
+  if (lookup->rc != 0) return ::gai_strerror(lookup->rc);
+  *out = lookup->result;
+  return {};
 }
 
 }  // namespace
@@ -71,15 +122,10 @@ std::string TcpProxyTransport::connect(Deadline deadline) {
     return reason;
   };
 
-  // getaddrinfo blocks without a timeout; a proxy is normally a Service
-  // name resolved by the node's cache, so this is accepted.
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
   addrinfo* addrs = nullptr;
   const std::string port = std::to_string(options_.port);
-  if (const int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &addrs); rc != 0) {
-    return fail("resolve " + options_.host + ": " + ::gai_strerror(rc));
+  if (std::string error = resolve(options_.host, port, until, &addrs); !error.empty()) {
+    return fail("resolve " + options_.host + ": " + error);
   }
   std::string last_error = "no address";
   for (addrinfo* ai = addrs; ai != nullptr; ai = ai->ai_next) {

@@ -24,9 +24,10 @@ struct TcpTransportOptions {
 
 /// Sends payloads to a Wavefront proxy's line port (plain text, one point
 /// per line, nothing ever sent back) over one persistent TCP connection.
-/// deliver(): connects if needed (honouring the reconnect backoff), checks
-/// that the proxy has not closed the connection, writes the whole body by
-/// the deadline. Any write error, a closed connection or a timeout is
+/// deliver(): connects if needed (honouring the reconnect backoff; the name
+/// lookup, the connect and the write all end by connect_timeout or the
+/// deadline), checks that the proxy has not closed the connection, writes
+/// the whole body by the deadline. Any write error, a closed connection or a timeout is
 /// kRetry and closes the socket, so the next attempt reconnects. A payload
 /// compressed by an earlier configuration (replayed from the spool) is
 /// decompressed first; one that cannot be is kDrop.
@@ -35,7 +36,8 @@ struct TcpTransportOptions {
 /// kernel"; a payload cut by a broken connection is re-sent whole (lines
 /// already received are duplicated, never lost).
 ///
-/// Not thread-safe: one per sender thread (see push::Transport).
+/// Not thread-safe: one per sender thread (see push::Transport), except
+/// cancel().
 class TcpProxyTransport : public push::Transport {
  public:
   explicit TcpProxyTransport(TcpTransportOptions options);
