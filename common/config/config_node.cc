@@ -125,6 +125,21 @@ void emitReadable(YAML::Emitter& out, const YAML::Node& node) {
 
 constexpr const char* kReferenceForms = "(expected ${NAME} or ${NAME:-default})";
 
+// Appends a variable's value. Where it is the host of a URL (right after
+// "//" or "@") and an IPv6 address, in brackets as a URL needs them:
+// `https://${NODE_IP}:10250/` on an IPv6 node is https://[fd00::1]:10250/.
+void appendValue(std::string& out, std::string_view value) {
+  const bool url_host = out.ends_with("//") || out.ends_with("@");
+  const bool ipv6 = value.find(':') != std::string_view::npos && !value.starts_with("[");
+  if (url_host && ipv6) {
+    out.push_back('[');
+    out.append(value);
+    out.push_back(']');
+  } else {
+    out.append(value);
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- expandEnv
@@ -199,9 +214,9 @@ std::string expandEnv(std::string_view text, std::vector<ConfigError>& errors) {
     const std::string nameString(name);
     const char* value = std::getenv(nameString.c_str());
     if (fallback) {
-      out += (value != nullptr && *value != '\0') ? std::string_view(value) : *fallback;
+      appendValue(out, (value != nullptr && *value != '\0') ? std::string_view(value) : *fallback);
     } else if (value != nullptr) {
-      out += value;
+      appendValue(out, value);
     } else {
       fail("environment variable " + nameString + " is not set (use ${" + nameString +
            ":-default} for a default)");

@@ -1,5 +1,6 @@
 #include "common/scrape/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -96,8 +97,11 @@ TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, b
     }
   }
   config.interval = node.getDuration("interval", defaults.interval);
-  config.timeout = node.getDuration("timeout", defaults.timeout);
-  if (config.timeout > config.interval) {
+  // As Prometheus: an unset timeout is the default capped at the interval,
+  // so `interval: 5s` alone is valid; only an explicit one may be too long.
+  const bool explicit_timeout = node.has("timeout");
+  config.timeout = node.getDuration("timeout", std::min(defaults.timeout, config.interval));
+  if (explicit_timeout && config.timeout > config.interval) {
     node.error("timeout", "must not exceed interval (" + formatDuration(config.timeout) + " > " +
                               formatDuration(config.interval) + ")");
   }

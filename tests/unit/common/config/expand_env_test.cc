@@ -64,6 +64,23 @@ TEST(ExpandEnvTest, SubstitutesSetVariables) {
   EXPECT_EQ(expandOk("x: '${KM_T_EMPTY}'"), "x: ''");
 }
 
+TEST(ExpandEnvTest, BracketsAnIpv6AddressWhereItIsAUrlHost) {
+  // The shipped node config has url: https://${NODE_IP}:10250/...: on an
+  // IPv6 cluster NODE_IP (status.hostIP) is an IPv6 address.
+  EnvGuard env;
+  env.set("KM_T_IP6", "2600:1f14:abc::1");
+  env.set("KM_T_IP4", "10.0.0.7");
+  env.set("KM_T_BRACKETED", "[fd00::1]");
+  EXPECT_EQ(expandOk("url: https://${KM_T_IP6}:10250/stats/summary"),
+            "url: https://[2600:1f14:abc::1]:10250/stats/summary");
+  EXPECT_EQ(expandOk("url: http://user@${KM_T_IP6}/x"), "url: http://user@[2600:1f14:abc::1]/x");
+  EXPECT_EQ(expandOk("url: https://${KM_T_UNSET_IP:-fd00::2}:1/"), "url: https://[fd00::2]:1/");
+  EXPECT_EQ(expandOk("url: https://${KM_T_IP4}:10250/"), "url: https://10.0.0.7:10250/");
+  EXPECT_EQ(expandOk("url: https://${KM_T_BRACKETED}:10250/"), "url: https://[fd00::1]:10250/");
+  // Not a URL host: the value as it is.
+  EXPECT_EQ(expandOk("node_ip: ${KM_T_IP6}"), "node_ip: 2600:1f14:abc::1");
+}
+
 TEST(ExpandEnvTest, UsesDefaultWhenUnsetOrEmpty) {
   EnvGuard env;
   env.unset("KM_T_UNSET");

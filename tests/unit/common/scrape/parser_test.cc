@@ -266,6 +266,30 @@ TEST(PrometheusConfigTest, ReadsTheTargetList) {
   EXPECT_NE(doc->effectiveYaml().find("insecure_skip_verify: true"), std::string::npos);
 }
 
+TEST(PrometheusConfigTest, UnsetTimeoutIsCappedAtTheIntervalAsInPrometheus) {
+  auto doc = ConfigDocument::parse(
+      "sources:\n"
+      "  prometheus:\n"
+      "    - {name: fast, url: \"http://127.0.0.1:9100/metrics\", interval: 5s}\n"
+      "    - {name: slow, url: \"http://127.0.0.1:9101/metrics\", interval: 1m}\n"
+      "    - {name: set, url: \"http://127.0.0.1:9102/metrics\", interval: 5s, timeout: 6s}\n",
+      "test");
+  ConfigNode root = doc->root();
+  ConfigNode sources = root.child("sources");
+  ConfigNode list = sources.child("prometheus");
+  std::vector<TargetConfig> targets = parseTargetList(list);
+  list.finish();
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(targets[0].timeout, std::chrono::seconds(5));   // min(10s, interval)
+  EXPECT_EQ(targets[1].timeout, std::chrono::seconds(10));  // the default
+  // An explicit timeout longer than the interval is still an error.
+  ASSERT_EQ(doc->errors().size(), 1u);
+  EXPECT_NE(doc->errors()[0].toString().find(
+                "sources.prometheus[2].timeout: must not exceed interval (6s > 5s)"),
+            std::string::npos)
+      << doc->errors()[0].toString();
+}
+
 TEST(PrometheusConfigTest, AbsentListIsEmptyAndMappingIsAnError) {
   {
     auto doc = ConfigDocument::parse("sources: {}\n", "test");
