@@ -15,6 +15,11 @@ std::vector<std::string> defaultExcludedFsTypes() {
           "nfs",        "nfs4",        "cifs",      "smb3",     "ceph",      "fuse.sshfs"};
 }
 
+std::vector<std::string> defaultExcludedMountPoints() {
+  return {"/var/lib/kubelet/pods/", "/var/lib/docker/", "/var/lib/containers/storage/",
+          "/var/lib/containerd/",   "/run/containerd/", "/run/credentials/"};
+}
+
 HostConfig parseHostConfig(ConfigNode& node) {
   HostConfig config;
   config.enabled = node.getBool("enabled", config.enabled);
@@ -31,6 +36,16 @@ HostConfig parseHostConfig(ConfigNode& node) {
   }
   // An explicit list replaces the defaults; `exclude_fs_types: []` excludes nothing.
   config.exclude_fs_types = node.getStringList("exclude_fs_types", config.exclude_fs_types);
+  config.exclude_mount_points =
+      node.getStringList("exclude_mount_points", config.exclude_mount_points);
+  for (const std::string& prefix : config.exclude_mount_points) {
+    if (prefix.empty() || prefix.front() != '/') {
+      node.error("exclude_mount_points",
+                 "each entry must be an absolute path prefix (got \"" + prefix + "\")");
+      config.exclude_mount_points = defaultExcludedMountPoints();
+      break;
+    }
+  }
   node.finish();
   return config;
 }

@@ -12,6 +12,10 @@ namespace kubemetrics::scrapers::host {
 /// and read-only image file systems whose sizes mean nothing to capacity
 /// dashboards.
 std::vector<std::string> defaultExcludedFsTypes();
+/// The pod volumes (every Secret, ConfigMap and emptyDir of every pod is a
+/// tmpfs or bind mount under the kubelet's directory) and the container
+/// runtimes' trees: per-pod, not the node's capacity, and hundreds of them.
+std::vector<std::string> defaultExcludedMountPoints();
 
 /// `sources.host:`: node CPU, memory, network and file systems from /proc
 /// and statvfs. Immutable after parsing.
@@ -27,6 +31,9 @@ struct HostConfig {
   // File system types (exact names) left out of node_filesystem_*; default
   // defaultExcludedFsTypes().
   std::vector<std::string> exclude_fs_types = defaultExcludedFsTypes();
+  // Mount point prefixes left out of node_filesystem_* (a mount point that
+  // starts with one); default defaultExcludedMountPoints().
+  std::vector<std::string> exclude_mount_points = defaultExcludedMountPoints();
 };
 
 /// Reads `sources.host`, recording bad values in the node's document (and

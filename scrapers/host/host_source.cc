@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -358,6 +359,10 @@ void HostSource::collectFilesystems(SampleBatch& out, Deadline deadline) {
   for (std::size_t i : selected_mounts_) {
     const MountEntry& m = mounts_[i];
     if (excluded_fs_types_.contains(m.fs_type)) continue;
+    if (std::any_of(config_.exclude_mount_points.begin(), config_.exclude_mount_points.end(),
+                    [&](const std::string& prefix) { return m.mount_point.starts_with(prefix); })) {
+      continue;
+    }
     if (SteadyClock::now() >= deadline) {
       // statvfs of a dead network mount can block; what is left waits for
       // the next scrape rather than delaying this one further.

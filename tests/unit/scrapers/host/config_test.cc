@@ -71,6 +71,20 @@ sources:
   EXPECT_EQ(p.config.exclude_fs_types, (std::vector<std::string>{"tmpfs", "overlay"}));
 }
 
+TEST(HostConfigTest, MountPointPrefixesDefaultToPodVolumesAndMustBeAbsolute) {
+  const Parsed defaults = parse("sources:\n  host: {}\n");
+  EXPECT_EQ(defaults.config.exclude_mount_points, defaultExcludedMountPoints());
+  EXPECT_NE(std::find(defaults.config.exclude_mount_points.begin(),
+                      defaults.config.exclude_mount_points.end(), "/var/lib/kubelet/pods/"),
+            defaults.config.exclude_mount_points.end());
+  const Parsed bad = parse("sources:\n  host:\n    exclude_mount_points: [/mnt/, relative/]\n");
+  ASSERT_EQ(errorTexts(*bad.doc).size(), 1u);
+  EXPECT_NE(errorTexts(*bad.doc)[0].find(
+                "sources.host.exclude_mount_points: each entry must be an absolute path prefix"),
+            std::string::npos)
+      << errorTexts(*bad.doc)[0];
+}
+
 TEST(HostConfigTest, EmptyExclusionListExcludesNothing) {
   const Parsed p = parse("sources:\n  host:\n    exclude_fs_types: []\n");
   EXPECT_TRUE(p.doc->errors().empty());

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -252,6 +253,51 @@ TEST(HostSourceTest, MountsUnderRootfsAreLabelledByHostPath) {
   EXPECT_TRUE(valueOf(batch, "node_filesystem_size_bytes",
                       {{"device", "/dev/sdb1"}, {"fstype", "xfs"}, {"mountpoint", "/data"}}));
   EXPECT_EQ(source.errorCounts().statvfs_failures, 0u);
+}
+
+TEST(HostSourceTest, PodVolumesAndRuntimeTreesAreNotTheNodesFilesystems) {
+  // A node's mount table as the kubelet leaves it: one tmpfs per Secret,
+  // ConfigMap or projected token of every pod, and the runtime's shm.
+  const std::string pod = "/var/lib/kubelet/pods/0c5e1f3a-7d2b-4c1e-9f00-2b7e8a1d4c55/volumes/";
+  TempDir rootfs;
+  const std::vector<std::string> dirs = {
+      "var/lib/kubelet", pod.substr(1) + "kubernetes.io~projected/kube-api-access-x7k2p",
+      pod.substr(1) + "kubernetes.io~secret/tls",
+      "run/containerd/io.containerd.grpc.v1.cri/sandboxes/a1/shm"};
+  for (const std::string& dir : dirs) {
+    std::filesystem::create_directories(rootfs.str() + "/" + dir);
+  }
+  TempDir proc;
+  proc.write("mounts",
+             "/dev/nvme0n1p1 / xfs rw 0 0\n"
+             "/dev/nvme0n1p1 /var/lib/kubelet xfs rw 0 0\n"
+             "tmpfs " +
+                 pod +
+                 "kubernetes.io~projected/kube-api-access-x7k2p tmpfs rw 0 0\n"
+                 "tmpfs " +
+                 pod +
+                 "kubernetes.io~secret/tls tmpfs rw 0 0\n"
+                 "shm /run/containerd/io.containerd.grpc.v1.cri/sandboxes/a1/shm tmpfs rw 0 0\n");
+  HostConfig config;
+  config.proc_path = proc.str();
+  config.rootfs_path = rootfs.str();
+  {
+    HostSource source("host", config);
+    SampleBatch batch;
+    ASSERT_TRUE(scrapeOnce(source, batch).has_value());
+    std::set<std::string> mounts;
+    for (const Sample& s : batch.samples) {
+      if (s.name.view() == "node_filesystem_size_bytes") {
+        mounts.insert(std::string(s.labels.get("mountpoint")));
+      }
+    }
+    EXPECT_EQ(mounts, (std::set<std::string>{"/", "/var/lib/kubelet"}));
+  }
+  config.exclude_mount_points.clear();  // [] reports them all
+  HostSource source("host", config);
+  SampleBatch batch;
+  ASSERT_TRUE(scrapeOnce(source, batch).has_value());
+  EXPECT_EQ(countOf(batch, "node_filesystem_size_bytes"), 5u);
 }
 
 TEST(HostSourceTest, SkipsMalformedLinesAndKeepsTheRest) {
