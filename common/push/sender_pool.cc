@@ -46,23 +46,26 @@ void SenderPool::submit(EncodedPayload&& payload) {
       return;
     }
   }
-  spoolInOrder(payload, replayer_.backlog() ? "behind_spool" : "queue_full");
+  spoolInOrder(payload, replayer_.backlog() ? "behind_spool" : "queue_full", Age::kNewest);
 }
 
-// Spools `payload` behind everything spooled before it, and the payloads
-// queued behind it (newer) after it, so that the spool replays each series
-// in time order: receivers without an out-of-order window (Prometheus,
-// Mimir, AMP) refuse an older sample once a newer one arrived. Without a
-// spool only `payload` is dropped; the queue stays.
-void SenderPool::spoolInOrder(const EncodedPayload& payload, std::string_view why) {
-  std::deque<EncodedPayload> newer;
+// Spools `payload` and the payloads queued, oldest first: the queued ones
+// are older than a new payload (kNewest, from submit) and newer than one a
+// sender took from the queue earlier (kOldest, out of retries). So the
+// spool replays each series in time order: receivers without an
+// out-of-order window (Prometheus, Mimir, AMP) refuse an older sample once
+// a newer one arrived. Without a spool only `payload` is dropped; the
+// queue stays.
+void SenderPool::spoolInOrder(const EncodedPayload& payload, std::string_view why, Age age) {
+  std::deque<EncodedPayload> queued;
   if (replayer_.enabled()) {
     ClockLock lock(mu_);
-    newer.swap(queue_);
+    queued.swap(queue_);
     metrics_.setQueued(0);
   }
-  replayer_.spoolOrDrop(payload, why);
-  for (const EncodedPayload& queued : newer) replayer_.spoolOrDrop(queued, "behind_spool");
+  if (age == Age::kOldest) replayer_.spoolOrDrop(payload, why);
+  for (const EncodedPayload& waiting : queued) replayer_.spoolOrDrop(waiting, "behind_spool");
+  if (age == Age::kNewest) replayer_.spoolOrDrop(payload, why);
 }
 
 std::deque<EncodedPayload> SenderPool::drain(Deadline deadline) {
@@ -162,7 +165,7 @@ void SenderPool::deliverLive(Transport& transport, EncodedPayload& payload) {
   }
   replayer_.backendDown(backoff);
   MutexLock order(order_mu_);
-  spoolInOrder(payload, "retries exhausted");
+  spoolInOrder(payload, "retries exhausted", Age::kOldest);
 }
 
 void SenderPool::senderLoop(Transport& transport) {

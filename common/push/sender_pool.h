@@ -66,7 +66,10 @@ class SenderPool {
  private:
   void senderLoop(Transport& transport);
   void deliverLive(Transport& transport, EncodedPayload& payload);
-  void spoolInOrder(const EncodedPayload& payload, std::string_view why) KM_REQUIRES(order_mu_);
+  // Where `payload` stands against the queued payloads.
+  enum class Age { kNewest, kOldest };
+  void spoolInOrder(const EncodedPayload& payload, std::string_view why, Age age)
+      KM_REQUIRES(order_mu_);
   DeliveryOutcome attempt(Transport& transport, const EncodedPayload& payload);
   bool sleepBeforeRetry(std::chrono::milliseconds wait);
   void stopAndJoin();

@@ -363,6 +363,38 @@ TEST(PushExporterTest, OnceSomethingIsSpooledEverythingFollowsItInOrder) {
   EXPECT_EQ(exporter->stats().spooled_samples, 800u);
 }
 
+TEST(PushExporterTest, FullQueueGoesToTheSpoolBeforeTheNewPayload) {
+  // The queued payloads are older than the one that finds the queue full:
+  // they must be spooled (and replayed) first.
+  TempDir tmp;
+  Rig rig;
+  auto& backend = rig.backend;
+  backend->fallback = DeliveryOutcome::retry("HTTP 503");
+  auto config = fastConfig(tmp.path());
+  config.max_in_flight = 1;
+  config.queue_capacity = 2;
+  config.retry.max_attempts = 1000;  // payload 0 stays with its sender
+  ASSERT_TRUE(rig.create(config));
+  auto& exporter = rig.exporter;
+  ASSERT_TRUE(exporter->send(batchOf(0, 100)));
+  const auto attempts = [&] {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    return backend->attempts.size();
+  };
+  ASSERT_TRUE(waitUntil([&] { return attempts() >= 1; }));  // taken, backing off
+  for (int i = 1; i < 5; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
+  // 1 and 2 were queued; 3 found the queue full; 4 came behind the spool.
+  ASSERT_TRUE(waitUntil([&] { return exporter->stats().spooled_samples == 400; }));
+  {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    backend->fallback = DeliveryOutcome::delivered();
+  }
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->idleForTest(); }));
+  std::vector<int> expected(500);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(deliveredValues(*backend), expected);
+}
+
 TEST(PushExporterTest, UnauthorizedBacklogIsKeptUntilTheBackendAccepts) {
   // An expired token answers 401 for a while: the spooled backlog must
   // survive it (it used to be popped as "refused for good").
