@@ -37,8 +37,6 @@ class SecretFile {
   /// Successful reads since construction (1 after load()): tests and logs.
   int reads() const;
 
-  const std::string& path() const { return path_; }
-
  private:
   Result<void> reloadLocked(const FileSignature& signature) KM_REQUIRES(mu_);
 

@@ -37,16 +37,18 @@ void SenderPool::start() {
 
 void SenderPool::submit(EncodedPayload&& payload) {
   MutexLock order(order_mu_);
+  bool behind_spool = false;
   {
     ClockLock lock(mu_);
-    if (!replayer_.backlog() && queue_.size() < queue_capacity_ && !stop_) {
+    behind_spool = !replayer_.idle();
+    if (!behind_spool && queue_.size() < queue_capacity_ && !stop_) {
       queue_.push_back(std::move(payload));
       metrics_.setQueued(queue_.size());
       cv_.notify_all();
       return;
     }
   }
-  spoolInOrder(payload, replayer_.backlog() ? "behind_spool" : "queue_full", Age::kNewest);
+  spoolInOrder(payload, behind_spool ? "behind_spool" : "queue_full", Age::kNewest);
 }
 
 // Spools `payload` and the payloads queued, oldest first: the queued ones

@@ -375,12 +375,9 @@ std::optional<Spool::Record> Spool::peekOldest() {
   while (!segments_.empty()) {
     Segment& segment = segments_.front();
     if (segment.records.empty()) {
-      // The open segment before its first record: nothing to read.
-      if (active_fd_ >= 0 && segments_.size() == 1) return std::nullopt;
-      // Any other empty segment would hide the records behind it.
-      removeSegmentFiles(segment.seq);
-      segments_.pop_front();
-      continue;
+      // Only the open segment can be empty and present (failAppend removes
+      // one left empty by a failed write); nothing to read.
+      return std::nullopt;
     }
     const RecordRef ref = segment.records.front();
     Record record;

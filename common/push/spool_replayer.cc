@@ -131,11 +131,6 @@ bool SpoolReplayer::replaying() const {
   return replaying_;
 }
 
-bool SpoolReplayer::backlog() const {
-  MutexLock lock(mu_);
-  return spool_ && (replaying_ || spool_->records() > 0);
-}
-
 bool SpoolReplayer::idle() const {
   MutexLock lock(mu_);
   return !replaying_ && (!spool_ || spool_->records() == 0);

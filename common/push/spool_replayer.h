@@ -73,11 +73,9 @@ class SpoolReplayer {
 
   /// There is a spool (exporters.spool.enabled).
   bool enabled() const { return spool_ != nullptr; }
-  /// Something is spooled or being replayed: a new payload must go behind
-  /// it to keep the order.
-  bool backlog() const;
   bool replaying() const;
-  /// No replay running and nothing spooled.
+  /// No replay running and nothing spooled. When false, a new payload must
+  /// go behind the spool to keep the order.
   bool idle() const;
   std::uint64_t records() const;
   std::uint64_t bytes() const;

@@ -87,6 +87,10 @@ struct FakeBackend {
     if (out.kind == DeliveryOutcome::Kind::kDelivered) delivered.push_back(p.body);
     return out;
   }
+  std::size_t attemptCount() {
+    std::lock_guard<std::mutex> lock(mu);
+    return attempts.size();
+  }
   std::size_t deliveredSamples() {
     std::lock_guard<std::mutex> lock(mu);
     std::size_t n = 0;
@@ -377,11 +381,7 @@ TEST(PushExporterTest, FullQueueGoesToTheSpoolBeforeTheNewPayload) {
   ASSERT_TRUE(rig.create(config));
   auto& exporter = rig.exporter;
   ASSERT_TRUE(exporter->send(batchOf(0, 100)));
-  const auto attempts = [&] {
-    std::lock_guard<std::mutex> lock(backend->mu);
-    return backend->attempts.size();
-  };
-  ASSERT_TRUE(waitUntil([&] { return attempts() >= 1; }));  // taken, backing off
+  ASSERT_TRUE(waitUntil([&] { return backend->attemptCount() >= 1; }));  // taken, backing off
   for (int i = 1; i < 5; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
   // 1 and 2 were queued; 3 found the queue full; 4 came behind the spool.
   ASSERT_TRUE(waitUntil([&] { return exporter->stats().spooled_samples == 400; }));
@@ -406,11 +406,7 @@ TEST(PushExporterTest, UnauthorizedBacklogIsKeptUntilTheBackendAccepts) {
   ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
   ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->stats().spooled_samples == 100; }));
   // Several replays are refused too.
-  const auto attempts = [&] {
-    std::lock_guard<std::mutex> lock(backend->mu);
-    return backend->attempts.size();
-  };
-  ASSERT_TRUE(stepUntil(rig.clock, [&] { return attempts() >= 6; }));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->attemptCount() >= 6; }));
   EXPECT_EQ(rig.exporter->stats().spool_records, 1u);
   {
     std::lock_guard<std::mutex> lock(backend->mu);

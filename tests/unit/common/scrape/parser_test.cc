@@ -226,6 +226,16 @@ TEST(PrometheusParserTest, Utf8AndFloats) {
   EXPECT_FALSE(parseFloat("", &v));
 }
 
+// sources.prometheus of `doc`, parsed and finish()ed (errors go to `doc`).
+std::vector<TargetConfig> targetListOf(ConfigDocument& doc) {
+  ConfigNode root = doc.root();
+  ConfigNode sources = root.child("sources");
+  ConfigNode list = sources.child("prometheus");
+  std::vector<TargetConfig> targets = parseTargetList(list);
+  list.finish();
+  return targets;
+}
+
 // The one ConfigNode addition: child() of a list and elementsOfSelf().
 TEST(PrometheusConfigTest, ReadsTheTargetList) {
   auto doc = ConfigDocument::parse(
@@ -237,11 +247,7 @@ TEST(PrometheusConfigTest, ReadsTheTargetList) {
       "    - {name: c, url: \"https://example.test/m\", jitter: 2s, tls: {insecure_skip_verify: "
       "true}}\n",
       "test");
-  ConfigNode root = doc->root();
-  ConfigNode sources = root.child("sources");
-  ConfigNode list = sources.child("prometheus");
-  std::vector<TargetConfig> targets = parseTargetList(list);
-  list.finish();
+  std::vector<TargetConfig> targets = targetListOf(*doc);
   ASSERT_EQ(targets.size(), 3u);
   EXPECT_EQ(targets[0].interval, std::chrono::seconds(30));
   EXPECT_EQ(targets[0].timeout, std::chrono::seconds(10));
@@ -274,11 +280,7 @@ TEST(PrometheusConfigTest, UnsetTimeoutIsCappedAtTheIntervalAsInPrometheus) {
       "    - {name: slow, url: \"http://127.0.0.1:9101/metrics\", interval: 1m}\n"
       "    - {name: set, url: \"http://127.0.0.1:9102/metrics\", interval: 5s, timeout: 6s}\n",
       "test");
-  ConfigNode root = doc->root();
-  ConfigNode sources = root.child("sources");
-  ConfigNode list = sources.child("prometheus");
-  std::vector<TargetConfig> targets = parseTargetList(list);
-  list.finish();
+  std::vector<TargetConfig> targets = targetListOf(*doc);
   ASSERT_EQ(targets.size(), 3u);
   EXPECT_EQ(targets[0].timeout, std::chrono::seconds(5));   // min(10s, interval)
   EXPECT_EQ(targets[1].timeout, std::chrono::seconds(10));  // the default
