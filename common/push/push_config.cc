@@ -80,6 +80,9 @@ void parsePushConfig(ConfigNode& node, PushConfig& config) {
 SpoolConfig parseSpoolConfig(ConfigNode& node) {
   SpoolConfig config;
   config.enabled = node.getBool("enabled", config.enabled);
+  if (node.getEnum("mode", "wal", {"wal", "overflow"}) == "overflow") {
+    config.mode = SpoolConfig::Mode::kOverflow;
+  }
   config.dir = node.getString("dir", config.dir);
   config.max_bytes = node.getBytes("max_bytes", config.max_bytes);
   config.segment_bytes = node.getBytes("segment_bytes", config.segment_bytes);

@@ -49,7 +49,10 @@ class PushExporter::Impl {
     batcher_ = std::make_unique<Batcher>(
         config_.batch, std::move(encoder), metrics_, clock_,
         [pool](EncodedPayload&& payload) { pool->submit(std::move(payload)); },
-        [spool] { spool->refreshGauges(); });
+        [pool, spool] {
+          pool->retryHeld();
+          spool->refreshGauges();
+        });
     pool_->start();
     batcher_->start();
     return {};

@@ -222,6 +222,7 @@ struct PushStats {
   std::uint64_t spool_records = 0;          // records waiting in the spool now
   std::uint64_t spool_bytes = 0;            // bytes of segment files now
   std::uint64_t spool_corrupt_records = 0;  // skipped by CRC/length checks
+  std::uint64_t spool_write_errors = 0;     // failed appends (disk full, I/O error)
   std::uint64_t requests = 0;               // delivery attempts
 };
 
@@ -229,11 +230,15 @@ struct PushStats {
 /// pipeline's flusher thread calls send(); the samples are copied into the
 /// current batch (handles, not text), which is encoded when it reaches
 /// batch.max_samples / batch.max_bytes, or by the timer thread after
-/// batch.max_wait. Encoded payloads wait in a bounded queue for one of
-/// max_in_flight sender threads; a payload that cannot be queued, or whose
-/// retries are exhausted, goes to the spool, which the senders replay
-/// oldest-first whenever they are idle and the backend answers again (and
-/// after a restart). send() never waits for the network.
+/// batch.max_wait. With spool.mode wal (the default with a spool) every
+/// encoded payload is appended to the spool and the sender threads replay
+/// it from there, oldest first, one at a time, acknowledging it once the
+/// backend has it. Otherwise (overflow, or no spool) payloads wait in a
+/// bounded queue for one of max_in_flight sender threads; a payload that
+/// cannot be queued, or whose retries are exhausted, goes to the spool,
+/// which the senders replay oldest-first whenever they are idle and the
+/// backend answers again (and after a restart). send() never waits for the
+/// network (a wal append is a local write).
 ///
 /// Inside, three parts each own one queue under a lock of their own:
 /// Batcher (batcher.h: the current batch, the encoder, the timer),

@@ -26,7 +26,7 @@ struct Families {
         retried(prometheus::BuildCounter()
                     .Name("kubemetrics_exporter_push_retried_samples_total")
                     .Help("Samples in push delivery attempts that repeated an earlier failed "
-                          "one, including replays from the spool.")
+                          "one, including replays from an overflow spool.")
                     .Register(r)),
         dropped(prometheus::BuildCounter()
                     .Name("kubemetrics_exporter_push_dropped_samples_total")
@@ -76,7 +76,12 @@ struct Families {
                           .Name("kubemetrics_exporter_spool_corrupt_records_total")
                           .Help("Spool records skipped because their length or CRC-32C was "
                                 "wrong (a torn write or disk corruption).")
-                          .Register(r)) {}
+                          .Register(r)),
+        spool_write_errors(prometheus::BuildCounter()
+                               .Name("kubemetrics_exporter_spool_write_errors_total")
+                               .Help("Spool appends that failed (disk full, I/O error, a failed "
+                                     "sync); the exporter backs off before writing again.")
+                               .Register(r)) {}
 
   prometheus::Family<prometheus::Counter>& sent;
   prometheus::Family<prometheus::Counter>& failed;
@@ -92,6 +97,7 @@ struct Families {
   prometheus::Family<prometheus::Gauge>& spool_bytes;
   prometheus::Family<prometheus::Gauge>& spool_records;
   prometheus::Family<prometheus::Counter>& spool_corrupt;
+  prometheus::Family<prometheus::Counter>& spool_write_errors;
 };
 
 }  // namespace
@@ -123,7 +129,8 @@ struct PushMetrics::Series {
         pending(f.pending.Add({{"exporter", name}})),
         spool_bytes(f.spool_bytes.Add({{"exporter", name}})),
         spool_records(f.spool_records.Add({{"exporter", name}})),
-        spool_corrupt(f.spool_corrupt.Add({{"exporter", name}})) {}
+        spool_corrupt(f.spool_corrupt.Add({{"exporter", name}})),
+        spool_write_errors(f.spool_write_errors.Add({{"exporter", name}})) {}
 
   prometheus::Counter& sent;
   prometheus::Counter& failed;
@@ -146,6 +153,7 @@ struct PushMetrics::Series {
   prometheus::Gauge& spool_bytes;
   prometheus::Gauge& spool_records;
   prometheus::Counter& spool_corrupt;
+  prometheus::Counter& spool_write_errors;
 };
 
 namespace {
@@ -194,6 +202,11 @@ void PushMetrics::addDropped(Drop reason, std::uint64_t samples) {
       break;
   }
   add(*counter, dropped_, samples);
+}
+
+void PushMetrics::addSpoolWriteError() {
+  series_->spool_write_errors.Increment();
+  spool_write_errors_.fetch_add(1, std::memory_order_release);
 }
 
 void PushMetrics::addEncoded(const EncodedPayload& payload) {
@@ -246,6 +259,7 @@ PushStats PushMetrics::stats() const {
   s.spooled_samples = spooled_.load(std::memory_order_acquire);
   s.requests = requests_.load(std::memory_order_acquire);
   s.spool_corrupt_records = corrupt_.load(std::memory_order_acquire);
+  s.spool_write_errors = spool_write_errors_.load(std::memory_order_acquire);
   return s;
 }
 

@@ -47,6 +47,8 @@ class PushMetrics {
   void addRetried(std::uint64_t samples);
   void addSpooled(std::uint64_t samples);
   void addDropped(Drop reason, std::uint64_t samples);
+  /// One spool append that failed (the payload's fate is counted apart).
+  void addSpoolWriteError();
   /// One encoded payload: its bytes before and after compression.
   void addEncoded(const EncodedPayload& payload);
   /// One delivery attempt that took `seconds` (by the exporter's clock).
@@ -75,7 +77,7 @@ class PushMetrics {
   Mutex corrupt_mu_;
   std::uint64_t last_corrupt_ KM_GUARDED_BY(corrupt_mu_) = 0;
   std::atomic<std::uint64_t> sent_{0}, failed_{0}, retried_{0}, dropped_{0}, spooled_{0},
-      requests_{0}, corrupt_{0};
+      requests_{0}, corrupt_{0}, spool_write_errors_{0};
 };
 
 }  // namespace kubemetrics::push

@@ -25,7 +25,8 @@ SenderPool::SenderPool(const PushConfig& config, std::vector<TransportPtr> trans
       replayer_(replayer),
       retry_(backoff),
       metrics_(metrics),
-      clock_(clock) {}
+      clock_(clock),
+      disk_backoff_(backoff.initial()) {}
 
 SenderPool::~SenderPool() { stopAndJoin(); }
 
@@ -37,6 +38,10 @@ void SenderPool::start() {
 
 void SenderPool::submit(EncodedPayload&& payload) {
   MutexLock order(order_mu_);
+  if (replayer_.writeAhead()) {
+    writeAhead(std::move(payload));
+    return;
+  }
   bool behind_spool = false;
   {
     ClockLock lock(mu_);
@@ -70,6 +75,122 @@ void SenderPool::spoolInOrder(const EncodedPayload& payload, std::string_view wh
   if (age == Age::kNewest) replayer_.spoolOrDrop(payload, why);
 }
 
+// Write-ahead: the payload is on disk before anything sends it; a sender
+// replays it from there. While the spool cannot be written (disk full, I/O
+// errors) payloads wait in memory, behind the spool and in order, and the
+// disk is tried again after a backoff, not at every payload.
+void SenderPool::writeAhead(EncodedPayload&& payload) {
+  if (clock_.now() >= disk_retry_at_) {
+    switch (spoolHeld()) {
+      case Held::kSpooled:
+        if (replayer_.append(payload)) {
+          diskWritable(true);
+          return;
+        }
+        diskWritable(false);
+        break;
+      case Held::kWriteFailed:
+        diskWritable(false);
+        break;
+      case Held::kInFlight:
+        break;
+    }
+  }
+  hold(std::move(payload));
+}
+
+void SenderPool::retryHeld() {
+  MutexLock order(order_mu_);
+  if (!replayer_.writeAhead() || clock_.now() < disk_retry_at_) return;
+  switch (spoolHeld()) {
+    case Held::kSpooled:
+      diskWritable(true);
+      break;
+    case Held::kWriteFailed:
+      diskWritable(false);
+      break;
+    case Held::kInFlight:
+      break;
+  }
+}
+
+// Moves the payloads held in memory to the spool, oldest first. Not while a
+// sender is delivering one of them: should that one fail, it must still go
+// before the rest.
+SenderPool::Held SenderPool::spoolHeld() {
+  for (;;) {
+    EncodedPayload next;
+    {
+      ClockLock lock(mu_);
+      if (queue_.empty()) return Held::kSpooled;
+      if (in_flight_ > 0) return Held::kInFlight;
+      next = std::move(queue_.front());
+      queue_.pop_front();
+      metrics_.setQueued(queue_.size());
+    }
+    if (!replayer_.append(next)) {
+      ClockLock lock(mu_);
+      queue_.push_front(std::move(next));
+      metrics_.setQueued(queue_.size());
+      return Held::kWriteFailed;
+    }
+  }
+}
+
+void SenderPool::diskWritable(bool writable) {
+  if (writable) {
+    disk_backoff_ = retry_.initial();
+    disk_retry_at_ = {};
+    ClockLock lock(mu_);
+    cv_.notify_all();  // a replay is due
+    return;
+  }
+  disk_retry_at_ = clock_.now() + disk_backoff_;
+  disk_backoff_ = retry_.next(disk_backoff_);
+}
+
+// Keeps `payload` in memory behind what is held already; beyond
+// queue_capacity the oldest held payload is dropped (counted): the memory
+// bound while neither the disk nor the backend takes anything.
+void SenderPool::hold(EncodedPayload&& payload) {
+  ClockLock lock(mu_);
+  queue_.push_back(std::move(payload));
+  while (queue_.size() > queue_capacity_) {
+    metrics_.addDropped(PushMetrics::Drop::kSpoolError, queue_.front().samples);
+    metrics_.warn("held_full", "the spool cannot be written and " +
+                                   std::to_string(queue_capacity_) +
+                                   " payloads wait in memory (queue_capacity): dropped the "
+                                   "oldest, " +
+                                   std::to_string(queue_.front().samples) + " samples");
+    queue_.pop_front();
+  }
+  metrics_.setQueued(queue_.size());
+  cv_.notify_all();
+}
+
+bool SenderPool::queueMayGo() const {
+  if (queue_.empty()) return false;
+  // Overflow mode sends its queue live. In wal mode the queue holds only
+  // what the disk refused, newer than the spool: it goes once the spool is
+  // empty, one payload at a time (as the spool's records), and not while
+  // draining (the stop spools it instead).
+  return !replayer_.writeAhead() || (!draining_ && in_flight_ == 0 && replayer_.idle());
+}
+
+bool SenderPool::replayMayStart() const {
+  // Overflow mode replays nothing while draining (the spool stays for the
+  // next run); wal mode goes on replaying until the stop's deadline.
+  return !draining_ || replayer_.writeAhead();
+}
+
+bool SenderPool::drained() const {
+  if (in_flight_ > 0 || replayer_.replaying()) return false;
+  if (!replayer_.writeAhead()) return queue_.empty();
+  // Wal mode: everything is on disk already; done once the backend takes
+  // nothing more now (the spool is empty or backing off).
+  return !replayer_.replayDue();
+}
+
 std::deque<EncodedPayload> SenderPool::drain(Deadline deadline) {
   {
     ClockLock lock(mu_);
@@ -77,9 +198,7 @@ std::deque<EncodedPayload> SenderPool::drain(Deadline deadline) {
     shutdown_deadline_ = deadline;
     cv_.notify_all();
     // Let the senders work through the queue until it is empty or time is up.
-    lock.waitUntil(clock_, cv_, deadline, [this]() KM_REQUIRES(mu_) {
-      return queue_.empty() && in_flight_ == 0 && !replayer_.replaying();
-    });
+    lock.waitUntil(clock_, cv_, deadline, [this]() KM_REQUIRES(mu_) { return drained(); });
   }
   // Requests still on the wire at the deadline are cut short: their
   // payloads go to the spool now instead of holding the stop up to the
@@ -152,6 +271,10 @@ bool SenderPool::sleepBeforeRetry(milliseconds wait) {
 }
 
 void SenderPool::deliverLive(Transport& transport, EncodedPayload& payload) {
+  // In wal mode a payload is sent live only while the spool cannot be
+  // written: it keeps trying (the spool would take it no better) until it is
+  // delivered or the stop begins, and then goes back to the front.
+  const bool held = replayer_.writeAhead();
   milliseconds backoff = retry_.initial();
   for (int n = 1;; ++n) {
     if (n > 1) metrics_.addRetried(payload.samples);
@@ -162,11 +285,17 @@ void SenderPool::deliverLive(Transport& transport, EncodedPayload& payload) {
     }
     if (outcome.kind == DeliveryOutcome::Kind::kDrop) return;
     const milliseconds wait = retry_.waitFor(backoff, outcome);
-    if (n >= max_attempts_ || !sleepBeforeRetry(wait)) break;
+    if ((n >= max_attempts_ && !held) || !sleepBeforeRetry(wait)) break;
     backoff = retry_.next(backoff);
   }
   replayer_.backendDown(backoff);
   MutexLock order(order_mu_);
+  if (held) {
+    ClockLock lock(mu_);
+    queue_.push_front(std::move(payload));
+    metrics_.setQueued(queue_.size());
+    return;
+  }
   spoolInOrder(payload, "retries exhausted", Age::kOldest);
 }
 
@@ -174,7 +303,7 @@ void SenderPool::senderLoop(Transport& transport) {
   ClockLock lock(mu_);
   for (;;) {
     if (stop_) return;
-    if (!queue_.empty()) {
+    if (queueMayGo()) {
       EncodedPayload payload = std::move(queue_.front());
       queue_.pop_front();
       metrics_.setQueued(queue_.size());
@@ -186,7 +315,7 @@ void SenderPool::senderLoop(Transport& transport) {
       cv_.notify_all();
       continue;
     }
-    if (!draining_ && replayer_.tryBeginReplay()) {
+    if (replayMayStart() && replayer_.tryBeginReplay()) {
       lock.unlock();
       replayer_.replayOne(
           [this, &transport](const EncodedPayload& p) { return attempt(transport, p); });
@@ -195,9 +324,9 @@ void SenderPool::senderLoop(Transport& transport) {
       continue;
     }
     Deadline wake = clock_.now() + kIdleRecheck;
-    if (!draining_) wake = std::min(wake, replayer_.nextReplayAfterNow());
+    if (replayMayStart()) wake = std::min(wake, replayer_.nextReplayAfterNow());
     lock.waitUntil(clock_, cv_, wake, [this]() KM_REQUIRES(mu_) {
-      return stop_ || !queue_.empty() || (!draining_ && replayer_.replayDue());
+      return stop_ || queueMayGo() || (replayMayStart() && replayer_.replayDue());
     });
   }
 }

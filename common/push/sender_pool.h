@@ -20,19 +20,32 @@
 namespace kubemetrics::push {
 
 /// The delivery side of one PushExporter: max_in_flight sender threads,
-/// each with its own Transport, take encoded payloads from a bounded queue
-/// and deliver them, retrying with backoff up to retry.max_attempts. A
-/// payload that finds the queue full, or runs out of retries, goes to the
-/// SpoolReplayer, and with it every payload queued behind it; while the
-/// spool holds anything, new payloads go behind it too (FIFO on disk), so
-/// a receiver sees each series in time order. A sender with nothing
-/// queued replays the spool when the replayer says a replay is due (never
-/// while draining). Payloads already in flight on other senders when one
-/// goes to the spool may still arrive before it: with max_in_flight > 1
-/// order holds between spool and queue, not between concurrent requests.
+/// each with its own Transport.
 ///
-/// Owns the queue of encoded payloads (at most queue_capacity), the
-/// transports and the sender threads.
+/// Overflow mode (spool.mode: overflow, or no spool): the senders take
+/// encoded payloads from a bounded queue and deliver them, retrying with
+/// backoff up to retry.max_attempts. A payload that finds the queue full,
+/// or runs out of retries, goes to the SpoolReplayer, and with it every
+/// payload queued behind it; while the spool holds anything, new payloads
+/// go behind it too (FIFO on disk), so a receiver sees each series in time
+/// order. A sender with nothing queued replays the spool when the replayer
+/// says a replay is due (never while draining). Payloads already in flight
+/// on other senders when one goes to the spool may still arrive before it:
+/// with max_in_flight > 1 order holds between spool and queue, not between
+/// concurrent requests.
+///
+/// Wal mode: every payload is appended to the spool first and the senders
+/// only replay it, one record at a time, so order holds whatever
+/// max_in_flight is, and a record leaves the disk only once the backend
+/// acknowledged it. The queue then holds only payloads the disk refused
+/// (held in memory, behind the spool, at most queue_capacity: beyond, the
+/// oldest is dropped and counted); they move to the spool once a write
+/// succeeds again (retried after a backoff), or are sent live when the
+/// spool is empty. Draining goes on replaying until the deadline or until
+/// the backend stops answering; what is left stays on disk.
+///
+/// Owns the queue of encoded payloads, the transports and the sender
+/// threads.
 ///
 /// Thread-safe: submit() (the batcher's callers and timer), the senders and
 /// drain() share the queue and the lifecycle flags under mu_; network I/O,
@@ -51,9 +64,16 @@ class SenderPool {
 
   /// Starts the sender threads. Once.
   void start();
-  /// Queues `payload` for a sender, or hands it to the spool when the queue
-  /// is full or the senders have stopped. Never waits for the network.
+  /// Overflow mode: queues `payload` for a sender, or hands it to the spool
+  /// when the queue is full, the spool holds anything or the senders have
+  /// stopped. Wal mode: appends it to the spool (a sender replays it from
+  /// there), or holds it in memory while the spool cannot be written.
+  /// Never waits for the network.
   void submit(EncodedPayload&& payload);
+  /// Wal mode: moves the payloads held in memory to the spool if the disk
+  /// backoff allows (the batcher's timer calls it, so writing resumes when
+  /// space returns even without new payloads). Any thread.
+  void retryHeld();
   /// Shutdown: no more replays, attempts end by `deadline` (a retry that
   /// would sleep past it gives up), and the senders work through the queue
   /// until it is empty or `deadline` (by the clock) has passed; then
@@ -64,6 +84,14 @@ class SenderPool {
   bool idle() const;
 
  private:
+  enum class Held { kSpooled, kWriteFailed, kInFlight };
+  void writeAhead(EncodedPayload&& payload) KM_REQUIRES(order_mu_);
+  Held spoolHeld() KM_REQUIRES(order_mu_);
+  void diskWritable(bool writable) KM_REQUIRES(order_mu_);
+  void hold(EncodedPayload&& payload);
+  bool queueMayGo() const KM_REQUIRES(mu_);
+  bool replayMayStart() const KM_REQUIRES(mu_);
+  bool drained() const KM_REQUIRES(mu_);
   void senderLoop(Transport& transport);
   void deliverLive(Transport& transport, EncodedPayload& payload);
   // Where `payload` stands against the queued payloads.
@@ -86,6 +114,9 @@ class SenderPool {
   // Held from the choice "queue or spool" to the end of the spool writes it
   // implies, so no payload overtakes another on its way to the spool.
   Mutex order_mu_;
+  // Wal mode: no spool write before this (a failed one backs off).
+  SteadyClock::time_point disk_retry_at_ KM_GUARDED_BY(order_mu_);
+  std::chrono::milliseconds disk_backoff_ KM_GUARDED_BY(order_mu_);
   mutable ClockMutex mu_;
   std::condition_variable cv_;  // queue, in_flight_, the flags, a replay ended
   std::deque<EncodedPayload> queue_ KM_GUARDED_BY(mu_);

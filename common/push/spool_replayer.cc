@@ -21,17 +21,19 @@ Result<std::unique_ptr<SpoolReplayer>> SpoolReplayer::open(const PushConfig& con
     if (!opened) return tl::unexpected(opened.error());
     spool = std::move(*opened);
   }
+  const bool write_ahead = config.spool.mode == SpoolConfig::Mode::kWal;
   std::unique_ptr<SpoolReplayer> replayer(
-      new SpoolReplayer(std::move(spool), metrics, backoff, clock));
+      new SpoolReplayer(std::move(spool), write_ahead, metrics, backoff, clock));
   // Records skipped by the scan at open count from the start.
   replayer->noteCorrupt();
   replayer->refreshGauges();
   return replayer;
 }
 
-SpoolReplayer::SpoolReplayer(std::unique_ptr<Spool> spool, PushMetrics& metrics, Backoff& backoff,
-                             const Clock& clock)
+SpoolReplayer::SpoolReplayer(std::unique_ptr<Spool> spool, bool write_ahead, PushMetrics& metrics,
+                             Backoff& backoff, const Clock& clock)
     : spool_(std::move(spool)),
+      write_ahead_(write_ahead && spool_ != nullptr),
       metrics_(metrics),
       retry_(backoff),
       clock_(clock),
@@ -45,12 +47,20 @@ void SpoolReplayer::spoolOrDrop(const EncodedPayload& payload, std::string_view 
                                   ") and there is no spool (exporters.spool.enabled: false)");
     return;
   }
-  auto loss = spool_->append(payload);
-  if (!loss) {
+  if (!append(payload)) {
     metrics_.addDropped(PushMetrics::Drop::kSpoolError, payload.samples);
     metrics_.warn("spool_error", "payload of " + std::to_string(payload.samples) +
-                                     " samples dropped: " + loss.error().message());
-    return;
+                                     " samples dropped (" + std::string(why) +
+                                     "): the spool cannot be written");
+  }
+}
+
+bool SpoolReplayer::append(const EncodedPayload& payload) {
+  auto loss = spool_->append(payload);
+  if (!loss) {
+    metrics_.addSpoolWriteError();
+    metrics_.warn("spool_write", loss.error().message());
+    return false;
   }
   if (loss->dropped_samples > 0) {
     metrics_.addDropped(PushMetrics::Drop::kSpoolFull, loss->dropped_samples);
@@ -62,6 +72,7 @@ void SpoolReplayer::spoolOrDrop(const EncodedPayload& payload, std::string_view 
   refreshGauges();
   // A record too large for the cap is the one counted above.
   if (loss->stored) metrics_.addSpooled(payload.samples);
+  return true;
 }
 
 void SpoolReplayer::backendUp() {
@@ -102,7 +113,12 @@ void SpoolReplayer::replayOne(const Attempt& attempt) {
   std::optional<Spool::Record> record = spool_->peekOldest();
   noteCorrupt();
   if (record) {
-    metrics_.addRetried(record->payload.samples);
+    bool repeat = true;  // an overflow spool holds only payloads sent before
+    if (write_ahead_) {
+      MutexLock lock(mu_);
+      repeat = failed_id_ == record->id;
+    }
+    if (repeat) metrics_.addRetried(record->payload.samples);
     const DeliveryOutcome outcome = attempt(record->payload);
     if (outcome.kind != DeliveryOutcome::Kind::kRetry) {
       spool_->pop(record->id);
@@ -112,6 +128,7 @@ void SpoolReplayer::replayOne(const Attempt& attempt) {
       MutexLock lock(mu_);
       not_before_ = clock_.now() + retry_.waitFor(backoff_, outcome);
       backoff_ = retry_.next(backoff_);
+      failed_id_ = record->id;
     }
     refreshGauges();
   } else {

@@ -17,9 +17,10 @@
 
 namespace kubemetrics::push {
 
-/// The disk side of one PushExporter: writes the payloads the sender pool
-/// cannot keep (queue full, retries exhausted, left at shutdown) to the
-/// Spool, and replays them oldest first. It has no thread of its own: an
+/// The disk side of one PushExporter: writes payloads to the Spool, every
+/// one (spool.mode: wal, the write-ahead log) or those the sender pool
+/// cannot keep (overflow: queue full, retries exhausted, left at shutdown),
+/// and replays them oldest first. It has no thread of its own: an
 /// idle sender thread claims a due replay (tryBeginReplay) and runs
 /// replayOne() with its transport. Without a spool (exporters.spool.enabled:
 /// false) what would be written is dropped and counted (no_spool), and no
@@ -48,6 +49,11 @@ class SpoolReplayer {
   /// counts it dropped when there is no spool or the write fails. `why` is
   /// for the log line. Any thread; file I/O happens in the caller's thread.
   void spoolOrDrop(const EncodedPayload& payload, std::string_view why);
+  /// Appends `payload` to the spool (there must be one): true when its fate
+  /// is settled there (stored, or dropped for max_bytes and counted); false
+  /// when the write failed (counted as a spool write error, warned), the
+  /// payload still the caller's.
+  bool append(const EncodedPayload& payload);
 
   /// A live payload was delivered: the backend answers again, so replay at
   /// once, from the initial backoff.
@@ -73,6 +79,8 @@ class SpoolReplayer {
 
   /// There is a spool (exporters.spool.enabled).
   bool enabled() const { return spool_ != nullptr; }
+  /// There is a spool and every payload goes through it (spool.mode: wal).
+  bool writeAhead() const { return write_ahead_; }
   bool replaying() const;
   /// No replay running and nothing spooled. When false, a new payload must
   /// go behind the spool to keep the order.
@@ -83,12 +91,13 @@ class SpoolReplayer {
   void refreshGauges();
 
  private:
-  SpoolReplayer(std::unique_ptr<Spool> spool, PushMetrics& metrics, Backoff& backoff,
-                const Clock& clock);
+  SpoolReplayer(std::unique_ptr<Spool> spool, bool write_ahead, PushMetrics& metrics,
+                Backoff& backoff, const Clock& clock);
   bool dueLocked(SteadyClock::time_point now) const KM_REQUIRES(mu_);
   void noteCorrupt();
 
   const std::unique_ptr<Spool> spool_;  // null without a spool; set at open
+  const bool write_ahead_;
   PushMetrics& metrics_;
   Backoff& retry_;  // the schedule; backoff_ is where replays are on it
   const Clock& clock_;
@@ -98,6 +107,9 @@ class SpoolReplayer {
   // The epoch at start: a restart replays what is left at once.
   SteadyClock::time_point not_before_ KM_GUARDED_BY(mu_);
   std::chrono::milliseconds backoff_ KM_GUARDED_BY(mu_);
+  // The record whose last attempt failed: sending it again is a retry
+  // (in wal mode a record's first attempt is its first send).
+  std::uint64_t failed_id_ KM_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kubemetrics::push

@@ -39,7 +39,13 @@ struct AgentIdentity {
 /// now. Shared by every push exporter; each uses the subdirectory named
 /// after its instance. Plain value type.
 struct SpoolSettings {
-  bool enabled = true;                                // false: no spool, drops are counted
+  /// kWal: every payload is written to the spool before it is sent and
+  /// removed once the backend acknowledged it (a SIGKILL loses only the
+  /// batch being filled). kOverflow: payloads go to disk only when they
+  /// cannot be sent now (less disk I/O; a SIGKILL loses what is in memory).
+  enum class Mode { kWal, kOverflow };
+  bool enabled = true;  // false: no spool, drops are counted
+  Mode mode = Mode::kWal;
   std::string dir = "/var/lib/kubemetrics/spool";     // created if missing
   std::uint64_t max_bytes = 1024ULL * 1024 * 1024;    // per exporter; drop oldest beyond
   std::uint64_t segment_bytes = 16ULL * 1024 * 1024;  // a segment file rolls at this size

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/config/config_document.h"
 #include "support/manual_clock.h"
 #include "support/process.h"
 #include "support/registry_value.h"
@@ -344,6 +346,7 @@ TEST(PushExporterTest, OnceSomethingIsSpooledEverythingFollowsItInOrder) {
   auto& backend = rig.backend;
   backend->fallback = DeliveryOutcome::retry("connection refused");
   auto config = fastConfig(tmp.path());
+  config.spool.mode = SpoolConfig::Mode::kOverflow;
   config.max_in_flight = 1;  // one request at a time: delivery order is defined
   ASSERT_TRUE(rig.create(config));
   auto& exporter = rig.exporter;
@@ -375,6 +378,7 @@ TEST(PushExporterTest, FullQueueGoesToTheSpoolBeforeTheNewPayload) {
   auto& backend = rig.backend;
   backend->fallback = DeliveryOutcome::retry("HTTP 503");
   auto config = fastConfig(tmp.path());
+  config.spool.mode = SpoolConfig::Mode::kOverflow;
   config.max_in_flight = 1;
   config.queue_capacity = 2;
   config.retry.max_attempts = 1000;  // payload 0 stays with its sender
@@ -393,6 +397,114 @@ TEST(PushExporterTest, FullQueueGoesToTheSpoolBeforeTheNewPayload) {
   std::vector<int> expected(500);
   std::iota(expected.begin(), expected.end(), 0);
   EXPECT_EQ(deliveredValues(*backend), expected);
+}
+
+TEST(PushExporterTest, WalWritesEveryPayloadFirstAndDeletesItOnceAcknowledged) {
+  TempDir tmp;
+  Rig rig;
+  auto config = fastConfig(tmp.path());
+  config.max_in_flight = 3;  // still one record at a time: order is the log's
+  ASSERT_TRUE(rig.create(config));
+  auto& exporter = rig.exporter;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->idleForTest(); }));
+  std::vector<int> expected(500);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(deliveredValues(*rig.backend), expected);
+  const PushStats stats = exporter->stats();
+  EXPECT_EQ(stats.spooled_samples, 500u);  // every sample went through the log
+  EXPECT_EQ(stats.sent_samples, 500u);
+  EXPECT_EQ(stats.retried_samples, 0u);  // a first send from the log is no retry
+  EXPECT_EQ(stats.spool_records, 0u);
+  EXPECT_EQ(stats.spool_bytes, 0u);  // acknowledged segments are deleted
+}
+
+TEST(PushExporterTest, WalKeepsOrderAcrossAnOutageWithManySenders) {
+  TempDir tmp;
+  Rig rig;
+  auto& backend = rig.backend;
+  backend->fallback = DeliveryOutcome::retry("connection refused");
+  auto config = fastConfig(tmp.path());
+  config.max_in_flight = 4;
+  ASSERT_TRUE(rig.create(config));
+  auto& exporter = rig.exporter;
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->attemptCount() >= 3; }));
+  {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    backend->fallback = DeliveryOutcome::delivered();
+  }
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->idleForTest(); }));
+  std::vector<int> expected(800);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(deliveredValues(*backend), expected);
+  const PushStats stats = exporter->stats();
+  EXPECT_EQ(stats.dropped_samples, 0u);
+  // Only the oldest record was ever refused: every failed attempt was it.
+  EXPECT_EQ(stats.failed_samples % 100, 0u);
+  EXPECT_EQ(stats.retried_samples, stats.failed_samples);
+}
+
+TEST(PushExporterTest, WalHoldsPayloadsInMemoryWhileTheDiskRefusesThenResumes) {
+  // The spool directory vanishes (as a full or failed disk would refuse
+  // writes): payloads wait in memory, at most queue_capacity of them (the
+  // oldest dropped and counted beyond), the disk is retried after a
+  // backoff, not at every payload, and writing resumes once it works.
+  TempDir tmp;
+  Rig rig;
+  auto& backend = rig.backend;
+  backend->fallback = DeliveryOutcome::retry("connection refused");
+  auto config = fastConfig(tmp.path());
+  config.queue_capacity = 2;
+  config.retry.initial_backoff = 1s;
+  config.retry.max_backoff = 4s;
+  ASSERT_TRUE(rig.create(config));
+  auto& exporter = rig.exporter;
+  const std::string dir = tmp.path() + "/t";
+  std::filesystem::remove_all(dir);
+  // Payload 0 is refused by the disk, then sent live (the spool is empty)
+  // and retried by its sender; 1 and 2 are held, then dropped for 3 and 4.
+  ASSERT_TRUE(exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(waitUntil([&] { return backend->attemptCount() >= 1; }));
+  for (int i = 1; i < 5; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->stats().dropped_samples == 200; }));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->attemptCount() >= 3; }));
+  const PushStats refused = exporter->stats();
+  EXPECT_EQ(refused.spooled_samples, 0u);
+  // One failed write, then the backoff: the next payloads did not touch it.
+  EXPECT_EQ(refused.spool_write_errors, 1u);
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_spool_write_errors_total",
+                          {{"exporter", "t"}}),
+            1);
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
+                          {{"exporter", "t"}, {"reason", "spool_error"}}),
+            200);
+  ASSERT_TRUE(std::filesystem::create_directory(dir));
+  {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    backend->fallback = DeliveryOutcome::delivered();
+  }
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->idleForTest(); }));
+  std::vector<int> expected(100);
+  std::iota(expected.begin(), expected.end(), 0);
+  for (int v = 300; v < 500; ++v) expected.push_back(v);
+  EXPECT_EQ(deliveredValues(*backend), expected);
+  // Once payload 0 was through, the held ones went to disk or straight out.
+  ASSERT_TRUE(exporter->send(batchOf(500, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->deliveredSamples() == 400; }));
+  EXPECT_GE(exporter->stats().spooled_samples, 100u);
+}
+
+TEST(PushExporterTest, WalShutdownDeliversWhatTheBackendTakesBeforeTheDeadline) {
+  TempDir tmp;
+  Rig rig;
+  auto config = fastConfig(tmp.path());
+  config.batch.max_wait = 10s;  // still pending at shutdown
+  ASSERT_TRUE(rig.create(config));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 50)));
+  rig.shutdown(2s);
+  EXPECT_EQ(rig.backend->deliveredSamples(), 50u);
+  EXPECT_EQ(rig.exporter->stats().spool_records, 0u);
 }
 
 TEST(PushExporterTest, UnauthorizedBacklogIsKeptUntilTheBackendAccepts) {
@@ -489,6 +601,24 @@ TEST(PushConfigTest, ValidateReportsEveryProblem) {
   SpoolConfig s;
   s.dir = "relative";
   EXPECT_EQ(validateSpoolConfig(s).size(), 1u);
+}
+
+TEST(PushConfigTest, SpoolModeIsWalUnlessOverflowIsAsked) {
+  auto parse = [](const std::string& yaml, std::vector<std::string>* errors) {
+    auto doc = ConfigDocument::parse(yaml, "inline");
+    ConfigNode root = doc->root();
+    ConfigNode spool = root.child("spool");
+    SpoolConfig config = parseSpoolConfig(spool);
+    for (const ConfigError& e : doc->errors()) errors->push_back(e.toString());
+    return config;
+  };
+  std::vector<std::string> errors;
+  EXPECT_EQ(parse("spool: {dir: /x}\n", &errors).mode, SpoolConfig::Mode::kWal);
+  EXPECT_EQ(parse("spool: {mode: overflow}\n", &errors).mode, SpoolConfig::Mode::kOverflow);
+  EXPECT_EQ(errors, std::vector<std::string>{});
+  parse("spool: {mode: journal}\n", &errors);
+  EXPECT_EQ(errors, std::vector<std::string>{
+                        "spool.mode: expected one of wal, overflow (got \"journal\")"});
 }
 
 }  // namespace
