@@ -25,18 +25,11 @@ using namespace kubemetrics::testing;
 // new payloads keep coming every scrape: when it comes back, a new payload
 // is the first to reach it unless the agent queues it behind the backlog.
 
-// The value of `metric` with exactly `labels` on the agent's /metrics, or -1.
-double selfMetric(int agent_port, const std::string& metric, const std::string& labels) {
-  httplib::Client client("127.0.0.1", agent_port);
-  auto res = client.Get("/metrics");
-  if (!res || res->status != 200) return -1;
-  const std::string key = metric + "{" + labels + "} ";
-  const auto at = res->body.find(key);
-  if (at == std::string::npos) return -1;
-  return std::stod(res->body.substr(at + key.size()));
-}
+// Both spool modes: wal (every payload through the spool) and overflow
+// (payloads spooled only once retries run out).
+class RemoteWriteOrderTest : public ::testing::TestWithParam<std::string> {};
 
-TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRefused) {
+TEST_P(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRefused) {
   constexpr int kSeries = 20;
   constexpr int kServedScrapes = 40;  // 10 s at 250 ms: outage, then recovery
   CountingTarget target("kmtest_order", kSeries, kServedScrapes);
@@ -62,23 +55,24 @@ TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRe
                     "    timeout: 2s\n"
                     "    batch: {max_samples: 1000, max_wait: 200ms}\n"
                     "    retry: {initial_backoff: 100ms, max_backoff: 2s, max_attempts: 2}\n"
-                    "  spool: {dir: \"" +
-                    dir.path() + "/spool\", max_bytes: 64MiB}\n");
+                    "  spool: {mode: " +
+                    GetParam() + ", dir: \"" + dir.path() + "/spool\", max_bytes: 64MiB}\n");
   auto agent = AgentProcess::start({"--config", config});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
   // The outage: Prometheus is down for the first scrapes, until the agent
-  // has spooled some.
+  // has spooled some after failed attempts.
   const auto until = std::chrono::steady_clock::now() + 30s;
-  while (selfMetric(agent.port, "kubemetrics_exporter_push_spooled_samples_total",
-                    "exporter=\"remote_write\"") <= 0 &&
-         std::chrono::steady_clock::now() < until) {
+  auto outageSeen = [&] {
+    return agent.metric("kubemetrics_exporter_push_failed_samples_total",
+                        "exporter=\"remote_write\"") > 0 &&
+           agent.metric("kubemetrics_exporter_push_spooled_samples_total",
+                        "exporter=\"remote_write\"") > 0;
+  };
+  while (!outageSeen() && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(100ms);
   }
-  ASSERT_GT(selfMetric(agent.port, "kubemetrics_exporter_push_spooled_samples_total",
-                       "exporter=\"remote_write\""),
-            0)
-      << agent.process->output();
+  ASSERT_TRUE(outageSeen()) << agent.process->output();
   ASSERT_LT(target.served(), kServedScrapes) << "the outage outlasted the target's scrapes";
   TempDir prometheus_dir;
   Backend prometheus =
@@ -94,11 +88,14 @@ TEST(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIsRe
   EXPECT_EQ(got, want) << agent.process->output();
   EXPECT_EQ(target.served(), kServedScrapes);
   // Nothing was refused: no 400 ("out of order sample") at all.
-  EXPECT_EQ(selfMetric(agent.port, "kubemetrics_exporter_push_dropped_samples_total",
-                       "exporter=\"remote_write\",reason=\"rejected\""),
+  EXPECT_EQ(agent.metric("kubemetrics_exporter_push_dropped_samples_total",
+                         "exporter=\"remote_write\",reason=\"rejected\""),
             0)
       << agent.process->output();
 }
+
+INSTANTIATE_TEST_SUITE_P(SpoolModes, RemoteWriteOrderTest, ::testing::Values("wal", "overflow"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace kubemetrics

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <memory>
 #include <regex>
@@ -18,10 +19,14 @@ struct AgentProcess {
   int port = -1;
 
   /// Starts the agent with `args` (plus --listen 127.0.0.1:0) and waits for
-  /// it to serve; port stays -1 when it did not start within 20 s.
-  static AgentProcess start(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  /// it to serve; port stays -1 when it did not start within 20 s. A
+  /// `wrapper` command, when given, runs first and execs the agent's argv
+  /// (appended to it), so the agent keeps the child's pid.
+  static AgentProcess start(std::vector<std::string> args, std::vector<std::string> env = {},
+                            std::vector<std::string> wrapper = {}) {
     AgentProcess agent;
-    std::vector<std::string> argv = {KM_AGENT_BINARY, "--listen", "127.0.0.1:0"};
+    std::vector<std::string> argv = std::move(wrapper);
+    for (const char* arg : {KM_AGENT_BINARY, "--listen", "127.0.0.1:0"}) argv.push_back(arg);
     argv.insert(argv.end(), args.begin(), args.end());
     agent.process = std::make_unique<Process>(argv, env);
     if (agent.process->waitForOutput("serving on", std::chrono::seconds(20))) {
@@ -32,6 +37,19 @@ struct AgentProcess {
       }
     }
     return agent;
+  }
+
+  /// The value of the self-metric `name` with exactly `labels` (as the
+  /// exposition prints them, e.g. `exporter="remote_write"`) on the agent's
+  /// /metrics, or -1 when the page or the series is missing.
+  double metric(const std::string& name, const std::string& labels) const {
+    httplib::Client client("127.0.0.1", port);
+    auto res = client.Get("/metrics");
+    if (!res || res->status != 200) return -1;
+    const std::string key = name + "{" + labels + "} ";
+    const auto at = res->body.find(key);
+    if (at == std::string::npos) return -1;
+    return std::stod(res->body.substr(at + key.size()));
   }
 };
 

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <memory>
 #include <regex>
@@ -75,9 +76,9 @@ inline Backend startVictoriaMetrics(const std::string& dir, int port = 0) {
 /// older sample than the newest of its series is refused), `config_yaml` as
 /// its configuration, TSDB under `dir`, on `port` (0: a free one); port -1
 /// when it did not come up.
-inline Backend startPrometheus(
-    const TempDir& dir, const std::string& config_yaml = "global:\n  scrape_interval: 1m\n",
-    int port = 0) {
+inline Backend startPrometheus(const TempDir& dir,
+                               const std::string& config_yaml = "global:\n  scrape_interval: 1m\n",
+                               int port = 0) {
   Backend b;
   b.port = port > 0 ? port : freeLoopbackPort();
   const std::string config = dir.write("prometheus.yml", config_yaml);
@@ -117,11 +118,23 @@ inline std::string pollUntil(int port, const std::string& path, const std::strin
 }
 
 /// One series as read back: its labels ("k=v" sorted, __name__ included)
-/// and sample timestamps.
+/// and its samples (timestamps[i] with values[i]).
 struct ReadSeries {
   std::map<std::string, std::string> labels;
   std::vector<std::int64_t> timestamps;
+  std::vector<double> values;
 };
+
+/// A sample value as the APIs print it: a number, or NaN/Inf spelled out
+/// (quoted or not).
+inline double parseSampleValue(std::string text) {
+  if (!text.empty() && text.front() == '"') text = text.substr(1, text.size() - 2);
+  try {
+    return std::stod(text);
+  } catch (const std::exception&) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+}
 
 inline std::map<std::string, std::string> parseLabelObject(const std::string& object) {
   std::map<std::string, std::string> labels;
@@ -145,6 +158,7 @@ inline std::vector<ReadSeries> exportFromVictoriaMetrics(int port, const std::st
   std::string line;
   static const std::regex metric("\"metric\":\\{([^}]*)\\}");
   static const std::regex stamps("\"timestamps\":\\[([^\\]]*)\\]");
+  static const std::regex values("\"values\":\\[([^\\]]*)\\]");
   while (std::getline(lines, line)) {
     std::smatch m, t;
     if (!std::regex_search(line, m, metric) || !std::regex_search(line, t, stamps)) continue;
@@ -153,6 +167,10 @@ inline std::vector<ReadSeries> exportFromVictoriaMetrics(int port, const std::st
     std::istringstream ts(t[1].str());
     std::string one;
     while (std::getline(ts, one, ',')) series.timestamps.push_back(std::stoll(one));
+    if (std::smatch v; std::regex_search(line, v, values)) {
+      std::istringstream vs(v[1].str());
+      while (std::getline(vs, one, ',')) series.values.push_back(parseSampleValue(one));
+    }
     out.push_back(std::move(series));
   }
   return out;
@@ -167,7 +185,7 @@ inline std::vector<ReadSeries> queryPrometheus(int port, const std::string& sele
   if (!res || res->status != 200) return out;
   static const std::regex series(
       "\\{\"metric\":\\{([^}]*)\\},\"values\":\\[((?:\\[[^\\]]*\\],?)*)\\]");
-  static const std::regex point("\\[([0-9.]+),\"");
+  static const std::regex point("\\[([0-9.]+),\"([^\"]*)\"");
   const std::string& body = res->body;
   for (auto it = std::sregex_iterator(body.begin(), body.end(), series);
        it != std::sregex_iterator(); ++it) {
@@ -177,6 +195,7 @@ inline std::vector<ReadSeries> queryPrometheus(int port, const std::string& sele
     for (auto p = std::sregex_iterator(values.begin(), values.end(), point);
          p != std::sregex_iterator(); ++p) {
       s.timestamps.push_back(static_cast<std::int64_t>(std::stod((*p)[1]) * 1000 + 0.5));
+      s.values.push_back(parseSampleValue((*p)[2]));
     }
     out.push_back(std::move(s));
   }
