@@ -113,8 +113,9 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   ConfigNode root = doc->root();
   parseAgentConfig(root);
   agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_);
-  ComponentContext context{agent->config_,       agent->spool_, *agent->metrics_, *agent->server_,
-                           agent->runtime_tags_, *agent->tags_, agent->status_,   systemClock()};
+  ComponentContext context{agent->config_,  agent->spool_,        *agent->metrics_,
+                           *agent->server_, agent->runtime_tags_, *agent->tags_,
+                           agent->status_,  systemClock(),        agent->lifecycle_};
   auto components = buildComponents(root, &context, agent->spool_);
   if (!components) return tl::unexpected(components.error());
 
@@ -123,6 +124,13 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   if (!pipeline) return tl::unexpected(pipeline.error());
   agent->pipeline_ = std::move(*pipeline);
   Pipeline* pipe = agent->pipeline_.get();
+  // A notice comes from a source, on the scheduler's thread: the scheduler
+  // stops before the pipeline shuts down, so none arrives after.
+  agent->lifecycle_.subscribe([pipe](const TerminationNotice& notice) {
+    logWarn("agent") << "the node goes away (" << notice.reason
+                     << "): exporters deliver what they hold now";
+    pipe->prepareForTermination(notice.at);
+  });
   agent->scheduler_ = std::make_unique<Scheduler>(
       std::move(components->sources),
       [pipe](SampleBatchPtr batch) { pipe->submit(std::move(batch)); }, *agent->metrics_);

@@ -14,6 +14,7 @@
 #include "agent/agent_config.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/config.h"
+#include "kubemetrics/node_lifecycle.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
 #include "kubemetrics/status_board.h"
@@ -78,6 +79,7 @@ class Agent {
   SpoolSettings spool_;  // exporters.spool, referenced by the components' context
   std::shared_ptr<prometheus::Registry> metrics_;
   RuntimeTags runtime_tags_;
+  NodeLifecycle lifecycle_;          // the EC2 source announces, the push exporters flush
   std::unique_ptr<AgentTags> tags_;  // config's and runtime_tags_; shared by sources and pipeline
   StatusBoard status_;
   std::unique_ptr<HttpServer> server_;

@@ -267,6 +267,10 @@ void Pipeline::flusherLoop(ExporterLane& lane) {
   }
 }
 
+void Pipeline::prepareForTermination(std::chrono::system_clock::time_point at) {
+  for (auto& lane : lanes_) lane->exporter->prepareForTermination(at);
+}
+
 void Pipeline::shutdown(Deadline deadline) {
   if (shut_down_) return;
   shut_down_ = true;

@@ -61,6 +61,9 @@ class Pipeline {
 
   void start();
   void shutdown(Deadline deadline);
+  /// Passes a termination notice to every exporter
+  /// (Exporter::prepareForTermination). Any thread, until shutdown().
+  void prepareForTermination(std::chrono::system_clock::time_point at);
 
   /// Batches in the ring now (approximate while threads run).
   std::size_t ringSize() const { return ring_.sizeApprox(); }

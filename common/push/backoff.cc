@@ -16,8 +16,8 @@ milliseconds Backoff::jittered(milliseconds backoff) {
 
 milliseconds Backoff::waitFor(milliseconds backoff, const DeliveryOutcome& outcome) {
   milliseconds wait = jittered(backoff);
-  if (outcome.retry_after > wait) wait = std::min(outcome.retry_after, retry_.max_backoff);
-  return wait;
+  if (outcome.retry_after > wait) wait = outcome.retry_after;
+  return std::min(wait, cap());
 }
 
 }  // namespace kubemetrics::push

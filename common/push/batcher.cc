@@ -20,7 +20,8 @@ Batcher::Batcher(const PushConfig::Batch& config, PayloadEncoderPtr encoder, Pus
       metrics_(metrics),
       clock_(clock),
       sink_(std::move(sink)),
-      tick_(std::move(tick)) {}
+      tick_(std::move(tick)),
+      max_wait_(config.max_wait) {}
 
 Batcher::~Batcher() { close(); }
 
@@ -114,11 +115,18 @@ void Batcher::encodeAndHandOver(std::vector<Sample> chunk) {
   --handing_over_;
 }
 
+void Batcher::shortenMaxWait(std::chrono::milliseconds wait) {
+  ClockLock lock(mu_);
+  if (wait >= max_wait_) return;
+  max_wait_ = wait;
+  cv_.notify_all();  // the pending batch may be due now
+}
+
 void Batcher::timerLoop() {
   ClockLock lock(mu_);
   while (!closed_) {
     const auto now = clock_.now();
-    if (!pending_.empty() && now - pending_since_ >= config_.max_wait) {
+    if (!pending_.empty() && now - pending_since_ >= max_wait_) {
       std::vector<Sample> chunk = takeLocked();
       lock.unlock();
       encodeAndHandOver(std::move(chunk));
@@ -126,7 +134,7 @@ void Batcher::timerLoop() {
       continue;
     }
     Deadline wake = now + kTick;
-    if (!pending_.empty()) wake = std::min(wake, pending_since_ + config_.max_wait);
+    if (!pending_.empty()) wake = std::min(wake, pending_since_ + max_wait_);
     metrics_.setPending(pending_.size());
     lock.unlock();
     if (tick_) tick_();
@@ -134,7 +142,7 @@ void Batcher::timerLoop() {
     if (closed_) break;
     // Also woken by a batch that starts now and is due before `wake`.
     lock.waitUntil(clock_, cv_, wake, [this, wake]() KM_REQUIRES(mu_) {
-      return closed_ || (!pending_.empty() && pending_since_ + config_.max_wait < wake);
+      return closed_ || (!pending_.empty() && pending_since_ + max_wait_ < wake);
     });
   }
 }

@@ -18,7 +18,8 @@ namespace kubemetrics::push {
 /// The front of one PushExporter: copies the samples of each send() into
 /// the current batch and cuts it into one encoded payload when it reaches
 /// batch.max_samples or batch.max_bytes (in the caller's thread), or when
-/// its oldest sample has waited batch.max_wait by the clock (in the timer
+/// its oldest sample has waited batch.max_wait (shortenMaxWait() lowers it)
+/// by the clock (in the timer
 /// thread). Each payload goes to `sink` (the sender pool) as soon as it is
 /// encoded; samples the encoder cannot carry, and batches it fails on, are
 /// dropped and counted here.
@@ -53,6 +54,8 @@ class Batcher {
   void close();
   /// Nothing pending, and no cut batch still being encoded or handed over.
   bool idle() const;
+  /// Lowers batch.max_wait to `wait` from now on (flush mode); any thread.
+  void shortenMaxWait(std::chrono::milliseconds wait);
 
  private:
   std::vector<Sample> takeLocked() KM_REQUIRES(mu_);
@@ -75,6 +78,7 @@ class Batcher {
   SteadyClock::time_point pending_since_ KM_GUARDED_BY(mu_);
   int handing_over_ KM_GUARDED_BY(mu_) = 0;  // cut batches not yet with the sink
   bool closed_ KM_GUARDED_BY(mu_) = false;
+  std::chrono::milliseconds max_wait_ KM_GUARDED_BY(mu_);  // batch.max_wait, or shorter
 
   std::thread timer_;  // started and joined by the owner's thread
 };

@@ -69,6 +69,20 @@ class PushExporter::Impl {
 
   void flush() { batcher_->flush(); }
 
+  void prepareForTermination(std::chrono::system_clock::time_point at) {
+    if (flushing_.exchange(true) || shut_down_.load()) return;
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(at - clock_.wallNow());
+    metrics_.warn("flush", "the node goes away in " + std::to_string(left.count()) +
+                               " s: flush mode (batches and backoff at most 1 s); " +
+                               std::to_string(replayer_->records()) + " records (" +
+                               std::to_string(replayer_->bytes()) + " bytes) spooled");
+    metrics_.setFlushMode(true);
+    backoff_.capAt(kFlushWait);
+    batcher_->shortenMaxWait(kFlushWait);
+    replayer_->backendUp();  // replay now, from the (capped) initial backoff
+    pool_->enterFlushMode();
+  }
+
   void shutdown(Deadline deadline) {
     if (shut_down_.exchange(true)) return;
     // Encodes what is pending; from here send() fails.
@@ -106,6 +120,10 @@ class PushExporter::Impl {
   std::unique_ptr<SenderPool> pool_;
   std::unique_ptr<Batcher> batcher_;
   std::atomic<bool> shut_down_{false};
+  std::atomic<bool> flushing_{false};
+  // Flush mode's longest batch wait and retry backoff: short enough that
+  // a two-minute spot notice leaves time for many attempts.
+  static constexpr std::chrono::milliseconds kFlushWait{1000};
 };
 
 Result<std::unique_ptr<PushExporter>> PushExporter::create(std::string name, PushConfig config,
@@ -136,6 +154,9 @@ Result<void> PushExporter::send(SharedBatch batch) {
   return impl_->send(*batch);
 }
 void PushExporter::shutdown(Deadline deadline) { impl_->shutdown(deadline); }
+void PushExporter::prepareForTermination(std::chrono::system_clock::time_point at) {
+  impl_->prepareForTermination(at);
+}
 void PushExporter::flushForTest() { impl_->flush(); }
 bool PushExporter::idleForTest() const { return impl_->idle(); }
 PushStats PushExporter::stats() const { return impl_->stats(); }

@@ -277,6 +277,10 @@ class PushExporter : public Exporter {
   /// shutdown (kUnavailable).
   Result<void> send(SharedBatch batch) override;
   void shutdown(Deadline deadline) override;
+  /// Flush mode: batch.max_wait and every backoff capped at 1 s, spooled
+  /// records replayed at once, live payloads retried without limit rather
+  /// than spooled (overflow mode). Once.
+  void prepareForTermination(std::chrono::system_clock::time_point at) override;
 
   /// Encodes and queues whatever is pending now, without waiting for
   /// max_wait (tests; the timer does it otherwise).

@@ -77,6 +77,18 @@ struct Families {
                           .Help("Spool records skipped because their length or CRC-32C was "
                                 "wrong (a torn write or disk corruption).")
                           .Register(r)),
+        seconds_to_empty(prometheus::BuildGauge()
+                             .Name("kubemetrics_exporter_spool_seconds_to_empty")
+                             .Help("Seconds until the spool is empty at the rate the backend "
+                                   "took it over the last 10 s: 0 when empty, +Inf when "
+                                   "nothing was delivered.")
+                             .Register(r)),
+        flush_mode(prometheus::BuildGauge()
+                       .Name("kubemetrics_exporter_push_flush_mode")
+                       .Help("1 once the node announced it goes away (spot interruption, "
+                             "scheduled stop): short batches and backoff, to empty the spool "
+                             "in time.")
+                       .Register(r)),
         spool_write_errors(prometheus::BuildCounter()
                                .Name("kubemetrics_exporter_spool_write_errors_total")
                                .Help("Spool appends that failed (disk full, I/O error, a failed "
@@ -97,6 +109,8 @@ struct Families {
   prometheus::Family<prometheus::Gauge>& spool_bytes;
   prometheus::Family<prometheus::Gauge>& spool_records;
   prometheus::Family<prometheus::Counter>& spool_corrupt;
+  prometheus::Family<prometheus::Gauge>& seconds_to_empty;
+  prometheus::Family<prometheus::Gauge>& flush_mode;
   prometheus::Family<prometheus::Counter>& spool_write_errors;
 };
 
@@ -130,6 +144,8 @@ struct PushMetrics::Series {
         spool_bytes(f.spool_bytes.Add({{"exporter", name}})),
         spool_records(f.spool_records.Add({{"exporter", name}})),
         spool_corrupt(f.spool_corrupt.Add({{"exporter", name}})),
+        seconds_to_empty(f.seconds_to_empty.Add({{"exporter", name}})),
+        flush_mode(f.flush_mode.Add({{"exporter", name}})),
         spool_write_errors(f.spool_write_errors.Add({{"exporter", name}})) {}
 
   prometheus::Counter& sent;
@@ -153,6 +169,8 @@ struct PushMetrics::Series {
   prometheus::Gauge& spool_bytes;
   prometheus::Gauge& spool_records;
   prometheus::Counter& spool_corrupt;
+  prometheus::Gauge& seconds_to_empty;
+  prometheus::Gauge& flush_mode;
   prometheus::Counter& spool_write_errors;
 };
 
@@ -249,6 +267,9 @@ void PushMetrics::setSpool(std::uint64_t bytes, std::uint64_t records) {
   series_->spool_bytes.Set(static_cast<double>(bytes));
   series_->spool_records.Set(static_cast<double>(records));
 }
+
+void PushMetrics::setSecondsToEmpty(double seconds) { series_->seconds_to_empty.Set(seconds); }
+void PushMetrics::setFlushMode(bool on) { series_->flush_mode.Set(on ? 1 : 0); }
 
 PushStats PushMetrics::stats() const {
   PushStats s;

@@ -60,6 +60,8 @@ class PushMetrics {
   void setQueued(std::size_t payloads);
   void setPending(std::size_t samples);
   void setSpool(std::uint64_t bytes, std::uint64_t records);
+  void setSecondsToEmpty(double seconds);
+  void setFlushMode(bool on);
 
   /// The counters; spool_records and spool_bytes are left 0 (the spool's).
   PushStats stats() const;

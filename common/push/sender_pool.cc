@@ -222,6 +222,17 @@ void SenderPool::stopAndJoin() {
   }
 }
 
+bool SenderPool::flushing() const {
+  ClockLock lock(mu_);
+  return flushing_;
+}
+
+void SenderPool::enterFlushMode() {
+  ClockLock lock(mu_);
+  flushing_ = true;
+  cv_.notify_all();  // replays are due; sleepers re-time their backoff
+}
+
 bool SenderPool::idle() const {
   ClockLock lock(mu_);
   return queue_.empty() && in_flight_ == 0;
@@ -264,9 +275,17 @@ DeliveryOutcome SenderPool::attempt(Transport& transport, const EncodedPayload& 
 // short or would outlast the shutdown deadline.
 bool SenderPool::sleepBeforeRetry(milliseconds wait) {
   ClockLock lock(mu_);
-  const Deadline until = clock_.now() + wait;
+  const Deadline start = clock_.now();
+  Deadline until = start + wait;
   if (draining_ && until > shutdown_deadline_) return false;
-  lock.waitUntil(clock_, cv_, until, [this]() KM_REQUIRES(mu_) { return stop_; });
+  const bool was_flushing = flushing_;
+  lock.waitUntil(clock_, cv_, until,
+                 [&]() KM_REQUIRES(mu_) { return stop_ || flushing_ != was_flushing; });
+  if (!stop_ && flushing_ != was_flushing) {
+    // Flush mode began during the sleep: wake no later than its cap.
+    until = std::min(until, start + retry_.cap());
+    lock.waitUntil(clock_, cv_, until, [this]() KM_REQUIRES(mu_) { return stop_; });
+  }
   return !stop_;
 }
 
@@ -285,7 +304,7 @@ void SenderPool::deliverLive(Transport& transport, EncodedPayload& payload) {
     }
     if (outcome.kind == DeliveryOutcome::Kind::kDrop) return;
     const milliseconds wait = retry_.waitFor(backoff, outcome);
-    if ((n >= max_attempts_ && !held) || !sleepBeforeRetry(wait)) break;
+    if ((n >= max_attempts_ && !held && !flushing()) || !sleepBeforeRetry(wait)) break;
     backoff = retry_.next(backoff);
   }
   replayer_.backendDown(backoff);

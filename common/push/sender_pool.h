@@ -82,6 +82,11 @@ class SenderPool {
   std::deque<EncodedPayload> drain(Deadline deadline);
   /// Nothing queued or in flight.
   bool idle() const;
+  /// The node goes away soon: live payloads are retried without a limit of
+  /// attempts instead of being spooled (overflow mode), and a sender asleep
+  /// in a backoff longer than the (lowered) cap wakes at the cap. Replays
+  /// are due at once. Any thread; once.
+  void enterFlushMode();
 
  private:
   enum class Held { kSpooled, kWriteFailed, kInFlight };
@@ -92,6 +97,7 @@ class SenderPool {
   bool queueMayGo() const KM_REQUIRES(mu_);
   bool replayMayStart() const KM_REQUIRES(mu_);
   bool drained() const KM_REQUIRES(mu_);
+  bool flushing() const;
   void senderLoop(Transport& transport);
   void deliverLive(Transport& transport, EncodedPayload& payload);
   // Where `payload` stands against the queued payloads.
@@ -122,6 +128,7 @@ class SenderPool {
   std::deque<EncodedPayload> queue_ KM_GUARDED_BY(mu_);
   int in_flight_ KM_GUARDED_BY(mu_) = 0;      // live payloads being delivered
   bool draining_ KM_GUARDED_BY(mu_) = false;  // shutdown: finish the queue, no replay
+  bool flushing_ KM_GUARDED_BY(mu_) = false;  // the node goes away: no spooling, short waits
   bool stop_ KM_GUARDED_BY(mu_) = false;      // threads exit
   Deadline shutdown_deadline_ KM_GUARDED_BY(mu_);
 

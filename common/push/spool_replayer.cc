@@ -1,6 +1,7 @@
 #include "common/push/spool_replayer.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -124,6 +125,7 @@ void SpoolReplayer::replayOne(const Attempt& attempt) {
       spool_->pop(record->id);
       MutexLock lock(mu_);
       backoff_ = retry_.initial();
+      replayed_bytes_ += record->payload.body.size();
     } else {
       MutexLock lock(mu_);
       not_before_ = clock_.now() + retry_.waitFor(backoff_, outcome);
@@ -158,7 +160,28 @@ std::uint64_t SpoolReplayer::bytes() const { return spool_ ? spool_->bytes() : 0
 
 void SpoolReplayer::refreshGauges() {
   if (!spool_) return;
-  metrics_.setSpool(spool_->bytes(), spool_->records());
+  const std::uint64_t bytes = spool_->bytes();
+  metrics_.setSpool(bytes, spool_->records());
+  metrics_.setSecondsToEmpty(secondsToEmpty(bytes));
+}
+
+double SpoolReplayer::secondsToEmpty(std::uint64_t bytes) {
+  MutexLock lock(mu_);
+  const SteadyClock::time_point now = clock_.now();
+  // A point at most once a second (the batcher's tick), the last 10 s kept.
+  if (rate_points_.empty() || now - rate_points_.back().first >= std::chrono::seconds(1)) {
+    rate_points_.emplace_back(now, replayed_bytes_);
+  }
+  while (rate_points_.size() > 2 && now - rate_points_.front().first > kRateWindow) {
+    rate_points_.pop_front();
+  }
+  if (bytes == 0) return 0;
+  const auto& [since, replayed_then] = rate_points_.front();
+  const double seconds = std::chrono::duration<double>(now - since).count();
+  const double rate =
+      seconds > 0 ? static_cast<double>(replayed_bytes_ - replayed_then) / seconds : 0;
+  if (rate <= 0) return std::numeric_limits<double>::infinity();
+  return static_cast<double>(bytes) / rate;
 }
 
 void SpoolReplayer::noteCorrupt() {

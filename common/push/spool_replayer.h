@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/push/backoff.h"
 #include "common/push/push_exporter.h"
@@ -87,13 +89,16 @@ class SpoolReplayer {
   bool idle() const;
   std::uint64_t records() const;
   std::uint64_t bytes() const;
-  /// Sets the spool gauges from the spool.
+  /// Sets the spool gauges from the spool, time-to-empty included (at
+  /// the rate replays delivered over the last 10 s of the clock).
   void refreshGauges();
 
  private:
   SpoolReplayer(std::unique_ptr<Spool> spool, bool write_ahead, PushMetrics& metrics,
                 Backoff& backoff, const Clock& clock);
   bool dueLocked(SteadyClock::time_point now) const KM_REQUIRES(mu_);
+  double secondsToEmpty(std::uint64_t bytes);
+  static constexpr std::chrono::seconds kRateWindow{10};
   void noteCorrupt();
 
   const std::unique_ptr<Spool> spool_;  // null without a spool; set at open
@@ -110,6 +115,10 @@ class SpoolReplayer {
   // The record whose last attempt failed: sending it again is a retry
   // (in wal mode a record's first attempt is its first send).
   std::uint64_t failed_id_ KM_GUARDED_BY(mu_) = 0;
+  // Bytes replayed so far, and (time, that count) about once a second over
+  // the last kRateWindow: the delivery rate behind time-to-empty.
+  std::uint64_t replayed_bytes_ KM_GUARDED_BY(mu_) = 0;
+  std::deque<std::pair<SteadyClock::time_point, std::uint64_t>> rate_points_ KM_GUARDED_BY(mu_);
 };
 
 }  // namespace kubemetrics::push

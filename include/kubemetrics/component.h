@@ -9,6 +9,7 @@
 #include "kubemetrics/config.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/http.h"
+#include "kubemetrics/node_lifecycle.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
 #include "kubemetrics/source.h"
@@ -57,8 +58,9 @@ struct SpoolSettings {
 /// serve, the run-time tags the pipeline adds to every sample (a source that
 /// discovers them, like EC2, sets them), all the tags the pipeline adds (a
 /// source may add them itself, see AgentTags), the /status page's
-/// sections, and the clock to schedule by (systemClock() in the agent, a
-/// manual one in tests). The agent owns everything referenced, and it outlives every
+/// sections, the clock to schedule by (systemClock() in the agent, a
+/// manual one in tests), and the node's lifecycle (a source that learns the
+/// node goes away announces it there). The agent owns everything referenced, and it outlives every
 /// component, so a component may keep pointers to it. Built at start-up;
 /// the referenced objects say their own thread-safety.
 struct ComponentContext {
@@ -70,6 +72,7 @@ struct ComponentContext {
   const AgentTags& tags;
   StatusBoard& status;
   const Clock& clock;
+  NodeLifecycle& lifecycle;
 };
 
 /// A component's factory. It reads its config subtree (`sources.<key>` or

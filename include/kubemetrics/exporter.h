@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string_view>
 
@@ -27,6 +28,12 @@ class Exporter {
   /// Flushes what the exporter holds and stops, returning by `deadline`.
   /// Called once no more send() calls will come; safe to call twice.
   virtual void shutdown(Deadline deadline) = 0;
+  /// The node goes away at `at` (wall clock; a spot interruption): deliver
+  /// what is held before then, at the cost of efficiency. Called from the
+  /// announcing source's thread, at most once per new or earlier notice,
+  /// possibly while send() runs; thread-safe. The default does nothing
+  /// (an exporter that holds nothing, like /metrics).
+  virtual void prepareForTermination(std::chrono::system_clock::time_point at) { (void)at; }
 };
 
 using ExporterPtr = std::unique_ptr<Exporter>;

@@ -79,9 +79,9 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
     return sources;
   }
   auto transport = makeHttpTransport(config.timeout);
-  sources.push_back(std::make_unique<Ec2Source>("ec2", std::move(config), std::move(transport),
-                                                &context->runtime_tags, &context->metrics,
-                                                std::move(status), context->clock));
+  sources.push_back(std::make_unique<Ec2Source>(
+      "ec2", std::move(config), std::move(transport), &context->runtime_tags, &context->metrics,
+      std::move(status), context->clock, &context->lifecycle));
   return sources;
 }
 

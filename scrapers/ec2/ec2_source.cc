@@ -105,13 +105,15 @@ std::string Ec2Status::render() const {
 
 Ec2Source::Ec2Source(std::string name, Ec2Config config, std::unique_ptr<ImdsTransport> transport,
                      RuntimeTags* runtime_tags, prometheus::Registry* self_metrics,
-                     std::shared_ptr<Ec2Status> status, const Clock& clock)
+                     std::shared_ptr<Ec2Status> status, const Clock& clock,
+                     NodeLifecycle* lifecycle)
     : name_(std::move(name)),
       clock_(clock),
       config_(std::move(config)),
       client_(ImdsClientOptions{config_.endpoint, config_.timeout, config_.token_ttl},
               std::move(transport), self_metrics),
       runtime_tags_(runtime_tags),
+      lifecycle_(lifecycle),
       status_(status ? std::move(status) : std::make_shared<Ec2Status>()) {
   status_->update([&](Ec2Status::Snapshot& s) {
     s.endpoint = config_.endpoint;
@@ -173,7 +175,15 @@ Result<void> Ec2Source::pollSpot(Deadline deadline) {
   }
   spot_ = std::move(*action);
   spot_known_ = true;
+  announce(spot_->time_unix, "spot interruption (" + spot_->action + ")");
   return {};
+}
+
+void Ec2Source::announce(std::int64_t at_unix, std::string reason) {
+  if (!lifecycle_) return;
+  // No time given: treat it as now, the most urgent.
+  const auto at = at_unix > 0 ? std::chrono::system_clock::from_time_t(at_unix) : clock_.wallNow();
+  lifecycle_->announceTermination({at, std::move(reason)});
 }
 
 Result<void> Ec2Source::pollRebalance(Deadline deadline) {
@@ -216,6 +226,13 @@ Result<void> Ec2Source::pollMaintenance(Deadline deadline) {
   }
   events_ = std::move(*events);
   events_known_ = true;
+  for (const MaintenanceEvent& e : events_) {
+    // A stop or retirement takes the node away (a reboot brings it back
+    // with its disk, and SIGTERM drains before it).
+    if ((e.code == "instance-stop" || e.code == "instance-retirement") && e.state == "active") {
+      announce(e.not_before_unix, "scheduled " + e.code + " " + e.event_id);
+    }
+  }
   return {};
 }
 

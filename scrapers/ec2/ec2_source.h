@@ -89,13 +89,15 @@ class Ec2Status {
 /// status object it shares is thread-safe.
 class Ec2Source final : public Source {
  public:
-  /// `runtime_tags` and `self_metrics` are optional and must outlive the
-  /// source; `status` may be shared with the /status page. `clock` decides
-  /// when the identity and metadata are polled again and stamps samples;
-  /// requests to IMDS keep real-time timeouts. It must outlive the source.
+  /// `runtime_tags`, `self_metrics` and `lifecycle` are optional and must
+  /// outlive the source (a spot interruption, or a scheduled instance-stop
+  /// or instance-retirement event, is announced to `lifecycle`); `status` may be shared with the
+  /// /status page. `clock` decides when the identity and metadata are polled again and stamps
+  /// samples; requests to IMDS keep real-time timeouts. It must outlive the source.
   Ec2Source(std::string name, Ec2Config config, std::unique_ptr<ImdsTransport> transport,
             RuntimeTags* runtime_tags, prometheus::Registry* self_metrics,
-            std::shared_ptr<Ec2Status> status, const Clock& clock = systemClock());
+            std::shared_ptr<Ec2Status> status, const Clock& clock = systemClock(),
+            NodeLifecycle* lifecycle = nullptr);
   ~Ec2Source() override;
 
   // kubemetrics::Source
@@ -112,6 +114,7 @@ class Ec2Source final : public Source {
 
  private:
   Result<void> fetchIdentity(Deadline deadline);
+  void announce(std::int64_t at_unix, std::string reason);
   Result<void> pollSpot(Deadline deadline);
   Result<void> pollRebalance(Deadline deadline);
   Result<void> pollMaintenance(Deadline deadline);
@@ -124,6 +127,7 @@ class Ec2Source final : public Source {
   const Ec2Config config_;
   ImdsClient client_;
   RuntimeTags* const runtime_tags_;
+  NodeLifecycle* const lifecycle_;
   const std::shared_ptr<Ec2Status> status_;
 
   bool probed_ = false;  // the first request got an answer or failed

@@ -28,8 +28,9 @@ struct TestComponentContext {
   RuntimeTags runtime_tags;
   AgentTags tags{{}, &runtime_tags};
   StatusBoard status;
-  ComponentContext context{agent,        spool, registry, routes,
-                           runtime_tags, tags,  status,   systemClock()};
+  NodeLifecycle lifecycle;
+  ComponentContext context{agent, spool,  registry,      routes,   runtime_tags,
+                           tags,  status, systemClock(), lifecycle};
 };
 
 }  // namespace kubemetrics::testing

@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -505,6 +507,46 @@ TEST(PushExporterTest, WalShutdownDeliversWhatTheBackendTakesBeforeTheDeadline) 
   rig.shutdown(2s);
   EXPECT_EQ(rig.backend->deliveredSamples(), 50u);
   EXPECT_EQ(rig.exporter->stats().spool_records, 0u);
+}
+
+TEST(PushExporterTest, FlushModeReplaysAtOnceWithShortBatchesAndBackoff) {
+  // The node goes away in two minutes (a spot interruption): the replay
+  // must not wait out a long backoff, nor a batch its long max_wait.
+  TempDir tmp;
+  Rig rig;
+  auto& backend = rig.backend;
+  backend->fallback = DeliveryOutcome::retry("connection refused");
+  auto config = fastConfig(tmp.path());
+  config.batch.max_wait = 30s;
+  config.retry.initial_backoff = 10s;
+  config.retry.max_backoff = 60s;
+  ASSERT_TRUE(rig.create(config));
+  auto& exporter = rig.exporter;
+  ASSERT_TRUE(exporter->send(batchOf(0, 100)));  // a full batch: cut at once
+  const std::map<std::string, std::string> labels{{"exporter", "t"}};
+  // Refused, and nothing delivered since: the spool will never empty.
+  ASSERT_TRUE(stepUntil(rig.clock, [&] {
+    return backend->attemptCount() >= 1 &&
+           std::isinf(
+               registryValue(rig.registry, "kubemetrics_exporter_spool_seconds_to_empty", labels));
+  }));
+  {
+    std::lock_guard<std::mutex> lock(backend->mu);
+    backend->fallback = DeliveryOutcome::delivered();
+  }
+  const auto notice = rig.clock.now();
+  exporter->prepareForTermination(rig.clock.wallNow() + 120s);
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_flush_mode", labels), 1);
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->deliveredSamples() == 100; }));
+  EXPECT_LE(rig.clock.now() - notice, 1050ms);  // not the 5-10 s backoff
+  // A batch that does not fill leaves after at most 1 s, not 30 s.
+  const auto sent = rig.clock.now();
+  ASSERT_TRUE(exporter->send(batchOf(100, 10)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->deliveredSamples() == 110; }));
+  EXPECT_LE(rig.clock.now() - sent, 1050ms);
+  ASSERT_TRUE(stepUntil(rig.clock, [&] {
+    return registryValue(rig.registry, "kubemetrics_exporter_spool_seconds_to_empty", labels) == 0;
+  }));
 }
 
 TEST(PushExporterTest, UnauthorizedBacklogIsKeptUntilTheBackendAccepts) {

@@ -46,7 +46,7 @@ struct Harness {
     config.metadata_interval = milliseconds(400);
     source = std::make_unique<Ec2Source>(
         "ec2", config, std::make_unique<CountingTransport>(makeHttpTransport(timeout), &requests),
-        &tags, &registry, nullptr, clock);
+        &tags, &registry, nullptr, clock, &lifecycle);
     // Asserted before the first request is made.
     EXPECT_EQ(source->resolvedEndpoint(), endpoint);
   }
@@ -60,6 +60,7 @@ struct Harness {
   std::atomic<int> requests{0};
   RuntimeTags tags;
   prometheus::Registry registry;
+  NodeLifecycle lifecycle;
   std::unique_ptr<Ec2Source> source;
 };
 
@@ -135,6 +136,11 @@ TEST(Ec2SourceTest, SpotActionAppearsWithinOneSpotInterval) {
   EXPECT_EQ(left->value, 120);
   EXPECT_EQ(find(batch, "ec2.spot.interruption_pending")->value, 1);
   EXPECT_NE(h.source->status()->render().find("spot terminate at "), std::string::npos);
+  // The node's lifecycle hears of it (the exporters flush).
+  const auto notice = h.lifecycle.termination();
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(notice->at), t);
+  EXPECT_EQ(notice->reason, "spot interruption (terminate)");
   imds.setSpotAction(std::nullopt);  // interruption withdrawn
   ASSERT_TRUE(h.scrape(batch));
   EXPECT_EQ(find(batch, "ec2.spot.interruption_seconds_left"), nullptr);
@@ -167,6 +173,18 @@ TEST(Ec2SourceTest, MaintenanceEventsAndRebalanceOnTheirInterval) {
   const std::string page = h.source->status()->render();
   EXPECT_NE(page.find("maintenance 1 scheduled: [system-reboot"), std::string::npos) << page;
   EXPECT_NE(page.find("rebalance recommended at 2020-10-27T08:22:00Z"), std::string::npos);
+  // A reboot brings the node back with its disk: no termination notice.
+  EXPECT_FALSE(h.lifecycle.termination().has_value());
+  // A scheduled stop takes it away: announced for its NotBefore.
+  std::string stop = readFixture("awsdocs_events_maintenance_scheduled.json");
+  stop.replace(stop.find("system-reboot"), 13, "instance-stop");
+  imds.setMaintenance(stop);
+  h.clock.advance(milliseconds(400));
+  ASSERT_TRUE(h.scrape(batch));
+  const auto notice = h.lifecycle.termination();
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(notice->at), 1548061243);  // 21 Jan 2019 09:00:43
+  EXPECT_EQ(notice->reason, "scheduled instance-stop instance-event-0d59937288b749b32");
 }
 
 TEST(Ec2SourceTest, MalformedIdentityIsAClearErrorWithNoTags) {
