@@ -68,7 +68,10 @@ TEST(RemoteWriteSpotFlushTest, SpoolIsEmptyBeforeTheAnnouncedTime) {
                                            "    retry: {initial_backoff: 1s, max_backoff: 60s}\n"
                                            "  spool: {dir: \"" +
                                            dir.path() + "/spool\"}\n");
-  AgentProcess agent = AgentProcess::start({"--config", config});
+  // CTest disables IMDS for every e2e test (AWS_EC2_METADATA_DISABLED):
+  // this one points the agent at the fake on 127.0.0.1 instead.
+  AgentProcess agent =
+      AgentProcess::start({"--config", config}, {"AWS_EC2_METADATA_DISABLED=false"});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
   // The outage: long enough for the backoff to grow past the notice.

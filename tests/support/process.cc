@@ -31,7 +31,12 @@ pid_t spawn(std::vector<std::string> argv, std::vector<std::string> env,
             const std::string& output_path, const std::string& stdin_path) {
   std::vector<std::string> environment;
   for (char** e = environ; *e; ++e) environment.emplace_back(*e);
-  for (std::string& extra : env) environment.push_back(std::move(extra));
+  for (std::string& extra : env) {
+    // An extra setting replaces the inherited one of the same name.
+    const std::string key = extra.substr(0, extra.find('=') + 1);
+    std::erase_if(environment, [&](const std::string& e) { return e.rfind(key, 0) == 0; });
+    environment.push_back(std::move(extra));
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(

@@ -16,7 +16,7 @@ namespace kubemetrics::testing {
 class Process {
  public:
   /// Starts `argv[0]` with `argv`; `env` entries ("K=V") are added to the
-  /// current environment.
+  /// current environment, replacing a variable of the same name.
   Process(std::vector<std::string> argv, std::vector<std::string> env = {});
   ~Process();
   Process(const Process&) = delete;
