@@ -183,21 +183,31 @@ inline std::vector<ReadSeries> queryPrometheus(int port, const std::string& sele
   std::vector<ReadSeries> out;
   auto res = client.Get("/api/v1/query?query=" + encodeQuery(selector));
   if (!res || res->status != 200) return out;
-  static const std::regex series(
-      "\\{\"metric\":\\{([^}]*)\\},\"values\":\\[((?:\\[[^\\]]*\\],?)*)\\]");
-  static const std::regex point("\\[([0-9.]+),\"([^\"]*)\"");
+  // Scanned by hand: a regex over a long "values" array recurses once per
+  // point in libstdc++ and overflows the stack (under ASan first).
   const std::string& body = res->body;
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), series);
-       it != std::sregex_iterator(); ++it) {
+  static const std::string kMetric = "{\"metric\":{";
+  static const std::string kValues = "},\"values\":[";
+  for (std::size_t at = body.find(kMetric); at != std::string::npos; at = body.find(kMetric, at)) {
+    const std::size_t labels_begin = at + kMetric.size();
+    const std::size_t values_at = body.find(kValues, labels_begin);
+    if (values_at == std::string::npos) break;
     ReadSeries s;
-    s.labels = parseLabelObject((*it)[1]);
-    const std::string values = (*it)[2];
-    for (auto p = std::sregex_iterator(values.begin(), values.end(), point);
-         p != std::sregex_iterator(); ++p) {
-      s.timestamps.push_back(static_cast<std::int64_t>(std::stod((*p)[1]) * 1000 + 0.5));
-      s.values.push_back(parseSampleValue((*p)[2]));
+    s.labels = parseLabelObject(body.substr(labels_begin, values_at - labels_begin));
+    std::size_t p = values_at + kValues.size();
+    // Points: [<unix seconds>,"<value>"], ... up to the closing ']'.
+    while (p < body.size() && body[p] == '[') {
+      const std::size_t comma = body.find(',', p);
+      const std::size_t close = body.find(']', p);
+      if (comma == std::string::npos || close == std::string::npos || comma > close) break;
+      s.timestamps.push_back(
+          static_cast<std::int64_t>(std::stod(body.substr(p + 1, comma - p - 1)) * 1000 + 0.5));
+      s.values.push_back(parseSampleValue(body.substr(comma + 1, close - comma - 1)));
+      p = close + 1;
+      if (p < body.size() && body[p] == ',') ++p;
     }
     out.push_back(std::move(s));
+    at = p;
   }
   return out;
 }
