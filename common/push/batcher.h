@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/push/batch_journal.h"
 #include "common/push/clock_lock.h"
 #include "common/push/push_exporter.h"
 #include "common/push/push_metrics.h"
@@ -19,30 +20,40 @@ namespace kubemetrics::push {
 /// the current batch and cuts it into one encoded payload when it reaches
 /// batch.max_samples or batch.max_bytes (in the caller's thread), or when
 /// its oldest sample has waited batch.max_wait (shortenMaxWait() lowers it)
-/// by the clock (in the timer
-/// thread). Each payload goes to `sink` (the sender pool) as soon as it is
-/// encoded; samples the encoder cannot carry, and batches it fails on, are
+/// by the clock (in the timer thread). Each payload goes to `sink` (the
+/// sender pool) as soon as it is encoded, in the order the batches were
+/// cut; samples the encoder cannot carry, and batches it fails on, are
 /// dropped and counted here.
+///
+/// With a `journal` (spool.mode wal) every sample is also written to the
+/// batch's journal file as it is added, and the file is released once the
+/// sink has the payload; start() first reads back and hands over what a
+/// previous run left in the journal (batch_journal.h).
 ///
 /// Owns the current batch (samples not yet encoded), the encoder and the
 /// timer thread, which also calls `tick` at least once a second of the
 /// clock (the facade refreshes the spool gauges there).
 ///
 /// Thread-safe: add() (one caller at a time, the flusher), flush(), close()
-/// and the timer share the batch under mu_; encoding and the sink run
-/// outside it, serialised by encode_mu_ (the encoder is single-threaded by
-/// contract). mu_ is never held while calling out.
+/// and the timer cut batches holding handover_mu_ and keep it while they
+/// encode and hand over, so payloads reach the sink in cut order (the
+/// encoder and the journal are single-threaded by contract too); the batch
+/// itself is under mu_, which idle() and shortenMaxWait() take alone. Lock
+/// order: handover_mu_, then mu_; mu_ is never held while calling out.
 class Batcher {
  public:
   using Sink = std::function<void(EncodedPayload&&)>;
 
+  /// `journal` may be null (no write-ahead spool); it must outlive this.
   Batcher(const PushConfig::Batch& config, PayloadEncoderPtr encoder, PushMetrics& metrics,
-          const Clock& clock, Sink sink, std::function<void()> tick);
+          const Clock& clock, Sink sink, std::function<void()> tick,
+          BatchJournal* journal = nullptr);
   ~Batcher();  // close()
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  /// Starts the timer thread. Once.
+  /// Hands over what the journal's previous run left, then starts the
+  /// timer thread. Once.
   void start();
   /// Adds the samples, encoding and handing over every batch they fill.
   /// False once closed.
@@ -58,8 +69,14 @@ class Batcher {
   void shortenMaxWait(std::chrono::milliseconds wait);
 
  private:
-  std::vector<Sample> takeLocked() KM_REQUIRES(mu_);
-  void encodeAndHandOver(std::vector<Sample> chunk);
+  // A cut batch and the journal file holding its samples (0: none).
+  struct Cut {
+    std::vector<Sample> samples;
+    std::uint64_t journal_seq = 0;
+  };
+  Cut takeLocked() KM_REQUIRES(handover_mu_, mu_);
+  void encodeAndHandOver(Cut cut) KM_REQUIRES(handover_mu_);
+  void recoverJournal() KM_REQUIRES(handover_mu_);
   void timerLoop();
 
   const PushConfig::Batch config_;
@@ -69,7 +86,10 @@ class Batcher {
   const Sink sink_;
   const std::function<void()> tick_;
 
-  Mutex encode_mu_;  // serialises encoder_->encode()
+  BatchJournal* const journal_;  // null: no write-ahead spool
+
+  // Held from a cut to its hand-over; guards the encoder and the journal.
+  Mutex handover_mu_;
 
   mutable ClockMutex mu_;
   std::condition_variable cv_;  // the timer: a batch started, or closed

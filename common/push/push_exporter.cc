@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/push/backoff.h"
+#include "common/push/batch_journal.h"
 #include "common/push/batcher.h"
 #include "common/push/push_metrics.h"
 #include "common/push/sender_pool.h"
@@ -13,9 +14,9 @@
 
 namespace kubemetrics::push {
 
-// Wires the three parts: Batcher (samples -> payloads) -> SenderPool
-// (queue, senders, retries) -> SpoolReplayer (spool writes and replays, run
-// by idle senders). Each owns its own queue and lock; this class owns the
+// Wires the three parts: Batcher (samples -> payloads, journaled in wal
+// mode) -> SenderPool (queue, senders, retries) -> SpoolReplayer (spool
+// writes and replays, run by idle senders). Each owns its own queue and lock; this class owns the
 // parts and the shared metrics and retry schedule, and orders shutdown.
 // Thread-safe as PushExporter.
 class PushExporter::Impl {
@@ -44,6 +45,11 @@ class PushExporter::Impl {
     }
     pool_ = std::make_unique<SenderPool>(config_, std::move(made), *replayer_, backoff_, metrics_,
                                          clock_);
+    if (replayer_->writeAhead()) {
+      auto journal = BatchJournal::open(config_.spool.dir + "/" + name(), metrics_);
+      if (!journal) return tl::unexpected(journal.error());
+      journal_ = std::move(*journal);
+    }
     SenderPool* pool = pool_.get();
     SpoolReplayer* spool = replayer_.get();
     batcher_ = std::make_unique<Batcher>(
@@ -52,7 +58,8 @@ class PushExporter::Impl {
         [pool, spool] {
           pool->retryHeld();
           spool->refreshGauges();
-        });
+        },
+        journal_.get());
     pool_->start();
     batcher_->start();
     return {};
@@ -118,6 +125,7 @@ class PushExporter::Impl {
   // replayer it uses (shutdown() has stopped them all already).
   std::unique_ptr<SpoolReplayer> replayer_;
   std::unique_ptr<SenderPool> pool_;
+  std::unique_ptr<BatchJournal> journal_;  // wal mode only; the batcher's
   std::unique_ptr<Batcher> batcher_;
   std::atomic<bool> shut_down_{false};
   std::atomic<bool> flushing_{false};

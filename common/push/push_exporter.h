@@ -214,26 +214,29 @@ SpoolConfig parseSpoolConfig(ConfigNode& node);
 /// Counters of one PushExporter, for tests and the bench (the same numbers
 /// are self-metrics). Plain snapshot.
 struct PushStats {
-  std::uint64_t sent_samples = 0;           // acknowledged by the backend
-  std::uint64_t failed_samples = 0;         // attempts that failed (each retryable failure)
-  std::uint64_t retried_samples = 0;        // samples in re-sent payloads
-  std::uint64_t dropped_samples = 0;        // lost for good, any reason
-  std::uint64_t spooled_samples = 0;        // written to the spool
-  std::uint64_t spool_records = 0;          // records waiting in the spool now
-  std::uint64_t spool_bytes = 0;            // bytes of segment files now
-  std::uint64_t spool_corrupt_records = 0;  // skipped by CRC/length checks
-  std::uint64_t spool_write_errors = 0;     // failed appends (disk full, I/O error)
-  std::uint64_t requests = 0;               // delivery attempts
+  std::uint64_t sent_samples = 0;               // acknowledged by the backend
+  std::uint64_t failed_samples = 0;             // attempts that failed (each retryable failure)
+  std::uint64_t retried_samples = 0;            // samples in re-sent payloads
+  std::uint64_t dropped_samples = 0;            // lost for good, any reason
+  std::uint64_t spooled_samples = 0;            // written to the spool
+  std::uint64_t spool_records = 0;              // records waiting in the spool now
+  std::uint64_t spool_bytes = 0;                // bytes of segment files now
+  std::uint64_t spool_corrupt_records = 0;      // skipped by CRC/length checks
+  std::uint64_t spool_write_errors = 0;         // failed appends (disk full, I/O error)
+  std::uint64_t journal_recovered_samples = 0;  // read back from a crashed run's journal
+  std::uint64_t journal_write_errors = 0;       // journal files not created or written
+  std::uint64_t requests = 0;                   // delivery attempts
 };
 
 /// A push exporter built from an encoder and a transport factory. The
 /// pipeline's flusher thread calls send(); the samples are copied into the
 /// current batch (handles, not text), which is encoded when it reaches
 /// batch.max_samples / batch.max_bytes, or by the timer thread after
-/// batch.max_wait. With spool.mode wal (the default with a spool) every
-/// encoded payload is appended to the spool and the sender threads replay
-/// it from there, oldest first, one at a time, acknowledging it once the
-/// backend has it. Otherwise (overflow, or no spool) payloads wait in a
+/// batch.max_wait. With spool.mode wal (the default with a spool) the
+/// samples are journaled as they are added (batch_journal.h: a killed run's
+/// batch is sent first by the next), every encoded payload is appended to
+/// the spool and the sender threads replay it from there, oldest first, one
+/// at a time, acknowledging it once the backend has it. Otherwise (overflow, or no spool) payloads wait in a
 /// bounded queue for one of max_in_flight sender threads; a payload that
 /// cannot be queued, or whose retries are exhausted, goes to the spool,
 /// which the senders replay oldest-first whenever they are idle and the

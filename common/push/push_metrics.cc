@@ -93,7 +93,19 @@ struct Families {
                                .Name("kubemetrics_exporter_spool_write_errors_total")
                                .Help("Spool appends that failed (disk full, I/O error, a failed "
                                      "sync); the exporter backs off before writing again.")
-                               .Register(r)) {}
+                               .Register(r)),
+        journal_recovered(prometheus::BuildCounter()
+                              .Name("kubemetrics_exporter_journal_recovered_samples_total")
+                              .Help("Samples of a batch still being filled when the previous "
+                                    "run died (SIGKILL, OOM kill), read back from its journal "
+                                    "at start and sent (spool.mode wal).")
+                              .Register(r)),
+        journal_write_errors(prometheus::BuildCounter()
+                                 .Name("kubemetrics_exporter_journal_write_errors_total")
+                                 .Help("Batch journal files that could not be created or "
+                                       "written (disk full, I/O error): that batch is in memory "
+                                       "only until it is cut and spooled.")
+                                 .Register(r)) {}
 
   prometheus::Family<prometheus::Counter>& sent;
   prometheus::Family<prometheus::Counter>& failed;
@@ -112,6 +124,8 @@ struct Families {
   prometheus::Family<prometheus::Gauge>& seconds_to_empty;
   prometheus::Family<prometheus::Gauge>& flush_mode;
   prometheus::Family<prometheus::Counter>& spool_write_errors;
+  prometheus::Family<prometheus::Counter>& journal_recovered;
+  prometheus::Family<prometheus::Counter>& journal_write_errors;
 };
 
 }  // namespace
@@ -146,7 +160,9 @@ struct PushMetrics::Series {
         spool_corrupt(f.spool_corrupt.Add({{"exporter", name}})),
         seconds_to_empty(f.seconds_to_empty.Add({{"exporter", name}})),
         flush_mode(f.flush_mode.Add({{"exporter", name}})),
-        spool_write_errors(f.spool_write_errors.Add({{"exporter", name}})) {}
+        spool_write_errors(f.spool_write_errors.Add({{"exporter", name}})),
+        journal_recovered(f.journal_recovered.Add({{"exporter", name}})),
+        journal_write_errors(f.journal_write_errors.Add({{"exporter", name}})) {}
 
   prometheus::Counter& sent;
   prometheus::Counter& failed;
@@ -172,6 +188,8 @@ struct PushMetrics::Series {
   prometheus::Gauge& seconds_to_empty;
   prometheus::Gauge& flush_mode;
   prometheus::Counter& spool_write_errors;
+  prometheus::Counter& journal_recovered;
+  prometheus::Counter& journal_write_errors;
 };
 
 namespace {
@@ -225,6 +243,14 @@ void PushMetrics::addDropped(Drop reason, std::uint64_t samples) {
 void PushMetrics::addSpoolWriteError() {
   series_->spool_write_errors.Increment();
   spool_write_errors_.fetch_add(1, std::memory_order_release);
+}
+
+void PushMetrics::addRecovered(std::uint64_t samples) {
+  add(series_->journal_recovered, recovered_, samples);
+}
+
+void PushMetrics::addJournalWriteError() {
+  add(series_->journal_write_errors, journal_write_errors_, 1);
 }
 
 void PushMetrics::addEncoded(const EncodedPayload& payload) {
@@ -281,6 +307,8 @@ PushStats PushMetrics::stats() const {
   s.requests = requests_.load(std::memory_order_acquire);
   s.spool_corrupt_records = corrupt_.load(std::memory_order_acquire);
   s.spool_write_errors = spool_write_errors_.load(std::memory_order_acquire);
+  s.journal_recovered_samples = recovered_.load(std::memory_order_acquire);
+  s.journal_write_errors = journal_write_errors_.load(std::memory_order_acquire);
   return s;
 }
 

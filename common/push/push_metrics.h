@@ -49,6 +49,10 @@ class PushMetrics {
   void addDropped(Drop reason, std::uint64_t samples);
   /// One spool append that failed (the payload's fate is counted apart).
   void addSpoolWriteError();
+  /// Samples read back from a batch journal a crashed run left.
+  void addRecovered(std::uint64_t samples);
+  /// One batch journal file that could not be created or written.
+  void addJournalWriteError();
   /// One encoded payload: its bytes before and after compression.
   void addEncoded(const EncodedPayload& payload);
   /// One delivery attempt that took `seconds` (by the exporter's clock).
@@ -79,7 +83,7 @@ class PushMetrics {
   Mutex corrupt_mu_;
   std::uint64_t last_corrupt_ KM_GUARDED_BY(corrupt_mu_) = 0;
   std::atomic<std::uint64_t> sent_{0}, failed_{0}, retried_{0}, dropped_{0}, spooled_{0},
-      requests_{0}, corrupt_{0}, spool_write_errors_{0};
+      requests_{0}, corrupt_{0}, spool_write_errors_{0}, recovered_{0}, journal_write_errors_{0};
 };
 
 }  // namespace kubemetrics::push

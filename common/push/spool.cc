@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/push/crc32c.h"
+#include "common/push/spool_files.h"
 #include "kubemetrics/log.h"
 
 namespace kubemetrics::push {
@@ -27,45 +28,6 @@ constexpr std::size_t kBodyPrefixBytes = 13;
 // No payload is larger; a bigger length field is garbage.
 constexpr std::uint32_t kMaxRecordBytes = 512u << 20;
 constexpr std::uint64_t kIdSegmentShift = 40;
-
-void putU32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void putU64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-std::uint64_t getLe(const char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-std::string errnoText() { return std::strerror(errno); }
-
-bool writeAll(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-bool preadAll(int fd, char* data, std::size_t size, std::uint64_t offset) {
-  while (size > 0) {
-    const ssize_t n = ::pread(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return true;
-}
 
 // Decodes a record body (after the CRC check) into a payload.
 bool decodeBody(std::string_view body, EncodedPayload& out) {
@@ -92,32 +54,6 @@ Result<void> probeWritable(const std::string& dir) {
                      "spool: directory " + dir + " is not writable: " + reason);
   }
   return {};
-}
-
-// Makes the directory's entries (a new segment, a renamed ack) durable.
-bool syncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// "<20 digits><suffix>" -> the number; nullopt for any other name.
-std::optional<std::uint64_t> sequenceOf(const std::string& file, std::string_view suffix) {
-  if (file.size() != 20 + suffix.size() || file.substr(20) != suffix) return std::nullopt;
-  if (!std::all_of(file.begin(), file.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
-  return std::stoull(file.substr(0, 20));
-}
-
-// Segment numbers start past the wall clock's microseconds, so a name is
-// never used twice even when every earlier segment is gone (a stale ack
-// left by a crash can never describe a new segment).
-std::uint64_t firstSequence() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
 }
 
 }  // namespace
@@ -149,15 +85,11 @@ Result<std::unique_ptr<Spool>> Spool::open(Options options) {
 }
 
 std::string Spool::segmentPath(std::uint64_t seq) const {
-  char name[32];
-  std::snprintf(name, sizeof(name), "%020llu.seg", static_cast<unsigned long long>(seq));
-  return options_.dir + "/" + name;
+  return options_.dir + "/" + numberedName(seq, ".seg");
 }
 
 std::string Spool::ackPath(std::uint64_t seq) const {
-  char name[32];
-  std::snprintf(name, sizeof(name), "%020llu.ack", static_cast<unsigned long long>(seq));
-  return options_.dir + "/" + name;
+  return options_.dir + "/" + numberedName(seq, ".ack");
 }
 
 Result<void> Spool::scan() {

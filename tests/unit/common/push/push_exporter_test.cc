@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "common/config/config_document.h"
+#include "common/push/batch_journal.h"
+#include "common/push/push_metrics.h"
 #include "support/manual_clock.h"
 #include "support/process.h"
 #include "support/registry_value.h"
@@ -507,6 +509,69 @@ TEST(PushExporterTest, WalShutdownDeliversWhatTheBackendTakesBeforeTheDeadline) 
   rig.shutdown(2s);
   EXPECT_EQ(rig.backend->deliveredSamples(), 50u);
   EXPECT_EQ(rig.exporter->stats().spool_records, 0u);
+}
+
+std::vector<std::string> journalFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".journal") files.push_back(entry.path().string());
+  }
+  return files;
+}
+
+TEST(PushExporterTest, WalJournalsTheBatchBeingFilledUntilItIsSpooled) {
+  TempDir tmp;
+  Rig rig;
+  auto config = fastConfig(tmp.path());
+  config.batch.max_wait = 10s;
+  ASSERT_TRUE(rig.create(config));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 30)));
+  ASSERT_TRUE(rig.exporter->send(batchOf(30, 20)));
+  // A SIGKILL now would leave this file: the 50 samples not yet cut.
+  const std::vector<std::string> files = journalFiles(tmp.path() + "/t");
+  ASSERT_EQ(files.size(), 1u);
+  prometheus::Registry reader_registry;
+  PushMetrics reader_metrics(reader_registry, "reader");
+  auto reader = BatchJournal::open(tmp.path() + "/t", reader_metrics);
+  ASSERT_TRUE(reader);
+  const BatchJournal::Leftover left = (*reader)->read((*reader)->leftovers().at(0));
+  ASSERT_EQ(left.samples.size(), 50u);
+  EXPECT_EQ(left.samples.back().value, 49);
+  // Once cut and spooled, the journal goes.
+  rig.exporter->flushForTest();
+  EXPECT_TRUE(journalFiles(tmp.path() + "/t").empty());
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.backend->deliveredSamples() == 50; }));
+}
+
+TEST(PushExporterTest, WalRestartSendsTheBatchAKilledRunWasFillingFirst) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/t";
+  ASSERT_TRUE(std::filesystem::create_directories(dir));
+  {
+    // What a run killed with 150 samples not yet cut leaves.
+    prometheus::Registry killed_registry;
+    PushMetrics killed_metrics(killed_registry, "t");
+    auto killed = BatchJournal::open(dir, killed_metrics);
+    ASSERT_TRUE(killed);
+    (*killed)->record(batchOf(0, 120)->samples);
+    (*killed)->record(batchOf(120, 30)->samples);
+  }
+  Rig rig;
+  auto config = fastConfig(tmp.path());
+  config.max_in_flight = 1;
+  ASSERT_TRUE(rig.create(config));
+  ASSERT_TRUE(rig.exporter->send(batchOf(150, 50)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->idleForTest(); }));
+  std::vector<int> expected(200);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(deliveredValues(*rig.backend), expected);
+  EXPECT_EQ(rig.exporter->stats().journal_recovered_samples, 150u);
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_journal_recovered_samples_total",
+                          {{"exporter", "t"}}),
+            150);
+  EXPECT_TRUE(journalFiles(dir).empty());
+  std::lock_guard<std::mutex> lock(rig.backend->mu);
+  EXPECT_EQ(rig.backend->delivered.size(), 3u);  // cut at max_samples: 100 + 50, then 50
 }
 
 TEST(PushExporterTest, FlushModeReplaysAtOnceWithShortBatchesAndBackoff) {

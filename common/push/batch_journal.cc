@@ -1,0 +1,247 @@
+#include "common/push/batch_journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "common/push/crc32c.h"
+#include "common/push/spool_files.h"
+
+namespace kubemetrics::push {
+namespace {
+
+constexpr std::string_view kSuffix = ".journal";
+constexpr std::size_t kHeaderBytes = 8;  // u32 length + u32 crc
+constexpr std::uint64_t kMaxRecordBytes = 512u << 20;
+
+void putText(std::string& out, std::string_view text) {
+  putU32(out, static_cast<std::uint32_t>(text.size()));
+  out.append(text);
+}
+
+// Reads the entries of one record body, checked for bounds and for
+// indices defined before use. The dictionary runs on across records.
+class BodyReader {
+ public:
+  BodyReader(std::vector<Symbol>& names, std::vector<Labels>& label_sets,
+             std::vector<Sample>& samples)
+      : names_(names), label_sets_(label_sets), samples_(samples) {}
+
+  // False when the body is malformed (nothing of it is kept then).
+  bool read(std::string_view body) {
+    body_ = body;
+    const std::size_t names_before = names_.size(), sets_before = label_sets_.size();
+    const std::size_t samples_before = samples_.size();
+    if (readAll()) return true;
+    names_.resize(names_before);
+    label_sets_.resize(sets_before);
+    samples_.resize(samples_before);
+    return false;
+  }
+
+ private:
+  bool readAll() {
+    while (!body_.empty()) {
+      const char tag = body_.front();
+      body_.remove_prefix(1);
+      if (tag == 'n') {
+        auto text = readText();
+        if (!text) return false;
+        names_.push_back(Symbol::intern(*text));
+      } else if (tag == 'l') {
+        auto count = readU32();
+        if (!count) return false;
+        builder_.clear();
+        for (std::uint32_t i = 0; i < *count; ++i) {
+          auto name = readText();
+          if (!name) return false;
+          auto value = readText();
+          if (!value) return false;
+          builder_.set(*name, *value);
+        }
+        label_sets_.push_back(builder_.build());
+      } else if (tag == 's') {
+        if (body_.size() < 24) return false;
+        const auto name = static_cast<std::uint32_t>(getLe(body_.data(), 4));
+        const auto set = static_cast<std::uint32_t>(getLe(body_.data() + 4, 4));
+        if (name >= names_.size() || set > label_sets_.size()) return false;
+        Sample sample;
+        sample.name = names_[name];
+        if (set > 0) sample.labels = label_sets_[set - 1];
+        sample.value = std::bit_cast<double>(getLe(body_.data() + 8, 8));
+        sample.timestamp_ms = static_cast<std::int64_t>(getLe(body_.data() + 16, 8));
+        samples_.push_back(std::move(sample));
+        body_.remove_prefix(24);
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::optional<std::uint32_t> readU32() {
+    if (body_.size() < 4) return std::nullopt;
+    const auto v = static_cast<std::uint32_t>(getLe(body_.data(), 4));
+    body_.remove_prefix(4);
+    return v;
+  }
+
+  std::optional<std::string_view> readText() {
+    auto size = readU32();
+    if (!size || body_.size() < *size) return std::nullopt;
+    const std::string_view text = body_.substr(0, *size);
+    body_.remove_prefix(*size);
+    return text;
+  }
+
+  std::vector<Symbol>& names_;
+  std::vector<Labels>& label_sets_;
+  std::vector<Sample>& samples_;
+  std::string_view body_;
+  LabelsBuilder builder_;
+};
+
+}  // namespace
+
+BatchJournal::BatchJournal(std::string dir, PushMetrics& metrics)
+    : dir_(std::move(dir)), metrics_(metrics) {}
+
+BatchJournal::~BatchJournal() { close(); }
+
+Result<std::unique_ptr<BatchJournal>> BatchJournal::open(std::string dir, PushMetrics& metrics) {
+  std::unique_ptr<BatchJournal> journal(new BatchJournal(std::move(dir), metrics));
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(journal->dir_, ec)) {
+    if (auto seq = sequenceOf(entry.path().filename().string(), kSuffix)) {
+      journal->leftovers_.push_back(*seq);
+    }
+  }
+  if (ec) {
+    return makeError(ErrorCode::kUnavailable,
+                     "spool: cannot read directory " + journal->dir_ + ": " + ec.message());
+  }
+  std::sort(journal->leftovers_.begin(), journal->leftovers_.end());
+  journal->next_seq_ =
+      std::max(firstSequence(), journal->leftovers_.empty() ? 0 : journal->leftovers_.back() + 1);
+  return journal;
+}
+
+std::string BatchJournal::path(std::uint64_t seq) const {
+  return dir_ + "/" + numberedName(seq, kSuffix);
+}
+
+BatchJournal::Leftover BatchJournal::read(std::uint64_t seq) const {
+  Leftover out;
+  out.seq = seq;
+  std::ifstream in(path(seq), std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<Symbol> names;
+  std::vector<Labels> label_sets;
+  BodyReader reader(names, label_sets, out.samples);
+  std::string_view rest = data;
+  while (!rest.empty()) {
+    if (rest.size() < kHeaderBytes) return out.torn = true, out;
+    const std::uint64_t length = getLe(rest.data(), 4);
+    const auto crc = static_cast<std::uint32_t>(getLe(rest.data() + 4, 4));
+    if (length > kMaxRecordBytes || rest.size() - kHeaderBytes < length) {
+      return out.torn = true, out;
+    }
+    const std::string_view body = rest.substr(kHeaderBytes, length);
+    if (crc32c(body) != crc || !reader.read(body)) return out.torn = true, out;
+    rest.remove_prefix(kHeaderBytes + length);
+  }
+  return out;
+}
+
+std::uint32_t BatchJournal::nameIndex(const Symbol& name) {
+  auto [it, added] = names_.try_emplace(name.id(), static_cast<std::uint32_t>(names_.size()));
+  if (added) {
+    kept_names_.push_back(name);
+    record_.push_back('n');
+    putText(record_, name.view());
+  }
+  return it->second;
+}
+
+std::uint32_t BatchJournal::labelsIndex(const Labels& labels) {
+  if (labels.empty()) return 0;
+  auto [it, added] =
+      label_sets_.try_emplace(labels.id(), static_cast<std::uint32_t>(label_sets_.size() + 1));
+  if (added) {
+    kept_label_sets_.push_back(labels);
+    record_.push_back('l');
+    putU32(record_, static_cast<std::uint32_t>(labels.size()));
+    for (const Label& label : labels) {
+      putText(record_, label.name.view());
+      putText(record_, label.value.view());
+    }
+  }
+  return it->second;
+}
+
+void BatchJournal::record(std::span<const Sample> samples) {
+  if (samples.empty() || broken_) return;
+  if (fd_ < 0) {
+    seq_ = next_seq_++;
+    fd_ = ::open(path(seq_).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      broken_ = true;
+      metrics_.addJournalWriteError();
+      metrics_.warn("journal", "spool: cannot create batch journal " + path(seq_) + ": " +
+                                   errnoText() + "; the batch being filled is in memory only");
+      return;
+    }
+  }
+  record_.assign(kHeaderBytes, '\0');
+  for (const Sample& sample : samples) {
+    const std::uint32_t name = nameIndex(sample.name);
+    const std::uint32_t set = labelsIndex(sample.labels);
+    record_.push_back('s');
+    putU32(record_, name);
+    putU32(record_, set);
+    putU64(record_, std::bit_cast<std::uint64_t>(sample.value));
+    putU64(record_, static_cast<std::uint64_t>(sample.timestamp_ms));
+  }
+  const std::string_view body = std::string_view(record_).substr(kHeaderBytes);
+  std::string header;
+  putU32(header, static_cast<std::uint32_t>(body.size()));
+  putU32(header, crc32c(body));
+  std::copy(header.begin(), header.end(), record_.begin());
+  if (!writeAll(fd_, record_.data(), record_.size())) {
+    broken_ = true;
+    metrics_.addJournalWriteError();
+    metrics_.warn("journal", "spool: cannot write batch journal " + path(seq_) + ": " +
+                                 errnoText() + "; the batch being filled is in memory only");
+  }
+}
+
+std::uint64_t BatchJournal::cut() {
+  const std::uint64_t seq = fd_ >= 0 ? seq_ : 0;
+  close();
+  return seq;
+}
+
+void BatchJournal::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  broken_ = false;
+  names_.clear();
+  label_sets_.clear();
+  kept_names_.clear();
+  kept_label_sets_.clear();
+}
+
+void BatchJournal::release(std::uint64_t seq) const {
+  if (seq != 0) ::unlink(path(seq).c_str());
+}
+
+}  // namespace kubemetrics::push
