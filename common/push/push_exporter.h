@@ -236,12 +236,13 @@ struct PushStats {
 /// samples are journaled as they are added (batch_journal.h: a killed run's
 /// batch is sent first by the next), every encoded payload is appended to
 /// the spool and the sender threads replay it from there, oldest first, one
-/// at a time, acknowledging it once the backend has it. Otherwise (overflow, or no spool) payloads wait in a
-/// bounded queue for one of max_in_flight sender threads; a payload that
-/// cannot be queued, or whose retries are exhausted, goes to the spool,
-/// which the senders replay oldest-first whenever they are idle and the
-/// backend answers again (and after a restart). send() never waits for the
-/// network (a wal append is a local write).
+/// at a time, acknowledging it once the backend has it. Otherwise
+/// (overflow, or no spool) payloads wait in a bounded queue for one of
+/// max_in_flight sender threads; a payload that cannot be queued, or whose
+/// retries are exhausted, goes to the spool, which the senders replay
+/// oldest-first whenever they are idle and the backend answers again (and
+/// after a restart). send() never waits for the network (a wal append is a
+/// local write).
 ///
 /// Inside, three parts each own one queue under a lock of their own:
 /// Batcher (batcher.h: the current batch, the encoder, the timer),
