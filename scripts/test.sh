@@ -70,6 +70,10 @@ stress_tests() {
   return "$status"
 }
 
+stage "formatting (clang-format, .clang-format)"
+find include common scrapers exporters agent tests bench -name '*.h' -o -name '*.cc' |
+  sort | xargs clang-format --dry-run -Werror
+
 stage "g++ build"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ -DKM_WERROR=ON
 ninja -C build/release

@@ -361,8 +361,8 @@ TEST(WavefrontTcpTransportTest, CancelEndsAWriteToAProxyThatStopsReading) {
   TcpProxyTransport transport({"127.0.0.1", ntohs(addr.sin_port)});
   push::EncodedPayload payload;
   payload.body.assign(64 << 20, 'x');  // far more than the socket buffers hold
-  auto pending = std::async(std::launch::async,
-                            [&] { return transport.deliver(payload, deadlineIn(60s)); });
+  auto pending =
+      std::async(std::launch::async, [&] { return transport.deliver(payload, deadlineIn(60s)); });
   const int accepted = ::accept(listener, nullptr, nullptr);  // deliver() is connecting
   ASSERT_GE(accepted, 0);
   transport.cancel();
