@@ -202,6 +202,7 @@ void BatchJournal::record(std::span<const Sample> samples) {
     }
   }
   record_.assign(kHeaderBytes, '\0');
+  record_.reserve(kHeaderBytes + samples.size() * 32);
   for (const Sample& sample : samples) {
     const std::uint32_t name = nameIndex(sample.name);
     const std::uint32_t set = labelsIndex(sample.labels);

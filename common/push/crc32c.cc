@@ -3,6 +3,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 namespace kubemetrics::push {
 namespace {
 
@@ -24,9 +28,40 @@ struct Tables {
 
 constexpr Tables kTables;
 
+#if defined(__x86_64__)
+// SSE 4.2's crc32 instruction computes exactly this polynomial, about ten
+// times faster than the tables; compiled for it alone and used only when
+// the CPU has it (every x86-64 since 2008; the build targets baseline x86-64).
+__attribute__((target("sse4.2"))) std::uint32_t crc32cSse42(std::string_view data,
+                                                            std::uint32_t crc) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  std::size_t n = data.size();
+  std::uint64_t c = ~crc;
+  while (n >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+    p += 8;
+    n -= 8;
+  }
+  auto c32 = static_cast<std::uint32_t>(c);
+  while (n-- > 0) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+
+const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
+#endif
+
 }  // namespace
 
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
+#if defined(__x86_64__)
+  if (kHasSse42) return crc32cSse42(data, crc);
+#endif
+  return crc32cPortable(data, crc);
+}
+
+std::uint32_t crc32cPortable(std::string_view data, std::uint32_t crc) {
   const auto& t = kTables.t;
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t n = data.size();

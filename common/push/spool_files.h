@@ -13,8 +13,15 @@ namespace kubemetrics::push {
 /// across EINTR and short counts, numbered file names. Pure functions over
 /// their arguments; thread-safe.
 
-void putU32(std::string& out, std::uint32_t v);
-void putU64(std::string& out, std::uint64_t v);
+inline void putU32(std::string& out, std::uint32_t v) {
+  const char bytes[4] = {static_cast<char>(v), static_cast<char>(v >> 8),
+                         static_cast<char>(v >> 16), static_cast<char>(v >> 24)};
+  out.append(bytes, sizeof(bytes));
+}
+inline void putU64(std::string& out, std::uint64_t v) {
+  putU32(out, static_cast<std::uint32_t>(v));
+  putU32(out, static_cast<std::uint32_t>(v >> 32));
+}
 /// The `n`-byte little-endian number at `p`.
 std::uint64_t getLe(const char* p, int n);
 
