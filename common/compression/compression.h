@@ -26,7 +26,7 @@ Result<std::string> gzipCompress(std::string_view data, int level = 6);
 Result<std::string> zstdCompress(std::string_view data, int level, std::string& scratch);
 Result<std::string> gzipCompress(std::string_view data, int level, std::string& scratch);
 
-/// Inverses, for tests and fake backends: kDataLoss on corrupt input,
+/// Inverses (tests, fake backends, splitting a refused request): kDataLoss on corrupt input,
 /// kResourceExhausted when the output would exceed `max_bytes`.
 Result<std::string> zstdDecompress(std::string_view data, std::size_t max_bytes = 256 << 20);
 Result<std::string> gzipDecompress(std::string_view data, std::size_t max_bytes = 256 << 20);

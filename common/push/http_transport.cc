@@ -98,6 +98,25 @@ std::chrono::milliseconds parseRetryAfter(std::string_view value) {
   return std::min<std::chrono::milliseconds>(std::chrono::seconds(when - now), kMaxRetryAfter);
 }
 
+namespace {
+
+// Whether a 400 body is about some samples rather than the request: the
+// phrases of Prometheus ("out of order sample", "out of bounds",
+// "duplicate sample for timestamp"), Mimir ("err-mimir-sample-out-of-order",
+// "...-timestamp-too-old", "...-duplicate-timestamp") and Cortex/AMP.
+bool namesRefusedSample(std::string_view body) {
+  std::string lower(body.substr(0, 4096));
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (std::string_view phrase : {"out of order", "out-of-order", "out of bounds", "too old",
+                                  "duplicate sample", "duplicate-timestamp"}) {
+    if (lower.find(phrase) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 DeliveryOutcome classifyHttpStatus(int status, std::string_view retry_after,
                                    std::string_view body) {
   if (status >= 200 && status < 300) return DeliveryOutcome::delivered();
@@ -106,9 +125,12 @@ DeliveryOutcome classifyHttpStatus(int status, std::string_view retry_after,
   if (!text.empty()) message += ": " + text;
   // The receiver refused this body or its samples for good (Prometheus,
   // Mimir, AMP, VictoriaMetrics: 400 for an undecodable body or an
-  // out-of-order/too-old sample, the rest of the request kept; 422 the
-  // same for some gateways): re-sending it fails again.
-  if (status == 400 || status == 422) return DeliveryOutcome::drop(std::move(message));
+  // out-of-order/too-old sample; 422 the same for some gateways):
+  // re-sending it fails again. When it names a refused sample, the others
+  // may still go, in smaller requests.
+  if (status == 400 || status == 422) {
+    return DeliveryOutcome::drop(std::move(message), namesRefusedSample(body));
+  }
   // Everything else is about the receiver's state, not the body: 401/403
   // (a token expired, rotated on one side first), 404 (an ingress or route
   // being deployed), 408, 413 (a limit lowered for a while), 429, 5xx.

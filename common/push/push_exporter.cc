@@ -44,7 +44,7 @@ class PushExporter::Impl {
       made.push_back(std::move(*transport));
     }
     pool_ = std::make_unique<SenderPool>(config_, std::move(made), *replayer_, backoff_, metrics_,
-                                         clock_);
+                                         clock_, encoder->splitter());
     if (replayer_->writeAhead()) {
       auto journal = BatchJournal::open(config_.spool.dir + "/" + name(), metrics_);
       if (!journal) return tl::unexpected(journal.error());

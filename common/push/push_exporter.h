@@ -69,6 +69,13 @@ struct EncodedPayload {
   std::string content_encoding;
 };
 
+/// Splits one encoded body into two or more smaller ones that together
+/// carry the same samples, in the same order, each series whole in one of
+/// them; empty when it cannot (one series, or a body it cannot read). The
+/// exporter uses it to keep the rest of a request whose receiver refused
+/// some samples. Pure: called from any sender thread.
+using PayloadSplitter = std::function<std::vector<EncodedPayload>(const EncodedPayload&)>;
+
 /// Turns samples into one request body. Owned by one PushExporter, which
 /// calls it from one thread at a time (it serialises callers), so an
 /// implementation may keep scratch buffers without locking.
@@ -87,6 +94,9 @@ class PayloadEncoder {
   virtual std::size_t estimateBytes(const Sample& sample) const {
     return 64 + sample.name.view().size() + sample.labels.size() * 32;
   }
+  /// How to split this encoder's bodies (see PayloadSplitter); none by
+  /// default: a refused body is dropped whole.
+  virtual PayloadSplitter splitter() const { return {}; }
 };
 
 using PayloadEncoderPtr = std::unique_ptr<PayloadEncoder>;
@@ -105,14 +115,18 @@ struct DeliveryOutcome {
   /// For kRetry/kDrop: what went wrong, with the backend's message (status
   /// and body excerpt), for the rate-limited log line.
   std::string message;
+  /// For kDrop: the backend refused some of the samples (out of order, too
+  /// old, a duplicate timestamp), not the body, so the others may go in a
+  /// smaller request (PayloadEncoder::splitter()).
+  bool refused_samples = false;
 
   static DeliveryOutcome delivered() { return {}; }
   static DeliveryOutcome retry(
       std::string message, std::chrono::milliseconds retry_after = std::chrono::milliseconds(0)) {
     return {Kind::kRetry, retry_after, std::move(message)};
   }
-  static DeliveryOutcome drop(std::string message) {
-    return {Kind::kDrop, std::chrono::milliseconds(0), std::move(message)};
+  static DeliveryOutcome drop(std::string message, bool refused_samples = false) {
+    return {Kind::kDrop, std::chrono::milliseconds(0), std::move(message), refused_samples};
   }
 };
 

@@ -1,7 +1,9 @@
 #include "common/push/sender_pool.h"
 
 #include <algorithm>
+#include <deque>
 #include <exception>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -12,12 +14,16 @@ using std::chrono::milliseconds;
 
 // An idle sender looks again at least this often (the clock's time).
 constexpr auto kIdleRecheck = std::chrono::seconds(1);
+// Requests one refused payload may take to find the series the receiver
+// refuses: enough to isolate a few among thousands (two per halving),
+// bounded when it refuses them all.
+constexpr int kMaxSplitRequests = 64;
 
 }  // namespace
 
 SenderPool::SenderPool(const PushConfig& config, std::vector<TransportPtr> transports,
                        SpoolReplayer& replayer, Backoff& backoff, PushMetrics& metrics,
-                       const Clock& clock)
+                       const Clock& clock, PayloadSplitter split)
     : timeout_(config.timeout),
       queue_capacity_(config.queue_capacity),
       max_attempts_(config.retry.max_attempts),
@@ -26,6 +32,7 @@ SenderPool::SenderPool(const PushConfig& config, std::vector<TransportPtr> trans
       retry_(backoff),
       metrics_(metrics),
       clock_(clock),
+      split_(std::move(split)),
       disk_backoff_(backoff.initial()) {}
 
 SenderPool::~SenderPool() { stopAndJoin(); }
@@ -238,7 +245,55 @@ bool SenderPool::idle() const {
   return queue_.empty() && in_flight_ == 0;
 }
 
+// One delivery attempt of `payload`, counted; a refusal of some of its
+// samples goes on in parts.
 DeliveryOutcome SenderPool::attempt(Transport& transport, const EncodedPayload& payload) {
+  DeliveryOutcome outcome = send(transport, payload);
+  if (outcome.kind == DeliveryOutcome::Kind::kDrop && outcome.refused_samples && split_) {
+    std::vector<EncodedPayload> parts = split_(payload);
+    if (!parts.empty()) {
+      metrics_.warn("split", "the backend refused some samples of a payload of " +
+                                 std::to_string(payload.samples) + " (" + outcome.message +
+                                 "): sending it in parts, to drop only the series it refuses");
+      return deliverInParts(transport, std::move(parts));
+    }
+  }
+  count(payload, outcome);
+  return outcome;
+}
+
+// Sends the parts in order; a part refused for some samples is split
+// again in its place. Delivered once every part was delivered or dropped
+// (counted); a retry ends it, and the caller retries the whole payload
+// (the parts the backend took then come again: at least once).
+DeliveryOutcome SenderPool::deliverInParts(Transport& transport,
+                                           std::vector<EncodedPayload> parts) {
+  std::deque<EncodedPayload> left(std::make_move_iterator(parts.begin()),
+                                  std::make_move_iterator(parts.end()));
+  int requests = 1;  // the refused whole
+  while (!left.empty()) {
+    EncodedPayload part = std::move(left.front());
+    left.pop_front();
+    const DeliveryOutcome outcome = send(transport, part);
+    ++requests;
+    if (outcome.kind == DeliveryOutcome::Kind::kDrop && outcome.refused_samples &&
+        requests < kMaxSplitRequests) {
+      std::vector<EncodedPayload> halves = split_(part);
+      if (!halves.empty()) {
+        for (auto it = halves.rbegin(); it != halves.rend(); ++it) {
+          left.push_front(std::move(*it));
+        }
+        continue;
+      }
+    }
+    count(part, outcome);
+    if (outcome.kind == DeliveryOutcome::Kind::kRetry) return outcome;
+  }
+  return DeliveryOutcome::delivered();
+}
+
+// One request, timed; nothing counted but the request.
+DeliveryOutcome SenderPool::send(Transport& transport, const EncodedPayload& payload) {
   // The request timeout is a network deadline: real time, whatever the
   // clock (a test clock must not time a socket out).
   Deadline deadline = deadlineIn(timeout_);
@@ -254,6 +309,10 @@ DeliveryOutcome SenderPool::attempt(Transport& transport, const EncodedPayload& 
     outcome = DeliveryOutcome::retry(std::string("transport threw: ") + e.what());
   }
   metrics_.addRequest(outcome.kind, std::chrono::duration<double>(clock_.now() - began).count());
+  return outcome;
+}
+
+void SenderPool::count(const EncodedPayload& payload, const DeliveryOutcome& outcome) {
   switch (outcome.kind) {
     case DeliveryOutcome::Kind::kDelivered:
       metrics_.addSent(payload.samples);
@@ -268,7 +327,6 @@ DeliveryOutcome SenderPool::attempt(Transport& transport, const EncodedPayload& 
                                 " samples, dropped: " + outcome.message);
       break;
   }
-  return outcome;
 }
 
 // Sleeps `wait` by the clock unless stopping; false when the sleep was cut

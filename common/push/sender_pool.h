@@ -44,6 +44,14 @@ namespace kubemetrics::push {
 /// spool is empty. Draining goes on replaying until the deadline or until
 /// the backend stops answering; what is left stays on disk.
 ///
+/// A payload the receiver refuses because of some of its samples (400
+/// "out of order sample", "too old", a duplicate timestamp) is sent again
+/// in halves, and a refused half in halves again, down to single series,
+/// so that only the series the receiver refuses are dropped (counted as
+/// rejected) and the rest of the payload is delivered; after
+/// kMaxSplitRequests requests for one payload a refused part is dropped
+/// whole instead of split.
+///
 /// Owns the queue of encoded payloads, the transports and the sender
 /// threads.
 ///
@@ -54,8 +62,11 @@ namespace kubemetrics::push {
 class SenderPool {
  public:
   /// Takes one transport per sender thread (config.max_in_flight of them).
+  /// `split` (may be empty) breaks up a payload whose receiver refused some
+  /// of its samples, so that only the series it refuses are dropped.
   SenderPool(const PushConfig& config, std::vector<TransportPtr> transports,
-             SpoolReplayer& replayer, Backoff& backoff, PushMetrics& metrics, const Clock& clock);
+             SpoolReplayer& replayer, Backoff& backoff, PushMetrics& metrics, const Clock& clock,
+             PayloadSplitter split = {});
   /// Stops and joins the senders if drain() did not (what is queued then
   /// is lost: the facade always drains first).
   ~SenderPool();
@@ -105,6 +116,9 @@ class SenderPool {
   void spoolInOrder(const EncodedPayload& payload, std::string_view why, Age age)
       KM_REQUIRES(order_mu_);
   DeliveryOutcome attempt(Transport& transport, const EncodedPayload& payload);
+  DeliveryOutcome send(Transport& transport, const EncodedPayload& payload);
+  void count(const EncodedPayload& payload, const DeliveryOutcome& outcome);
+  DeliveryOutcome deliverInParts(Transport& transport, std::vector<EncodedPayload> parts);
   bool sleepBeforeRetry(std::chrono::milliseconds wait);
   void stopAndJoin();
 
@@ -116,6 +130,7 @@ class SenderPool {
   Backoff& retry_;
   PushMetrics& metrics_;
   const Clock& clock_;
+  const PayloadSplitter split_;
 
   // Held from the choice "queue or spool" to the end of the spool writes it
   // implies, so no payload overtakes another on its way to the spool.

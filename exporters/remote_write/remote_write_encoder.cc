@@ -11,6 +11,7 @@
 #include "common/compression/compression.h"
 #include "common/text/prometheus_names.h"
 #include "common/text/utf8.h"
+#include "write_request_split.h"
 
 namespace kubemetrics::exporters::remote_write {
 namespace {
@@ -413,5 +414,7 @@ Result<push::EncodedPayload> RemoteWriteEncoder::encode(std::span<const Sample> 
   releaseIfHuge(compressed_);
   return payload;
 }
+
+push::PayloadSplitter RemoteWriteEncoder::splitter() const { return splitWriteRequest; }
 
 }  // namespace kubemetrics::exporters::remote_write

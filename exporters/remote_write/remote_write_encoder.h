@@ -51,6 +51,8 @@ class RemoteWriteEncoder : public push::PayloadEncoder {
                                       std::size_t* dropped) override;
   std::string_view contentEncoding() const override { return compression_; }
   std::size_t estimateBytes(const Sample& sample) const override;
+  /// splitWriteRequest (write_request_split.h).
+  push::PayloadSplitter splitter() const override;
 
   /// The uncompressed WriteRequest for `samples` (tests, bench).
   std::string serializeForTest(std::span<const Sample> samples);

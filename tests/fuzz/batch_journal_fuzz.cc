@@ -19,35 +19,17 @@
 #include <vector>
 
 #include "common/push/batch_journal.h"
-#include "kubemetrics/log.h"
+#include "fuzz_work_dir.h"
 
 namespace {
 
-using kubemetrics::Labels;
 using kubemetrics::LabelsBuilder;
 using kubemetrics::Sample;
 using kubemetrics::Symbol;
 using kubemetrics::push::BatchJournal;
 using kubemetrics::push::PushMetrics;
 
-struct WorkDir {
-  WorkDir() {
-    kubemetrics::setLogLevel(kubemetrics::LogLevel::kError);
-    char name[] = "/tmp/km-journal-fuzz-XXXXXX";
-    if (::mkdtemp(name) == nullptr) std::abort();
-    path = name;
-  }
-  ~WorkDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::string path;
-};
-
-const std::string& workDir() {
-  static const WorkDir dir;
-  return dir.path;
-}
+const std::string& workDir() { return kubemetrics::testing::fuzzWorkDir(); }
 
 PushMetrics& metrics() {
   static prometheus::Registry registry;

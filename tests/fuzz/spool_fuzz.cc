@@ -19,33 +19,14 @@
 #include <vector>
 
 #include "common/push/spool.h"
-#include "kubemetrics/log.h"
+#include "fuzz_work_dir.h"
 
 namespace {
 
 using kubemetrics::push::EncodedPayload;
 using kubemetrics::push::Spool;
 
-// A directory of its own, removed when the fuzzer exits.
-struct WorkDir {
-  WorkDir() {
-    // Every damaged record is warned about: keep the fuzzer's output short.
-    kubemetrics::setLogLevel(kubemetrics::LogLevel::kError);
-    char name[] = "/tmp/km-spool-fuzz-XXXXXX";
-    if (::mkdtemp(name) == nullptr) std::abort();
-    path = name;
-  }
-  ~WorkDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::string path;
-};
-
-const std::string& workDir() {
-  static const WorkDir dir;
-  return dir.path;
-}
+const std::string& workDir() { return kubemetrics::testing::fuzzWorkDir(); }
 
 Spool::Options options() {
   Spool::Options o;

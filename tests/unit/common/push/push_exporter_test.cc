@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,11 +53,33 @@ class FakeEncoder : public PayloadEncoder {
     return p;
   }
   std::string_view contentEncoding() const override { return "identity-test"; }
+  // Halves by value: each value stands for a series.
+  PayloadSplitter splitter() const override {
+    return [](const EncodedPayload& p) {
+      std::vector<std::string> values;
+      for (std::size_t at = 0, comma; (comma = p.body.find(',', at)) != std::string::npos;
+           at = comma + 1) {
+        values.push_back(p.body.substr(at, comma - at + 1));
+      }
+      std::vector<EncodedPayload> halves;
+      if (values.size() < 2) return halves;
+      halves.resize(2);
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        EncodedPayload& half = halves[i < values.size() / 2 ? 0 : 1];
+        half.body += values[i];
+        ++half.samples;
+      }
+      for (EncodedPayload& half : halves) half.content_encoding = p.content_encoding;
+      return halves;
+    };
+  }
 };
 
 // A scriptable backend shared by every transport of one exporter.
 struct FakeBackend {
   std::mutex mu;
+  // Decides first when set: an outcome, or nullopt for the script/fallback.
+  std::function<std::optional<DeliveryOutcome>(const EncodedPayload&)> judge;
   std::deque<DeliveryOutcome> script;  // outcomes to return first; then `fallback`
   DeliveryOutcome fallback = DeliveryOutcome::delivered();
   std::vector<std::string> delivered;   // bodies acknowledged
@@ -86,7 +110,9 @@ struct FakeBackend {
     std::lock_guard<std::mutex> lock(mu);
     attempts.push_back(clock->now());
     DeliveryOutcome out = fallback;
-    if (!script.empty()) {
+    if (auto judged = judge ? judge(p) : std::nullopt) {
+      out = *judged;
+    } else if (!script.empty()) {
       out = script.front();
       script.pop_front();
     }
@@ -614,6 +640,68 @@ TEST(PushExporterTest, FlushModeReplaysAtOnceWithShortBatchesAndBackoff) {
   }));
 }
 
+// A receiver without an out-of-order window refuses a whole request for
+// one old sample (Prometheus answers 400 "out of order sample").
+std::optional<DeliveryOutcome> refuseValues(const EncodedPayload& p, const std::set<int>& old) {
+  for (int v : old) {
+    const std::string value = std::to_string(v) + ",";
+    if (p.body.rfind(value, 0) == 0 || p.body.find("," + value) != std::string::npos) {
+      return DeliveryOutcome::drop("HTTP 400: out of order sample", true);
+    }
+  }
+  return std::nullopt;
+}
+
+TEST(PushExporterTest, ARefusedSampleIsDroppedAndTheRestOfThePayloadDelivered) {
+  for (const bool wal : {true, false}) {
+    SCOPED_TRACE(wal ? "wal" : "no spool");
+    TempDir tmp;
+    Rig rig;
+    rig.backend->judge = [](const EncodedPayload& p) { return refuseValues(p, {13, 77}); };
+    ASSERT_TRUE(rig.create(fastConfig(wal ? tmp.path() : "")));
+    ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+    ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->idleForTest(); }));
+    std::vector<int> expected;
+    for (int v = 0; v < 100; ++v) {
+      if (v != 13 && v != 77) expected.push_back(v);
+    }
+    EXPECT_EQ(deliveredValues(*rig.backend), expected);
+    const PushStats stats = rig.exporter->stats();
+    EXPECT_EQ(stats.sent_samples, 98u);
+    EXPECT_EQ(stats.dropped_samples, 2u);
+    EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
+                            {{"exporter", "t"}, {"reason", "rejected"}}),
+              2);
+    // Two halvings per refused value and level: far from one per sample.
+    EXPECT_LE(stats.requests, 30u);
+    EXPECT_EQ(stats.spool_records, 0u);
+  }
+}
+
+TEST(PushExporterTest, ARefusalOfEverySampleEndsWithinTheSplitBudget) {
+  Rig rig;
+  rig.backend->fallback = DeliveryOutcome::drop("HTTP 400: too old", true);
+  ASSERT_TRUE(rig.create(fastConfig("")));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->idleForTest(); }));
+  const PushStats stats = rig.exporter->stats();
+  EXPECT_EQ(stats.dropped_samples, 100u);
+  EXPECT_EQ(stats.sent_samples, 0u);
+  // 64, then the parts already cut (one per halving level, 100 -> 1: 7).
+  EXPECT_LE(stats.requests, 64u + 7u);
+  EXPECT_GT(stats.requests, 1u);
+}
+
+TEST(PushExporterTest, ARefusedBodyIsNotSplit) {
+  Rig rig;
+  rig.backend->fallback = DeliveryOutcome::drop("HTTP 400: snappy: corrupt input");
+  ASSERT_TRUE(rig.create(fastConfig("")));
+  ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->idleForTest(); }));
+  EXPECT_EQ(rig.exporter->stats().dropped_samples, 100u);
+  EXPECT_EQ(rig.exporter->stats().requests, 1u);
+}
+
 TEST(PushExporterTest, UnauthorizedBacklogIsKeptUntilTheBackendAccepts) {
   // An expired token answers 401 for a while: the spooled backlog must
   // survive it (it used to be popped as "refused for good").
@@ -681,6 +769,15 @@ TEST(PushExporterTest, ClassifiesHttpStatuses) {
   const auto bad = classifyHttpStatus(400, "", "out of order sample\nsecond line");
   EXPECT_EQ(bad.kind, DeliveryOutcome::Kind::kDrop);
   EXPECT_EQ(bad.message, "HTTP 400: out of order sample second line");
+  // Samples refused (the rest may go in parts), or the body itself.
+  EXPECT_TRUE(bad.refused_samples);
+  EXPECT_TRUE(classifyHttpStatus(400, "",
+                                 "the sample has been rejected because its timestamp is too "
+                                 "old (err-mimir-sample-timestamp-too-old)")
+                  .refused_samples);
+  EXPECT_TRUE(classifyHttpStatus(400, "", "Duplicate sample for timestamp").refused_samples);
+  EXPECT_FALSE(classifyHttpStatus(400, "", "snappy: corrupt input").refused_samples);
+  EXPECT_FALSE(classifyHttpStatus(422, "", "").refused_samples);
   EXPECT_EQ(classifyHttpStatus(422, "", "").kind, DeliveryOutcome::Kind::kDrop);
   // The receiver's state, not the body: an expired token, a route being
   // deployed, a lowered limit. Retried, so nothing spooled is discarded.

@@ -281,7 +281,7 @@ TEST(RemoteWriteRetryTest, TooManyRequestsHonoursRetryAfter) {
 TEST(RemoteWriteRetryTest, BadRequestIsDroppedAndCounted) {
   ManualClock clock;
   FakeBackend backend(clock);
-  backend.script({status(400, "out of order sample")});
+  backend.script({status(400, "snappy: corrupt input")});
   prometheus::Registry registry;
   auto exporter = createRemoteWriteExporter("remote_write", configFor(backend), registry, clock);
   ASSERT_TRUE(exporter);
