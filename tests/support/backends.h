@@ -154,23 +154,31 @@ inline std::vector<ReadSeries> exportFromVictoriaMetrics(int port, const std::st
   std::vector<ReadSeries> out;
   auto res = client.Get("/api/v1/export?match%5B%5D=" + encodeQuery(match));
   if (!res || res->status != 200) return out;
+  // One JSON object per line. Found with find(), not a regex: a regex over
+  // a long array recurses once per element in libstdc++ and overflows the
+  // stack (under ASan first).
+  auto arrayOf = [](const std::string& line, const std::string& key) -> std::string {
+    const std::size_t at = line.find("\"" + key + "\":[");
+    if (at == std::string::npos) return {};
+    const std::size_t begin = at + key.size() + 4;
+    const std::size_t end = line.find(']', begin);
+    return end == std::string::npos ? std::string() : line.substr(begin, end - begin);
+  };
   std::istringstream lines(res->body);
   std::string line;
-  static const std::regex metric("\"metric\":\\{([^}]*)\\}");
-  static const std::regex stamps("\"timestamps\":\\[([^\\]]*)\\]");
-  static const std::regex values("\"values\":\\[([^\\]]*)\\]");
   while (std::getline(lines, line)) {
-    std::smatch m, t;
-    if (!std::regex_search(line, m, metric) || !std::regex_search(line, t, stamps)) continue;
+    const std::size_t metric_at = line.find("\"metric\":{");
+    if (metric_at == std::string::npos) continue;
+    const std::size_t labels_begin = metric_at + 10;
+    const std::size_t labels_end = line.find('}', labels_begin);
+    if (labels_end == std::string::npos) continue;
     ReadSeries series;
-    series.labels = parseLabelObject(m[1]);
-    std::istringstream ts(t[1].str());
+    series.labels = parseLabelObject(line.substr(labels_begin, labels_end - labels_begin));
+    std::istringstream ts(arrayOf(line, "timestamps"));
     std::string one;
     while (std::getline(ts, one, ',')) series.timestamps.push_back(std::stoll(one));
-    if (std::smatch v; std::regex_search(line, v, values)) {
-      std::istringstream vs(v[1].str());
-      while (std::getline(vs, one, ',')) series.values.push_back(parseSampleValue(one));
-    }
+    std::istringstream vs(arrayOf(line, "values"));
+    while (std::getline(vs, one, ',')) series.values.push_back(parseSampleValue(one));
     out.push_back(std::move(series));
   }
   return out;
