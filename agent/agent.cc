@@ -198,7 +198,11 @@ void Agent::stop() {
   const Deadline deadline = deadlineIn(config_.shutdown_timeout);
   logInfo("agent") << "stopping: draining the pipeline (at most "
                    << config_.shutdown_timeout.count() << " ms)";
-  if (scheduler_) scheduler_->stop();
+  // Half the time for the scrapes in progress, the rest (at least) for the
+  // pipeline: a scrape stuck in a system call must not use up the drain.
+  if (scheduler_ && !scheduler_->stop(deadlineIn(config_.shutdown_timeout / 2))) {
+    sources_left_running_ = true;
+  }
   if (pipeline_) pipeline_->shutdown(deadline);
   { std::lock_guard<std::mutex> lock(housekeeping_mu_); }
   housekeeping_wake_.notify_all();

@@ -63,9 +63,14 @@ class Agent {
 
   /// Binds the HTTP server, then starts the pipeline and the sources.
   Result<void> start();
-  /// The SIGTERM path: stop the sources, drain the ring and the exporter
-  /// queues (bounded by shutdown_timeout), stop the server. Idempotent.
+  /// The SIGTERM path: stop the sources (half of shutdown_timeout at most),
+  /// drain the ring and the exporter queues (bounded by shutdown_timeout),
+  /// stop the server. Idempotent.
   void stop();
+  /// After stop(): a source was still in a scrape at its deadline (a system
+  /// call that does not return). Destroying the agent would wait for it;
+  /// the process exits without destroying it instead.
+  bool sourcesLeftRunning() const { return sources_left_running_; }
 
   unsigned short port() const;
   const AgentConfig& config() const { return config_; }
@@ -87,6 +92,7 @@ class Agent {
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopped_{false};
+  bool sources_left_running_ = false;  // the owner's thread (stop())
   std::mutex housekeeping_mu_;
   std::condition_variable housekeeping_wake_;
   std::thread housekeeping_;

@@ -155,6 +155,12 @@ int main(int argc, char** argv) {
   }).detach();
 
   (*agent)->stop();
+  if ((*agent)->sourcesLeftRunning()) {
+    // Everything is drained or spooled; destroying the agent would wait
+    // for the stuck scrape (and the watchdog would exit 1 instead).
+    logWarn("agent") << "exiting with a source still in a scrape";
+    std::_Exit(0);
+  }
   agent->reset();
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
+#include <algorithm>
 #include <map>
 
 #include "kubemetrics/log.h"
@@ -53,6 +54,7 @@ struct Scheduler::Slot {
   prometheus::Gauge& up;
   LogLimiter log_limiter{std::chrono::minutes(1)};
   bool first_scrape_done = false;  // the source's own thread only
+  bool exited = false;             // its thread is done; under Scheduler::mu_
   mutable Mutex status_mu;
   SourceStatus status KM_GUARDED_BY(status_mu);
 };
@@ -70,21 +72,58 @@ Scheduler::Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Regi
   }
 }
 
-Scheduler::~Scheduler() { stop(); }
-
-void Scheduler::start() {
-  for (const auto& slot : slots_) pending_tag_sources_ += slot->source->discoversTags() ? 1 : 0;
-  for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { run(*s); });
-}
-
-void Scheduler::stop() {
+Scheduler::~Scheduler() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
-  for (std::thread& t : threads_) t.join();
-  threads_.clear();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void Scheduler::start() {
+  for (const auto& slot : slots_) pending_tag_sources_ += slot->source->discoversTags() ? 1 : 0;
+  for (auto& slot : slots_) {
+    threads_.emplace_back([this, s = slot.get()] {
+      run(*s);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        s->exited = true;
+      }
+      wake_.notify_all();
+    });
+  }
+}
+
+bool Scheduler::stop(Deadline deadline) {
+  std::vector<bool> exited(threads_.size());
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    stopping_ = true;
+    wake_.notify_all();
+    const auto allExited = [this] {
+      return std::all_of(slots_.begin(),
+                         slots_.begin() + static_cast<std::ptrdiff_t>(threads_.size()),
+                         [](const auto& slot) { return slot->exited; });
+    };
+    clock_.waitUntil(lock, wake_, deadline, allExited);
+    for (std::size_t i = 0; i < threads_.size(); ++i) exited[i] = slots_[i]->exited;
+  }
+  std::string still_scraping;
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    if (!exited[i]) {
+      still_scraping +=
+          (still_scraping.empty() ? "" : ", ") + std::string(slots_[i]->source->name());
+    } else if (threads_[i].joinable()) {
+      threads_[i].join();
+    }
+  }
+  if (still_scraping.empty()) return true;
+  logWarn("scheduler") << "stop deadline passed with sources still in a scrape (" << still_scraping
+                       << "); left running so the pipeline can drain";
+  return false;
 }
 
 std::vector<Scheduler::SourceStatus> Scheduler::status() const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kubemetrics/clock.h"
+#include "kubemetrics/deadline.h"
 #include "kubemetrics/mutex.h"
 #include "kubemetrics/sample.h"
 #include "kubemetrics/source.h"
@@ -44,14 +45,21 @@ class Scheduler {
   /// `clock` must outlive the scheduler.
   Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Registry& metrics,
             const Clock& clock = systemClock());
+  /// Stops and joins every source's thread, without a deadline: after a
+  /// stop() that returned false this waits for the hung scrape (the agent
+  /// exits without destroying it then).
   ~Scheduler();
 
   /// Starts every source's thread. Sources that discover tags scrape first;
   /// the others wait for them, at most 3 s.
   void start();
-  /// Stops scheduling; a scrape in progress finishes first (sources bound
-  /// their own scrapes by the deadline they are given). Idempotent.
-  void stop();
+  /// Stops scheduling and waits, until `deadline` by the clock, for the
+  /// scrapes in progress to finish (sources bound their own scrapes, but a
+  /// system call such as statvfs() on a dead mount may not return). True
+  /// when every source's thread has ended; otherwise names the sources still
+  /// in a scrape in a warning and returns false, leaving them running, so
+  /// the agent can still drain the pipeline in time. Idempotent.
+  bool stop(Deadline deadline);
   std::vector<SourceStatus> status() const;
 
  private:

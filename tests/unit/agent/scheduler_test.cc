@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -85,7 +87,7 @@ TEST(SchedulerTest, SourcesKeepTheirPhaseOnEveryScrape) {
     clock.advance(kInterval - kPhase);
     ASSERT_TRUE(settle(clock, *a, k + 1, 2)) << "early, scrape " << k + 1;
   }
-  scheduler.stop();
+  EXPECT_TRUE(scheduler.stop(clock.now() + std::chrono::hours(1)));
   const auto ta = a->began();
   const auto tb = b->began();
   ASSERT_EQ(ta.size(), 5u);
@@ -137,11 +139,78 @@ TEST(SchedulerTest, OverrunSkipsMissedTicks) {
   EXPECT_EQ(s->began().size(), 1u);
   clock.advance(milliseconds(1));  // 3 s
   ASSERT_TRUE(settle(clock, *s, 2, 1));
-  scheduler.stop();
+  EXPECT_TRUE(scheduler.stop(clock.now() + std::chrono::hours(1)));
   const auto t = s->began();
   ASSERT_EQ(t.size(), 2u);
   EXPECT_EQ(t[0] - start, milliseconds(0));
   EXPECT_EQ(t[1] - start, 3 * kInterval);
+}
+
+// A scrape stuck in a system call (statvfs() on a dead NFS server): it
+// returns only when the test lets it.
+class StuckSource : public Source {
+ public:
+  std::string_view name() const override { return "stuck"; }
+  milliseconds interval() const override { return milliseconds(1000); }
+  Result<ScrapeStats> scrape(SampleBatch&, Deadline) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(30), [this] { return released_; });
+    return ScrapeStats{};
+  }
+  bool waitEntered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [this] { return entered_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+// The stop waits for scrapes in progress until its deadline, not longer, so
+// the agent can still drain its pipeline; the other sources are stopped.
+TEST(SchedulerTest, StopReturnsAtItsDeadlineWhileAScrapeIsStuck) {
+  testing::ManualClock clock;
+  auto stuck = std::make_unique<StuckSource>();
+  StuckSource* s = stuck.get();
+  auto fine =
+      std::make_unique<RecordingSource>("fine", std::chrono::hours(1), milliseconds(0), clock);
+  RecordingSource* f = fine.get();
+  std::vector<SourcePtr> sources;
+  sources.push_back(std::move(stuck));
+  sources.push_back(std::move(fine));
+  prometheus::Registry registry;
+  Scheduler scheduler(
+      std::move(sources), [](SampleBatchPtr) {}, registry, clock);
+  scheduler.start();
+  ASSERT_TRUE(s->waitEntered());
+  ASSERT_TRUE(settle(clock, *f, 1, 1));  // "fine" asleep until its next scrape
+  const Deadline deadline = clock.now() + std::chrono::seconds(5);
+  clock.advance(std::chrono::seconds(4));
+  std::atomic<bool> stopped{false};
+  bool all_stopped = true;
+  std::thread stopper([&] {
+    all_stopped = scheduler.stop(deadline);
+    stopped = true;
+  });
+  // Not before the deadline (by the clock) ...
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(stopped.load());
+  // ... and at it, with the stuck source named and left running.
+  clock.advance(std::chrono::seconds(1));
+  stopper.join();
+  EXPECT_FALSE(all_stopped);
+  EXPECT_EQ(f->began().size(), 1u);
+  s->release();  // the destructor joins it
 }
 
 }  // namespace
