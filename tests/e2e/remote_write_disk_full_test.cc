@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "support/agent_process.h"
+#include "support/agent_yaml.h"
 #include "support/backends.h"
 #include "support/counting_target.h"
 #include "support/process.h"
@@ -83,26 +84,14 @@ TEST(RemoteWriteDiskFullTest, FullSpoolDoesNotSpinDropsOnlyByPolicyAndResumes) {
   const std::string spool = dir.path() + "/spool";
   std::filesystem::create_directory(spool);
   const int vm_port = freeLoopbackPort();
-  const std::string config = dir.write("agent.yaml",
-                                       "cluster: e2e\n"
-                                       "sources:\n"
-                                       "  host: {enabled: false}\n"
-                                       "  prometheus:\n"
-                                       "    - {name: full, url: \"" +
-                                           target.url() +
-                                           "\", interval: 250ms, timeout: 200ms}\n"
-                                           "exporters:\n"
-                                           "  remote_write:\n"
-                                           "    enabled: true\n"
-                                           "    url: \"http://127.0.0.1:" +
-                                           std::to_string(vm_port) +
-                                           "/api/v1/write\"\n"
-                                           "    timeout: 2s\n"
-                                           "    queue_capacity: 4\n"
-                                           "    batch: {max_samples: 1000, max_wait: 500ms}\n"
-                                           "    retry: {initial_backoff: 200ms, max_backoff: 2s}\n"
-                                           "  spool: {dir: \"" +
-                                           spool + "\", max_bytes: 64MiB, segment_bytes: 64KiB}\n");
+  const std::string config = dir.write(
+      "agent.yaml",
+      remoteWriteAgentYaml("full", target.url(), vm_port,
+                           "    timeout: 2s\n"
+                           "    queue_capacity: 4\n"
+                           "    batch: {max_samples: 1000, max_wait: 500ms}\n"
+                           "    retry: {initial_backoff: 200ms, max_backoff: 2s}\n",
+                           "{dir: \"" + spool + "\", max_bytes: 64MiB, segment_bytes: 64KiB}"));
   AgentProcess agent =
       AgentProcess::start({"--config", config}, {},
                           {"unshare", "--mount", "--propagation", "private", "sh", "-c",

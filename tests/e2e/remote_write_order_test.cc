@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/agent_yaml.h"
 #include "support/backends.h"
 #include "support/counting_target.h"
 #include "support/process.h"
@@ -36,27 +37,14 @@ TEST_P(RemoteWriteOrderTest, BacklogReachesPrometheusBeforeNewerSamplesAndNoneIs
 
   TempDir dir;
   const int prometheus_port = freeLoopbackPort();
-  const std::string config =
-      dir.write("agent.yaml",
-                "cluster: e2e\n"
-                "sources:\n"
-                "  host: {enabled: false}\n"
-                "  prometheus:\n"
-                "    - {name: order, url: \"" +
-                    target.url() +
-                    "\", interval: 250ms, timeout: 200ms}\n"
-                    "exporters:\n"
-                    "  prometheus: {enabled: true}\n"
-                    "  remote_write:\n"
-                    "    enabled: true\n"
-                    "    url: \"http://127.0.0.1:" +
-                    std::to_string(prometheus_port) +
-                    "/api/v1/write\"\n"
-                    "    timeout: 2s\n"
-                    "    batch: {max_samples: 1000, max_wait: 200ms}\n"
-                    "    retry: {initial_backoff: 100ms, max_backoff: 2s, max_attempts: 2}\n"
-                    "  spool: {mode: " +
-                    GetParam() + ", dir: \"" + dir.path() + "/spool\", max_bytes: 64MiB}\n");
+  const std::string config = dir.write(
+      "agent.yaml",
+      remoteWriteAgentYaml(
+          "order", target.url(), prometheus_port,
+          "    timeout: 2s\n"
+          "    batch: {max_samples: 1000, max_wait: 200ms}\n"
+          "    retry: {initial_backoff: 100ms, max_backoff: 2s, max_attempts: 2}\n",
+          "{mode: " + GetParam() + ", dir: \"" + dir.path() + "/spool\", max_bytes: 64MiB}"));
   auto agent = AgentProcess::start({"--config", config});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 

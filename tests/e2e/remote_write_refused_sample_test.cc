@@ -17,6 +17,7 @@
 
 #include "exporters/remote_write/remote_write_encoder.h"
 #include "support/agent_process.h"
+#include "support/agent_yaml.h"
 #include "support/backends.h"
 #include "support/counting_target.h"
 #include "support/process.h"
@@ -61,23 +62,10 @@ TEST(RemoteWriteRefusedSampleTest, OnlyTheRefusedSeriesIsDroppedTheRestArrives) 
 
   CountingTarget target("kmtest_refused", kSeries, kScrapes);
   TempDir dir;
-  const std::string config = dir.write("agent.yaml",
-                                       "cluster: e2e\n"
-                                       "sources:\n"
-                                       "  host: {enabled: false}\n"
-                                       "  prometheus:\n"
-                                       "    - {name: refused, url: \"" +
-                                           target.url() +
-                                           "\", interval: 250ms, timeout: 200ms}\n"
-                                           "exporters:\n"
-                                           "  remote_write:\n"
-                                           "    enabled: true\n"
-                                           "    url: \"http://127.0.0.1:" +
-                                           std::to_string(prometheus.port) +
-                                           "/api/v1/write\"\n"
-                                           "    batch: {max_samples: 1000, max_wait: 500ms}\n"
-                                           "  spool: {dir: \"" +
-                                           dir.path() + "/spool\"}\n");
+  const std::string config = dir.write(
+      "agent.yaml", remoteWriteAgentYaml("refused", target.url(), prometheus.port,
+                                         "    batch: {max_samples: 1000, max_wait: 500ms}\n",
+                                         "{dir: \"" + dir.path() + "/spool\"}"));
   auto agent = AgentProcess::start({"--config", config});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "support/agent_process.h"
+#include "support/agent_yaml.h"
 #include "support/backends.h"
 #include "support/counting_target.h"
 #include "support/process.h"
@@ -115,26 +116,13 @@ TEST_P(RemoteWriteSigkillTest, EverySampleArrivesOnceAcrossKillsAndAnOutage) {
   Backend backend = startReceiver(receiver, backend_dir, port);
   ASSERT_GT(backend.port, 0) << backend.process->output();
 
-  const std::string config = dir.write("agent.yaml",
-                                       "cluster: e2e\n"
-                                       "sources:\n"
-                                       "  host: {enabled: false}\n"
-                                       "  prometheus:\n"
-                                       "    - {name: kill, url: \"" +
-                                           target.url() +
-                                           "\", interval: 250ms, timeout: 200ms}\n"
-                                           "exporters:\n"
-                                           "  remote_write:\n"
-                                           "    enabled: true\n"
-                                           "    url: \"http://127.0.0.1:" +
-                                           std::to_string(port) +
-                                           "/api/v1/write\"\n"
-                                           "    timeout: 2s\n"
-                                           "    max_in_flight: 2\n"
-                                           "    batch: {max_samples: 1000, max_wait: 500ms}\n"
-                                           "    retry: {initial_backoff: 100ms, max_backoff: 1s}\n"
-                                           "  spool: {dir: \"" +
-                                           dir.path() + "/spool\", max_bytes: 64MiB}\n");
+  const std::string config = dir.write(
+      "agent.yaml", remoteWriteAgentYaml("kill", target.url(), port,
+                                         "    timeout: 2s\n"
+                                         "    max_in_flight: 2\n"
+                                         "    batch: {max_samples: 1000, max_wait: 500ms}\n"
+                                         "    retry: {initial_backoff: 100ms, max_backoff: 1s}\n",
+                                         "{dir: \"" + dir.path() + "/spool\", max_bytes: 64MiB}"));
 
   const unsigned seed = std::random_device{}();
   std::cout << "kill schedule seed " << seed << "\n";
