@@ -112,13 +112,14 @@ class BodyReader {
 
 }  // namespace
 
-BatchJournal::BatchJournal(std::string dir, PushMetrics& metrics)
-    : dir_(std::move(dir)), metrics_(metrics) {}
+BatchJournal::BatchJournal(std::string dir, PushMetrics& metrics, bool journal_new)
+    : dir_(std::move(dir)), metrics_(metrics), journal_new_(journal_new) {}
 
 BatchJournal::~BatchJournal() { close(); }
 
-Result<std::unique_ptr<BatchJournal>> BatchJournal::open(std::string dir, PushMetrics& metrics) {
-  std::unique_ptr<BatchJournal> journal(new BatchJournal(std::move(dir), metrics));
+Result<std::unique_ptr<BatchJournal>> BatchJournal::open(std::string dir, PushMetrics& metrics,
+                                                         bool journal_new) {
+  std::unique_ptr<BatchJournal> journal(new BatchJournal(std::move(dir), metrics, journal_new));
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(journal->dir_, ec)) {
     if (auto seq = sequenceOf(entry.path().filename().string(), kSuffix)) {
@@ -189,7 +190,7 @@ std::uint32_t BatchJournal::labelsIndex(const Labels& labels) {
 }
 
 void BatchJournal::record(std::span<const Sample> samples) {
-  if (samples.empty() || broken_) return;
+  if (samples.empty() || broken_ || !journal_new_) return;
   if (fd_ < 0) {
     seq_ = next_seq_++;
     fd_ = ::open(path(seq_).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);

@@ -57,8 +57,12 @@ class BatchJournal {
   };
 
   /// Scans `dir` (the exporter's spool directory, which exists) for the
-  /// files a previous run left. kUnavailable when it cannot be read.
-  static Result<std::unique_ptr<BatchJournal>> open(std::string dir, PushMetrics& metrics);
+  /// files a previous run left. Without `journal_new` (spool.mode overflow)
+  /// it only hands those over: record() and cut() do nothing, so a switch
+  /// from wal to overflow after a crash still sends the last batch.
+  /// kUnavailable when the directory cannot be read.
+  static Result<std::unique_ptr<BatchJournal>> open(std::string dir, PushMetrics& metrics,
+                                                    bool journal_new = true);
   ~BatchJournal();
   BatchJournal(const BatchJournal&) = delete;
   BatchJournal& operator=(const BatchJournal&) = delete;
@@ -81,7 +85,7 @@ class BatchJournal {
   void release(std::uint64_t seq) const;
 
  private:
-  BatchJournal(std::string dir, PushMetrics& metrics);
+  BatchJournal(std::string dir, PushMetrics& metrics, bool journal_new);
   std::string path(std::uint64_t seq) const;
   void close();
   // The file's index of `name` / `labels`, appending its definition to
@@ -91,6 +95,7 @@ class BatchJournal {
 
   const std::string dir_;
   PushMetrics& metrics_;
+  const bool journal_new_;
   std::vector<std::uint64_t> leftovers_;
   std::uint64_t next_seq_ = 0;
 

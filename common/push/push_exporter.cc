@@ -45,8 +45,9 @@ class PushExporter::Impl {
     }
     pool_ = std::make_unique<SenderPool>(config_, std::move(made), *replayer_, backoff_, metrics_,
                                          clock_, encoder->splitter());
-    if (replayer_->writeAhead()) {
-      auto journal = BatchJournal::open(config_.spool.dir + "/" + name(), metrics_);
+    if (replayer_->enabled()) {
+      auto journal =
+          BatchJournal::open(config_.spool.dir + "/" + name(), metrics_, replayer_->writeAhead());
       if (!journal) return tl::unexpected(journal.error());
       journal_ = std::move(*journal);
     }
@@ -125,7 +126,7 @@ class PushExporter::Impl {
   // replayer it uses (shutdown() has stopped them all already).
   std::unique_ptr<SpoolReplayer> replayer_;
   std::unique_ptr<SenderPool> pool_;
-  std::unique_ptr<BatchJournal> journal_;  // wal mode only; the batcher's
+  std::unique_ptr<BatchJournal> journal_;  // with a spool; the batcher's
   std::unique_ptr<Batcher> batcher_;
   std::atomic<bool> shut_down_{false};
   std::atomic<bool> flushing_{false};

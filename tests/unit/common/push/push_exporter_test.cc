@@ -569,12 +569,13 @@ TEST(PushExporterTest, WalJournalsTheBatchBeingFilledUntilItIsSpooled) {
   ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.backend->deliveredSamples() == 50; }));
 }
 
-TEST(PushExporterTest, WalRestartSendsTheBatchAKilledRunWasFillingFirst) {
+// What a run killed with 150 samples not yet cut leaves is sent first by
+// the next, before anything it adds, whatever its spool mode.
+void restartSendsTheBatchAKilledRunWasFillingFirst(SpoolConfig::Mode mode) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/t";
   ASSERT_TRUE(std::filesystem::create_directories(dir));
   {
-    // What a run killed with 150 samples not yet cut leaves.
     prometheus::Registry killed_registry;
     PushMetrics killed_metrics(killed_registry, "t");
     auto killed = BatchJournal::open(dir, killed_metrics);
@@ -585,8 +586,12 @@ TEST(PushExporterTest, WalRestartSendsTheBatchAKilledRunWasFillingFirst) {
   Rig rig;
   auto config = fastConfig(tmp.path());
   config.max_in_flight = 1;
+  config.spool.mode = mode;
   ASSERT_TRUE(rig.create(config));
   ASSERT_TRUE(rig.exporter->send(batchOf(150, 50)));
+  // The new batch is journaled in wal mode only (the clock has not moved:
+  // it is still being filled).
+  EXPECT_EQ(journalFiles(dir).size(), mode == SpoolConfig::Mode::kWal ? 1u : 0u);
   ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->idleForTest(); }));
   std::vector<int> expected(200);
   std::iota(expected.begin(), expected.end(), 0);
@@ -598,6 +603,13 @@ TEST(PushExporterTest, WalRestartSendsTheBatchAKilledRunWasFillingFirst) {
   EXPECT_TRUE(journalFiles(dir).empty());
   std::lock_guard<std::mutex> lock(rig.backend->mu);
   EXPECT_EQ(rig.backend->delivered.size(), 3u);  // cut at max_samples: 100 + 50, then 50
+}
+
+TEST(PushExporterTest, RestartSendsTheBatchAKilledRunWasFillingFirst) {
+  for (const auto mode : {SpoolConfig::Mode::kWal, SpoolConfig::Mode::kOverflow}) {
+    SCOPED_TRACE(mode == SpoolConfig::Mode::kWal ? "wal" : "switched to overflow");
+    restartSendsTheBatchAKilledRunWasFillingFirst(mode);
+  }
 }
 
 TEST(PushExporterTest, FlushModeReplaysAtOnceWithShortBatchesAndBackoff) {
