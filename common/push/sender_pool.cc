@@ -87,38 +87,33 @@ void SenderPool::spoolInOrder(const EncodedPayload& payload, std::string_view wh
 // errors) payloads wait in memory, behind the spool and in order, and the
 // disk is tried again after a backoff, not at every payload.
 void SenderPool::writeAhead(EncodedPayload&& payload) {
-  if (clock_.now() >= disk_retry_at_) {
-    switch (spoolHeld()) {
-      case Held::kSpooled:
-        if (replayer_.append(payload)) {
-          diskWritable(true);
-          return;
-        }
-        diskWritable(false);
-        break;
-      case Held::kWriteFailed:
-        diskWritable(false);
-        break;
-      case Held::kInFlight:
-        break;
-    }
-  }
+  if (clock_.now() >= disk_retry_at_ && toDisk(&payload)) return;
   hold(std::move(payload));
 }
 
 void SenderPool::retryHeld() {
   MutexLock order(order_mu_);
   if (!replayer_.writeAhead() || clock_.now() < disk_retry_at_) return;
+  toDisk(nullptr);
+}
+
+// Moves the held payloads to the spool, then appends `payload` (if any)
+// behind them, and reschedules the disk: true once all of it is on disk.
+// A sender delivering a held payload defers it all (nothing rescheduled).
+bool SenderPool::toDisk(const EncodedPayload* payload) {
   switch (spoolHeld()) {
-    case Held::kSpooled:
-      diskWritable(true);
-      break;
+    case Held::kSpooled: {
+      const bool written = payload == nullptr || replayer_.append(*payload);
+      diskWritable(written);
+      return written;
+    }
     case Held::kWriteFailed:
       diskWritable(false);
-      break;
+      return false;
     case Held::kInFlight:
-      break;
+      return false;
   }
+  return false;
 }
 
 // Moves the payloads held in memory to the spool, oldest first. Not while a

@@ -102,6 +102,7 @@ class SenderPool {
  private:
   enum class Held { kSpooled, kWriteFailed, kInFlight };
   void writeAhead(EncodedPayload&& payload) KM_REQUIRES(order_mu_);
+  bool toDisk(const EncodedPayload* payload) KM_REQUIRES(order_mu_);
   Held spoolHeld() KM_REQUIRES(order_mu_);
   void diskWritable(bool writable) KM_REQUIRES(order_mu_);
   void hold(EncodedPayload&& payload);
