@@ -73,11 +73,7 @@ Scheduler::Scheduler(std::vector<SourcePtr> sources, Sink sink, prometheus::Regi
 }
 
 Scheduler::~Scheduler() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  requestStop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -97,12 +93,19 @@ void Scheduler::start() {
   }
 }
 
+void Scheduler::requestStop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+}
+
 bool Scheduler::stop(Deadline deadline) {
+  requestStop();
   std::vector<bool> exited(threads_.size());
   {
     std::unique_lock<std::mutex> lock(mu_);
-    stopping_ = true;
-    wake_.notify_all();
     const auto allExited = [this] {
       return std::all_of(slots_.begin(),
                          slots_.begin() + static_cast<std::ptrdiff_t>(threads_.size()),

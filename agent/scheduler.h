@@ -65,6 +65,8 @@ class Scheduler {
  private:
   struct Slot;
   void run(Slot& slot);
+  // No more scrapes start; sleepers wake.
+  void requestStop();
 
   Sink sink_;
   const Clock& clock_;

@@ -16,8 +16,9 @@ namespace kubemetrics::push {
 
 // Wires the three parts: Batcher (samples -> payloads, journaled in wal
 // mode) -> SenderPool (queue, senders, retries) -> SpoolReplayer (spool
-// writes and replays, run by idle senders). Each owns its own queue and lock; this class owns the
-// parts and the shared metrics and retry schedule, and orders shutdown.
+// writes and replays, run by idle senders). Each owns its own queue and
+// lock; this class owns the parts and the shared metrics and retry
+// schedule, and orders shutdown.
 // Thread-safe as PushExporter.
 class PushExporter::Impl {
  public:

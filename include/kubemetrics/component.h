@@ -40,10 +40,11 @@ struct AgentIdentity {
 /// now. Shared by every push exporter; each uses the subdirectory named
 /// after its instance. Plain value type.
 struct SpoolSettings {
-  /// kWal: every payload is written to the spool before it is sent and
-  /// removed once the backend acknowledged it (a SIGKILL loses only the
-  /// batch being filled). kOverflow: payloads go to disk only when they
-  /// cannot be sent now (less disk I/O; a SIGKILL loses what is in memory).
+  /// kWal: the batch being filled is journaled, every payload is written
+  /// to the spool before it is sent and removed once the backend
+  /// acknowledged it (a SIGKILL loses only what had not reached the
+  /// exporter). kOverflow: payloads go to disk only when they cannot be
+  /// sent now (less disk I/O; a SIGKILL loses what is in memory).
   enum class Mode { kWal, kOverflow };
   bool enabled = true;  // false: no spool, drops are counted
   Mode mode = Mode::kWal;
@@ -60,8 +61,9 @@ struct SpoolSettings {
 /// source may add them itself, see AgentTags), the /status page's
 /// sections, the clock to schedule by (systemClock() in the agent, a
 /// manual one in tests), and the node's lifecycle (a source that learns the
-/// node goes away announces it there). The agent owns everything referenced, and it outlives every
-/// component, so a component may keep pointers to it. Built at start-up;
+/// node goes away announces it there). The agent owns everything
+/// referenced, and it outlives every component, so a component may keep
+/// pointers to it. Built at start-up;
 /// the referenced objects say their own thread-safety.
 struct ComponentContext {
   const AgentIdentity& agent;

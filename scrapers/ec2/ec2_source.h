@@ -91,9 +91,10 @@ class Ec2Source final : public Source {
  public:
   /// `runtime_tags`, `self_metrics` and `lifecycle` are optional and must
   /// outlive the source (a spot interruption, or a scheduled instance-stop
-  /// or instance-retirement event, is announced to `lifecycle`); `status` may be shared with the
-  /// /status page. `clock` decides when the identity and metadata are polled again and stamps
-  /// samples; requests to IMDS keep real-time timeouts. It must outlive the source.
+  /// or instance-retirement event, is announced to `lifecycle`); `status`
+  /// may be shared with the /status page. `clock` decides when the identity
+  /// and metadata are polled again and stamps samples; requests to IMDS
+  /// keep real-time timeouts. It must outlive the source.
   Ec2Source(std::string name, Ec2Config config, std::unique_ptr<ImdsTransport> transport,
             RuntimeTags* runtime_tags, prometheus::Registry* self_metrics,
             std::shared_ptr<Ec2Status> status, const Clock& clock = systemClock(),
