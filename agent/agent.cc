@@ -66,6 +66,16 @@ void applyOverrides(const AgentOverrides& overrides, AgentConfig& config,
   if (overrides.log_level) config.log_level = *overrides.log_level;
 }
 
+/// Until the Kubernetes API client is wired: no component can use the API.
+class NoKubernetesApi : public KubeMetadataProvider {
+ public:
+  Result<KubeMetadata*> acquire(std::string_view who) override {
+    return makeError(ErrorCode::kUnavailable,
+                     std::string(who) + ": this build has no Kubernetes API client");
+  }
+  bool available() const override { return false; }
+};
+
 /// A route handler answering from a plain text producer.
 HttpResponse textResponse(int status, std::string body) {
   HttpResponse response;
@@ -113,9 +123,10 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   ConfigNode root = doc->root();
   parseAgentConfig(root);
   agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_);
-  ComponentContext context{agent->config_,  agent->spool_,        *agent->metrics_,
-                           *agent->server_, agent->runtime_tags_, *agent->tags_,
-                           agent->status_,  systemClock(),        agent->lifecycle_};
+  agent->kube_ = std::make_unique<NoKubernetesApi>();
+  ComponentContext context{agent->config_,       agent->spool_, *agent->metrics_, *agent->server_,
+                           agent->runtime_tags_, *agent->tags_, agent->status_,   systemClock(),
+                           agent->lifecycle_,    *agent->kube_};
   auto components = buildComponents(root, &context, agent->spool_);
   if (!components) return tl::unexpected(components.error());
 

@@ -14,6 +14,7 @@
 #include "agent/agent_config.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/config.h"
+#include "kubemetrics/kube_metadata.h"
 #include "kubemetrics/node_lifecycle.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
@@ -87,6 +88,7 @@ class Agent {
   NodeLifecycle lifecycle_;          // the EC2 source announces, the push exporters flush
   std::unique_ptr<AgentTags> tags_;  // config's and runtime_tags_; shared by sources and pipeline
   StatusBoard status_;
+  std::unique_ptr<KubeMetadataProvider> kube_;  // the Kubernetes API, for the components that ask
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Scheduler> scheduler_;

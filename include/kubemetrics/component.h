@@ -9,6 +9,7 @@
 #include "kubemetrics/config.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/http.h"
+#include "kubemetrics/kube_metadata.h"
 #include "kubemetrics/node_lifecycle.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
@@ -60,8 +61,9 @@ struct SpoolSettings {
 /// discovers them, like EC2, sets them), all the tags the pipeline adds (a
 /// source may add them itself, see AgentTags), the /status page's
 /// sections, the clock to schedule by (systemClock() in the agent, a
-/// manual one in tests), and the node's lifecycle (a source that learns the
-/// node goes away announces it there). The agent owns everything
+/// manual one in tests), the node's lifecycle (a source that learns the
+/// node goes away announces it there), and the Kubernetes API metadata
+/// (pods and node, shared by every component that asks for it). The agent owns everything
 /// referenced, and it outlives every component, so a component may keep
 /// pointers to it. Built at start-up;
 /// the referenced objects say their own thread-safety.
@@ -75,6 +77,7 @@ struct ComponentContext {
   StatusBoard& status;
   const Clock& clock;
   NodeLifecycle& lifecycle;
+  KubeMetadataProvider& kube;
 };
 
 /// A component's factory. It reads its config subtree (`sources.<key>` or

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kubemetrics/component.h"
+#include "support/fake_kube_metadata.h"
 
 namespace kubemetrics::testing {
 
@@ -29,8 +30,9 @@ struct TestComponentContext {
   AgentTags tags{{}, &runtime_tags};
   StatusBoard status;
   NodeLifecycle lifecycle;
-  ComponentContext context{agent, spool,  registry,      routes,   runtime_tags,
-                           tags,  status, systemClock(), lifecycle};
+  TestKubeProvider kube;
+  ComponentContext context{agent, spool,  registry,      routes,    runtime_tags,
+                           tags,  status, systemClock(), lifecycle, kube};
 };
 
 }  // namespace kubemetrics::testing
