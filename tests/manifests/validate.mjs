@@ -22,7 +22,7 @@
 //    capability dropped, RuntimeDefault seccomp, probes on /healthz and
 //    /readyz at the port the agent's config listens on, read-only hostPath
 //    mounts matching the host source's paths, tolerations on the DaemonSet,
-//    a ClusterRole granting nothing beyond the allowed list, references
+//    a ClusterRole granting exactly the allowed list (no more, none missing), references
 //    between objects (ConfigMaps, ServiceAccounts, Service selector) intact.
 // 4. Each agent config embedded in a ConfigMap is written to a temp file and
 //    checked with `AGENT_BINARY --config FILE --check-config`, in the
@@ -86,11 +86,12 @@ const rel = (p) => relative(resolve(manifestsDir, ".."), p) || p;
 // What the node agent may do in the Kubernetes API, and nothing more
 // (manifests/base/rbac.yaml says why for each). nodes/proxy is deliberately
 // absent: the Summary API on :10250 is authorized as nodes/stats.
+// The agent also uses every one of them, so a rule that goes missing fails
+// too (the node and pod watches of common/kube, the Summary API).
 const ALLOWED_RBAC = {
   "nodes/stats": ["get"],
-  "nodes/metrics": ["get"],
-  nodes: ["get", "list", "watch"],
-  pods: ["get", "list", "watch"],
+  nodes: ["list", "watch"],
+  pods: ["list", "watch"],
 };
 const AGENT_IMAGE = "kubemetrics-agent";
 const HEALTH_PATH = "/healthz";
@@ -528,6 +529,16 @@ function checkRbac(obj, where) {
       }
     }
     if (!(rule.resources ?? []).length) fail(rw, "no resources");
+  }
+  if (obj.kind !== "ClusterRole" || obj.metadata.name !== "kubemetrics-agent") return;
+  const granted = new Set();
+  for (const rule of obj.rules ?? []) {
+    for (const res of rule.resources ?? []) for (const verb of rule.verbs ?? []) granted.add(`${verb} ${res}`);
+  }
+  for (const [res, verbs] of Object.entries(ALLOWED_RBAC)) {
+    for (const verb of verbs) {
+      if (!granted.has(`${verb} ${res}`)) fail(where, `no rule grants ${verb} on ${res}, which the agent uses`);
+    }
   }
 }
 
