@@ -401,6 +401,19 @@ TEST(FakeKubeApiTest, FailsTheNextRequestsOnDemand) {
   EXPECT_EQ(cli->Get("/api/v1/pods")->status, 200);
 }
 
+// A client that goes away frees its watch (openWatches() drops), so tests
+// that count watches after a reconnect see the new one only.
+TEST(FakeKubeApiTest, ClientDisconnectEndsItsWatch) {
+  FakeKubeApi api;
+  auto watch = std::make_unique<WatchReader>(api, "/api/v1/pods?watch=1");
+  ASSERT_TRUE(api.waitForWatches(1, kWait));
+  watch.reset();
+  for (int i = 0; i < 1000 && api.openWatches() > 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(api.openWatches(), 0);
+}
+
 TEST(FakeKubeApiTest, DestructorEndsOpenWatches) {
   auto api = std::make_unique<FakeKubeApi>();
   auto watch = std::make_unique<WatchReader>(*api, "/api/v1/nodes?watch=1");
