@@ -127,9 +127,9 @@ ApiResult<std::string> KubeApiClient::get(const std::string& path_and_query, Dea
           return {};
         });
     if (too_large) {
-      return tl::unexpected(ApiError{ApiFailure::kDecode, 0,
-                                     what + ": body exceeds " + std::to_string(kMaxListBody) +
-                                         " bytes"});
+      return tl::unexpected(
+          ApiError{ApiFailure::kDecode, 0,
+                   what + ": body exceeds " + std::to_string(kMaxListBody) + " bytes"});
     }
     if (!response) return tl::unexpected(fromHttpError(response.error(), what));
     const int status = response->status;
@@ -155,8 +155,8 @@ ApiResult<void> KubeApiClient::watch(
       if (!unparsed.empty()) {
         // Already collecting an error body: keep it, bounded.
         if (unparsed.size() + line.size() > kMaxErrorBody) {
-          failed = ApiError{ApiFailure::kDecode, 0, what + ": not a watch event: " +
-                                                        excerpt(unparsed)};
+          failed =
+              ApiError{ApiFailure::kDecode, 0, what + ": not a watch event: " + excerpt(unparsed)};
           return makeError(ErrorCode::kDataLoss, "not a watch stream");
         }
         unparsed.append(line).push_back('\n');
@@ -174,8 +174,8 @@ ApiResult<void> KubeApiClient::watch(
       }
       if (applied_any) {
         // The status was 200: this is a bad event.
-        failed = ApiError{ApiFailure::kDecode, 0,
-                          what + ": undecodable watch event: " + excerpt(line)};
+        failed =
+            ApiError{ApiFailure::kDecode, 0, what + ": undecodable watch event: " + excerpt(line)};
         return makeError(ErrorCode::kDataLoss, "undecodable watch event");
       }
       unparsed.assign(line).push_back('\n');

@@ -21,8 +21,8 @@ std::vector<ConfigError> KubeApiConfig::validate() const {
     errors.push_back({"watch_timeout", "must be at least 1s (got " + ms(watch_timeout) + ")"});
   }
   if (max_backoff < initial_backoff) {
-    errors.push_back({"max_backoff", "must be >= initial_backoff (got " + ms(max_backoff) +
-                                         " < " + ms(initial_backoff) + ")"});
+    errors.push_back({"max_backoff", "must be >= initial_backoff (got " + ms(max_backoff) + " < " +
+                                         ms(initial_backoff) + ")"});
   }
   return errors;
 }

@@ -105,9 +105,9 @@ Result<KubeMetadata*> KubeMetadataService::acquire(std::string_view who) {
   const bool https = server->starts_with("https://");
   if (https && !config_.insecure_skip_verify && !config_.ca_file.empty() &&
       !std::ifstream(config_.ca_file)) {
-    return makeError(ErrorCode::kInvalidArgument,
-                     "kubernetes.ca_file: cannot read " + config_.ca_file +
-                         " (the CA that verifies the API server)");
+    return makeError(ErrorCode::kInvalidArgument, "kubernetes.ca_file: cannot read " +
+                                                      config_.ca_file +
+                                                      " (the CA that verifies the API server)");
   }
   if (https && config_.insecure_skip_verify) {
     logWarn(kLog) << "kubernetes.insecure_skip_verify is on: the API server's certificate is NOT "

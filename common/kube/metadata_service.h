@@ -42,8 +42,7 @@ namespace kubemetrics::kube {
 /// subscribers run on a watch thread, one call at a time, in version order.
 class KubeMetadataService final : public KubeMetadata, public KubeMetadataProvider {
  public:
-  KubeMetadataService(KubeApiConfig config, std::string node_name,
-                      prometheus::Registry& registry);
+  KubeMetadataService(KubeApiConfig config, std::string node_name, prometheus::Registry& registry);
   ~KubeMetadataService() override;
   KubeMetadataService(const KubeMetadataService&) = delete;
   KubeMetadataService& operator=(const KubeMetadataService&) = delete;
@@ -98,10 +97,10 @@ class KubeMetadataService final : public KubeMetadata, public KubeMetadataProvid
   // Serialises the two watch threads' edits and notifications, so
   // subscribers see versions in order. Taken before mu_.
   std::mutex publish_mu_;
-  bool pods_listed_ = false;     // guarded by publish_mu_
-  bool node_listed_ = false;     // guarded by publish_mu_
-  std::size_t pod_bytes_ = 0;    // guarded by publish_mu_
-  std::size_t node_bytes_ = 0;   // guarded by publish_mu_
+  bool pods_listed_ = false;    // guarded by publish_mu_
+  bool node_listed_ = false;    // guarded by publish_mu_
+  std::size_t pod_bytes_ = 0;   // guarded by publish_mu_
+  std::size_t node_bytes_ = 0;  // guarded by publish_mu_
 
   mutable std::mutex mu_;  // the current snapshot and the subscriber list
   std::shared_ptr<const KubeSnapshot> current_;

@@ -62,7 +62,8 @@ Reflector<T>::Reflector(ReflectorOptions options, const KubeApiConfig& config, s
   // Create the children at zero, so a dashboard sees them before the first
   // event.
   for (const char* type : {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"}) {
-    if (metrics_.watch_events) metrics_.watch_events->Add({{"kind", options_.kind}, {"type", type}});
+    if (metrics_.watch_events)
+      metrics_.watch_events->Add({{"kind", options_.kind}, {"type", type}});
   }
   for (const char* reason : {"start", "gone"}) {
     if (metrics_.relists) metrics_.relists->Add({{"kind", options_.kind}, {"reason", reason}});
@@ -217,8 +218,8 @@ LineVerdict Reflector<T>::onLine(std::string_view line, std::string& resource_ve
       // The server ends the stream after an ERROR event.
       ended = ApiError{event->error_code == 410 ? ApiFailure::kGone : ApiFailure::kHttpStatus,
                        event->error_code,
-                       options_.kind + " watch: ERROR event " +
-                           std::to_string(event->error_code) + ": " + event->error_message};
+                       options_.kind + " watch: ERROR event " + std::to_string(event->error_code) +
+                           ": " + event->error_message};
       return LineVerdict::kStop;
   }
   if (!event->resource_version.empty()) resource_version = std::move(event->resource_version);

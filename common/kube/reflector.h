@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -84,8 +84,8 @@ class Reflector {
   ApiResult<Listed> listAll();
   /// One WATCH from `resource_version`, which it advances.
   ApiResult<void> watchOnce(std::string& resource_version, std::uint64_t& events);
-  LineVerdict onLine(std::string_view line, std::string& resource_version,
-                     std::uint64_t& events, std::optional<ApiError>& gone);
+  LineVerdict onLine(std::string_view line, std::string& resource_version, std::uint64_t& events,
+                     std::optional<ApiError>& gone);
   std::string listQuery(const std::string& continue_token) const;
   std::string watchQuery(const std::string& resource_version);
   void countError(const ApiError& error);
@@ -102,7 +102,7 @@ class Reflector {
   LogLimiter log_limiter_{std::chrono::seconds(30)};
 
   std::mt19937_64 rng_{std::random_device{}()};  // reflector thread only
-  std::chrono::milliseconds backoff_cap_{0};      // 0: no failure since the last success
+  std::chrono::milliseconds backoff_cap_{0};     // 0: no failure since the last success
   std::uint64_t failures_since_success_ = 0;
   std::chrono::seconds watch_timeout_{0};  // of the watch in progress
   std::string last_decode_error_;          // the decoder's words for the last bad body
