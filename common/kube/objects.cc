@@ -1,0 +1,576 @@
+#include "common/kube/objects.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "common/kube/quantity.h"
+
+namespace kubemetrics::kube {
+namespace {
+
+using simdjson::SUCCESS;
+namespace dom = simdjson::dom;
+
+// Where a value sits in the document, as a chain of stack frames that is
+// rendered only when an error names it ("items[3].spec.containers[1].name"),
+// so a successful decode builds no path strings.
+class Path {
+ public:
+  Path() = default;
+  Path(const Path& parent, std::string_view key) : parent_(&parent), key_(key) {}
+  Path(const Path& parent, std::size_t index) : parent_(&parent), index_(index) {}
+
+  std::string str() const {
+    if (parent_ == nullptr) return std::string(key_);
+    std::string out = parent_->str();
+    if (index_ != kNoIndex) {
+      out += '[' + std::to_string(index_) + ']';
+    } else {
+      if (!out.empty()) out += '.';
+      out += key_;
+    }
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
+  const Path* parent_ = nullptr;
+  std::string_view key_;
+  std::size_t index_ = kNoIndex;
+};
+
+// Decodes one document. Readers return false after recording the first
+// error (path: what), which the public functions turn into a Result; the
+// bool plumbing keeps the many small field reads short.
+class Decoder {
+ public:
+  const std::string& error() const { return error_; }
+
+  bool fail(const Path& path, std::string_view what) {
+    if (error_.empty()) {
+      const std::string where = path.str();
+      error_ = where.empty() ? std::string(what) : where + ": " + std::string(what);
+    }
+    return false;
+  }
+
+  // The member `key` of `object`; nullopt when absent or null.
+  static std::optional<dom::element> member(dom::object object, std::string_view key) {
+    dom::element value;
+    if (object.at_key(key).get(value) != SUCCESS || value.is_null()) return std::nullopt;
+    return value;
+  }
+
+  bool asObject(dom::element value, const Path& path, dom::object& out) {
+    if (value.get_object().get(out) != SUCCESS) return fail(path, "expected an object");
+    return true;
+  }
+
+  // `out` is left as it is when the member is absent.
+  bool readString(dom::object object, std::string_view key, const Path& parent, std::string& out) {
+    auto value = member(object, key);
+    if (!value) return true;
+    std::string_view text;
+    if (value->get_string().get(text) != SUCCESS)
+      return fail(Path(parent, key), "expected a string");
+    out.assign(text);
+    return true;
+  }
+
+  bool readInt(dom::object object, std::string_view key, const Path& parent, int& out) {
+    auto value = member(object, key);
+    if (!value) return true;
+    std::int64_t number = 0;
+    if (value->get_int64().get(number) != SUCCESS || number < INT32_MIN || number > INT32_MAX) {
+      return fail(Path(parent, key), "expected an integer");
+    }
+    out = static_cast<int>(number);
+    return true;
+  }
+
+  bool readBool(dom::object object, std::string_view key, const Path& parent, bool& out) {
+    auto value = member(object, key);
+    if (!value) return true;
+    if (value->get_bool().get(out) != SUCCESS) return fail(Path(parent, key), "expected a boolean");
+    return true;
+  }
+
+  // A member that must be an object; `present` false when absent or null.
+  bool readObject(dom::object object, std::string_view key, const Path& parent, dom::object& out,
+                  bool& present) {
+    auto value = member(object, key);
+    present = value.has_value();
+    if (!present) return true;
+    return asObject(*value, Path(parent, key), out);
+  }
+
+  bool readArray(dom::object object, std::string_view key, const Path& parent, dom::array& out,
+                 bool& present) {
+    auto value = member(object, key);
+    present = value.has_value();
+    if (!present) return true;
+    if (value->get_array().get(out) != SUCCESS) return fail(Path(parent, key), "expected an array");
+    return true;
+  }
+
+  bool readStringMap(dom::object object, std::string_view key, const Path& parent,
+                     std::map<std::string, std::string, std::less<>>& out) {
+    dom::object map;
+    bool present = false;
+    if (!readObject(object, key, parent, map, present)) return false;
+    if (!present) return true;
+    const Path path(parent, key);
+    for (auto [name, value] : map) {
+      std::string_view text;
+      if (value.get_string().get(text) != SUCCESS) {
+        return fail(Path(path, name), "expected a string");
+      }
+      out.emplace(std::string(name), std::string(text));
+    }
+    return true;
+  }
+
+  // A quantity member: a string ("250m"), or a bare number, which the API
+  // never sends but a hand-written manifest converted to JSON might.
+  bool readQuantity(dom::object object, std::string_view key, const Path& parent, bool cpu,
+                    std::optional<double>& out) {
+    auto value = member(object, key);
+    if (!value) return true;
+    const Path path(parent, key);
+    double number = 0;
+    if (value->get_double().get(number) == SUCCESS) {
+      out = cpu ? number * 1000.0 : number;
+      return true;
+    }
+    std::string_view text;
+    if (value->get_string().get(text) != SUCCESS) return fail(path, "expected a quantity string");
+    auto parsed = cpu ? parseCpuMillicores(text) : parseQuantity(text);
+    if (!parsed) return fail(path, parsed.error().message());
+    out = *parsed;
+    return true;
+  }
+
+  bool readResources(dom::object object, std::string_view key, const Path& parent,
+                     KubeResources& out) {
+    dom::object list;
+    bool present = false;
+    if (!readObject(object, key, parent, list, present)) return false;
+    if (!present) return true;
+    const Path path(parent, key);
+    return readQuantity(list, "cpu", path, true, out.cpu_millicores) &&
+           readQuantity(list, "memory", path, false, out.memory_bytes);
+  }
+
+  bool readPorts(dom::object container, const Path& parent, std::vector<KubeContainerPort>& out) {
+    dom::array ports;
+    bool present = false;
+    if (!readArray(container, "ports", parent, ports, present)) return false;
+    if (!present) return true;
+    const Path path(parent, "ports");
+    std::size_t index = 0;
+    for (dom::element entry : ports) {
+      const Path entry_path(path, index++);
+      dom::object port_object;
+      if (!asObject(entry, entry_path, port_object)) return false;
+      KubeContainerPort port;
+      if (!readString(port_object, "name", entry_path, port.name) ||
+          !readInt(port_object, "containerPort", entry_path, port.port) ||
+          !readString(port_object, "protocol", entry_path, port.protocol)) {
+        return false;
+      }
+      out.push_back(std::move(port));
+    }
+    return true;
+  }
+
+  bool readContainers(dom::object spec, const Path& spec_path, std::vector<KubeContainer>& out) {
+    dom::array containers;
+    bool present = false;
+    if (!readArray(spec, "containers", spec_path, containers, present)) return false;
+    if (!present) return true;
+    const Path path(spec_path, "containers");
+    std::size_t index = 0;
+    for (dom::element entry : containers) {
+      const Path entry_path(path, index++);
+      dom::object container_object;
+      if (!asObject(entry, entry_path, container_object)) return false;
+      KubeContainer container;
+      if (!readString(container_object, "name", entry_path, container.name) ||
+          !readPorts(container_object, entry_path, container.ports)) {
+        return false;
+      }
+      dom::object resources;
+      bool has_resources = false;
+      if (!readObject(container_object, "resources", entry_path, resources, has_resources)) {
+        return false;
+      }
+      if (has_resources) {
+        const Path resources_path(entry_path, "resources");
+        if (!readResources(resources, "requests", resources_path, container.requests) ||
+            !readResources(resources, "limits", resources_path, container.limits)) {
+          return false;
+        }
+      }
+      out.push_back(std::move(container));
+    }
+    return true;
+  }
+
+  // Joins status.containerStatuses[] to the spec containers by name.
+  bool readContainerStatuses(dom::object status, const Path& status_path,
+                             std::vector<KubeContainer>& containers) {
+    dom::array statuses;
+    bool present = false;
+    if (!readArray(status, "containerStatuses", status_path, statuses, present)) return false;
+    if (!present) return true;
+    const Path path(status_path, "containerStatuses");
+    std::size_t index = 0;
+    for (dom::element entry : statuses) {
+      const Path entry_path(path, index++);
+      dom::object status_object;
+      if (!asObject(entry, entry_path, status_object)) return false;
+      std::string name;
+      if (!readString(status_object, "name", entry_path, name)) return false;
+      auto container = std::find_if(containers.begin(), containers.end(),
+                                    [&](const KubeContainer& c) { return c.name == name; });
+      // A status without a spec container (an ephemeral debug container
+      // reports elsewhere; this is defensive) is skipped.
+      KubeContainer ignored;
+      KubeContainer& target = container == containers.end() ? ignored : *container;
+      if (!readInt(status_object, "restartCount", entry_path, target.restart_count)) return false;
+      dom::object state;
+      bool has_state = false;
+      if (!readObject(status_object, "state", entry_path, state, has_state)) return false;
+      if (!has_state) continue;
+      const Path state_path(entry_path, "state");
+      for (std::string_view kind : {"running", "waiting", "terminated"}) {
+        dom::object detail;
+        bool has_detail = false;
+        if (!readObject(state, kind, state_path, detail, has_detail)) return false;
+        if (!has_detail) continue;
+        target.state.assign(kind);
+        if (kind != "running" &&
+            !readString(detail, "reason", Path(state_path, kind), target.reason)) {
+          return false;
+        }
+        break;
+      }
+    }
+    return true;
+  }
+
+  // The controller owner reference (controller=true, else the first),
+  // followed one step from a ReplicaSet to its Deployment by the
+  // pod-template-hash suffix the Deployment controller gives the name.
+  bool readWorkload(dom::object metadata, const Path& metadata_path, KubePod& pod) {
+    dom::array owners;
+    bool present = false;
+    if (!readArray(metadata, "ownerReferences", metadata_path, owners, present)) return false;
+    if (!present) return true;
+    const Path path(metadata_path, "ownerReferences");
+    std::size_t index = 0;
+    bool found_controller = false;
+    for (dom::element entry : owners) {
+      const Path entry_path(path, index);
+      dom::object owner;
+      if (!asObject(entry, entry_path, owner)) return false;
+      bool controller = false;
+      if (!readBool(owner, "controller", entry_path, controller)) return false;
+      if (index == 0 || (controller && !found_controller)) {
+        pod.workload_kind.clear();
+        pod.workload_name.clear();
+        if (!readString(owner, "kind", entry_path, pod.workload_kind) ||
+            !readString(owner, "name", entry_path, pod.workload_name)) {
+          return false;
+        }
+        found_controller = controller;
+      }
+      ++index;
+    }
+    if (pod.workload_kind == "ReplicaSet") {
+      auto hash = pod.labels.find("pod-template-hash");
+      if (hash != pod.labels.end() && !hash->second.empty()) {
+        const std::string suffix = "-" + hash->second;
+        const std::string& name = pod.workload_name;
+        if (name.size() > suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          pod.workload_kind = "Deployment";
+          pod.workload_name.resize(name.size() - suffix.size());
+        }
+      }
+    }
+    return true;
+  }
+
+  bool decodePod(dom::element root, const Path& root_path, KubePod& pod) {
+    dom::object object;
+    if (!asObject(root, root_path, object)) return false;
+    dom::object metadata;
+    bool has_metadata = false;
+    if (!readObject(object, "metadata", root_path, metadata, has_metadata)) return false;
+    if (!has_metadata) return fail(Path(root_path, "metadata"), "missing");
+    const Path metadata_path(root_path, "metadata");
+    if (!readString(metadata, "namespace", metadata_path, pod.namespace_name) ||
+        !readString(metadata, "name", metadata_path, pod.name) ||
+        !readString(metadata, "uid", metadata_path, pod.uid) ||
+        !readStringMap(metadata, "labels", metadata_path, pod.labels) ||
+        !readStringMap(metadata, "annotations", metadata_path, pod.annotations) ||
+        !readWorkload(metadata, metadata_path, pod)) {
+      return false;
+    }
+    if (pod.name.empty()) return fail(Path(metadata_path, "name"), "missing");
+
+    dom::object spec;
+    bool has_spec = false;
+    if (!readObject(object, "spec", root_path, spec, has_spec)) return false;
+    if (has_spec) {
+      const Path spec_path(root_path, "spec");
+      if (!readString(spec, "nodeName", spec_path, pod.node_name) ||
+          !readContainers(spec, spec_path, pod.containers)) {
+        return false;
+      }
+    }
+    dom::object status;
+    bool has_status = false;
+    if (!readObject(object, "status", root_path, status, has_status)) return false;
+    if (has_status) {
+      const Path status_path(root_path, "status");
+      if (!readString(status, "phase", status_path, pod.phase) ||
+          !readString(status, "podIP", status_path, pod.pod_ip) ||
+          !readContainerStatuses(status, status_path, pod.containers)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool decodeNode(dom::element root, const Path& root_path, KubeNode& node) {
+    dom::object object;
+    if (!asObject(root, root_path, object)) return false;
+    dom::object metadata;
+    bool has_metadata = false;
+    if (!readObject(object, "metadata", root_path, metadata, has_metadata)) return false;
+    if (!has_metadata) return fail(Path(root_path, "metadata"), "missing");
+    const Path metadata_path(root_path, "metadata");
+    if (!readString(metadata, "name", metadata_path, node.name) ||
+        !readStringMap(metadata, "labels", metadata_path, node.labels)) {
+      return false;
+    }
+    if (node.name.empty()) return fail(Path(metadata_path, "name"), "missing");
+    // std::map iterates in key order, so the roles come out sorted.
+    constexpr std::string_view kRolePrefix = "node-role.kubernetes.io/";
+    for (const auto& [key, value] : node.labels) {
+      if (key.size() > kRolePrefix.size() && key.compare(0, kRolePrefix.size(), kRolePrefix) == 0) {
+        if (!node.role.empty()) node.role += ',';
+        node.role.append(key, kRolePrefix.size());
+      }
+    }
+    dom::object status;
+    bool has_status = false;
+    if (!readObject(object, "status", root_path, status, has_status)) return false;
+    if (has_status) {
+      const Path status_path(root_path, "status");
+      if (!readResources(status, "capacity", status_path, node.capacity) ||
+          !readResources(status, "allocatable", status_path, node.allocatable)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool decodeObject(dom::element root, const Path& path, KubePod& pod) {
+    return decodePod(root, path, pod);
+  }
+  bool decodeObject(dom::element root, const Path& path, KubeNode& node) {
+    return decodeNode(root, path, node);
+  }
+
+ private:
+  std::string error_;
+};
+
+tl::unexpected<Error> invalid(std::string message) {
+  return makeError(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+// Parses `json` into `parser` (which owns the document the element points
+// into). simdjson needs padding after the text: parse() copies it.
+Result<dom::element> parseDocument(dom::parser& parser, std::string_view json) {
+  dom::element root;
+  const auto error = parser.parse(json.data(), json.size()).get(root);
+  if (error != SUCCESS)
+    return invalid(std::string("invalid JSON: ") + simdjson::error_message(error));
+  return root;
+}
+
+template <typename T>
+Result<T> decodeOne(std::string_view json) {
+  dom::parser parser;
+  auto root = parseDocument(parser, json);
+  if (!root) return tl::unexpected(root.error());
+  Decoder decoder;
+  T object;
+  if (!decoder.decodeObject(*root, Path(), object)) return invalid(decoder.error());
+  return object;
+}
+
+template <typename T>
+Result<ObjectList<T>> decodeList(std::string_view json) {
+  dom::parser parser;
+  auto root = parseDocument(parser, json);
+  if (!root) return tl::unexpected(root.error());
+  Decoder decoder;
+  const Path root_path;
+  dom::object object;
+  if (!decoder.asObject(*root, root_path, object)) return invalid(decoder.error());
+  ObjectList<T> list;
+  dom::object metadata;
+  bool has_metadata = false;
+  if (!decoder.readObject(object, "metadata", root_path, metadata, has_metadata)) {
+    return invalid(decoder.error());
+  }
+  if (has_metadata) {
+    const Path metadata_path(root_path, "metadata");
+    if (!decoder.readString(metadata, "resourceVersion", metadata_path, list.resource_version) ||
+        !decoder.readString(metadata, "continue", metadata_path, list.continue_token)) {
+      return invalid(decoder.error());
+    }
+  }
+  dom::array items;
+  bool has_items = false;
+  if (!decoder.readArray(object, "items", root_path, items, has_items)) {
+    return invalid(decoder.error());
+  }
+  if (has_items) {
+    const Path items_path(root_path, "items");
+    list.items.reserve(items.size());
+    std::size_t index = 0;
+    for (dom::element item : items) {
+      T decoded;
+      if (!decoder.decodeObject(item, Path(items_path, index++), decoded)) {
+        return invalid(decoder.error());
+      }
+      list.items.push_back(std::move(decoded));
+    }
+  }
+  return list;
+}
+
+template <typename T>
+Result<WatchEvent<T>> decodeEvent(std::string_view line) {
+  dom::parser parser;
+  auto root = parseDocument(parser, line);
+  if (!root) return tl::unexpected(root.error());
+  Decoder decoder;
+  const Path root_path;
+  dom::object event_object;
+  if (!decoder.asObject(*root, root_path, event_object)) return invalid(decoder.error());
+
+  std::string type;
+  if (!decoder.readString(event_object, "type", root_path, type)) return invalid(decoder.error());
+  WatchEvent<T> event;
+  if (type == "ADDED") {
+    event.type = WatchEventType::kAdded;
+  } else if (type == "MODIFIED") {
+    event.type = WatchEventType::kModified;
+  } else if (type == "DELETED") {
+    event.type = WatchEventType::kDeleted;
+  } else if (type == "BOOKMARK") {
+    event.type = WatchEventType::kBookmark;
+  } else if (type == "ERROR") {
+    event.type = WatchEventType::kError;
+  } else if (type.empty()) {
+    return invalid("type: missing");
+  } else {
+    return invalid("type: unknown watch event type \"" + type + "\"");
+  }
+
+  auto object_value = Decoder::member(event_object, "object");
+  const Path object_path(root_path, "object");
+  if (!object_value) return invalid("object: missing");
+  dom::object object;
+  if (!decoder.asObject(*object_value, object_path, object)) return invalid(decoder.error());
+
+  if (event.type == WatchEventType::kError) {
+    // A metav1.Status: {"kind":"Status","status":"Failure","message":...,
+    // "reason":"Expired","code":410}.
+    if (!decoder.readInt(object, "code", object_path, event.error_code) ||
+        !decoder.readString(object, "message", object_path, event.error_message)) {
+      return invalid(decoder.error());
+    }
+    return event;
+  }
+  dom::object metadata;
+  bool has_metadata = false;
+  if (!decoder.readObject(object, "metadata", object_path, metadata, has_metadata)) {
+    return invalid(decoder.error());
+  }
+  if (has_metadata && !decoder.readString(metadata, "resourceVersion",
+                                          Path(object_path, "metadata"), event.resource_version)) {
+    return invalid(decoder.error());
+  }
+  if (event.type == WatchEventType::kBookmark) return event;
+  if (!decoder.decodeObject(*object_value, object_path, event.object)) {
+    return invalid(decoder.error());
+  }
+  return event;
+}
+
+// Heap bytes of a string beyond the object itself (none while the text fits
+// the small-string buffer).
+std::size_t heapBytes(const std::string& text) {
+  return text.capacity() > std::string().capacity() ? text.capacity() + 1 : 0;
+}
+
+// A std::map node: the red-black tree links and colour (4 words) plus the
+// pair.
+std::size_t mapBytes(const std::map<std::string, std::string, std::less<>>& map) {
+  std::size_t bytes = 0;
+  for (const auto& [key, value] : map) {
+    bytes += 4 * sizeof(void*) + sizeof(std::pair<const std::string, std::string>) +
+             heapBytes(key) + heapBytes(value);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Result<KubePod> decodePod(std::string_view json) { return decodeOne<KubePod>(json); }
+Result<KubeNode> decodeNode(std::string_view json) { return decodeOne<KubeNode>(json); }
+Result<ObjectList<KubePod>> decodePodList(std::string_view json) {
+  return decodeList<KubePod>(json);
+}
+Result<ObjectList<KubeNode>> decodeNodeList(std::string_view json) {
+  return decodeList<KubeNode>(json);
+}
+Result<WatchEvent<KubePod>> decodePodEvent(std::string_view line) {
+  return decodeEvent<KubePod>(line);
+}
+Result<WatchEvent<KubeNode>> decodeNodeEvent(std::string_view line) {
+  return decodeEvent<KubeNode>(line);
+}
+
+std::size_t approximateBytes(const KubePod& pod) {
+  std::size_t bytes = sizeof(KubePod) + heapBytes(pod.namespace_name) + heapBytes(pod.name) +
+                      heapBytes(pod.uid) + heapBytes(pod.node_name) + heapBytes(pod.phase) +
+                      heapBytes(pod.pod_ip) + mapBytes(pod.labels) + mapBytes(pod.annotations) +
+                      heapBytes(pod.workload_kind) + heapBytes(pod.workload_name) +
+                      pod.containers.capacity() * sizeof(KubeContainer);
+  for (const KubeContainer& container : pod.containers) {
+    bytes += heapBytes(container.name) + heapBytes(container.state) + heapBytes(container.reason) +
+             container.ports.capacity() * sizeof(KubeContainerPort);
+    for (const KubeContainerPort& port : container.ports) {
+      bytes += heapBytes(port.name) + heapBytes(port.protocol);
+    }
+  }
+  return bytes;
+}
+
+std::size_t approximateBytes(const KubeNode& node) {
+  return sizeof(KubeNode) + heapBytes(node.name) + mapBytes(node.labels) + heapBytes(node.role);
+}
+
+}  // namespace kubemetrics::kube
