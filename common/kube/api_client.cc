@@ -29,6 +29,7 @@ std::string excerpt(std::string_view body) {
   for (char& c : out) {
     if (c == '\n' || c == '\r') c = ' ';
   }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 

@@ -68,6 +68,10 @@ Reflector<T>::Reflector(ReflectorOptions options, const KubeApiConfig& config, s
   for (const char* reason : {"start", "gone"}) {
     if (metrics_.relists) metrics_.relists->Add({{"kind", options_.kind}, {"reason", reason}});
   }
+  for (const char* reason : {"unauthorized", "connect", "timeout", "decode"}) {
+    if (metrics_.api_errors)
+      metrics_.api_errors->Add({{"kind", options_.kind}, {"reason", reason}});
+  }
 }
 
 template <typename T>
@@ -131,11 +135,11 @@ void Reflector<T>::countError(const ApiError& error) {
   std::uint64_t suppressed = 0;
   if (log_limiter_.allow(options_.kind + error.reason(), &suppressed)) {
     auto line = logWarn(kLog);
-    line << options_.kind << " watch: " << error.message;
+    line << options_.kind << "s: " << error.message;
     if (!last_decode_error_.empty() && error.failure == ApiFailure::kDecode) {
       line << " (" << last_decode_error_ << ")";
     }
-    line << "; retrying with backoff (" << failures_since_success_ << " failures in a row";
+    line << "; retrying with backoff (failure " << failures_since_success_ << " in a row";
     if (suppressed > 0) line << ", " << suppressed << " similar lines suppressed";
     line << ")";
   }

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -201,8 +203,16 @@ TEST_F(KubeMetadataServiceTest, NodeCapacityAndAllocatableEqualTheNodeObject) {
 
 TEST_F(KubeMetadataServiceTest, RelabelledPodShowsInTheNextSnapshotAndDeleteRemovesIt) {
   startSynced();
-  std::vector<std::uint64_t> seen;
-  service_->subscribe([&seen](const KubeSnapshot& s) { seen.push_back(s.version); });
+  // Shared with the watch thread, which may call it until stop().
+  struct Seen {
+    std::mutex mu;
+    std::vector<std::uint64_t> versions;
+  };
+  auto seen = std::make_shared<Seen>();
+  service_->subscribe([seen](const KubeSnapshot& s) {
+    std::lock_guard<std::mutex> lock(seen->mu);
+    seen->versions.push_back(s.version);
+  });
   api_.upsertPod(kubemetrics::testing::podJson("scraper", "web-1", kNode, {{"app", "web"}}));
   ASSERT_TRUE(waitUntil([&] { return service_->snapshot()->pod("scraper", "web-1") != nullptr; }));
   const std::uint64_t before = service_->snapshot()->version;
@@ -222,8 +232,11 @@ TEST_F(KubeMetadataServiceTest, RelabelledPodShowsInTheNextSnapshotAndDeleteRemo
   ASSERT_TRUE(waitUntil([&] { return service_->snapshot()->pod("scraper", "web-1") == nullptr; }));
   EXPECT_EQ(podKeys(*service_->snapshot()), fixture_keys_);
   // Subscribers saw each version once, in order.
-  ASSERT_GE(seen.size(), 3u);
-  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_EQ(seen[i], seen[i - 1] + 1);
+  std::lock_guard<std::mutex> lock(seen->mu);
+  ASSERT_GE(seen->versions.size(), 3u);
+  for (std::size_t i = 1; i < seen->versions.size(); ++i) {
+    EXPECT_EQ(seen->versions[i], seen->versions[i - 1] + 1);
+  }
 }
 
 TEST_F(KubeMetadataServiceTest, GoneCausesExactlyOneRelistWithoutLossOrDuplicates) {
@@ -390,7 +403,8 @@ TEST_F(KubeMetadataServiceTest, AcquireErrors) {
   {
     KubeApiConfig bad = config();
     bad.bearer_token_file = dir_.path() + "/missing-token";
-    KubeMetadataService service(bad, kNode, registry_);
+    prometheus::Registry registry;
+    KubeMetadataService service(bad, kNode, registry);
     const Result<KubeMetadata*> acquired = service.acquire("test");
     ASSERT_FALSE(acquired);
     EXPECT_NE(acquired.error().message().find("kubernetes.bearer_token_file"), std::string::npos);
