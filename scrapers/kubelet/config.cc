@@ -27,6 +27,10 @@ KubeletConfig parseKubeletConfig(ConfigNode& node) {
   config.insecure_skip_verify = node.getBool("insecure_skip_verify", config.insecure_skip_verify);
   config.sys_containers = node.getBool("sys_containers", config.sys_containers);
   config.max_response_bytes = node.getBytes("max_response_bytes", config.max_response_bytes);
+  const std::string api = node.getEnum("kubernetes_metrics", "auto", {"auto", "true", "false"});
+  config.kubernetes_metrics = api == "true"    ? KubernetesMetrics::kOn
+                              : api == "false" ? KubernetesMetrics::kOff
+                                               : KubernetesMetrics::kAuto;
   node.finish();
   return config;
 }

@@ -12,6 +12,15 @@ namespace kubemetrics::scrapers::kubelet {
 /// downward API (status.hostIP); the source expands it when it starts.
 inline constexpr const char* kDefaultUrl = "https://${NODE_IP}:10250/stats/summary";
 
+/// `sources.kubelet.kubernetes_metrics`: whether the source also emits the
+/// requests, limits, node capacity and pod status metrics that come from the
+/// Kubernetes API (ResourceEmitter).
+enum class KubernetesMetrics {
+  kAuto,  // on when the agent can reach the API (KubeMetadataProvider::available())
+  kOn,    // on; no API is a start-up error
+  kOff,
+};
+
 /// `sources.kubelet:`: the kubelet Summary API of this node. Immutable after
 /// parsing.
 struct KubeletConfig {
@@ -31,6 +40,8 @@ struct KubeletConfig {
   bool sys_containers = false;
   // Largest response accepted; default 64MiB.
   std::uint64_t max_response_bytes = 64ull * 1024 * 1024;
+  // Requests/limits/capacity/status metrics from the Kubernetes API; default auto.
+  KubernetesMetrics kubernetes_metrics = KubernetesMetrics::kAuto;
 };
 
 /// Reads `sources.kubelet`, recording bad values in the node's document (and

@@ -162,12 +162,14 @@ void SummaryEmitter::add(Scope& scope, Metric metric, const Labels& labels, doub
   used_[scope.kind][metric] = true;
 }
 
-void SummaryEmitter::addRate(Scope& scope, Metric rate_metric, const Labels& labels, double counter,
-                             std::int64_t ts, double scale) {
-  if (!present(counter)) return;
+double SummaryEmitter::addRate(Scope& scope, Metric rate_metric, const Labels& labels,
+                               double counter, std::int64_t ts, double scale) {
+  if (!present(counter)) return kAbsent;
   const std::optional<double> rate =
       rates_.update(names_[scope.kind][rate_metric], labels, counter, stamp(ts), scope.start_ms);
-  if (rate) add(scope, rate_metric, labels, *rate * scale, ts);
+  if (!rate) return kAbsent;
+  add(scope, rate_metric, labels, *rate * scale, ts);
+  return *rate * scale;
 }
 
 Labels SummaryEmitter::withLabel(const Labels& base, const Symbol& name, std::string_view value) {
@@ -187,7 +189,9 @@ void SummaryEmitter::emitUsage(Scope& scope, const UsageStats& usage) {
   }
   add(scope, kCpuUsage, labels, cpu.usage_core_nano_seconds, cpu.time_ms);
   // ns of CPU per second / 1e6 = millicores.
-  addRate(scope, kCpuUsageRate, labels, cpu.usage_core_nano_seconds, cpu.time_ms, 1e-6);
+  const double cpu_rate =
+      addRate(scope, kCpuUsageRate, labels, cpu.usage_core_nano_seconds, cpu.time_ms, 1e-6);
+  if (scope.kind == kNode) node_cpu_rate_ = cpu_rate;
   if (present(cpu.usage_nano_cores)) {
     add(scope, kCpuUsageMillicores, labels, cpu.usage_nano_cores / 1e6, cpu.time_ms);
   }
@@ -277,7 +281,11 @@ EmitStats SummaryEmitter::emit(const Summary& summary, std::int64_t now_ms, Samp
   builder_.clear();
   builder_.set(nodename_.view(), node_name).set(type_, kind_values_[kNode]);
   Scope node_scope{kNode, builder_.build(), node.start_ms, out};
+  node_cpu_rate_ = kAbsent;
   emitUsage(node_scope, node);
+  stats.node_name = node_name;
+  stats.node_cpu_usage_rate = node_cpu_rate_;
+  stats.node_memory_working_set = node.memory.working_set_bytes;
   emitNetwork(node_scope, node.network);
   emitFs(node_scope, node.fs, "/");
   if (node.fs.present) {

@@ -19,6 +19,13 @@ struct EmitStats {
   std::size_t samples = 0;     // samples appended
   std::size_t pods = 0;        // pods in the summary
   std::size_t containers = 0;  // pod containers emitted (duplicates by name dropped)
+  // The node's `nodename` tag (the summary's nodeName, else the fallback).
+  std::string node_name;
+  // What the node-level samples said, for ratios computed elsewhere
+  // (ResourceEmitter's node_utilization); kAbsent when not emitted, as
+  // cpu.usage_rate on the first scrape.
+  double node_cpu_usage_rate = kAbsent;      // millicores
+  double node_memory_working_set = kAbsent;  // bytes
 };
 
 struct EmitOptions {
@@ -61,8 +68,9 @@ class SummaryEmitter {
   struct Scope;
 
   void add(Scope& scope, Metric metric, const Labels& labels, double value, std::int64_t ts);
-  void addRate(Scope& scope, Metric rate_metric, const Labels& labels, double counter,
-               std::int64_t ts, double scale);
+  // The rate emitted, kAbsent when none (first sight of the counter).
+  double addRate(Scope& scope, Metric rate_metric, const Labels& labels, double counter,
+                 std::int64_t ts, double scale);
   void emitUsage(Scope& scope, const UsageStats& usage);
   void emitNetwork(Scope& scope, const NetworkStats& network);
   void emitFs(Scope& scope, const FsStats& fs, std::string_view resource_id);
@@ -88,7 +96,8 @@ class SummaryEmitter {
 
   CounterRates rates_;
   LabelsBuilder builder_;
-  std::string text_;  // scratch for "Volume:<name>"
+  std::string text_;                // scratch for "Volume:<name>"
+  double node_cpu_rate_ = kAbsent;  // cpu.usage_rate of the node in this emit()
   std::int64_t now_ms_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kubelet_source.h"
+#include "kubemetrics/log.h"
 
 namespace kubemetrics::scrapers::kubelet {
 
@@ -28,8 +29,29 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
                          " (give the CA that signs the kubelet's certificate, or "
                          "insecure_skip_verify: true)");
   }
-  sources.push_back(std::make_unique<KubeletSummarySource>("kubelet", std::move(config),
-                                                           context->agent.node, &context->metrics));
+  KubeMetadata* kube = nullptr;
+  const bool want_kube =
+      config.kubernetes_metrics == KubernetesMetrics::kOn ||
+      (config.kubernetes_metrics == KubernetesMetrics::kAuto && context->kube.available());
+  if (want_kube) {
+    Result<KubeMetadata*> acquired = context->kube.acquire("sources.kubelet.kubernetes_metrics");
+    if (acquired) {
+      kube = *acquired;
+    } else if (config.kubernetes_metrics == KubernetesMetrics::kOn) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       node.pathOf("kubernetes_metrics") + ": " + acquired.error().message() +
+                           " (configure kubernetes.api_server, run in a cluster, or set "
+                           "kubernetes_metrics: auto)");
+    } else {
+      // auto: the summary metrics are worth having without the API.
+      logWarn("kubelet") << node.pathOf("kubernetes_metrics")
+                         << ": auto: the Kubernetes API is configured but cannot be used ("
+                         << acquired.error().message()
+                         << "); requests, limits and pod status metrics are off";
+    }
+  }
+  sources.push_back(std::make_unique<KubeletSummarySource>(
+      "kubelet", std::move(config), context->agent.node, &context->metrics, kube));
   return sources;
 }
 

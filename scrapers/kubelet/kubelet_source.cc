@@ -64,11 +64,12 @@ std::string_view failureReasonName(FailureReason reason) {
 
 KubeletSummarySource::KubeletSummarySource(std::string name, KubeletConfig config,
                                            std::string node_name,
-                                           prometheus::Registry* self_metrics)
+                                           prometheus::Registry* self_metrics, KubeMetadata* kube)
     : name_(std::move(name)),
       config_(std::move(config)),
       client_(clientOptions(config_)),
-      emitter_(EmitOptions{config_.sys_containers, std::move(node_name)}) {
+      emitter_(EmitOptions{config_.sys_containers, std::move(node_name)}),
+      kube_(kube) {
   if (config_.insecure_skip_verify && config_.url.starts_with("https://")) {
     logWarn(name_) << "insecure_skip_verify is on: the kubelet's certificate is NOT verified, "
                       "so anyone on the path to "
@@ -200,6 +201,15 @@ Result<ScrapeStats> KubeletSummarySource::scrape(SampleBatch& out, Deadline dead
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
   last_stats_ = emitter_.emit(summary_, now_ms, out);
+  if (kube_ != nullptr) {
+    // The snapshot is an immutable copy: reading it needs no lock here.
+    const std::shared_ptr<const KubeSnapshot> snapshot = kube_->snapshot();
+    if (snapshot != nullptr) {
+      const NodeUsage usage{last_stats_.node_name, last_stats_.node_cpu_usage_rate,
+                            last_stats_.node_memory_working_set};
+      last_stats_.samples += resource_emitter_.emit(*snapshot, usage, now_ms, out);
+    }
+  }
   if (rate_cache_metric_ != nullptr) {
     rate_cache_metric_->Set(static_cast<double>(emitter_.rateCacheSize()));
   }

@@ -13,8 +13,10 @@
 #include "kubemetrics/component.h"
 #include "kubemetrics/config.h"
 #include "kubemetrics/http_client.h"
+#include "kubemetrics/kube_metadata.h"
 #include "kubemetrics/source.h"
 #include "parser.h"
+#include "resource_emitter.h"
 
 namespace prometheus {
 class Counter;
@@ -43,7 +45,10 @@ std::string_view failureReasonName(FailureReason reason);
 /// The `kubelet` source: GET the kubelet's /stats/summary over HTTPS with the
 /// service-account bearer token (re-read from its file on every scrape, as
 /// projected tokens rotate), parse it (SummaryParser) and emit node, pod,
-/// container and volume metrics (SummaryEmitter).
+/// container and volume metrics (SummaryEmitter). Given the Kubernetes API's
+/// metadata, each successful scrape also emits the requests, limits,
+/// capacity and status metrics of the latest snapshot (ResourceEmitter),
+/// stamped with the same time.
 ///
 /// Every failure (see FailureReason) returns an Error whose message says
 /// what to fix (for 401/403, the RBAC permission on nodes/stats; for TLS,
@@ -56,9 +61,11 @@ std::string_view failureReasonName(FailureReason reason);
 class KubeletSummarySource final : public Source {
  public:
   /// `config.url` must already be expanded (see expandNodeIp). `self_metrics`
-  /// (optional, must outlive the source) receives the self-metrics.
+  /// (optional, must outlive the source) receives the self-metrics. `kube`
+  /// (optional, must outlive the source; thread-safe) turns on the metrics
+  /// from the Kubernetes API.
   KubeletSummarySource(std::string name, KubeletConfig config, std::string node_name,
-                       prometheus::Registry* self_metrics = nullptr);
+                       prometheus::Registry* self_metrics = nullptr, KubeMetadata* kube = nullptr);
   ~KubeletSummarySource() override;
   KubeletSummarySource(const KubeletSummarySource&) = delete;
   KubeletSummarySource& operator=(const KubeletSummarySource&) = delete;
@@ -85,6 +92,8 @@ class KubeletSummarySource final : public Source {
   HttpClient client_;
   SummaryParser parser_;
   SummaryEmitter emitter_;
+  KubeMetadata* const kube_;
+  ResourceEmitter resource_emitter_;
   Summary summary_;
   std::string body_;  // response text plus kJsonPadding, reused between scrapes
   std::string token_;
@@ -99,8 +108,10 @@ class KubeletSummarySource final : public Source {
 /// The registry factory for `sources.kubelet`: parses the config (reporting
 /// errors through `node`); with a null context (validation only) or
 /// `enabled: false` returns no source, else one KubeletSummarySource named
-/// "kubelet". Errors (kInvalidArgument): the URL needs NODE_IP and it is
-/// unset; ca_file unreadable while verification is on.
+/// "kubelet", given the context's KubeMetadata when `kubernetes_metrics` is
+/// true, or auto and the API is available. Errors (kInvalidArgument): the URL
+/// needs NODE_IP and it is unset; ca_file unreadable while verification is
+/// on; `kubernetes_metrics: true` and no Kubernetes API.
 SourceFactory buildSources;
 
 }  // namespace kubemetrics::scrapers::kubelet

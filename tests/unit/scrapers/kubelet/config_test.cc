@@ -40,6 +40,24 @@ TEST(KubeletConfigTest, DefaultsWhenAbsent) {
   EXPECT_FALSE(p.config.insecure_skip_verify);
   EXPECT_FALSE(p.config.sys_containers);
   EXPECT_EQ(p.config.max_response_bytes, 64u * 1024 * 1024);
+  EXPECT_EQ(p.config.kubernetes_metrics, KubernetesMetrics::kAuto);
+}
+
+TEST(KubeletConfigTest, KubernetesMetricsIsAutoTrueOrFalse) {
+  for (const auto& [text, expected] :
+       {std::pair{"auto", KubernetesMetrics::kAuto}, std::pair{"true", KubernetesMetrics::kOn},
+        std::pair{"false", KubernetesMetrics::kOff}}) {
+    const Parsed p =
+        parse(std::string("sources:\n  kubelet:\n    kubernetes_metrics: ") + text + "\n");
+    EXPECT_TRUE(p.doc->errors().empty()) << ::testing::PrintToString(errorTexts(*p.doc));
+    EXPECT_EQ(p.config.kubernetes_metrics, expected) << text;
+  }
+  const Parsed bad = parse("sources:\n  kubelet:\n    kubernetes_metrics: maybe\n");
+  const std::vector<std::string> errors = errorTexts(*bad.doc);
+  ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+  EXPECT_NE(errors[0].find("sources.kubelet.kubernetes_metrics"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("auto, true, false"), std::string::npos) << errors[0];
+  EXPECT_EQ(bad.config.kubernetes_metrics, KubernetesMetrics::kAuto);
 }
 
 TEST(KubeletConfigTest, ReadsEveryKey) {
@@ -55,6 +73,7 @@ sources:
     insecure_skip_verify: true
     sys_containers: true
     max_response_bytes: 8MiB
+    kubernetes_metrics: false
 )");
   EXPECT_TRUE(p.doc->errors().empty()) << ::testing::PrintToString(errorTexts(*p.doc));
   EXPECT_TRUE(p.config.enabled);
@@ -66,6 +85,7 @@ sources:
   EXPECT_TRUE(p.config.insecure_skip_verify);
   EXPECT_TRUE(p.config.sys_containers);
   EXPECT_EQ(p.config.max_response_bytes, 8u * 1024 * 1024);
+  EXPECT_EQ(p.config.kubernetes_metrics, KubernetesMetrics::kOff);
 }
 
 TEST(KubeletConfigTest, ErrorsNameTheirPath) {
