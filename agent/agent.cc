@@ -130,8 +130,18 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   auto components = buildComponents(root, &context, agent->spool_);
   if (!components) return tl::unexpected(components.error());
 
+  const KubeMetadata* kube = nullptr;
+  if (agent->config_.pipeline.enrich.enabled) {
+    auto acquired = agent->kube_->acquire("pipeline.enrich");
+    if (!acquired) {
+      return makeError(
+          ErrorCode::kInvalidArgument,
+          "pipeline.enrich.enabled: needs the Kubernetes API: " + acquired.error().message());
+    }
+    kube = *acquired;
+  }
   auto pipeline = Pipeline::create(agent->config_, std::move(components->exporters),
-                                   *agent->metrics_, agent->tags_.get());
+                                   *agent->metrics_, agent->tags_.get(), kube);
   if (!pipeline) return tl::unexpected(pipeline.error());
   agent->pipeline_ = std::move(*pipeline);
   Pipeline* pipe = agent->pipeline_.get();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <tuple>
 
 namespace kubemetrics {
 namespace {
@@ -39,6 +40,40 @@ void checkPatterns(ConfigNode& node, std::string_view key, const std::vector<std
     RE2 re(list[i], options);
     if (!re.ok()) node.error(at, "invalid regex: " + re.error());
   }
+}
+
+// `pod_labels:`/`node_labels:`: the patterns must compile; an empty one
+// would take no key, which is what an empty list already says.
+LabelKeyLists parseLabelKeyLists(ConfigNode& node, const LabelKeyLists& def) {
+  LabelKeyLists lists;
+  RE2::Options options;
+  options.set_log_errors(false);
+  for (auto [key, list, fallback] : {std::tuple("allow", &lists.allow, &def.allow),
+                                     std::tuple("deny", &lists.deny, &def.deny)}) {
+    *list = node.getStringList(key, *fallback);
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string at = std::string(key) + "[" + std::to_string(i) + "]";
+      if ((*list)[i].empty()) {
+        node.error(at, "must not be empty (an empty pattern matches no label key)");
+        continue;
+      }
+      RE2 re((*list)[i], options);
+      if (!re.ok()) node.error(at, "invalid regex: " + re.error());
+    }
+  }
+  node.finish();
+  return lists;
+}
+
+EnrichConfig parseEnrich(ConfigNode& node) {
+  EnrichConfig e;
+  e.enabled = node.getBool("enabled", e.enabled);
+  ConfigNode pods = node.child("pod_labels");
+  e.pod_labels = parseLabelKeyLists(pods, e.pod_labels);
+  ConfigNode nodes = node.child("node_labels");
+  e.node_labels = parseLabelKeyLists(nodes, e.node_labels);
+  node.finish();
+  return e;
 }
 
 ServerConfig parseServer(ConfigNode& node) {
@@ -79,6 +114,8 @@ PipelineConfig parsePipeline(ConfigNode& node) {
   checkPatterns(node, "allow", p.allow);
   p.deny = node.getStringList("deny");
   checkPatterns(node, "deny", p.deny);
+  ConfigNode enrich = node.child("enrich");
+  p.enrich = parseEnrich(enrich);
   node.finish();
   return p;
 }

@@ -17,6 +17,21 @@ struct ServerConfig {
   std::string listen = "0.0.0.0:9464";  // ADDR:PORT for /metrics /healthz /readyz
 };
 
+/// Allow/deny lists of label keys (RE2, full match on the key; deny wins).
+/// An empty `allow` takes no key.
+struct LabelKeyLists {
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+};
+
+/// `pipeline.enrich:`: Kubernetes metadata as tags (agent/pipeline/enricher.h).
+/// Needs the Kubernetes API (`kubernetes:`).
+struct EnrichConfig {
+  bool enabled = false;
+  LabelKeyLists pod_labels{{".*"}, {}};  // pod labels that become label.<key>; default: all
+  LabelKeyLists node_labels;             // node labels that become label.<key>; default: none
+};
+
 /// `pipeline:`: the ring between sources and processors, the processors,
 /// and the per-exporter queues.
 struct PipelineConfig {
@@ -27,6 +42,7 @@ struct PipelineConfig {
   std::map<std::string, std::string> tags;       // static tags, added to every sample
   std::vector<std::string> allow;                // RE2, full match on the metric name
   std::vector<std::string> deny;                 // RE2, full match on the metric name
+  EnrichConfig enrich;
 };
 
 /// The agent-level settings: everything in the file but `sources:` and

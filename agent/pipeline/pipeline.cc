@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "agent/pipeline/enricher.h"
 #include "agent/pipeline/tagger.h"
 #include "kubemetrics/log.h"
 
@@ -44,6 +45,17 @@ struct Pipeline::Metrics {
                      .Help("Samples removed by pipeline.allow/deny rules.")
                      .Register(registry)
                      .Add({})),
+        enriched(prometheus::BuildCounter()
+                     .Name("kubemetrics_pipeline_enriched_samples_total")
+                     .Help("Samples pipeline.enrich added Kubernetes pod or node tags to.")
+                     .Register(registry)
+                     .Add({})),
+        enrich_unknown_pod(prometheus::BuildCounter()
+                               .Name("kubemetrics_pipeline_enrich_unknown_pod_samples_total")
+                               .Help("Samples naming a pod the Kubernetes metadata does not "
+                                     "hold (not listed yet, or deleted); passed unchanged.")
+                               .Register(registry)
+                               .Add({})),
         processed(prometheus::BuildCounter()
                       .Name("kubemetrics_pipeline_processed_samples_total")
                       .Help("Samples that left the processors towards the exporters.")
@@ -87,6 +99,8 @@ struct Pipeline::Metrics {
   prometheus::Counter& ring_full;
   prometheus::Counter& shutting_down;
   prometheus::Counter& filtered;
+  prometheus::Counter& enriched;
+  prometheus::Counter& enrich_unknown_pod;
   prometheus::Counter& processed;
   prometheus::Counter& processing_seconds;
   prometheus::Gauge& ring_batches;
@@ -126,19 +140,25 @@ struct Pipeline::ExporterLane {
 Result<std::unique_ptr<Pipeline>> Pipeline::create(const AgentConfig& config,
                                                    std::vector<ExporterPtr> exporters,
                                                    prometheus::Registry& metrics,
-                                                   const AgentTags* tags) {
+                                                   const AgentTags* tags,
+                                                   const KubeMetadata* kube) {
   // Validate the patterns once here; each worker compiles its own copy.
   auto filter = NameFilter::create(config.pipeline.allow, config.pipeline.deny);
   if (!filter) return tl::unexpected(filter.error());
-  return std::unique_ptr<Pipeline>(new Pipeline(config, std::move(exporters), metrics, tags));
+  if (kube != nullptr) {
+    auto enricher = Enricher::create(config.pipeline.enrich, *kube);
+    if (!enricher) return tl::unexpected(enricher.error());
+  }
+  return std::unique_ptr<Pipeline>(new Pipeline(config, std::move(exporters), metrics, tags, kube));
 }
 
 Pipeline::Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
-                   prometheus::Registry& metrics, const AgentTags* tags)
+                   prometheus::Registry& metrics, const AgentTags* tags, const KubeMetadata* kube)
     : config_(config),
       drop_oldest_(config.pipeline.ring_full_policy == "drop_oldest"),
       own_tags_(tags == nullptr ? std::make_unique<AgentTags>(configuredTags(config)) : nullptr),
       tags_(tags != nullptr ? tags : own_tags_.get()),
+      kube_(kube),
       ring_(config.pipeline.ring_capacity),
       metrics_(std::make_unique<Metrics>(metrics)) {
   metrics_->ring_capacity.Set(static_cast<double>(ring_.capacity()));
@@ -198,9 +218,19 @@ void Pipeline::start() {
   }
 }
 
-void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter) {
+void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter,
+                       Enricher* enricher) {
   const auto began = SteadyClock::now();
   metrics_->filtered.Increment(static_cast<double>(filter.apply(*batch)));
+  // Before the tagger: where both would add a tag (a static `phase`, say),
+  // the pod's own value is the more specific one and wins.
+  if (enricher != nullptr) {
+    const Enricher::Stats stats = enricher->apply(*batch);
+    if (stats.enriched != 0) metrics_->enriched.Increment(static_cast<double>(stats.enriched));
+    if (stats.unknown_pod != 0) {
+      metrics_->enrich_unknown_pod.Increment(static_cast<double>(stats.unknown_pod));
+    }
+  }
   tagger.apply(*batch);
   const auto samples = static_cast<double>(batch->samples.size());
   metrics_->processed.Increment(samples);
@@ -225,11 +255,14 @@ void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter)
 void Pipeline::workerLoop() {
   Tagger tagger(*tags_);
   auto filter = NameFilter::create(config_.pipeline.allow, config_.pipeline.deny);
+  // create() proved the patterns compile.
+  std::unique_ptr<Enricher> enricher;
+  if (kube_ != nullptr) enricher = std::move(*Enricher::create(config_.pipeline.enrich, *kube_));
   for (;;) {
     auto item = ring_.waitPop(kIdleWait);
     if (item) {
       metrics_->ring_batches.Set(static_cast<double>(ring_.sizeApprox()));
-      process(SampleBatchPtr(*item), tagger, *filter);
+      process(SampleBatchPtr(*item), tagger, *filter, enricher.get());
       continue;
     }
     // Exit only once stopped and the ring is empty: the drain guarantee.

@@ -16,6 +16,7 @@
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/deadline.h"
 #include "kubemetrics/exporter.h"
+#include "kubemetrics/kube_metadata.h"
 #include "kubemetrics/ring.h"
 #include "kubemetrics/sample.h"
 
@@ -31,7 +32,8 @@ AgentTags::Tags configuredTags(const AgentConfig& config);
 /// blocks; when the ring is full the configured policy drops the newest
 /// batch (the one being submitted) or the oldest one in the ring, and the
 /// dropped samples are counted. Worker threads pop batches, filter names,
-/// add the agent's tags, then share the batch read-only with every
+/// add Kubernetes metadata (when given a KubeMetadata; Enricher), add the
+/// agent's tags, then share the batch read-only with every
 /// exporter's queue; a full queue drops that exporter's copy only (counted),
 /// so a dead backend never stalls the others. One flusher thread per
 /// exporter calls Exporter::send in order.
@@ -45,13 +47,17 @@ AgentTags::Tags configuredTags(const AgentConfig& config);
 /// owner's thread only.
 class Pipeline {
  public:
-  /// Fails when an allow/deny pattern does not compile.
+  /// Fails when an allow/deny pattern (pipeline.allow/deny,
+  /// pipeline.enrich.*) does not compile.
   /// `tags` (the agent's, shared with the sources that add them themselves)
   /// must outlive the pipeline; when null the pipeline adds configuredTags().
+  /// `kube`, when not null, enriches every batch (pipeline.enrich) and must
+  /// outlive the pipeline; the caller passes it only when enrichment is on.
   static Result<std::unique_ptr<Pipeline>> create(const AgentConfig& config,
                                                   std::vector<ExporterPtr> exporters,
                                                   prometheus::Registry& metrics,
-                                                  const AgentTags* tags = nullptr);
+                                                  const AgentTags* tags = nullptr,
+                                                  const KubeMetadata* kube = nullptr);
   ~Pipeline();
 
   /// Hands a batch to the ring. True when it entered the ring (with
@@ -75,9 +81,10 @@ class Pipeline {
   struct Metrics;
 
   Pipeline(const AgentConfig& config, std::vector<ExporterPtr> exporters,
-           prometheus::Registry& metrics, const AgentTags* tags);
+           prometheus::Registry& metrics, const AgentTags* tags, const KubeMetadata* kube);
   void workerLoop();
-  void process(SampleBatchPtr batch, class Tagger& tagger, NameFilter& filter);
+  void process(SampleBatchPtr batch, class Tagger& tagger, NameFilter& filter,
+               class Enricher* enricher);
   void flusherLoop(ExporterLane& lane);
   void dropBatch(SampleBatch* batch, prometheus::Counter& counter);
 
@@ -85,6 +92,7 @@ class Pipeline {
   const bool drop_oldest_;
   std::unique_ptr<AgentTags> own_tags_;  // when create() got none
   const AgentTags* tags_;
+  const KubeMetadata* kube_;  // null: no enrichment
   BoundedRing<SampleBatch*> ring_;
   std::vector<std::unique_ptr<ExporterLane>> lanes_;
   std::unique_ptr<Metrics> metrics_;

@@ -61,6 +61,16 @@ bool splitHostPort(std::string_view authority, std::string* host, std::uint16_t*
 
 }  // namespace
 
+std::vector<std::string> defaultExcludeTags() {
+  return {"namespace_id",
+          "host_id",
+          "pod_id",
+          "hostname",
+          "label?controller?revision*",
+          "label?pod?template*",
+          "annotation_kubectl_kubernetes_io_last_applied_configuration"};
+}
+
 bool parseEndpoint(const std::string& url, WavefrontEndpoint* endpoint, std::string* reason) {
   const std::size_t sep = url.find("://");
   if (url.empty()) {
@@ -145,6 +155,12 @@ std::vector<ConfigError> WavefrontConfig::validate() const {
                       "a token is only used for http(s):// direct ingestion"});
   }
   if (source.size() > 128) errors.push_back({"source", "must be at most 128 characters"});
+  for (std::size_t i = 0; i < exclude_tags.size(); ++i) {
+    if (exclude_tags[i].empty()) {
+      errors.push_back({"exclude_tags[" + std::to_string(i) + "]",
+                        "must not be empty (an empty pattern matches no tag)"});
+    }
+  }
   for (ConfigError& e : push.validate()) errors.push_back(std::move(e));
   return errors;
 }
@@ -162,13 +178,15 @@ WavefrontConfig parseConfig(ConfigNode& node) {
   config.token_file = node.getString("token_file", "");
   config.token_env = node.getString("token_env", "");
   config.source = node.getString("source", "");
+  config.exclude_tags = node.getStringList("exclude_tags", config.exclude_tags);
   // A `token:` key is deliberately unknown (finish() reports it): secrets
   // never live in the ConfigMap, and an effective-config dump would print it.
   push::parsePushConfig(node, config.push);  // records its own errors
   for (ConfigError& error : config.validate()) {
     // Shared keys were already reported by parsePushConfig.
     if (error.path == "url" || error.path == "compression" || error.path == "compression_level" ||
-        error.path.starts_with("token") || error.path == "source") {
+        error.path.starts_with("token") || error.path == "source" ||
+        error.path.starts_with("exclude_tags")) {
       node.error(error.path, std::move(error.reason));
     }
   }

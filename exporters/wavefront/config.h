@@ -18,6 +18,12 @@ struct WavefrontEndpoint {
   std::string report_url;     // http(s)://host[:port]/[prefix/]report?f=wavefront
 };
 
+/// The tag keys the Wavefront Kubernetes collector never sends: its
+/// wavefront sink's built-in list (namespace_id, host_id, pod_id, hostname)
+/// and the sink `tagExclude` filter of its default configuration
+/// (generated pod labels and kubectl's last-applied annotation).
+std::vector<std::string> defaultExcludeTags();
+
 /// `exporters.wavefront:`: Wavefront data format, to a proxy over TCP or to
 /// direct ingestion over HTTP. A plain value type.
 struct WavefrontConfig {
@@ -36,6 +42,9 @@ struct WavefrontConfig {
   // When set, the source of every point; otherwise the sample's `source`,
   // `node` or `nodename` tag, else the agent's node name.
   std::string source;
+  // Globs (`*`, `?`) of point tag keys never sent. Default: the Wavefront
+  // Kubernetes collector's (defaultExcludeTags()).
+  std::vector<std::string> exclude_tags = defaultExcludeTags();
   push::PushConfig push;  // timeout, batch, max_in_flight, queue_capacity, retry
 
   /// Every problem at once; paths relative to this component ("url").

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "common/text/utf8.h"
 
@@ -128,6 +129,7 @@ void FormatStats::add(const FormatStats& other) {
   lines += other.lines;
   sanitized += other.sanitized;
   for (std::size_t i = 0; i < kDropReasonCount; ++i) dropped[i] += other.dropped[i];
+  for (std::size_t i = 0; i < kTrimReasonCount; ++i) trimmed[i] += other.trimmed[i];
 }
 
 std::size_t utf16Length(std::string_view text) {
@@ -202,7 +204,8 @@ bool appendQuotedTagValue(std::string_view value, std::string& out) {
   return altered;
 }
 
-LineFormatter::LineFormatter(LineFormatOptions options) : options_(std::move(options)) {}
+LineFormatter::LineFormatter(LineFormatOptions options)
+    : options_(std::move(options)), trimmer_(options_.exclude_tags) {}
 
 std::string_view LineFormatter::sourceFor(const Sample& sample) const {
   if (!options_.source_override.empty()) return options_.source_override;
@@ -256,17 +259,38 @@ bool LineFormatter::format(const Sample& sample, std::string& out, FormatStats& 
   if (out.size() - source_begin > kMaxSourceLength) return drop(DropReason::kSourceTooLong);
 
   const bool source_overridden = !options_.source_override.empty();
-  std::array<PendingTag, kMaxPointTags> keys{};
-  std::size_t tag_count = 0;
-  bool renamed_key = false;
+  // The tags to write: every label but the one consumed as the source and
+  // the excluded ones, trimmed to the limit when there are more. Reused per
+  // thread: after warm-up no allocation per line.
+  thread_local std::vector<const Label*> tags;
+  tags.clear();
+  TrimCounts trimmed{};
   for (const Label& label : sample.labels) {
     std::string_view key = label.name.view();
     if (key == "source") {
       if (!source_overridden) continue;  // consumed as the source
       key = "_source";
+    }
+    if (trimmer_.excluded(key)) {
+      ++trimmed[static_cast<std::size_t>(TrimReason::kExcluded)];
+      continue;
+    }
+    tags.push_back(&label);
+  }
+  if (tags.size() > kMaxPointTags) {
+    trimmer_.trim(tags, kMaxPointTags, trimmed);
+    if (tags.size() > kMaxPointTags) return drop(DropReason::kTooManyTags);
+  }
+
+  std::array<PendingTag, kMaxPointTags> keys{};
+  std::size_t tag_count = 0;
+  bool renamed_key = false;
+  for (const Label* label : tags) {
+    std::string_view key = label->name.view();
+    if (key == "source") {
+      key = "_source";
       renamed_key = true;
     }
-    if (tag_count == kMaxPointTags) return drop(DropReason::kTooManyTags);
     out.push_back(' ');
     const std::size_t key_begin = out.size();
     renamed_key |= appendTagKey(key, out);
@@ -274,7 +298,7 @@ bool LineFormatter::format(const Sample& sample, std::string& out, FormatStats& 
     keys[tag_count++] = {key_begin, out.size()};
     out.push_back('=');
     const std::size_t value_begin = out.size();
-    altered |= appendQuotedTagValue(label.value.view(), out);
+    altered |= appendQuotedTagValue(label->value.view(), out);
     // The limits apply to the value as the parser reads it back: without
     // the quotes and with \" as one character.
     const std::string_view written(out.data() + value_begin + 1, out.size() - value_begin - 2);
@@ -304,6 +328,7 @@ bool LineFormatter::format(const Sample& sample, std::string& out, FormatStats& 
   out.push_back('\n');
   ++stats.lines;
   if (altered || renamed_key) ++stats.sanitized;
+  for (std::size_t i = 0; i < kTrimReasonCount; ++i) stats.trimmed[i] += trimmed[i];
   return true;
 }
 

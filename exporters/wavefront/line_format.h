@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "kubemetrics/sample.h"
+#include "tag_trimmer.h"
 
 namespace kubemetrics::exporters::wavefront {
 
@@ -38,7 +41,7 @@ enum class DropReason : std::uint8_t {
   kNameTooLong,      // > kMaxMetricNameLength after sanitising
   kNoSource,         // no source tag, no node tag, no configured source
   kSourceTooLong,    // > kMaxSourceLength
-  kTooManyTags,      // > kMaxPointTags point tags
+  kTooManyTags,      // > kMaxPointTags point tags even without its label.* tags
   kTagTooLong,       // key > 64, value > 255 or key+value > 254
   kDuplicateTagKey,  // two label names that sanitise to the same key
   kEmptyTagKey,      // a label with an empty name
@@ -57,17 +60,29 @@ struct FormatStats {
   std::uint64_t lines = 0;      // samples written
   std::uint64_t sanitized = 0;  // written, but with a name, key or value altered
   std::array<std::uint64_t, kDropReasonCount> dropped{};
+  TrimCounts trimmed{};  // tags left out of lines that were written, by reason
 
   std::uint64_t droppedTotal() const;
   void add(const FormatStats& other);
 };
 
 struct LineFormatOptions {
+  // A constructor rather than an aggregate: callers that predate a field
+  // keep writing LineFormatOptions{override, default_source}.
+  LineFormatOptions(std::string source_override_name = {}, std::string default_source_name = {},
+                    std::vector<std::string> exclude = {})
+      : source_override(std::move(source_override_name)),
+        default_source(std::move(default_source_name)),
+        exclude_tags(std::move(exclude)) {}
+
   /// When non-empty, the source of every line (config `exporters.wavefront.source`).
   std::string source_override;
   /// The source when a sample has neither a `source` nor a `node`/`nodename`
   /// tag: the agent's node name.
   std::string default_source;
+  /// Globs of tag keys never sent (config `exporters.wavefront.exclude_tags`;
+  /// TagTrimmer). Empty here: the config supplies the collector's list.
+  std::vector<std::string> exclude_tags;
 };
 
 /// Writes samples as Wavefront data format lines (docs
@@ -101,8 +116,12 @@ struct LineFormatOptions {
 ///    invalid UTF-8 become '-' and U+FFFD; a backslash as the last character
 ///    becomes '-' (the format forbids it: it would escape the closing quote).
 ///    Other backslashes are literal in the format and pass through.
-///  - more than 20 tags, or a tag beyond the length limits: dropped (the
-///    service would drop it; truncating would merge distinct series).
+///  - tags whose key matches `exclude_tags` are left out; more than 20
+///    tags: trimmed as the Wavefront Kubernetes collector does (TagTrimmer:
+///    placeholder values, duplicate and then low-priority `label.*` tags),
+///    and dropped when that is not enough (the service would drop it).
+///  - a tag beyond the length limits: dropped (truncating would merge
+///    distinct series).
 /// A dropped sample writes nothing and is counted by reason.
 ///
 /// Immutable after construction; format() is const and thread-safe as long
@@ -121,6 +140,7 @@ class LineFormatter {
 
  private:
   LineFormatOptions options_;
+  TagTrimmer trimmer_;
 };
 
 /// The sanitised forms, exposed for tests. Each appends to `out` and

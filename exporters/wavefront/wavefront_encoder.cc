@@ -46,6 +46,18 @@ WavefrontFormatMetrics::WavefrontFormatMetrics(prometheus::Registry& registry,
                         "rewritten to fit the Wavefront data format.")
                     .Register(registry)
                     .Add({{"exporter", exporter}});
+  auto& trimmed = prometheus::BuildCounter()
+                      .Name("kubemetrics_wavefront_trimmed_tags_total")
+                      .Help(
+                          "Point tags left out of lines that were sent, by reason: excluded "
+                          "(exclude_tags), or to keep a point within 20 tags (empty_value, "
+                          "duplicate_value, label_priority).")
+                      .Register(registry);
+  for (std::size_t i = 0; i < kTrimReasonCount; ++i) {
+    trimmed_[i] =
+        &trimmed.Add({{"exporter", exporter},
+                      {"reason", std::string(trimReasonName(static_cast<TrimReason>(i)))}});
+  }
 }
 
 void WavefrontFormatMetrics::record(const FormatStats& stats) {
@@ -53,6 +65,9 @@ void WavefrontFormatMetrics::record(const FormatStats& stats) {
     if (stats.dropped[i] != 0) invalid_[i]->Increment(static_cast<double>(stats.dropped[i]));
   }
   if (stats.sanitized != 0) sanitized_->Increment(static_cast<double>(stats.sanitized));
+  for (std::size_t i = 0; i < kTrimReasonCount; ++i) {
+    if (stats.trimmed[i] != 0) trimmed_[i]->Increment(static_cast<double>(stats.trimmed[i]));
+  }
 }
 
 WavefrontEncoder::WavefrontEncoder(LineFormatOptions options, Compression compression, int level,

@@ -25,6 +25,7 @@ std::string_view contentEncodingOf(Compression compression);
 /// Self-metrics of the format, labelled exporter=<instance name>:
 ///   kubemetrics_wavefront_samples_invalid_total{exporter,reason}
 ///   kubemetrics_wavefront_samples_sanitized_total{exporter}
+///   kubemetrics_wavefront_trimmed_tags_total{exporter,reason}
 /// Counters are thread-safe (prometheus-cpp); the registry must outlive them.
 class WavefrontFormatMetrics {
  public:
@@ -34,6 +35,7 @@ class WavefrontFormatMetrics {
  private:
   std::array<prometheus::Counter*, kDropReasonCount> invalid_{};
   prometheus::Counter* sanitized_ = nullptr;
+  std::array<prometheus::Counter*, kTrimReasonCount> trimmed_{};
 };
 
 /// The PayloadEncoder of the wavefront exporter: one line per sample

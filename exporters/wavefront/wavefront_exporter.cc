@@ -21,8 +21,8 @@ Result<std::unique_ptr<push::PushExporter>> createWavefrontExporter(
   }
   const Compression compression = parseCompression(config.effectiveCompression());
   auto encoder = std::make_unique<WavefrontEncoder>(
-      LineFormatOptions{config.source, default_source}, compression, config.compression_level,
-      std::make_unique<WavefrontFormatMetrics>(registry, kName));
+      LineFormatOptions{config.source, default_source, config.exclude_tags}, compression,
+      config.compression_level, std::make_unique<WavefrontFormatMetrics>(registry, kName));
 
   push::TransportFactory transports;
   if (endpoint.mode == WavefrontEndpoint::Mode::kProxyTcp) {

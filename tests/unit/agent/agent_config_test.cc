@@ -111,6 +111,15 @@ TEST(AgentConfigTest, DefaultsForAbsentKeysAreInTheEffectiveConfig) {
                 "  tags: {}\n"
                 "  allow: []\n"
                 "  deny: []\n"
+                "  enrich:\n"
+                "    enabled: false\n"
+                "    pod_labels:\n"
+                "      allow:\n"
+                "        - .*\n"
+                "      deny: []\n"
+                "    node_labels:\n"
+                "      allow: []\n"
+                "      deny: []\n"
                 "sources: {}\n"
                 "exporters: {}\n");
 }
@@ -155,6 +164,30 @@ TEST(AgentConfigTest, MissingCluster) {
 TEST(AgentConfigTest, InvalidRegex) {
   EXPECT_EQ(loadFile("invalid_regex.yaml").errors,
             Errors{"pipeline.deny[1]: invalid regex: missing ]: ["});
+}
+
+TEST(AgentConfigTest, EnrichListsAreReadAndTheirPatternsChecked) {
+  Loaded ok = loadDocument(
+      ConfigDocument::parse("cluster: c1\npipeline:\n  enrich:\n    enabled: true\n"
+                            "    pod_labels: {deny: [\"pod-template-hash\"]}\n"
+                            "    node_labels: {allow: [\"topology\\\\.kubernetes\\\\.io/.*\"]}\n",
+                            "inline"));
+  EXPECT_EQ(ok.errors, Errors{});
+  const EnrichConfig& e = ok.config.pipeline.enrich;
+  EXPECT_TRUE(e.enabled);
+  EXPECT_EQ(e.pod_labels.allow, std::vector<std::string>{".*"});  // the default stays
+  EXPECT_EQ(e.pod_labels.deny, std::vector<std::string>{"pod-template-hash"});
+  EXPECT_EQ(e.node_labels.allow, std::vector<std::string>{"topology\\.kubernetes\\.io/.*"});
+
+  Loaded bad = loadDocument(ConfigDocument::parse(
+      "cluster: c1\npipeline:\n  enrich:\n    pod_labels: {allow: [\"(open\", \"\"]}\n"
+      "    node_labels: {alow: []}\n",
+      "inline"));
+  EXPECT_EQ(bad.errors,
+            (Errors{"pipeline.enrich.pod_labels.allow[0]: invalid regex: missing ): (open",
+                    "pipeline.enrich.pod_labels.allow[1]: must not be empty (an empty pattern "
+                    "matches no label key)",
+                    "pipeline.enrich.node_labels.alow: unknown key (did you mean \"allow\"?)"}));
 }
 
 TEST(AgentConfigTest, TagsGivenAsAList) {

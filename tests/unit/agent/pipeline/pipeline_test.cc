@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "support/fake_kube_metadata.h"
 #include "support/registry_value.h"
 
 namespace kubemetrics {
@@ -84,14 +85,15 @@ SampleBatchPtr makeBatch(int id, int samples, std::string_view name = "test.metr
 
 struct Fixture {
   explicit Fixture(AgentConfig config, std::vector<RecordingExporter*>* out = nullptr,
-                   int exporters = 1, const AgentTags* tags = nullptr) {
+                   int exporters = 1, const AgentTags* tags = nullptr,
+                   const KubeMetadata* kube = nullptr) {
     std::vector<ExporterPtr> list;
     for (int i = 0; i < exporters; ++i) {
       auto e = std::make_unique<RecordingExporter>("rec" + std::to_string(i));
       if (out) out->push_back(e.get());
       list.push_back(std::move(e));
     }
-    auto created = Pipeline::create(config, std::move(list), registry, tags);
+    auto created = Pipeline::create(config, std::move(list), registry, tags, kube);
     EXPECT_TRUE(created.has_value());
     pipeline = std::move(*created);
   }
@@ -357,6 +359,88 @@ TEST(PipelineTest, ManyProducersLoseNothingWhenTheRingHasRoom) {
     seen[id] = true;
   }
   EXPECT_EQ(std::count(seen.begin(), seen.end(), true), kProducers * kPerProducer);
+}
+
+TEST(PipelineTest, EnrichesPodAndNodeSamplesFromTheLatestSnapshot) {
+  testing::FakeKubeMetadata kube;
+  KubePod pod;
+  pod.namespace_name = "shop";
+  pod.name = "web-1";
+  pod.phase = "Running";
+  pod.labels = {{"app", "web"}};
+  pod.workload_kind = "StatefulSet";
+  pod.workload_name = "web";
+  kube.setPod(pod);
+  KubeNode node;
+  node.name = "node-a";
+  node.role = "worker";
+  kube.setNode(node);
+  AgentConfig config = testConfig();
+  config.pipeline.enrich.enabled = true;
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters, 1, nullptr, &kube);
+  f.pipeline->start();
+
+  auto sampleBatch = [](std::string_view pod_name) {
+    auto batch = std::make_unique<SampleBatch>();
+    LabelsBuilder b;
+    b.set("namespace_name", "shop").set("pod_name", pod_name).set("nodename", "node-a");
+    batch->samples.push_back(Sample{Symbol::intern("kubernetes.pod.cpu.usage"), b.build(), 1, 1});
+    b.clear();
+    b.set("nodename", "node-a");
+    batch->samples.push_back(Sample{Symbol::intern("kubernetes.node.cpu.usage"), b.build(), 2, 1});
+    return batch;
+  };
+  ASSERT_TRUE(f.pipeline->submit(sampleBatch("web-1")));
+  waitForBatches(*exporters[0], 1);
+  ASSERT_EQ(exporters[0]->batches().size(), 1u);
+  // Relabelled mid-run: the next batch carries the new value.
+  pod.labels = {{"app", "web-v2"}};
+  kube.setPod(pod);
+  ASSERT_TRUE(f.pipeline->submit(sampleBatch("web-1")));
+  ASSERT_TRUE(f.pipeline->submit(sampleBatch("not-listed")));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+
+  auto got = exporters[0]->batches();
+  ASSERT_EQ(got.size(), 3u);
+  const Labels& first = got[0]->samples[0].labels;
+  EXPECT_EQ(first.get("label.app"), "web");
+  EXPECT_EQ(first.get("workload_kind"), "StatefulSet");
+  EXPECT_EQ(first.get("phase"), "Running");
+  EXPECT_EQ(first.get("cluster"), "test-cluster");  // the tagger still ran
+  EXPECT_FALSE(first.contains("node_role"));
+  EXPECT_EQ(got[0]->samples[1].labels.get("node_role"), "worker");
+  EXPECT_EQ(got[1]->samples[0].labels.get("label.app"), "web-v2");
+  EXPECT_FALSE(got[2]->samples[0].labels.contains("label.app"));
+  EXPECT_EQ(got[2]->samples[0].labels.get("cluster"), "test-cluster");
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_enriched_samples_total", {}), 5);
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_enrich_unknown_pod_samples_total", {}),
+            1);
+}
+
+TEST(PipelineTest, WithoutKubeMetadataNothingIsEnriched) {
+  AgentConfig config = testConfig();
+  // The flag alone does nothing: the metadata comes from the caller.
+  config.pipeline.enrich.enabled = true;
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  f.pipeline->start();
+  ASSERT_TRUE(f.pipeline->submit(makeBatch(1, 2)));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  ASSERT_EQ(exporters[0]->batches().size(), 1u);
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_enriched_samples_total", {}), 0);
+}
+
+TEST(PipelineTest, InvalidEnrichPatternFailsCreation) {
+  testing::FakeKubeMetadata kube;
+  AgentConfig config = testConfig();
+  config.pipeline.enrich.enabled = true;
+  config.pipeline.enrich.pod_labels.allow = {"(unclosed"};
+  prometheus::Registry registry;
+  auto created = Pipeline::create(config, {}, registry, nullptr, &kube);
+  ASSERT_FALSE(created.has_value());
+  EXPECT_NE(created.error().message().find("pipeline.enrich.pod_labels.allow[0]"),
+            std::string::npos);
 }
 
 }  // namespace

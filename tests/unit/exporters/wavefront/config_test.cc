@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -47,6 +48,24 @@ TEST(WavefrontConfigTest, Defaults) {
   EXPECT_FALSE(p.config.enabled);
   EXPECT_EQ(p.config.url, "tcp://wavefront-proxy:2878");
   EXPECT_EQ(p.config.effectiveCompression(), "none");  // tcp: plain lines
+}
+
+TEST(WavefrontConfigTest, ExcludeTagsDefaultToTheCollectorsAndCanBeReplaced) {
+  const Parsed defaults = parse("    enabled: true\n");
+  EXPECT_TRUE(defaults.errors.empty()) << joined(defaults.errors);
+  EXPECT_EQ(defaults.config.exclude_tags, defaultExcludeTags());
+  EXPECT_NE(std::find(defaults.config.exclude_tags.begin(), defaults.config.exclude_tags.end(),
+                      "label?pod?template*"),
+            defaults.config.exclude_tags.end());
+
+  const Parsed none = parse("    exclude_tags: []\n");
+  EXPECT_TRUE(none.errors.empty()) << joined(none.errors);
+  EXPECT_TRUE(none.config.exclude_tags.empty());
+
+  const Parsed own = parse("    exclude_tags: [\"label.team\", \"\"]\n");
+  EXPECT_EQ(own.config.exclude_tags.front(), "label.team");
+  EXPECT_TRUE(hasError(own, "exporters.wavefront.exclude_tags[1]", "must not be empty"))
+      << joined(own.errors);
 }
 
 TEST(WavefrontConfigTest, HttpsDefaultsToZstd) {

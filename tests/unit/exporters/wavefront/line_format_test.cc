@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "exporters/wavefront/config.h"
 #include "kubemetrics/labels.h"
 #include "unit/exporters/wavefront/wavefront_line_validator.h"
 
@@ -406,6 +408,134 @@ TEST(WavefrontLineFormatTest, TagCountLimit) {
   tags.emplace_back("k20", "v");
   EXPECT_EQ(formatOne(f, makeSample("m", 1, 0, tags), &stats), "");
   EXPECT_EQ(droppedFor(stats, DropReason::kTooManyTags), 1u);
+}
+
+std::uint64_t trimmedFor(const FormatStats& stats, TrimReason reason) {
+  return stats.trimmed[static_cast<std::size_t>(reason)];
+}
+
+LineFormatter collectorFormatter() {
+  return LineFormatter(LineFormatOptions{"", "agent-node", defaultExcludeTags()});
+}
+
+std::vector<std::string> keysOf(const WfLine& line) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : line.tags) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+// The agent's and the source's tags, which trimming never removes.
+Tags podSampleTags() {
+  return {{"cluster", "c1"},
+          {"node", "node-a"},
+          {"nodename", "node-a"},
+          {"namespace_name", "shop"},
+          {"pod_name", "web-1"},
+          {"type", "pod"},
+          {"workload_kind", "Deployment"},
+          {"workload_name", "web"},
+          {"phase", "Running"}};
+}
+
+TEST(WavefrontLineFormatTest, TwentyFiveTagsAreTrimmedToTwentyInTheCollectorsOrder) {
+  const LineFormatter f = collectorFormatter();
+  FormatStats stats;
+  Tags tags = podSampleTags();                                         // 9
+  tags.emplace_back("hostname", "node-a");                             // excluded
+  tags.emplace_back("label.pod-template-hash", "7d4b9c");              // excluded
+  tags.emplace_back("label.track", "-");                               // placeholder value
+  tags.emplace_back("label.app", "web-frontend");                      // kept: shorter key
+  tags.emplace_back("label.app.kubernetes.io/name", "web-frontend");   // duplicate value
+  tags.emplace_back("label.beta.kubernetes.io/arch", "amd64");         // pre-release label
+  tags.emplace_back("label.cloud.google.com/gke-nodepool", "pool-1");  // kept: in time
+  for (const char* key :
+       {"team", "tier", "version", "env", "owner", "cost-center", "release", "region", "zone"}) {
+    tags.emplace_back(std::string("label.") + key, std::string("value-of-") + key);
+  }
+  ASSERT_EQ(tags.size(), 25u);
+
+  const WfLine line =
+      checkLine(formatOne(f, makeSample("kubernetes.pod.cpu.usage", 1, 0, tags), &stats));
+
+  EXPECT_EQ(line.tags.size(), 20u);
+  std::vector<std::string> expected;
+  for (const auto& [key, value] : podSampleTags()) expected.push_back(key);
+  for (const char* key : {"label.app", "label.cloud.google.com/gke-nodepool", "label.team",
+                          "label.tier", "label.version", "label.env", "label.owner",
+                          "label.cost-center", "label.release", "label.region", "label.zone"}) {
+    expected.emplace_back(key);
+  }
+  // Keys are sanitised on the wire ('/' becomes '-').
+  for (std::string& key : expected) std::replace(key.begin(), key.end(), '/', '-');
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(keysOf(line), expected);
+  EXPECT_EQ(trimmedFor(stats, TrimReason::kExcluded), 2u);
+  EXPECT_EQ(trimmedFor(stats, TrimReason::kEmptyValue), 1u);
+  EXPECT_EQ(trimmedFor(stats, TrimReason::kDuplicateValue), 1u);
+  EXPECT_EQ(trimmedFor(stats, TrimReason::kLabelPriority), 1u);
+  EXPECT_EQ(stats.lines, 1u);
+  EXPECT_EQ(stats.droppedTotal(), 0u);
+}
+
+TEST(WavefrontLineFormatTest, LabelTagsGoPreReleaseThenCloudThenInKeyOrder) {
+  const LineFormatter f = collectorFormatter();
+  FormatStats stats;
+  Tags tags = podSampleTags();  // 9, and 15 label.* tags: 4 must go
+  for (const char* key : {"alpha.example.com/x", "eks.amazonaws.com/nodegroup", "a1", "a2", "a3",
+                          "b1", "b2", "b3", "c1", "c2", "c3", "d1", "d2", "d3", "e1"}) {
+    tags.emplace_back(std::string("label.") + key, std::string("v-") + key);
+  }
+
+  const WfLine line = checkLine(formatOne(f, makeSample("m", 1, 0, tags), &stats));
+
+  const std::vector<std::string> keys = keysOf(line);
+  ASSERT_EQ(keys.size(), 20u);
+  for (const char* gone :
+       {"label.alpha.example.com-x", "label.eks.amazonaws.com-nodegroup", "label.a1", "label.a2"}) {
+    EXPECT_EQ(std::count(keys.begin(), keys.end(), gone), 0) << gone;
+  }
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), "label.a3"), 1);
+  EXPECT_EQ(trimmedFor(stats, TrimReason::kLabelPriority), 4u);
+}
+
+TEST(WavefrontLineFormatTest, TooManyTagsThatAreNotLabelsStillDropThePoint) {
+  const LineFormatter f = collectorFormatter();
+  FormatStats stats;
+  Tags tags;
+  for (int i = 0; i < 21; ++i) tags.emplace_back("k" + std::to_string(i), "v");
+  tags.emplace_back("label.app", "web");
+  tags.emplace_back("hostname", "h");
+
+  EXPECT_EQ(formatOne(f, makeSample("m", 1, 0, tags), &stats), "");
+
+  EXPECT_EQ(droppedFor(stats, DropReason::kTooManyTags), 1u);
+  // Nothing was sent, so nothing counts as trimmed.
+  for (std::size_t i = 0; i < kTrimReasonCount; ++i) EXPECT_EQ(stats.trimmed[i], 0u);
+}
+
+TEST(WavefrontLineFormatTest, ExcludedTagsAreLeftOutOfEveryPoint) {
+  const LineFormatter f = collectorFormatter();
+  FormatStats stats;
+  const WfLine line = checkLine(
+      formatOne(f,
+                makeSample("m", 1, 0,
+                           {{"label.controller-revision-hash", "5c9f"},
+                            {"label.pod-template-generation", "3"},
+                            {"annotation_kubectl_kubernetes_io_last_applied_configuration", "{}"},
+                            {"pod_id", "0b6f"},
+                            {"label.app", "web"},
+                            {"pod", "web-1"}}),
+                &stats));
+  EXPECT_EQ(keysOf(line), (std::vector<std::string>{"label.app", "pod"}));
+  EXPECT_EQ(trimmedFor(stats, TrimReason::kExcluded), 4u);
+  // A placeholder value stays while the point is within the limit.
+  const WfLine dash = checkLine(formatOne(f, makeSample("m", 1, 0, {{"label.track", "-"}})));
+  EXPECT_EQ(dash.tags.size(), 1u);
+  // Without an exclude list (the formatter's default) every tag is sent.
+  EXPECT_EQ(
+      checkLine(formatOne(formatter(), makeSample("m", 1, 0, {{"hostname", "h"}}))).tags.size(),
+      1u);
 }
 
 TEST(WavefrontLineFormatTest, TagLengthLimits) {

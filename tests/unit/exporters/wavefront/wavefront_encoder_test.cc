@@ -99,6 +99,31 @@ TEST(WavefrontEncoderTest, CountsInvalidSamplesByReason) {
             0);
 }
 
+TEST(WavefrontEncoderTest, CountsTrimmedTagsByReason) {
+  prometheus::Registry registry;
+  WavefrontEncoder encoder(LineFormatOptions{"", "agent", {"pod_id"}}, Compression::kNone, 0,
+                           std::make_unique<WavefrontFormatMetrics>(registry, "wavefront"));
+  LabelsBuilder builder;
+  builder.set("pod_id", "0b6f").set("node", "node-a");
+  for (int i = 0; i < 21; ++i) builder.set("label.k" + std::to_string(100 + i), "v");
+  Sample s;
+  s.name = Symbol::intern("kubernetes.pod.cpu.usage");
+  s.labels = builder.build();
+  s.value = 1;
+  std::size_t dropped = 0;
+  auto payload = encoder.encode(std::vector<Sample>{s}, &dropped);
+  ASSERT_TRUE(payload);
+  EXPECT_EQ(payload->samples, 1u);
+  EXPECT_EQ(dropped, 0u);
+  EXPECT_EQ(counterValue(registry, "kubemetrics_wavefront_trimmed_tags_total", "excluded"), 1);
+  // node + 21 label.* tags: two label.* tags go, the first in key order.
+  EXPECT_EQ(counterValue(registry, "kubemetrics_wavefront_trimmed_tags_total", "label_priority"),
+            2);
+  EXPECT_EQ(payload->body.find("label.k100"), std::string::npos);
+  EXPECT_EQ(payload->body.find("label.k101"), std::string::npos);
+  EXPECT_NE(payload->body.find("label.k102"), std::string::npos);
+}
+
 TEST(WavefrontEncoderTest, SkipsStaleMarkersCountingThem) {
   prometheus::Registry registry;
   WavefrontEncoder encoder(LineFormatOptions{"", "agent"}, Compression::kNone, 0,
