@@ -9,6 +9,7 @@
 #include "agent/scheduler.h"
 #include "common/config/config_document.h"
 #include "common/http/http_server.h"
+#include "common/kube/metadata_service.h"
 #include "common/push/push_exporter.h"
 #include "kubemetrics/labels.h"
 
@@ -66,16 +67,6 @@ void applyOverrides(const AgentOverrides& overrides, AgentConfig& config,
   if (overrides.log_level) config.log_level = *overrides.log_level;
 }
 
-/// Until the Kubernetes API client is wired: no component can use the API.
-class NoKubernetesApi : public KubeMetadataProvider {
- public:
-  Result<KubeMetadata*> acquire(std::string_view who) override {
-    return makeError(ErrorCode::kUnavailable,
-                     std::string(who) + ": this build has no Kubernetes API client");
-  }
-  bool available() const override { return false; }
-};
-
 /// A route handler answering from a plain text producer.
 HttpResponse textResponse(int status, std::string body) {
   HttpResponse response;
@@ -123,7 +114,8 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   ConfigNode root = doc->root();
   parseAgentConfig(root);
   agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_);
-  agent->kube_ = std::make_unique<NoKubernetesApi>();
+  agent->kube_ = std::make_unique<kube::KubeMetadataService>(agent->config_.kubernetes,
+                                                             agent->config_.node, *agent->metrics_);
   ComponentContext context{agent->config_,       agent->spool_, *agent->metrics_, *agent->server_,
                            agent->runtime_tags_, *agent->tags_, agent->status_,   systemClock(),
                            agent->lifecycle_,    *agent->kube_};
@@ -203,6 +195,10 @@ Result<void> Agent::start() {
   auto bound = server_->start(config_.server.listen);
   if (!bound) return bound;
   pipeline_->start();
+  // Before the sources: the first scrapes find the pods already listed
+  // when the API answers quickly (a component copes with an unsynced
+  // snapshot).
+  kube_->start();
   scheduler_->start();
   housekeeping_ = std::thread([this] { housekeeping(); });
   ready_.store(true);
@@ -225,6 +221,9 @@ void Agent::stop() {
     sources_left_running_ = true;
   }
   if (pipeline_) pipeline_->shutdown(deadline);
+  // The pipeline's enrichment holds snapshots, never the watches: they can
+  // stop last.
+  if (kube_) kube_->stop();
   { std::lock_guard<std::mutex> lock(housekeeping_mu_); }
   housekeeping_wake_.notify_all();
   if (housekeeping_.joinable()) housekeeping_.join();

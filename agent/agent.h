@@ -14,7 +14,6 @@
 #include "agent/agent_config.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/config.h"
-#include "kubemetrics/kube_metadata.h"
 #include "kubemetrics/node_lifecycle.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
@@ -28,6 +27,9 @@ inline constexpr std::string_view kAgentVersion = KM_VERSION;
 class HttpServer;
 class Pipeline;
 class Scheduler;
+namespace kube {
+class KubeMetadataService;
+}
 
 /// Command-line settings that override the file.
 struct AgentOverrides {
@@ -88,7 +90,9 @@ class Agent {
   NodeLifecycle lifecycle_;          // the EC2 source announces, the push exporters flush
   std::unique_ptr<AgentTags> tags_;  // config's and runtime_tags_; shared by sources and pipeline
   StatusBoard status_;
-  std::unique_ptr<KubeMetadataProvider> kube_;  // the Kubernetes API, for the components that ask
+  // The Kubernetes API watches, for the components that acquire them; they
+  // run only when one did.
+  std::unique_ptr<kube::KubeMetadataService> kube_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Scheduler> scheduler_;

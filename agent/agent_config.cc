@@ -142,6 +142,8 @@ AgentConfig parseAgentConfig(ConfigNode& root) {
   config.server = parseServer(server);
   ConfigNode pipeline = root.child("pipeline");
   config.pipeline = parsePipeline(pipeline);
+  ConfigNode kubernetes = root.child("kubernetes");
+  config.kubernetes = kube::parseKubeApiConfig(kubernetes);
   return config;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/kube/api_config.h"
 #include "kubemetrics/component.h"
 #include "kubemetrics/config.h"
 #include "kubemetrics/log.h"
@@ -54,11 +55,13 @@ struct AgentConfig : AgentIdentity {
   std::chrono::milliseconds shutdown_timeout{10000};  // bound on SIGTERM drain
   ServerConfig server;
   PipelineConfig pipeline;
+  kube::KubeApiConfig kubernetes;  // the API client every user of the API shares
 };
 
-/// Reads the agent-level keys from the document root, validating each (the
-/// RE2 patterns compile, `cluster` is set, `listen` is ADDR:PORT). Errors go
-/// to the document; `sources` and `exporters` are left for the registry.
+/// Reads the agent-level keys from the document root (`kubernetes:`
+/// included), validating each (the RE2 patterns compile, `cluster` is set,
+/// `listen` is ADDR:PORT). Errors go to the document; `sources` and
+/// `exporters` are left for the registry.
 AgentConfig parseAgentConfig(ConfigNode& root);
 
 /// The built-in configuration used when no --config is given: the host

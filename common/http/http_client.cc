@@ -680,8 +680,12 @@ HttpClient::Impl::Attempt HttpClient::Impl::exchange(Stream& stream,
   while (!parser->is_done()) {
     message.body().data = chunk;
     message.body().size = kReadChunk;
-    ec = run(deadline,
-             [&](auto handler) { bhttp::async_read(stream, buffer, *parser, std::move(handler)); });
+    // read_some, not read: read fills the buffer before returning, so a
+    // streamed body (a Kubernetes watch) would reach on_chunk only every
+    // 64 KiB; each chunk must reach it as it arrives.
+    ec = run(deadline, [&](auto handler) {
+      bhttp::async_read_some(stream, buffer, *parser, std::move(handler));
+    });
     if (ec == bhttp::error::need_buffer) ec = {};
     const std::size_t got = kReadChunk - message.body().size;
     if (got > 0) {

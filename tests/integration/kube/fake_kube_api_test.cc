@@ -425,13 +425,10 @@ TEST(FakeKubeApiTest, DestructorEndsOpenWatches) {
 }
 
 // The agent's own client asks for gzip; a watch must still stream each
-// event as it happens, so the event arrives while the stream is still open.
-// TODO(kube-fake): enable once HttpClient hands a chunk to on_chunk as soon
-// as it arrives: common/http/http_client.cc reads the body with
-// bhttp::async_read into a 64 KiB buffer_body, which returns only when the
-// buffer is full or the message ends, so a small watch event waits for the
-// deadline (async_read_some would return each chunk).
-TEST(FakeKubeApiTest, DISABLED_StreamsToTheAgentHttpClient) {
+// event as it happens, so the event arrives while the stream is still open
+// (HttpClient reads the body with async_read_some: async_read would hold a
+// small event until its 64 KiB buffer filled or the deadline passed).
+TEST(FakeKubeApiTest, StreamsToTheAgentHttpClient) {
   FakeKubeApi api;
   HttpClientOptions options;
   options.tls.ca_file = api.caFile();

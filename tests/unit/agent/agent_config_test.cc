@@ -120,6 +120,15 @@ TEST(AgentConfigTest, DefaultsForAbsentKeysAreInTheEffectiveConfig) {
                 "    node_labels:\n"
                 "      allow: []\n"
                 "      deny: []\n"
+                "kubernetes:\n"
+                "  api_server: \"\"\n"
+                "  bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token\n"
+                "  ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n"
+                "  insecure_skip_verify: false\n"
+                "  watch_timeout: 5m\n"
+                "  initial_backoff: 1s\n"
+                "  max_backoff: 30s\n"
+                "  request_timeout: 30s\n"
                 "sources: {}\n"
                 "exporters: {}\n");
 }
