@@ -1,0 +1,243 @@
+// The agent in-process, as the shipped DaemonSet runs it: the kubelet source
+// against a fake kubelet serving the Kubernetes 1.35 summary capture, the
+// Kubernetes API client against a fake API server (TLS, token) holding the
+// pod list of the same node (kubelet/pods_k8s-1.35_nri.json), enrichment
+// on. What leaves the Prometheus exporter carries each pod's labels and
+// workload, follows a relabel and a delete within one watch event, survives
+// a 410 with one re-list, and the request/limit metrics equal the pod spec.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "support/fake_kube_api.h"
+#include "support/tls_certs.h"
+#include "unit/scrapers/kubelet/fake_kubelet.h"
+
+namespace kubemetrics {
+namespace {
+
+using std::chrono::milliseconds;
+using scrapers::kubelet::testing::FakeKubelet;
+using testing::FakeKubeApi;
+using testing::TlsCerts;
+
+constexpr char kNode[] = "datagen-1-35";
+constexpr char kKubeletToken[] = "kubelet-token";
+constexpr char kCoreDns[] = "coredns-7d764666f9-qdcxt";
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string fixture(const std::string& name) {
+  return readFile(std::string(KM_FIXTURES_DIR) + "/" + name);
+}
+
+std::string get(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(5, 0);
+  auto res = client.Get(path.c_str());
+  return res ? res->body : std::string();
+}
+
+template <class Pred>
+bool waitFor(Pred pred, milliseconds limit = milliseconds(10000)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return pred();
+}
+
+/// The /metrics lines of `metric` whose labels contain every one of `parts`.
+std::vector<std::string> lines(const std::string& page, const std::string& metric,
+                               const std::vector<std::string>& parts) {
+  std::vector<std::string> out;
+  std::istringstream in(page);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(metric + "{", 0) != 0) continue;
+    bool all = true;
+    for (const std::string& part : parts) all = all && line.find(part) != std::string::npos;
+    if (all) out.push_back(line);
+  }
+  return out;
+}
+
+double value(const std::string& line) { return std::stod(line.substr(line.rfind(' ') + 1)); }
+
+class AgentKubernetesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const TlsCerts& certs = TlsCerts::shared();
+    kubelet_ = std::make_unique<FakeKubelet>(certs.server_cert, certs.server_key, kKubeletToken);
+    ASSERT_TRUE(kubelet_->valid());
+    kubelet_->setBody(fixture("kubelet/summary_k8s-1.35_containerd_psi_nri.json"));
+    pods_ = testing::podItemsFromList(fixture("kubelet/pods_k8s-1.35_nri.json"));
+    ASSERT_EQ(pods_.size(), 24u);
+    for (const std::string& pod : pods_) api_.upsertPod(pod);
+    // Capacity and allocatable as kube-state-metrics reports them for this
+    // node in the same cluster (ksm/ksm-v2.19.0_k8s-1.35_nri.prom).
+    api_.upsertNode(testing::nodeJson(
+        kNode, {{"node-role.kubernetes.io/control-plane", ""}, {"kubernetes.io/os", "linux"}},
+        "14", "8216887296", "14", "8216887296"));
+    // A pod of another node: the field selector keeps it out.
+    api_.upsertPod(testing::podJson("scraper", "elsewhere", "other-node", {{"app", "x"}}));
+
+    char dir[] = "/tmp/km-agent-kube-XXXXXX";
+    dir_ = ::mkdtemp(dir);
+    std::ofstream(dir_ + "/api-token") << "fake-token\n";
+    std::ofstream(dir_ + "/kubelet-token") << kKubeletToken << "\n";
+  }
+  void TearDown() override {
+    agent_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void startAgent() {
+    const std::string yaml =
+        std::string("cluster: itest\nnode: ") + kNode +
+        "\nserver: {listen: 127.0.0.1:0}\n"
+        "kubernetes:\n  api_server: " +
+        api_.url() + "\n  ca_file: " + api_.caFile() + "\n  bearer_token_file: " + dir_ +
+        "/api-token\n"
+        "pipeline:\n  enrich:\n    enabled: true\n"
+        "    node_labels: {allow: ['kubernetes\\.io/os']}\n"
+        "sources:\n  host: {enabled: false}\n  ec2: {enabled: false}\n"
+        "  kubelet:\n    enabled: true\n    url: " +
+        kubelet_->url() + "\n    interval: 300ms\n    timeout: 250ms\n    bearer_token_file: " +
+        dir_ + "/kubelet-token\n    ca_file: " + TlsCerts::shared().ca_cert +
+        "\n    kubernetes_metrics: true\n"
+        "exporters:\n  prometheus: {enabled: true, path: /metrics, expire_after: 1s}\n";
+    auto agent = Agent::create(yaml, "test");
+    ASSERT_TRUE(agent) << agent.error().message();
+    agent_ = std::move(*agent);
+    ASSERT_TRUE(agent_->start());
+    port_ = agent_->port();
+  }
+
+  std::string metrics() const { return get(port_, "/metrics"); }
+
+  FakeKubeApi api_;
+  std::unique_ptr<FakeKubelet> kubelet_;
+  std::vector<std::string> pods_;
+  std::string dir_;
+  std::unique_ptr<Agent> agent_;
+  int port_ = 0;
+};
+
+TEST_F(AgentKubernetesTest, PodSamplesCarryTheirPodsLabelsAndWorkload) {
+  startAgent();
+  const std::vector<std::string> coredns = {"pod_name=\"" + std::string(kCoreDns) + "\""};
+  ASSERT_TRUE(waitFor([&] {
+    return !lines(metrics(), "kubernetes_pod_memory_working_set", {"label_k8s_app=\"kube-dns\""})
+                .empty();
+  })) << metrics();
+  const std::string page = metrics();
+  for (const std::string& line : lines(page, "kubernetes_pod_memory_working_set", coredns)) {
+    EXPECT_NE(line.find("label_k8s_app=\"kube-dns\""), std::string::npos) << line;
+    EXPECT_NE(line.find("workload_kind=\"Deployment\""), std::string::npos) << line;
+    EXPECT_NE(line.find("workload_name=\"coredns\""), std::string::npos) << line;
+    EXPECT_NE(line.find("phase=\"Running\""), std::string::npos) << line;
+  }
+  EXPECT_FALSE(lines(page, "kubernetes_pod_memory_working_set", coredns).empty()) << page;
+  // Every pod of the summary is in the API's list: each pod sample is
+  // enriched (static pods have no workload, every pod a phase).
+  std::size_t pod_lines = 0;
+  for (const std::string& line : lines(page, "kubernetes_pod_memory_working_set", {})) {
+    ++pod_lines;
+    EXPECT_NE(line.find("phase=\""), std::string::npos) << line;
+  }
+  EXPECT_GT(pod_lines, 10u);
+  // Node-level samples: the node's role and the allowed node label only.
+  const auto node_lines = lines(page, "kubernetes_node_memory_working_set", {});
+  ASSERT_EQ(node_lines.size(), 1u) << page;
+  EXPECT_NE(node_lines[0].find("node_role=\"control-plane\""), std::string::npos);
+  EXPECT_NE(node_lines[0].find("label_kubernetes_io_os=\"linux\""), std::string::npos);
+  EXPECT_EQ(node_lines[0].find("label_node_role"), std::string::npos);
+  // The pod of another node never reached the agent.
+  EXPECT_EQ(page.find("elsewhere"), std::string::npos);
+}
+
+TEST_F(AgentKubernetesTest, RelabelDeleteAndGoneFollowTheApiWithinOneEvent) {
+  startAgent();
+  const std::vector<std::string> coredns = {"pod_name=\"" + std::string(kCoreDns) + "\""};
+  auto corednsLines = [&] { return lines(metrics(), "kubernetes_pod_memory_working_set", coredns); };
+  ASSERT_TRUE(waitFor([&] {
+    auto l = corednsLines();
+    return !l.empty() && l[0].find("label_k8s_app=\"kube-dns\"") != std::string::npos;
+  })) << metrics();
+
+  std::string relabelled;
+  for (const std::string& pod : pods_) {
+    if (pod.find(kCoreDns) != std::string::npos) relabelled = pod;
+  }
+  ASSERT_FALSE(relabelled.empty());
+  const std::string from = "\"k8s-app\":\"kube-dns\"";
+  const auto at = relabelled.find(from);
+  ASSERT_NE(at, std::string::npos);
+  relabelled.replace(at, from.size(), "\"k8s-app\":\"dns-v2\"");
+  api_.upsertPod(relabelled);
+  // expire_after 1s: the old label set leaves the page, the new one is there.
+  ASSERT_TRUE(waitFor([&] {
+    auto l = corednsLines();
+    return l.size() == 1 && l[0].find("label_k8s_app=\"dns-v2\"") != std::string::npos;
+  })) << metrics();
+
+  // A 410: one re-list, and every pod is still known (each pod sample keeps
+  // its workload tags), none twice.
+  api_.compactHistory();
+  ASSERT_TRUE(waitFor([&] {
+    return metrics().find("kubemetrics_kubernetes_relists_total{kind=\"pod\",reason=\"gone\"} 1") !=
+           std::string::npos;
+  })) << metrics();
+  EXPECT_NE(metrics().find("kubemetrics_kubernetes_cached_objects{kind=\"pod\"} 24"),
+            std::string::npos)
+      << metrics();
+
+  // Deleted from the API (the kubelet still reports it): its tags go.
+  api_.deletePod("kube-system", kCoreDns);
+  ASSERT_TRUE(waitFor([&] {
+    auto l = corednsLines();
+    return l.size() == 1 && l[0].find("label_k8s_app") == std::string::npos &&
+           l[0].find("workload_kind") == std::string::npos;
+  })) << metrics();
+  EXPECT_NE(metrics().find("kubemetrics_kubernetes_cached_objects{kind=\"pod\"} 23"),
+            std::string::npos);
+}
+
+TEST_F(AgentKubernetesTest, RequestsAndLimitsEqualThePodSpecAndTheNode) {
+  startAgent();
+  const std::vector<std::string> coredns = {"pod_name=\"" + std::string(kCoreDns) + "\"",
+                                            "container_name=\"coredns\""};
+  ASSERT_TRUE(waitFor([&] {
+    return !lines(metrics(), "kubernetes_pod_container_memory_limit", coredns).empty();
+  })) << metrics();
+  const std::string page = metrics();
+  // coredns: requests cpu 100m, memory 70Mi; limits memory 170Mi, no cpu limit.
+  auto one = [&](const std::string& metric, const std::vector<std::string>& parts) {
+    const auto l = lines(page, metric, parts);
+    EXPECT_EQ(l.size(), 1u) << metric;
+    return l.empty() ? -1 : value(l[0]);
+  };
+  EXPECT_EQ(one("kubernetes_pod_container_cpu_request", coredns), 100);
+  EXPECT_EQ(one("kubernetes_pod_container_memory_request", coredns), 70.0 * 1024 * 1024);
+  EXPECT_EQ(one("kubernetes_pod_container_memory_limit", coredns), 170.0 * 1024 * 1024);
+  EXPECT_TRUE(lines(page, "kubernetes_pod_container_cpu_limit", coredns).empty());
+  // The node: the Node object's capacity and allocatable.
+  EXPECT_EQ(one("kubernetes_node_cpu_node_capacity", {}), 14000);
+  EXPECT_EQ(one("kubernetes_node_memory_node_allocatable", {}), 8216887296.0);
+}
+
+}  // namespace
+}  // namespace kubemetrics
