@@ -12,6 +12,7 @@
   KM_SOURCE(ec2)                              \
   KM_SOURCE(prometheus)                       \
   KM_SOURCE(kube_state_metrics)               \
+  KM_SOURCE(kubernetes_pods)                  \
   KM_EXPORTER(prometheus)                     \
   KM_EXPORTER(wavefront)                      \
   KM_EXPORTER(remote_write)

@@ -250,6 +250,7 @@ Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - began).count();
   appendReport(out, ts_ms, seconds, !failure, failure ? 0 : stats.samples,
                failure ? 0 : stats.new_series);
+  reported_ = true;
   if (cached_series_ != nullptr) cached_series_->Set(static_cast<double>(parser_.cachedSeries()));
   if (failure) {
     countError(reason);
@@ -257,6 +258,26 @@ Result<ScrapeStats> PrometheusTarget::scrape(SampleBatch& out, Deadline deadline
                                           "): " + failure->message());
   }
   return ScrapeStats{out.samples.size() - samples_before};
+}
+
+std::size_t PrometheusTarget::retire(SampleBatch& out) {
+  const std::int64_t ts_ms = wallClockMs();
+  // An empty scrape that failed: the cache marks every series the last
+  // kept scrape had (and those a tag change still owes a marker), exactly
+  // the series a backend still considers live.
+  parser_.begin(ExpositionFormat::kAuto, &out, ts_ms);
+  parser_.abandon();
+  std::size_t markers = parser_.stats().stale_markers;
+  if (reported_) {
+    for (const Symbol& name : report_names_) {
+      out.samples.push_back(Sample{name, report_labels_, kStaleNaN, ts_ms});
+    }
+    markers += report_names_.size();
+    reported_ = false;
+  }
+  if (stale_markers_ != nullptr && markers > 0)
+    stale_markers_->Increment(static_cast<double>(markers));
+  return markers;
 }
 
 }  // namespace kubemetrics::scrape

@@ -71,6 +71,14 @@ class PrometheusTarget : public Source {
   std::chrono::milliseconds phase() const override { return phase_; }
   Result<ScrapeStats> scrape(SampleBatch& out, Deadline deadline) override;
 
+  /// The target went away (its pod was deleted or no longer matches a
+  /// discovery rule): appends to `out`, stamped now, a staleness marker for
+  /// every series of its last successful scrape and, once it has been
+  /// scraped, for its up and scrape_* series, as Prometheus does for a
+  /// target that disappears. Returns the markers appended. The target is not
+  /// scraped again (a second call appends nothing).
+  std::size_t retire(SampleBatch& out);
+
   const TargetConfig& config() const { return config_; }
   /// The labels every series of this target gets (job, instance, extras).
   const Labels& targetLabels() const { return target_labels_; }
@@ -93,6 +101,7 @@ class PrometheusTarget : public Source {
   std::unique_ptr<HttpClient> client_;
   TargetParser parser_;  // the grammar, and the series cache with staleness
   std::chrono::milliseconds phase_{0};
+  bool reported_ = false;  // up and scrape_* went out under report_labels_, unmarked since
   prometheus::Family<prometheus::Counter>* errors_family_ = nullptr;
   prometheus::Gauge* cached_series_ = nullptr;
   prometheus::Counter* stale_markers_ = nullptr;

@@ -21,11 +21,20 @@ inline const std::map<std::string, std::string>& enablingConfigs() {
       {"sources.ec2", "{enabled: true, endpoint: \"http://127.0.0.1:1\", timeout: 1s}"},
       {"sources.prometheus", "[{name: lifecycle, url: \"http://127.0.0.1:1/metrics\"}]"},
       {"sources.kube_state_metrics", "{enabled: true, url: \"http://127.0.0.1:1/metrics\"}"},
+      // Its pods come from the context's fake Kubernetes API (lifecycle_test.cc).
+      {"sources.kubernetes_pods", "{enabled: true, interval: 15s, timeout: 1s}"},
       {"exporters.prometheus", "{enabled: true, path: /metrics}"},
       {"exporters.wavefront", "{enabled: true, url: \"tcp://127.0.0.1:1\"}"},
       {"exporters.remote_write", "{enabled: true, url: \"http://127.0.0.1:1/api/v1/write\"}"},
   };
   return configs;
+}
+
+// The role (`role:` of the agent) a component needs to create its instance:
+// kube-state-metrics runs in the cluster replica only, pod discovery in the
+// DaemonSet's agents only. Any other runs in either.
+inline std::string enablingRole(const std::string& path) {
+  return path == "sources.kubernetes_pods" ? "node" : "cluster";
 }
 
 }  // namespace kubemetrics::testing

@@ -75,19 +75,31 @@ Result<Built> build(const Case& c, const std::string& subtree, const ComponentCo
   return built;
 }
 
-// A context whose spool lives in a fresh directory, and whose agent has the
-// cluster role (the only one kube_state_metrics runs in).
+// A context whose spool lives in a fresh directory, whose agent has the
+// role the component needs (testing::enablingRole), and whose Kubernetes
+// API is a fake holding one annotated pod of this node, whose port refuses.
 struct LifecycleContext : testing::TestComponentContext {
-  LifecycleContext() {
+  explicit LifecycleContext(const std::string& role = "cluster") {
     char dir[] = "/tmp/km-lifecycle-XXXXXX";
     spool_dir = ::mkdtemp(dir);
     spool.dir = spool_dir;
     agent.cluster = "lifecycle";
     agent.node = "node-1";
-    agent.role = "cluster";
+    agent.role = role;
+    KubePod pod;
+    pod.namespace_name = "default";
+    pod.name = "lifecycle";
+    pod.node_name = agent.node;
+    pod.phase = "Running";
+    pod.pod_ip = "127.0.0.1";
+    pod.annotations = {{"prometheus.io/scrape", "true"}, {"prometheus.io/port", "1"}};
+    fake_kube.setPod(std::move(pod));
+    fake_kube.setSynced(true);
+    kube.metadata = &fake_kube;
   }
   ~LifecycleContext() { std::filesystem::remove_all(spool_dir); }
   std::string spool_dir;
+  testing::FakeKubeMetadata fake_kube;
 };
 
 class ComponentLifecycleTest : public ::testing::TestWithParam<Case> {};
@@ -119,7 +131,7 @@ TEST_P(ComponentLifecycleTest, EnabledInstanceRunsAndShutsDownTwice) {
   // ctest disables the EC2 source for every test (AWS_EC2_METADATA_DISABLED);
   // the enabling config points it at a loopback port instead.
   testing::ScopedEnv ec2_allowed("AWS_EC2_METADATA_DISABLED", nullptr);
-  LifecycleContext context;
+  LifecycleContext context(testing::enablingRole(c.path()));
   auto built = build(c, config->second, &context.context);
   ASSERT_TRUE(built) << c.path() << ": " << built.error().message();
   EXPECT_EQ(built->errors, std::vector<std::string>{}) << c.path();
