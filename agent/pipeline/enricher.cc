@@ -90,6 +90,10 @@ Enricher::Stats Enricher::apply(SampleBatch& batch) {
     auto it = cache_.find(sample.labels);
     if (it == cache_.end()) {
       Entry entry = enrich(sample.labels);
+      if (entry.outcome == Outcome::kEnriched) {
+        if (last_enriched_.size() >= max_cache_entries_) last_enriched_.clear();
+        last_enriched_.insert_or_assign(sample.labels, entry.labels);
+      }
       if (cache_.size() >= max_cache_entries_) cache_.clear();
       it = cache_.emplace(sample.labels, std::move(entry)).first;
     }
@@ -99,6 +103,13 @@ Enricher::Stats Enricher::apply(SampleBatch& batch) {
         ++stats.enriched;
         break;
       case Outcome::kUnknownPod:
+        if (isStaleMarker(sample.value)) {
+          if (auto last = last_enriched_.find(sample.labels); last != last_enriched_.end()) {
+            sample.labels = last->second;
+            ++stats.enriched;
+            break;
+          }
+        }
         ++stats.unknown_pod;
         break;
       case Outcome::kUnchanged:

@@ -50,6 +50,9 @@ class LabelKeyFilter {
 ///    unless it names another node (a `nodename` or `node` tag that is not
 ///    this node's name, as kube-state-metrics' node series do).
 /// A label the sample already carries wins; empty values are never added.
+/// A staleness marker of a pod that is gone gets the tags its series last
+/// had, so that it ends the enriched series (a discovered pod's target is
+/// retired after the pod left the snapshot).
 ///
 /// Owned by one pipeline worker; not thread-safe. The snapshot is taken once
 /// per batch. Input label set -> output label set is cached (a scrape
@@ -98,6 +101,9 @@ class Enricher {
   const std::size_t max_cache_entries_;
   std::shared_ptr<const KubeSnapshot> snapshot_;
   std::unordered_map<Labels, Entry> cache_;
+  // Input -> output of every enriched series, kept across versions (bounded
+  // like cache_) for the staleness markers of pods that are gone.
+  std::unordered_map<Labels, Labels> last_enriched_;
   // Keyed by the pod object, which the held snapshot keeps alive.
   std::unordered_map<const KubePod*, Tags> pod_tags_;
   std::unique_ptr<Tags> node_tags_;

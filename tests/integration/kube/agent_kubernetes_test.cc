@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -23,8 +24,8 @@
 namespace kubemetrics {
 namespace {
 
-using std::chrono::milliseconds;
 using scrapers::kubelet::testing::FakeKubelet;
+using std::chrono::milliseconds;
 using testing::FakeKubeApi;
 using testing::TlsCerts;
 
@@ -89,8 +90,8 @@ class AgentKubernetesTest : public ::testing::Test {
     // Capacity and allocatable as kube-state-metrics reports them for this
     // node in the same cluster (ksm/ksm-v2.19.0_k8s-1.35_nri.prom).
     api_.upsertNode(testing::nodeJson(
-        kNode, {{"node-role.kubernetes.io/control-plane", ""}, {"kubernetes.io/os", "linux"}},
-        "14", "8216887296", "14", "8216887296"));
+        kNode, {{"node-role.kubernetes.io/control-plane", ""}, {"kubernetes.io/os", "linux"}}, "14",
+        "8216887296", "14", "8216887296"));
     // A pod of another node: the field selector keeps it out.
     api_.upsertPod(testing::podJson("scraper", "elsewhere", "other-node", {{"app", "x"}}));
 
@@ -104,7 +105,11 @@ class AgentKubernetesTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void startAgent() {
+  void startAgent() { startAgentWith("", "expire_after: 1s"); }
+
+  /// `extra_sources`: more lines under `sources:`; `prometheus_options`:
+  /// more keys of exporters.prometheus.
+  void startAgentWith(const std::string& extra_sources, const std::string& prometheus_options) {
     const std::string yaml =
         std::string("cluster: itest\nnode: ") + kNode +
         "\nserver: {listen: 127.0.0.1:0}\n"
@@ -115,10 +120,11 @@ class AgentKubernetesTest : public ::testing::Test {
         "    node_labels: {allow: ['kubernetes\\.io/os']}\n"
         "sources:\n  host: {enabled: false}\n  ec2: {enabled: false}\n"
         "  kubelet:\n    enabled: true\n    url: " +
-        kubelet_->url() + "\n    interval: 300ms\n    timeout: 250ms\n    bearer_token_file: " +
-        dir_ + "/kubelet-token\n    ca_file: " + TlsCerts::shared().ca_cert +
-        "\n    kubernetes_metrics: true\n"
-        "exporters:\n  prometheus: {enabled: true, path: /metrics, expire_after: 1s}\n";
+        kubelet_->url() +
+        "\n    interval: 300ms\n    timeout: 250ms\n    bearer_token_file: " + dir_ +
+        "/kubelet-token\n    ca_file: " + TlsCerts::shared().ca_cert +
+        "\n    kubernetes_metrics: true\n" + extra_sources +
+        "exporters:\n  prometheus: {enabled: true, path: /metrics, " + prometheus_options + "}\n";
     auto agent = Agent::create(yaml, "test");
     ASSERT_TRUE(agent) << agent.error().message();
     agent_ = std::move(*agent);
@@ -139,10 +145,17 @@ class AgentKubernetesTest : public ::testing::Test {
 TEST_F(AgentKubernetesTest, PodSamplesCarryTheirPodsLabelsAndWorkload) {
   startAgent();
   const std::vector<std::string> coredns = {"pod_name=\"" + std::string(kCoreDns) + "\""};
-  ASSERT_TRUE(waitFor([&] {
-    return !lines(metrics(), "kubernetes_pod_memory_working_set", {"label_k8s_app=\"kube-dns\""})
-                .empty();
-  })) << metrics();
+  // A scrape before the first pod list completes goes out unenriched; its
+  // series expire from the page after expire_after (1s).
+  auto allEnriched = [&](const std::string& page) {
+    const auto pods = lines(page, "kubernetes_pod_memory_working_set", {});
+    for (const std::string& line : pods) {
+      if (line.find("phase=\"") == std::string::npos) return false;
+    }
+    const auto node = lines(page, "kubernetes_node_memory_working_set", {});
+    return pods.size() > 10 && node.size() == 1 && node[0].find("node_role") != std::string::npos;
+  };
+  ASSERT_TRUE(waitFor([&] { return allEnriched(metrics()); })) << metrics();
   const std::string page = metrics();
   for (const std::string& line : lines(page, "kubernetes_pod_memory_working_set", coredns)) {
     EXPECT_NE(line.find("label_k8s_app=\"kube-dns\""), std::string::npos) << line;
@@ -150,15 +163,7 @@ TEST_F(AgentKubernetesTest, PodSamplesCarryTheirPodsLabelsAndWorkload) {
     EXPECT_NE(line.find("workload_name=\"coredns\""), std::string::npos) << line;
     EXPECT_NE(line.find("phase=\"Running\""), std::string::npos) << line;
   }
-  EXPECT_FALSE(lines(page, "kubernetes_pod_memory_working_set", coredns).empty()) << page;
-  // Every pod of the summary is in the API's list: each pod sample is
-  // enriched (static pods have no workload, every pod a phase).
-  std::size_t pod_lines = 0;
-  for (const std::string& line : lines(page, "kubernetes_pod_memory_working_set", {})) {
-    ++pod_lines;
-    EXPECT_NE(line.find("phase=\""), std::string::npos) << line;
-  }
-  EXPECT_GT(pod_lines, 10u);
+  EXPECT_EQ(lines(page, "kubernetes_pod_memory_working_set", coredns).size(), 1u) << page;
   // Node-level samples: the node's role and the allowed node label only.
   const auto node_lines = lines(page, "kubernetes_node_memory_working_set", {});
   ASSERT_EQ(node_lines.size(), 1u) << page;
@@ -172,7 +177,9 @@ TEST_F(AgentKubernetesTest, PodSamplesCarryTheirPodsLabelsAndWorkload) {
 TEST_F(AgentKubernetesTest, RelabelDeleteAndGoneFollowTheApiWithinOneEvent) {
   startAgent();
   const std::vector<std::string> coredns = {"pod_name=\"" + std::string(kCoreDns) + "\""};
-  auto corednsLines = [&] { return lines(metrics(), "kubernetes_pod_memory_working_set", coredns); };
+  auto corednsLines = [&] {
+    return lines(metrics(), "kubernetes_pod_memory_working_set", coredns);
+  };
   ASSERT_TRUE(waitFor([&] {
     auto l = corednsLines();
     return !l.empty() && l[0].find("label_k8s_app=\"kube-dns\"") != std::string::npos;
@@ -237,6 +244,84 @@ TEST_F(AgentKubernetesTest, RequestsAndLimitsEqualThePodSpecAndTheNode) {
   // The node: the Node object's capacity and allocatable.
   EXPECT_EQ(one("kubernetes_node_cpu_node_capacity", {}), 14000);
   EXPECT_EQ(one("kubernetes_node_memory_node_allocatable", {}), 8216887296.0);
+}
+
+/// A pod's metrics endpoint on 127.0.0.1: the exposition text, and how
+/// often it was asked.
+class PodEndpoint {
+ public:
+  explicit PodEndpoint(std::string body) : body_(std::move(body)) {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      ++requests_;
+      res.set_content(body_, "text/plain; version=0.0.4");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 5000 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  }
+  ~PodEndpoint() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  const std::string body_;
+  httplib::Server server_;
+  std::atomic<int> requests_{0};
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(AgentKubernetesTest, AnnotatedPodsOfThisNodeAreScrapedUntilTheyGo) {
+  PodEndpoint web("app_requests_total{code=\"200\"} 7\n");
+  PodEndpoint worker("app_jobs_total 3\n");
+  PodEndpoint plain("app_plain 1\n");
+  PodEndpoint remote("app_remote 1\n");
+  const std::map<std::string, std::string> scrape = {{"prometheus.io/scrape", "true"}};
+  api_.upsertPod(testing::podJson("shop", "web-5d9f7c-abcde", kNode, {{"app", "web"}}, scrape,
+                                  "127.0.0.1", web.port()));
+  api_.upsertPod(testing::podJson("shop", "worker-6b8c9d-fghij", kNode, {{"app", "worker"}}, scrape,
+                                  "127.0.0.1", worker.port()));
+  api_.upsertPod(testing::podJson("shop", "plain-1", kNode, {{"app", "plain"}}, {}, "127.0.0.1",
+                                  plain.port()));
+  api_.upsertPod(testing::podJson("shop", "remote-1", "other-node", {{"app", "remote"}}, scrape,
+                                  "127.0.0.1", remote.port()));
+  kubelet_->setStatus(500);  // only the discovered targets on the page
+  startAgentWith("  kubernetes_pods: {enabled: true, interval: 300ms}\n", "expire_after: 60s");
+
+  const std::vector<std::string> web_series = {"namespace=\"shop\"", "pod=\"web-5d9f7c-abcde\"",
+                                               "container=\"main\"", "label_app=\"web\"",
+                                               "job=\"kubernetes-pods\""};
+  ASSERT_TRUE(waitFor([&] {
+    const std::string page = metrics();
+    return !lines(page, "app_requests_total", web_series).empty() &&
+           !lines(page, "app_jobs_total", {"pod=\"worker-6b8c9d-fghij\""}).empty();
+  })) << metrics();
+  const std::string page = metrics();
+  EXPECT_EQ(value(lines(page, "app_requests_total", web_series)[0]), 7);
+  EXPECT_FALSE(lines(page, "up", {"pod=\"web-5d9f7c-abcde\""}).empty()) << page;
+  EXPECT_EQ(plain.requests(), 0);
+  EXPECT_EQ(remote.requests(), 0);
+
+  // The pod goes: its scrape stops, and staleness markers take its series
+  // off the page long before expire_after (60s) would.
+  api_.deletePod("shop", "web-5d9f7c-abcde");
+  ASSERT_TRUE(waitFor([&] {
+    const std::string now = metrics();
+    return lines(now, "app_requests_total", {}).empty() &&
+           lines(now, "up", {"pod=\"web-5d9f7c-abcde\""}).empty();
+  })) << metrics();
+  const int asked = web.requests();
+  const int worker_before = worker.requests();
+  ASSERT_TRUE(waitFor([&] { return worker.requests() >= worker_before + 3; }));
+  EXPECT_EQ(web.requests(), asked);
+  EXPECT_FALSE(lines(metrics(), "app_jobs_total", {}).empty());
+  EXPECT_EQ(plain.requests(), 0);
+  EXPECT_EQ(remote.requests(), 0);
 }
 
 }  // namespace

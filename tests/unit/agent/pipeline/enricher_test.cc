@@ -130,6 +130,31 @@ TEST(EnricherTest, DeletedPodsSamplesPassUnchangedAndAreCounted) {
   EXPECT_EQ(stats.unknown_pod, 1u);
 }
 
+// A discovered pod's target is retired after the pod left the snapshot:
+// its staleness markers must end the enriched series, not a bare one.
+TEST(EnricherTest, StalenessMarkerOfADeletedPodKeepsTheTagsItsSeriesHad) {
+  FakeKubeMetadata kube;
+  kube.setPod(webPod({{"app", "web"}}));
+  auto enricher = makeEnricher(kube);
+  SampleBatch first = batchOf({kubeletPodSample()});
+  enricher->apply(first);
+  const Labels enriched = first.samples[0].labels;
+  ASSERT_EQ(enriched.get("label.app"), "web");
+
+  kube.deletePod("shop", "web-7d4b9c-x2x9z");
+  kube.setPod(webPod({{"app", "other"}}));  // more versions in between
+  kube.deletePod("shop", "web-7d4b9c-x2x9z");
+  SampleBatch markers = batchOf({kubeletPodSample(), kubeletPodSample()});
+  markers.samples[0].value = kStaleNaN;
+  const Enricher::Stats stats = enricher->apply(markers);
+
+  EXPECT_EQ(markers.samples[0].labels, enriched);
+  EXPECT_TRUE(isStaleMarker(markers.samples[0].value));
+  EXPECT_EQ(markers.samples[1].labels, kubeletPodSample());  // a value: unchanged
+  EXPECT_EQ(stats.enriched, 1u);
+  EXPECT_EQ(stats.unknown_pod, 1u);
+}
+
 TEST(EnricherTest, PodNotYetListedPassesUnchanged) {
   FakeKubeMetadata kube;
   auto enricher = makeEnricher(kube);
