@@ -6,7 +6,8 @@
 #   2. clang ASan+UBSan: every test, then each libFuzzer target for a
 #      bounded time;
 #   3. clang TSan: the tests of the concurrent parts (ring, interning,
-#      pipeline, clock, scheduler, push exporter, HTTP server).
+#      pipeline, clock, scheduler, push exporter, HTTP server, Kubernetes
+#      watches).
 # Sized for a 2-core CI machine (ninja, ccache).
 #
 # Stress mode, for developers before they touch concurrent code (CI does
