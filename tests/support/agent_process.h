@@ -40,13 +40,15 @@ struct AgentProcess {
   }
 
   /// The value of the self-metric `name` with exactly `labels` (as the
-  /// exposition prints them, e.g. `exporter="remote_write"`) on the agent's
-  /// /metrics, or -1 when the page or the series is missing.
+  /// exposition prints them, e.g. `exporter="remote_write"`; "" for a series
+  /// without labels) on the agent's /metrics, or -1 when the page or the
+  /// series is missing.
   double metric(const std::string& name, const std::string& labels) const {
     httplib::Client client("127.0.0.1", port);
     auto res = client.Get("/metrics");
     if (!res || res->status != 200) return -1;
-    const std::string key = name + "{" + labels + "} ";
+    // At a line start: "name " also ends the HELP and TYPE lines' prefix.
+    const std::string key = "\n" + (labels.empty() ? name + " " : name + "{" + labels + "} ");
     const auto at = res->body.find(key);
     if (at == std::string::npos) return -1;
     return std::stod(res->body.substr(at + key.size()));
