@@ -68,8 +68,10 @@ PodTarget makeTarget(const KubePod& pod, const std::string& scheme, const std::s
 Discovery discoverTargets(const KubeSnapshot& snapshot, std::string_view node,
                           const NamespaceFilter& namespaces) {
   Discovery found;
-  for (const auto& [pod_key, pod_ptr] : snapshot.pods) {
-    const KubePod& pod = *pod_ptr;
+  for (const auto& entry : snapshot.pods) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& pod_key = entry.first;
+    const KubePod& pod = *entry.second;
     if (pod.node_name != node || annotation(pod, kScrapeAnnotation) != "true") continue;
     // A finished pod's IP may already belong to another pod.
     if (pod.phase == "Succeeded" || pod.phase == "Failed") continue;
