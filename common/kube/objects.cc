@@ -107,12 +107,39 @@ class Decoder {
     return asObject(*value, Path(parent, key), out);
   }
 
+  bool readRequiredObject(dom::object object, std::string_view key, const Path& parent,
+                          dom::object& out) {
+    bool present = false;
+    if (!readObject(object, key, parent, out, present)) return false;
+    return present || fail(Path(parent, key), "missing");
+  }
+
   bool readArray(dom::object object, std::string_view key, const Path& parent, dom::array& out,
                  bool& present) {
     auto value = member(object, key);
     present = value.has_value();
     if (!present) return true;
     if (value->get_array().get(out) != SUCCESS) return fail(Path(parent, key), "expected an array");
+    return true;
+  }
+
+  // Calls each(element, element_path, index) for every element of the
+  // array member `key`, each of which must be an object; absent or null:
+  // no call. Stops at the first false.
+  template <typename Each>
+  bool forEachObject(dom::object object, std::string_view key, const Path& parent, Each each) {
+    dom::array array;
+    bool present = false;
+    if (!readArray(object, key, parent, array, present)) return false;
+    if (!present) return true;
+    const Path path(parent, key);
+    std::size_t index = 0;
+    for (dom::element entry : array) {
+      const Path entry_path(path, index);
+      dom::object element;
+      if (!asObject(entry, entry_path, element) || !each(element, entry_path, index)) return false;
+      ++index;
+    }
     return true;
   }
 
@@ -165,131 +192,105 @@ class Decoder {
   }
 
   bool readPorts(dom::object container, const Path& parent, std::vector<KubeContainerPort>& out) {
-    dom::array ports;
-    bool present = false;
-    if (!readArray(container, "ports", parent, ports, present)) return false;
-    if (!present) return true;
-    const Path path(parent, "ports");
-    std::size_t index = 0;
-    for (dom::element entry : ports) {
-      const Path entry_path(path, index++);
-      dom::object port_object;
-      if (!asObject(entry, entry_path, port_object)) return false;
-      KubeContainerPort port;
-      if (!readString(port_object, "name", entry_path, port.name) ||
-          !readInt(port_object, "containerPort", entry_path, port.port) ||
-          !readString(port_object, "protocol", entry_path, port.protocol)) {
-        return false;
-      }
-      out.push_back(std::move(port));
-    }
-    return true;
+    return forEachObject(container, "ports", parent,
+                         [&](dom::object port_object, const Path& entry_path, std::size_t) {
+                           KubeContainerPort port;
+                           if (!readString(port_object, "name", entry_path, port.name) ||
+                               !readInt(port_object, "containerPort", entry_path, port.port) ||
+                               !readString(port_object, "protocol", entry_path, port.protocol)) {
+                             return false;
+                           }
+                           out.push_back(std::move(port));
+                           return true;
+                         });
   }
 
   bool readContainers(dom::object spec, const Path& spec_path, std::vector<KubeContainer>& out) {
-    dom::array containers;
-    bool present = false;
-    if (!readArray(spec, "containers", spec_path, containers, present)) return false;
-    if (!present) return true;
-    const Path path(spec_path, "containers");
-    std::size_t index = 0;
-    for (dom::element entry : containers) {
-      const Path entry_path(path, index++);
-      dom::object container_object;
-      if (!asObject(entry, entry_path, container_object)) return false;
-      KubeContainer container;
-      if (!readString(container_object, "name", entry_path, container.name) ||
-          !readPorts(container_object, entry_path, container.ports)) {
-        return false;
-      }
-      dom::object resources;
-      bool has_resources = false;
-      if (!readObject(container_object, "resources", entry_path, resources, has_resources)) {
-        return false;
-      }
-      if (has_resources) {
-        const Path resources_path(entry_path, "resources");
-        if (!readResources(resources, "requests", resources_path, container.requests) ||
-            !readResources(resources, "limits", resources_path, container.limits)) {
-          return false;
-        }
-      }
-      out.push_back(std::move(container));
+    return forEachObject(spec, "containers", spec_path,
+                         [&](dom::object container_object, const Path& entry_path, std::size_t) {
+                           KubeContainer container;
+                           if (!readString(container_object, "name", entry_path, container.name) ||
+                               !readPorts(container_object, entry_path, container.ports) ||
+                               !readContainerResources(container_object, entry_path, container)) {
+                             return false;
+                           }
+                           out.push_back(std::move(container));
+                           return true;
+                         });
+  }
+
+  bool readContainerResources(dom::object container_object, const Path& entry_path,
+                              KubeContainer& container) {
+    dom::object resources;
+    bool has_resources = false;
+    if (!readObject(container_object, "resources", entry_path, resources, has_resources)) {
+      return false;
     }
-    return true;
+    if (!has_resources) return true;
+    const Path resources_path(entry_path, "resources");
+    return readResources(resources, "requests", resources_path, container.requests) &&
+           readResources(resources, "limits", resources_path, container.limits);
   }
 
   // Joins status.containerStatuses[] to the spec containers by name.
   bool readContainerStatuses(dom::object status, const Path& status_path,
                              std::vector<KubeContainer>& containers) {
-    dom::array statuses;
-    bool present = false;
-    if (!readArray(status, "containerStatuses", status_path, statuses, present)) return false;
-    if (!present) return true;
-    const Path path(status_path, "containerStatuses");
-    std::size_t index = 0;
-    for (dom::element entry : statuses) {
-      const Path entry_path(path, index++);
-      dom::object status_object;
-      if (!asObject(entry, entry_path, status_object)) return false;
-      std::string name;
-      if (!readString(status_object, "name", entry_path, name)) return false;
-      auto container = std::find_if(containers.begin(), containers.end(),
-                                    [&](const KubeContainer& c) { return c.name == name; });
-      // A status without a spec container (an ephemeral debug container
-      // reports elsewhere; this is defensive) is skipped.
-      KubeContainer ignored;
-      KubeContainer& target = container == containers.end() ? ignored : *container;
-      if (!readInt(status_object, "restartCount", entry_path, target.restart_count)) return false;
-      dom::object state;
-      bool has_state = false;
-      if (!readObject(status_object, "state", entry_path, state, has_state)) return false;
-      if (!has_state) continue;
-      const Path state_path(entry_path, "state");
-      for (std::string_view kind : {"running", "waiting", "terminated"}) {
-        dom::object detail;
-        bool has_detail = false;
-        if (!readObject(state, kind, state_path, detail, has_detail)) return false;
-        if (!has_detail) continue;
-        target.state.assign(kind);
-        if (kind != "running" &&
-            !readString(detail, "reason", Path(state_path, kind), target.reason)) {
-          return false;
-        }
-        break;
-      }
-    }
-    return true;
+    return forEachObject(
+        status, "containerStatuses", status_path,
+        [&](dom::object status_object, const Path& entry_path, std::size_t) {
+          std::string name;
+          if (!readString(status_object, "name", entry_path, name)) return false;
+          auto container = std::find_if(containers.begin(), containers.end(),
+                                        [&](const KubeContainer& c) { return c.name == name; });
+          // A status without a spec container (an ephemeral debug container
+          // reports elsewhere; this is defensive) is skipped.
+          KubeContainer ignored;
+          KubeContainer& target = container == containers.end() ? ignored : *container;
+          if (!readInt(status_object, "restartCount", entry_path, target.restart_count))
+            return false;
+          dom::object state;
+          bool has_state = false;
+          if (!readObject(status_object, "state", entry_path, state, has_state)) return false;
+          if (!has_state) return true;
+          const Path state_path(entry_path, "state");
+          for (std::string_view kind : {"running", "waiting", "terminated"}) {
+            dom::object detail;
+            bool has_detail = false;
+            if (!readObject(state, kind, state_path, detail, has_detail)) return false;
+            if (!has_detail) continue;
+            target.state.assign(kind);
+            if (kind != "running" &&
+                !readString(detail, "reason", Path(state_path, kind), target.reason)) {
+              return false;
+            }
+            break;
+          }
+          return true;
+        });
   }
 
   // The controller owner reference (controller=true, else the first),
   // followed one step from a ReplicaSet to its Deployment by the
   // pod-template-hash suffix the Deployment controller gives the name.
   bool readWorkload(dom::object metadata, const Path& metadata_path, KubePod& pod) {
-    dom::array owners;
-    bool present = false;
-    if (!readArray(metadata, "ownerReferences", metadata_path, owners, present)) return false;
-    if (!present) return true;
-    const Path path(metadata_path, "ownerReferences");
-    std::size_t index = 0;
     bool found_controller = false;
-    for (dom::element entry : owners) {
-      const Path entry_path(path, index);
-      dom::object owner;
-      if (!asObject(entry, entry_path, owner)) return false;
-      bool controller = false;
-      if (!readBool(owner, "controller", entry_path, controller)) return false;
-      if (index == 0 || (controller && !found_controller)) {
-        pod.workload_kind.clear();
-        pod.workload_name.clear();
-        if (!readString(owner, "kind", entry_path, pod.workload_kind) ||
-            !readString(owner, "name", entry_path, pod.workload_name)) {
-          return false;
-        }
-        found_controller = controller;
-      }
-      ++index;
-    }
+    const bool read =
+        forEachObject(metadata, "ownerReferences", metadata_path,
+                      [&](dom::object owner, const Path& entry_path, std::size_t index) {
+                        bool controller = false;
+                        if (!readBool(owner, "controller", entry_path, controller)) return false;
+                        if (index == 0 || (controller && !found_controller)) {
+                          pod.workload_kind.clear();
+                          pod.workload_name.clear();
+                          if (!readString(owner, "kind", entry_path, pod.workload_kind) ||
+                              !readString(owner, "name", entry_path, pod.workload_name)) {
+                            return false;
+                          }
+                          found_controller = controller;
+                        }
+                        return true;
+                      });
+    if (!read) return false;
     if (pod.workload_kind == "ReplicaSet") {
       auto hash = pod.labels.find("pod-template-hash");
       if (hash != pod.labels.end() && !hash->second.empty()) {
@@ -309,9 +310,7 @@ class Decoder {
     dom::object object;
     if (!asObject(root, root_path, object)) return false;
     dom::object metadata;
-    bool has_metadata = false;
-    if (!readObject(object, "metadata", root_path, metadata, has_metadata)) return false;
-    if (!has_metadata) return fail(Path(root_path, "metadata"), "missing");
+    if (!readRequiredObject(object, "metadata", root_path, metadata)) return false;
     const Path metadata_path(root_path, "metadata");
     if (!readString(metadata, "namespace", metadata_path, pod.namespace_name) ||
         !readString(metadata, "name", metadata_path, pod.name) ||
@@ -351,9 +350,7 @@ class Decoder {
     dom::object object;
     if (!asObject(root, root_path, object)) return false;
     dom::object metadata;
-    bool has_metadata = false;
-    if (!readObject(object, "metadata", root_path, metadata, has_metadata)) return false;
-    if (!has_metadata) return fail(Path(root_path, "metadata"), "missing");
+    if (!readRequiredObject(object, "metadata", root_path, metadata)) return false;
     const Path metadata_path(root_path, "metadata");
     if (!readString(metadata, "name", metadata_path, node.name) ||
         !readStringMap(metadata, "labels", metadata_path, node.labels)) {
