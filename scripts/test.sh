@@ -125,7 +125,7 @@ else
   rm -rf "$fuzz_work"
 fi
 
-stage "clang TSan build (ring, interning, pipeline, clock, scheduler, push exporter, HTTP server)"
+stage "clang TSan build (ring, interning, pipeline, clock, scheduler, push exporter, HTTP server, Kubernetes watches)"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++-14 -DKM_SANITIZE=thread -DKM_TEST_SUBSET=tsan -DKM_BUILD_BENCH=OFF -DKM_WERROR=ON
 ninja -C build/tsan
