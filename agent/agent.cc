@@ -17,6 +17,8 @@ namespace kubemetrics {
 namespace {
 
 constexpr auto kSweepInterval = std::chrono::seconds(60);
+// How long start() waits for the first Kubernetes pod and node LISTs.
+constexpr auto kKubeSyncWait = std::chrono::seconds(5);
 
 struct Components {
   std::vector<SourcePtr> sources;
@@ -195,10 +197,12 @@ Result<void> Agent::start() {
   auto bound = server_->start(config_.server.listen);
   if (!bound) return bound;
   pipeline_->start();
-  // Before the sources: the first scrapes find the pods already listed
-  // when the API answers quickly (a component copes with an unsynced
-  // snapshot).
+  // Before the sources, and waited for (bounded): the first scrapes find
+  // the pods listed, so no series goes out unenriched. An API server that
+  // does not answer in time delays nothing further (the components cope
+  // with an unsynced snapshot, the watches keep trying).
   kube_->start();
+  kube_->waitForSync(deadlineIn(kKubeSyncWait));
   scheduler_->start();
   housekeeping_ = std::thread([this] { housekeeping(); });
   ready_.store(true);

@@ -141,6 +141,16 @@ void KubeMetadataService::stop() {
   node_->stop();
 }
 
+bool KubeMetadataService::waitForSync(Deadline deadline) {
+  if (!pods_) return false;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (synced_.wait_until(lock, deadline, [this] { return current_->synced; })) return true;
+  logWarn(kLog) << "the first pod and node lists from " << server_
+                << " are not in yet; going on without them (samples lack pod metadata until "
+                   "they arrive)";
+  return false;
+}
+
 std::shared_ptr<const KubeSnapshot> KubeMetadataService::snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   return current_;
@@ -173,6 +183,7 @@ void KubeMetadataService::publish(Edit edit) {
     current_ = published;
     subscribers = subscribers_;
   }
+  if (published->synced) synced_.notify_all();
   // Still under publish_mu_: the other watch thread waits, so the
   // subscribers see one version after the other.
   for (const auto& notify : subscribers) notify(*published);

@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "common/http/secret_file.h"
 #include "common/kube/api_config.h"
 #include "common/kube/reflector.h"
+#include "kubemetrics/deadline.h"
 #include "kubemetrics/kube_metadata.h"
 
 namespace kubemetrics::kube {
@@ -59,6 +61,12 @@ class KubeMetadataService final : public KubeMetadata, public KubeMetadataProvid
   void start();
   /// Stops them (cancels the requests in flight); idempotent.
   void stop();
+  /// Blocks until the first LISTs are in (the snapshot is synced) or
+  /// `deadline` (then logs a warning); true when synced. Returns false at
+  /// once when the watches do not run (nothing acquired them). For the
+  /// agent's start: the first scrapes then find the pods known, so no
+  /// series goes out unenriched.
+  bool waitForSync(Deadline deadline);
 
   /// The API server in use ("" before acquire()).
   const std::string& server() const { return server_; }
@@ -102,7 +110,8 @@ class KubeMetadataService final : public KubeMetadata, public KubeMetadataProvid
   std::size_t pod_bytes_ = 0;   // guarded by publish_mu_
   std::size_t node_bytes_ = 0;  // guarded by publish_mu_
 
-  mutable std::mutex mu_;  // the current snapshot and the subscriber list
+  mutable std::mutex mu_;           // the current snapshot and the subscriber list
+  std::condition_variable synced_;  // with mu_: current_ became synced
   std::shared_ptr<const KubeSnapshot> current_;
   std::vector<std::function<void(const KubeSnapshot&)>> subscribers_;
 };

@@ -145,18 +145,16 @@ class AgentKubernetesTest : public ::testing::Test {
 TEST_F(AgentKubernetesTest, PodSamplesCarryTheirPodsLabelsAndWorkload) {
   startAgent();
   const std::vector<std::string> coredns = {"pod_name=\"" + std::string(kCoreDns) + "\""};
-  // A scrape before the first pod list completes goes out unenriched; its
-  // series expire from the page after expire_after (1s).
-  auto allEnriched = [&](const std::string& page) {
-    const auto pods = lines(page, "kubernetes_pod_memory_working_set", {});
-    for (const std::string& line : pods) {
-      if (line.find("phase=\"") == std::string::npos) return false;
-    }
-    const auto node = lines(page, "kubernetes_node_memory_working_set", {});
-    return pods.size() > 10 && node.size() == 1 && node[0].find("node_role") != std::string::npos;
-  };
-  ASSERT_TRUE(waitFor([&] { return allEnriched(metrics()); })) << metrics();
-  const std::string page = metrics();
+  // The agent starts its sources once the first pod and node lists are in:
+  // the first page that has pod series has them all enriched.
+  std::string page;
+  ASSERT_TRUE(waitFor([&] {
+    page = metrics();
+    return lines(page, "kubernetes_pod_memory_working_set", {}).size() > 10;
+  })) << metrics();
+  for (const std::string& line : lines(page, "kubernetes_pod_memory_working_set", {})) {
+    EXPECT_NE(line.find("phase=\""), std::string::npos) << line;
+  }
   for (const std::string& line : lines(page, "kubernetes_pod_memory_working_set", coredns)) {
     EXPECT_NE(line.find("label_k8s_app=\"kube-dns\""), std::string::npos) << line;
     EXPECT_NE(line.find("workload_kind=\"Deployment\""), std::string::npos) << line;

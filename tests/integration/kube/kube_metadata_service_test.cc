@@ -158,6 +158,26 @@ class KubeMetadataServiceTest : public ::testing::Test {
   std::unique_ptr<KubeMetadataService> service_;
 };
 
+TEST_F(KubeMetadataServiceTest, WaitForSyncReturnsOnceBothListsAreIn) {
+  service_ = std::make_unique<KubeMetadataService>(config(), kNode, registry_);
+  // Nothing acquired it: no watches run, no wait.
+  EXPECT_FALSE(service_->waitForSync(deadlineIn(60s)));
+  ASSERT_TRUE(service_->acquire("test"));
+  service_->start();
+  ASSERT_TRUE(service_->waitForSync(deadlineIn(10s)));
+  EXPECT_TRUE(service_->snapshot()->synced);
+  EXPECT_EQ(podKeys(*service_->snapshot()), fixture_keys_);
+}
+
+TEST_F(KubeMetadataServiceTest, WaitForSyncGivesUpAtItsDeadlineWhileTheApiFails) {
+  api_.failNextRequests(1000, 503);
+  service_ = std::make_unique<KubeMetadataService>(config(), kNode, registry_);
+  ASSERT_TRUE(service_->acquire("test"));
+  service_->start();
+  EXPECT_FALSE(service_->waitForSync(deadlineIn(300ms)));
+  EXPECT_FALSE(service_->snapshot()->synced);
+}
+
 TEST_F(KubeMetadataServiceTest, InitialListHoldsThisNodesPodsOnly) {
   startSynced();
   const auto snapshot = service_->snapshot();
