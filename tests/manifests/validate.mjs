@@ -22,7 +22,8 @@
 //    capability dropped, RuntimeDefault seccomp, probes on /healthz and
 //    /readyz at the port the agent's config listens on, read-only hostPath
 //    mounts matching the host source's paths, tolerations on the DaemonSet,
-//    a ClusterRole granting exactly the allowed list (no more, none missing), references
+//    a ClusterRole granting exactly the allowed list (no more, none missing),
+//    a NetworkPolicy covering every agent pod on ports they have, references
 //    between objects (ConfigMaps, ServiceAccounts, Service selector) intact.
 // 4. Each agent config embedded in a ConfigMap is written to a temp file and
 //    checked with `AGENT_BINARY --config FILE --check-config`, in the
@@ -638,6 +639,28 @@ function checkService(obj, objects, where) {
   }
 }
 
+// A NetworkPolicy must cover every agent workload (a pod it does not
+// select accepts anyone) and name ports those pods have (a port the pods
+// lack allows nothing, and the scrapers are refused).
+function checkNetworkPolicy(obj, objects, where) {
+  if (obj.kind !== "NetworkPolicy") return;
+  const selector = obj.spec?.podSelector?.matchLabels ?? {};
+  const selects = (w) => Object.entries(selector).every(([k, v]) => w.spec.template.metadata?.labels?.[k] === v);
+  const agents = objects.filter((o) => podSpecOf(o) && o.metadata.namespace === obj.metadata.namespace);
+  for (const w of agents) {
+    if (!selects(w)) fail(where, `podSelector leaves ${w.kind} ${w.metadata.name} open`);
+  }
+  for (const [i, rule] of (obj.spec.ingress ?? []).entries()) {
+    for (const p of rule.ports ?? []) {
+      for (const w of agents.filter(selects)) {
+        if (!podSpecOf(w).containers.some((c) => portNumber(c, p.port) !== undefined)) {
+          fail(where, `ingress[${i}] port ${p.port} is not a port of ${w.kind} ${w.metadata.name}`);
+        }
+      }
+    }
+  }
+}
+
 function checkBindings(obj, byId, where) {
   if (obj.kind !== "ClusterRoleBinding" && obj.kind !== "RoleBinding") return;
   const ref = obj.roleRef;
@@ -668,10 +691,11 @@ async function checkRender(name, objects) {
     checkRbac(obj, where);
     checkBindings(obj, byId, where);
     checkService(obj, objects.map((o) => o.obj), where);
+    checkNetworkPolicy(obj, objects.map((o) => o.obj), where);
     if (podSpecOf(obj)) checkWorkload(obj, byId, where, stats);
   }
   const kinds = (k) => objects.filter(({ obj }) => obj.kind === k).length;
-  for (const k of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Service"]) {
+  for (const k of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Service", "NetworkPolicy"]) {
     if (kinds(k) === 0) fail(name, `no ${k} rendered`);
   }
   ok(`${name}: ${valid}/${objects.length} objects valid against the schemas; ` +
