@@ -209,22 +209,21 @@ LineVerdict Reflector<T>::onLine(std::string_view line, std::string& resource_ve
     last_decode_error_ = event.error().message();
     return LineVerdict::kUnparsable;
   }
-  countEvent(event->type);
-  switch (event->type) {
-    case WatchEventType::kAdded:
-    case WatchEventType::kModified:
-    case WatchEventType::kDeleted:
-      store_.apply(event->type, std::move(event->object));
-      break;
-    case WatchEventType::kBookmark:
-      break;
-    case WatchEventType::kError:
-      // The server ends the stream after an ERROR event.
-      ended = ApiError{event->error_code == 410 ? ApiFailure::kGone : ApiFailure::kHttpStatus,
-                       event->error_code,
-                       options_.kind + " watch: ERROR event " + std::to_string(event->error_code) +
-                           ": " + event->error_message};
-      return LineVerdict::kStop;
+  const WatchEventType type = event->type;
+  if (type == WatchEventType::kAdded || type == WatchEventType::kModified ||
+      type == WatchEventType::kDeleted) {
+    store_.apply(type, std::move(event->object));
+  }
+  // Counted once the store published it: a reader who sees the count finds
+  // the event's effect in the snapshot.
+  countEvent(type);
+  if (type == WatchEventType::kError) {
+    // The server ends the stream after an ERROR event.
+    ended = ApiError{event->error_code == 410 ? ApiFailure::kGone : ApiFailure::kHttpStatus,
+                     event->error_code,
+                     options_.kind + " watch: ERROR event " + std::to_string(event->error_code) +
+                         ": " + event->error_message};
+    return LineVerdict::kStop;
   }
   if (!event->resource_version.empty()) resource_version = std::move(event->resource_version);
   ++events;
