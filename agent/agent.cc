@@ -108,7 +108,11 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   std::unique_ptr<Agent> agent(new Agent());
   agent->config_ = checked.config;
   agent->metrics_ = std::make_shared<prometheus::Registry>();
-  agent->server_ = std::make_unique<HttpServer>(HttpServerOptions{}, agent->metrics_.get());
+  HttpServerOptions server_options;
+  server_options.max_connections = agent->config_.server.max_connections;
+  server_options.idle_timeout = agent->config_.server.idle_timeout;
+  server_options.max_body_bytes = agent->config_.server.max_request_body;
+  agent->server_ = std::make_unique<HttpServer>(server_options, agent->metrics_.get());
 
   // Second pass on a fresh document, now creating the components: the
   // first pass proved the whole file valid before anything was built.

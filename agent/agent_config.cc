@@ -82,6 +82,15 @@ ServerConfig parseServer(ConfigNode& node) {
   if (!splitListenAddress(server.listen, nullptr, nullptr)) {
     node.error("listen", "expected ADDR:PORT such as 0.0.0.0:9464 (got \"" + server.listen + "\")");
   }
+  server.max_connections = static_cast<std::size_t>(
+      node.getInt("max_connections", static_cast<std::int64_t>(server.max_connections), 1, 100000));
+  server.idle_timeout = node.getDuration("idle_timeout", server.idle_timeout);
+  if (server.idle_timeout < std::chrono::seconds(1)) {
+    node.error("idle_timeout",
+               "must be at least 1s (got " + std::to_string(server.idle_timeout.count()) + "ms)");
+    server.idle_timeout = ServerConfig{}.idle_timeout;
+  }
+  server.max_request_body = node.getBytes("max_request_body", server.max_request_body, true);
   node.finish();
   return server;
 }

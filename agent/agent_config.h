@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,6 +17,14 @@ namespace kubemetrics {
 /// `server:`: the agent's own HTTP endpoint.
 struct ServerConfig {
   std::string listen = "0.0.0.0:9464";  // ADDR:PORT for /metrics /healthz /readyz
+  // Open connections beyond which new ones are closed at once (counted):
+  // a misbehaving client cannot hold every slot and starve the probes.
+  std::size_t max_connections = 64;
+  // Keep-alive idle and slow-peer bound per read or write.
+  std::chrono::milliseconds idle_timeout{30000};
+  // Largest request body; 0 (default): every route is GET-only, a body is
+  // answered 413 before it is read.
+  std::uint64_t max_request_body = 0;
 };
 
 /// Allow/deny lists of label keys (RE2, full match on the key; deny wins).

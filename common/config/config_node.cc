@@ -441,13 +441,13 @@ std::chrono::milliseconds ConfigNode::getDuration(std::string_view key,
   return result;
 }
 
-std::uint64_t ConfigNode::getBytes(std::string_view key, std::uint64_t def) {
+std::uint64_t ConfigNode::getBytes(std::string_view key, std::uint64_t def, bool allow_zero) {
   state_->read.emplace_back(key);
   std::uint64_t result = def;
   if (auto value = presentValue(state_->node, key)) {
     if (!value->IsScalar()) {
       error(key, "expected a size such as 1048576, 512MiB or 1GiB" + got(*value));
-    } else if (auto parsed = parseBytes(value->Scalar())) {
+    } else if (auto parsed = parseBytes(value->Scalar(), allow_zero)) {
       result = *parsed;
     } else {
       error(key, parsed.error().message() + got(*value));

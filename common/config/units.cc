@@ -170,7 +170,7 @@ std::string formatDuration(std::chrono::milliseconds duration) {
   return out;
 }
 
-Result<std::uint64_t> parseBytes(std::string_view text) {
+Result<std::uint64_t> parseBytes(std::string_view text, bool allow_zero) {
   if (text.empty()) return invalid(kBytesExpected);
   if (text[0] == '-') {
     std::size_t pos = 1;
@@ -199,7 +199,7 @@ Result<std::uint64_t> parseBytes(std::string_view text) {
   if (tooLong || total > static_cast<Wide>(std::numeric_limits<std::int64_t>::max())) {
     return invalid("too large");
   }
-  if (total == 0) return invalid("must be > 0");
+  if (total == 0 && !allow_zero) return invalid("must be > 0");
   return static_cast<std::uint64_t>(total);
 }
 

@@ -29,8 +29,8 @@ std::string formatDuration(std::chrono::milliseconds duration);
 /// KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024; Ki, Mi,
 /// Gi, Ti as in Kubernetes quantities are accepted too). Decimals allowed
 /// when the result is a whole number of bytes ("1.5GiB"). The result is > 0
-/// and fits in an int64. Thread-safe.
-Result<std::uint64_t> parseBytes(std::string_view text);
+/// (or 0 too, with `allow_zero`) and fits in an int64. Thread-safe.
+Result<std::uint64_t> parseBytes(std::string_view text, bool allow_zero = false);
 
 /// Canonical form of a byte size, read back by parseBytes: the unit that
 /// divides it exactly with the smallest number in front ("1GiB", "10MB",

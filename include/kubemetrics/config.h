@@ -50,8 +50,9 @@ class ConfigNode {
   std::int64_t getInt(std::string_view key, std::int64_t def, std::int64_t min, std::int64_t max);
   /// "500ms", "15s", "1m30s", "2h"; must be > 0.
   std::chrono::milliseconds getDuration(std::string_view key, std::chrono::milliseconds def);
-  /// "1024", "64KiB", "512MiB", "1GiB", "10MB"; must be > 0.
-  std::uint64_t getBytes(std::string_view key, std::uint64_t def);
+  /// "1024", "64KiB", "512MiB", "1GiB", "10MB"; must be > 0 unless
+  /// `allow_zero` (for a size where 0 means "none").
+  std::uint64_t getBytes(std::string_view key, std::uint64_t def, bool allow_zero = false);
   /// One of `allowed`.
   std::string getEnum(std::string_view key, std::string def,
                       const std::vector<std::string>& allowed);

@@ -108,6 +108,13 @@ TEST(UnitsTest, RejectsBadBytes) {
   EXPECT_EQ(bytesError("99999999999999999999"), "too large");
 }
 
+TEST(UnitsTest, ZeroBytesWhereZeroMeansNone) {
+  EXPECT_EQ(parseBytes("0", true).value_or(1), 0u);
+  EXPECT_EQ(parseBytes("0B", true).value_or(1), 0u);
+  EXPECT_EQ(parseBytes("2KiB", true).value_or(0), 2048u);
+  EXPECT_FALSE(parseBytes("-1", true).has_value());
+}
+
 TEST(UnitsTest, FormatsBytesCanonically) {
   EXPECT_EQ(formatBytes(1ULL << 30), "1GiB");
   EXPECT_EQ(formatBytes(512ULL << 20), "512MiB");
