@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "support/fake_kube_api.h"
+#include "support/fake_pod.h"
 #include "support/tls_certs.h"
 #include "unit/scrapers/kubelet/fake_kubelet.h"
 
@@ -244,41 +244,11 @@ TEST_F(AgentKubernetesTest, RequestsAndLimitsEqualThePodSpecAndTheNode) {
   EXPECT_EQ(one("kubernetes_node_memory_node_allocatable", {}), 8216887296.0);
 }
 
-/// A pod's metrics endpoint on 127.0.0.1: the exposition text, and how
-/// often it was asked.
-class PodEndpoint {
- public:
-  explicit PodEndpoint(std::string body) : body_(std::move(body)) {
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      ++requests_;
-      res.set_content(body_, "text/plain; version=0.0.4");
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 5000 && !server_.is_running(); ++i) {
-      std::this_thread::sleep_for(milliseconds(1));
-    }
-  }
-  ~PodEndpoint() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  int requests() const { return requests_.load(); }
-
- private:
-  const std::string body_;
-  httplib::Server server_;
-  std::atomic<int> requests_{0};
-  int port_ = 0;
-  std::thread thread_;
-};
-
 TEST_F(AgentKubernetesTest, AnnotatedPodsOfThisNodeAreScrapedUntilTheyGo) {
-  PodEndpoint web("app_requests_total{code=\"200\"} 7\n");
-  PodEndpoint worker("app_jobs_total 3\n");
-  PodEndpoint plain("app_plain 1\n");
-  PodEndpoint remote("app_remote 1\n");
+  testing::FakePod web("/metrics", "app_requests_total{code=\"200\"} 7\n");
+  testing::FakePod worker("/metrics", "app_jobs_total 3\n");
+  testing::FakePod plain("/metrics", "app_plain 1\n");
+  testing::FakePod remote("/metrics", "app_remote 1\n");
   const std::map<std::string, std::string> scrape = {{"prometheus.io/scrape", "true"}};
   api_.upsertPod(testing::podJson("shop", "web-5d9f7c-abcde", kNode, {{"app", "web"}}, scrape,
                                   "127.0.0.1", web.port()));
@@ -302,8 +272,8 @@ TEST_F(AgentKubernetesTest, AnnotatedPodsOfThisNodeAreScrapedUntilTheyGo) {
   const std::string page = metrics();
   EXPECT_EQ(value(lines(page, "app_requests_total", web_series)[0]), 7);
   EXPECT_FALSE(lines(page, "up", {"pod=\"web-5d9f7c-abcde\""}).empty()) << page;
-  EXPECT_EQ(plain.requests(), 0);
-  EXPECT_EQ(remote.requests(), 0);
+  EXPECT_EQ(plain.allRequests(), 0);
+  EXPECT_EQ(remote.allRequests(), 0);
 
   // The pod goes: its scrape stops, and staleness markers take its series
   // off the page long before expire_after (60s) would.
@@ -313,13 +283,13 @@ TEST_F(AgentKubernetesTest, AnnotatedPodsOfThisNodeAreScrapedUntilTheyGo) {
     return lines(now, "app_requests_total", {}).empty() &&
            lines(now, "up", {"pod=\"web-5d9f7c-abcde\""}).empty();
   })) << metrics();
-  const int asked = web.requests();
-  const int worker_before = worker.requests();
-  ASSERT_TRUE(waitFor([&] { return worker.requests() >= worker_before + 3; }));
-  EXPECT_EQ(web.requests(), asked);
+  const int asked = web.allRequests();
+  const int worker_before = worker.allRequests();
+  ASSERT_TRUE(waitFor([&] { return worker.allRequests() >= worker_before + 3; }));
+  EXPECT_EQ(web.allRequests(), asked);
   EXPECT_FALSE(lines(metrics(), "app_jobs_total", {}).empty());
-  EXPECT_EQ(plain.requests(), 0);
-  EXPECT_EQ(remote.requests(), 0);
+  EXPECT_EQ(plain.allRequests(), 0);
+  EXPECT_EQ(remote.allRequests(), 0);
 }
 
 }  // namespace
