@@ -8,6 +8,7 @@
 #include "agent/registry.h"
 #include "agent/scheduler.h"
 #include "common/config/config_document.h"
+#include "common/config/units.h"
 #include "common/http/http_server.h"
 #include "common/kube/metadata_service.h"
 #include "common/push/push_exporter.h"
@@ -22,10 +23,12 @@ constexpr auto kKubeSyncWait = std::chrono::seconds(5);
 
 struct Components {
   std::vector<SourcePtr> sources;
+  std::vector<ListenerPtr> listeners;
   std::vector<ExporterPtr> exporters;
 };
 
-/// Reads `sources:` and `exporters:` through every registered factory; with
+/// Reads `sources:` (scraped sources and listeners) and `exporters:`
+/// through every registered factory; with
 /// a null context only validates. Each factory sees its subtree even when
 /// the file omits it, so the effective config shows every default.
 /// `exporters.spool` is read into `spool` first: the context the push
@@ -42,6 +45,12 @@ Result<Components> buildComponents(ConfigNode& root, const ComponentContext* con
     auto built = entry.factory(node, context);
     if (!built) return tl::unexpected(built.error());
     for (SourcePtr& s : *built) out.sources.push_back(std::move(s));
+  }
+  for (const ListenerEntry& entry : registeredListeners()) {
+    ConfigNode node = sources.child(entry.key);
+    auto built = entry.factory(node, context);
+    if (!built) return tl::unexpected(built.error());
+    for (ListenerPtr& l : *built) out.listeners.push_back(std::move(l));
   }
   sources.finish();
   for (const ExporterEntry& entry : registeredExporters()) {
@@ -150,6 +159,7 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
                      << "): exporters deliver what they hold now";
     pipe->prepareForTermination(notice.at);
   });
+  agent->listeners_ = std::move(components->listeners);
   agent->scheduler_ = std::make_unique<Scheduler>(
       std::move(components->sources),
       [pipe](SampleBatchPtr batch) { pipe->submit(std::move(batch)); }, *agent->metrics_);
@@ -208,6 +218,10 @@ Result<void> Agent::start() {
   kube_->start();
   kube_->waitForSync(deadlineIn(kKubeSyncWait));
   scheduler_->start();
+  for (const ListenerPtr& listener : listeners_) {
+    auto listening = listener->start(*pipeline_);
+    if (!listening) return listening;
+  }
   housekeeping_ = std::thread([this] { housekeeping(); });
   ready_.store(true);
   logInfo("agent") << "kubemetrics-agent " << kAgentVersion << " serving on "
@@ -223,6 +237,8 @@ void Agent::stop() {
   const Deadline deadline = deadlineIn(config_.shutdown_timeout);
   logInfo("agent") << "stopping: draining the pipeline (at most "
                    << config_.shutdown_timeout.count() << " ms)";
+  // Listeners first: what they took in is then in the ring, and drained.
+  for (const ListenerPtr& listener : listeners_) listener->stop();
   // Half the time for the scrapes in progress, the rest (at least) for the
   // pipeline: a scrape stuck in a system call must not use up the drain.
   if (scheduler_ && !scheduler_->stop(deadlineIn(config_.shutdown_timeout / 2))) {

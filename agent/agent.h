@@ -96,6 +96,7 @@ class Agent {
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::vector<ListenerPtr> listeners_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopped_{false};
   bool sources_left_running_ = false;  // the owner's thread (stop())

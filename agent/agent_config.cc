@@ -8,6 +8,8 @@
 #include <climits>
 #include <tuple>
 
+#include "common/config/units.h"
+
 namespace kubemetrics {
 namespace {
 
@@ -189,41 +191,6 @@ exporters:
   prometheus: {enabled: true, path: /metrics}
 )yaml";
   return kDefault;
-}
-
-bool splitListenAddress(std::string_view text, std::string* host, unsigned short* port) {
-  std::string_view hostPart;
-  std::string_view portPart;
-  if (!text.empty() && text.front() == '[') {
-    const std::size_t close = text.find(']');
-    if (close == std::string_view::npos || close == 1) return false;
-    if (close + 1 >= text.size() || text[close + 1] != ':') return false;
-    hostPart = text.substr(1, close - 1);
-    portPart = text.substr(close + 2);
-    const bool ipv6Chars = std::all_of(hostPart.begin(), hostPart.end(), [](char c) {
-      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-             c == ':' || c == '.' || c == '%' || (c >= 'g' && c <= 'z');
-    });
-    if (!ipv6Chars || hostPart.find(':') == std::string_view::npos) return false;
-  } else {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    hostPart = text.substr(0, colon);
-    portPart = text.substr(colon + 1);
-    // An unbracketed IPv6 address is ambiguous ("::1:9464"), so it is refused.
-    const bool hostChars = std::all_of(hostPart.begin(), hostPart.end(), [](char c) {
-      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-             c == '.' || c == '-' || c == '_';
-    });
-    if (!hostChars) return false;
-  }
-  if (portPart.empty() || portPart.size() > 5) return false;
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(portPart.data(), portPart.data() + portPart.size(), value);
-  if (ec != std::errc() || end != portPart.data() + portPart.size() || value > 65535) return false;
-  if (host != nullptr) *host = hostPart.empty() ? "0.0.0.0" : std::string(hostPart);
-  if (port != nullptr) *port = static_cast<unsigned short>(value);
-  return true;
 }
 
 }  // namespace kubemetrics

@@ -77,8 +77,4 @@ AgentConfig parseAgentConfig(ConfigNode& root);
 /// source, /metrics on 0.0.0.0:9464, `cluster` from $CLUSTER_NAME or "local".
 std::string_view defaultConfigYaml();
 
-/// Splits "ADDR:PORT" ("0.0.0.0:9464", "127.0.0.1:0", "[::1]:9464"); false
-/// when malformed or the port is out of range.
-bool splitListenAddress(std::string_view text, std::string* host, unsigned short* port);
-
 }  // namespace kubemetrics

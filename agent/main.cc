@@ -1,6 +1,7 @@
 // kubemetrics-agent: collects node, pod and cluster metrics and forwards
 // them. See README.md and docs/configuration.md.
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -30,6 +31,21 @@ constexpr const char* kUsage =
     "  --listen ADDR:PORT override server.listen\n"
     "  --log-level LEVEL  override log_level\n"
     "  --version          print the version and exit\n";
+
+/// Raises the soft limit of open files to the hard one: every listener
+/// connection and scrape holds a descriptor, and the common soft default
+/// (1024) is far below what a node's applications may open to the proxy
+/// role. The hard limit, which the runtime sets, stays the bound.
+void raiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    kubemetrics::logDebug("agent")
+        << "open files limit raised from " << before << " to " << limit.rlim_cur;
+  }
+}
 
 struct CommandLine {
   std::string config_file;
@@ -130,6 +146,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  raiseOpenFileLimit();
 
   auto agent = Agent::create(yaml, origin, cli.overrides);
   if (!agent) {

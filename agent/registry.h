@@ -20,9 +20,17 @@ struct ExporterEntry {
   ExporterFactory* factory;
 };
 
-/// Every source and exporter the agent knows, in the order the agent builds
+/// One registered listener: its key under `sources:` (also its folder under
+/// scrapers/ and its namespace) and its factory.
+struct ListenerEntry {
+  std::string_view key;
+  ListenerFactory* factory;
+};
+
+/// Every source, listener and exporter the agent knows, in the order the agent builds
 /// them, one line each in registry.cc. Immutable.
 const std::vector<SourceEntry>& registeredSources();
+const std::vector<ListenerEntry>& registeredListeners();
 const std::vector<ExporterEntry>& registeredExporters();
 
 }  // namespace kubemetrics

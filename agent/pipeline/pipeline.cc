@@ -1,5 +1,6 @@
 #include "agent/pipeline/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "agent/pipeline/enricher.h"
@@ -40,6 +41,13 @@ struct Pipeline::Metrics {
                            .Register(registry)),
         ring_full(dropped_family.Add({{"reason", "ring_full"}})),
         shutting_down(dropped_family.Add({{"reason", "shutdown"}})),
+        offers_refused(prometheus::BuildCounter()
+                           .Name("kubemetrics_pipeline_offers_refused_total")
+                           .Help("Batches pushed to a listener that the pipeline refused for "
+                                 "now (the ring or an exporter queue half full, or stopping): "
+                                 "the listener held its sender back and offered again.")
+                           .Register(registry)
+                           .Add({})),
         filtered(prometheus::BuildCounter()
                      .Name("kubemetrics_pipeline_filtered_samples_total")
                      .Help("Samples removed by pipeline.allow/deny rules.")
@@ -98,6 +106,7 @@ struct Pipeline::Metrics {
   prometheus::Family<prometheus::Counter>& dropped_family;
   prometheus::Counter& ring_full;
   prometheus::Counter& shutting_down;
+  prometheus::Counter& offers_refused;
   prometheus::Counter& filtered;
   prometheus::Counter& enriched;
   prometheus::Counter& enrich_unknown_pod;
@@ -205,6 +214,31 @@ bool Pipeline::submit(SampleBatchPtr batch) {
   }
   submitting_.fetch_sub(1, std::memory_order_acq_rel);
   return accepted;
+}
+
+bool Pipeline::offer(SampleBatchPtr& batch) {
+  if (!batch) return true;
+  submitting_.fetch_add(1, std::memory_order_acq_rel);
+  bool accepted = false;
+  if (accepting_.load(std::memory_order_acquire) && !backedUp()) {
+    const std::size_t samples = batch->samples.size();
+    accepted = ring_.tryPush(batch.get());
+    if (accepted) {
+      (void)batch.release();
+      metrics_->received.Increment(static_cast<double>(samples));
+      metrics_->ring_batches.Set(static_cast<double>(ring_.sizeApprox()));
+    }
+  }
+  submitting_.fetch_sub(1, std::memory_order_acq_rel);
+  if (!accepted) metrics_->offers_refused.Increment();
+  return accepted;
+}
+
+bool Pipeline::backedUp() const {
+  const std::size_t limit = std::max<std::size_t>(config_.pipeline.exporter_queue_capacity / 2, 1);
+  if (ring_.sizeApprox() >= limit) return true;
+  return std::any_of(lanes_.begin(), lanes_.end(),
+                     [limit](const auto& lane) { return lane->queue.sizeApprox() >= limit; });
 }
 
 void Pipeline::start() {

@@ -17,6 +17,7 @@
 #include "kubemetrics/deadline.h"
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/kube_metadata.h"
+#include "kubemetrics/listener.h"
 #include "kubemetrics/ring.h"
 #include "kubemetrics/sample.h"
 
@@ -43,9 +44,14 @@ AgentTags::Tags configuredTags(const AgentConfig& config);
 /// once (one thread each, so each has the whole time), all by the
 /// deadline: batches still queued at the deadline are dropped and counted.
 ///
-/// Thread-safe: submit() from any thread; start() and shutdown() from the
-/// owner's thread only.
-class Pipeline {
+/// offer() (SampleSink, for the listeners) never drops: it refuses a batch
+/// while the ring or any exporter's queue is half of
+/// `exporter_queue_capacity` full, so pushed data waits at its sender, and
+/// the other half stays for the scraped sources.
+///
+/// Thread-safe: submit() and offer() from any thread; start() and
+/// shutdown() from the owner's thread only.
+class Pipeline final : public SampleSink {
  public:
   /// Fails when an allow/deny pattern (pipeline.allow/deny,
   /// pipeline.enrich.*) does not compile.
@@ -58,12 +64,14 @@ class Pipeline {
                                                   prometheus::Registry& metrics,
                                                   const AgentTags* tags = nullptr,
                                                   const KubeMetadata* kube = nullptr);
-  ~Pipeline();
+  ~Pipeline() override;
 
   /// Hands a batch to the ring. True when it entered the ring (with
   /// drop_oldest, possibly by dropping an older batch); false when it was
   /// dropped because the ring was full or the pipeline is shutting down.
   bool submit(SampleBatchPtr batch);
+  // kubemetrics::SampleSink
+  bool offer(SampleBatchPtr& batch) override;
 
   void start();
   void shutdown(Deadline deadline);
@@ -87,6 +95,7 @@ class Pipeline {
                class Enricher* enricher);
   void flusherLoop(ExporterLane& lane);
   void dropBatch(SampleBatch* batch, prometheus::Counter& counter);
+  bool backedUp() const;
 
   const AgentConfig config_;
   const bool drop_oldest_;

@@ -37,4 +37,8 @@ Result<std::uint64_t> parseBytes(std::string_view text, bool allow_zero = false)
 /// "1536B"). Thread-safe.
 std::string formatBytes(std::uint64_t bytes);
 
+/// Splits "ADDR:PORT" ("0.0.0.0:9464", "127.0.0.1:0", "[::1]:9464"); false
+/// when malformed or the port is out of range. Thread-safe.
+bool splitListenAddress(std::string_view text, std::string* host, unsigned short* port);
+
 }  // namespace kubemetrics

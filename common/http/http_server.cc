@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/http/content_encoding.h"
+#include "common/http/line_connection.h"
 #include "kubemetrics/log.h"
 #include "kubemetrics/mutex.h"
 #include "kubemetrics/thread_annotations.h"
@@ -101,6 +102,31 @@ bool isHttpParseError(const beast::error_code& ec) {
 
 bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
+enum class Protocol { kUndecided, kHttp, kLines };
+
+/// What a connection speaks, from its first bytes: an HTTP request line
+/// starts with a method and a space; anything else is a line protocol.
+Protocol sniffProtocol(std::string_view head) {
+  static constexpr std::string_view kMethods[] = {"GET",     "POST",  "PUT",   "HEAD",   "DELETE",
+                                                  "OPTIONS", "PATCH", "TRACE", "CONNECT"};
+  constexpr std::size_t kLongestMethod = 7;
+  const std::size_t space = head.find(' ');
+  if (space == std::string_view::npos) {
+    const bool enough = head.size() > kLongestMethod || head.find('\n') != std::string_view::npos;
+    return enough ? Protocol::kLines : Protocol::kUndecided;
+  }
+  const std::string_view token = head.substr(0, space);
+  return std::find(std::begin(kMethods), std::end(kMethods), token) != std::end(kMethods)
+             ? Protocol::kHttp
+             : Protocol::kLines;
+}
+
+std::string peerAddress(const beast::tcp_stream& stream) {
+  beast::error_code ec;
+  const tcp::endpoint peer = stream.socket().remote_endpoint(ec);
+  return ec ? std::string() : peer.address().to_string();
+}
+
 }  // namespace
 
 class Session;
@@ -131,6 +157,9 @@ class Server {
   std::string_view pathLabel(std::string_view path) const;
   void record(std::string_view path_label, int status, std::chrono::steady_clock::duration took);
   void forgetSession(std::uint64_t id);
+  /// Session `id` turned out to speak options().lines: a LineConnection
+  /// takes over its socket under the same id.
+  void handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes);
   LogLimiter& logLimiter() { return log_limiter_; }
 
  private:
@@ -160,7 +189,7 @@ class Server {
   std::atomic<bool> stopping_{false};
 
   Mutex mu_;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_ KM_GUARDED_BY(mu_);
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> sessions_ KM_GUARDED_BY(mu_);
   std::uint64_t next_session_id_ KM_GUARDED_BY(mu_) = 1;
 
   // Serialises start() and stop(); state_ is also read by add().
@@ -185,9 +214,10 @@ class Server {
 // buffer_), answers each, and keeps the connection while both sides want it.
 // Every member is used only on the session's strand; the owner is whichever
 // pending handler holds the shared_ptr.
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public Connection, public std::enable_shared_from_this<Session> {
  public:
-  Session(Server& server, tcp::socket&& socket) : server_(server), stream_(std::move(socket)) {}
+  Session(Server& server, tcp::socket&& socket)
+      : server_(server), stream_(std::move(socket)), executor_(stream_.get_executor()) {}
   ~Session() {
     if (id_ != 0) server_.forgetSession(id_);
   }
@@ -196,15 +226,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void setId(std::uint64_t id) { id_ = id; }
   void start() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::readHeader, shared_from_this()));
+    const bool sniff = static_cast<bool>(server_.options().lines.accept);
+    net::dispatch(executor_,
+                  beast::bind_front_handler(sniff ? &Session::sniff : &Session::readHeader,
+                                            shared_from_this()));
   }
   /// From any thread: drops the connection, cancelling what is pending.
-  void close() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->closeNow(); });
+  void close() override {
+    net::post(executor_, [self = shared_from_this()] { self->closeNow(); });
   }
 
  private:
+  void sniff();
+  void onSniff(beast::error_code ec, std::size_t bytes);
   void readHeader();
   void onHeader(beast::error_code ec, std::size_t bytes);
   void readBody();
@@ -230,7 +264,33 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 16 * 1024> drain_buffer_{};
   std::size_t drained_ = 0;
   std::uint64_t id_ = 0;
+  // The strand, kept apart from stream_, which a line connection takes over.
+  net::any_io_executor executor_;
+  bool handed_over_ = false;
 };
+
+void Session::sniff() {
+  stream_.expires_after(server_.options().idle_timeout);
+  stream_.async_read_some(buffer_.prepare(1024),
+                          beast::bind_front_handler(&Session::onSniff, shared_from_this()));
+}
+
+void Session::onSniff(beast::error_code ec, std::size_t bytes) {
+  if (ec) return closeNow();
+  buffer_.commit(bytes);
+  const auto data = buffer_.cdata();
+  const std::string_view head(static_cast<const char*>(data.data()), data.size());
+  switch (sniffProtocol(head)) {
+    case Protocol::kUndecided:
+      return sniff();
+    case Protocol::kHttp:
+      return readHeader();
+    case Protocol::kLines:
+      handed_over_ = true;
+      server_.handOver(std::exchange(id_, 0), std::move(stream_), head);
+      return;
+  }
+}
 
 void Session::readHeader() {
   const HttpServerOptions& options = server_.options();
@@ -313,6 +373,7 @@ void Session::onRequest() {
     }
   }
   request.body = std::move(message.body());
+  request.peer_address = peerAddress(stream_);
   const bool keep_alive = message.keep_alive() && !server_.stopping();
   const bool head = message.method() == bhttp::verb::head;
   const unsigned version = message.version();
@@ -423,6 +484,7 @@ void Session::shutdownAndClose() {
 }
 
 void Session::closeNow() {
+  if (handed_over_) return;
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.close();
@@ -446,9 +508,11 @@ Server::Server(HttpServerOptions options, prometheus::Registry* metrics)
                       .Register(*metrics);
     rejected_ = &prometheus::BuildCounter()
                      .Name("kubemetrics_http_connections_rejected_total")
-                     .Help("Connections closed at once because max_connections were open.")
+                     .Help(
+                         "Connections closed at once because max_connections were open, by "
+                         "server (the agent's, or a listener's).")
                      .Register(*metrics)
-                     .Add({});
+                     .Add({{"server", options_.name}});
   } catch (const std::exception& e) {
     logWarn(kComponent) << "self-metrics disabled: " << e.what();
     requests_ = nullptr;
@@ -591,6 +655,33 @@ void Server::forgetSession(std::uint64_t id) {
   sessions_.erase(id);
 }
 
+void Server::handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes) {
+  std::unique_ptr<LineConsumer> consumer;
+  try {
+    consumer = options_.lines.accept(peerAddress(stream));
+  } catch (const std::exception& e) {
+    logError(kComponent) << "line connection refused: " << e.what();
+  }
+  auto connection = consumer ? std::make_shared<LineConnection>(
+                                   std::move(stream), first_bytes, std::move(consumer),
+                                   options_.lines.max_line_bytes, options_.idle_timeout,
+                                   [this, id] { forgetSession(id); })
+                             : nullptr;
+  bool admitted = false;
+  {
+    MutexLock lock(mu_);
+    // stop() may have taken its snapshot of sessions_ already: then this
+    // connection is not started, and closes as it goes.
+    admitted = connection && !stopping_.load(std::memory_order_relaxed);
+    if (admitted) sessions_[id] = connection;
+  }
+  if (admitted) {
+    connection->start();
+  } else if (!connection) {
+    forgetSession(id);
+  }
+}
+
 void Server::runThread() {
   // Handlers here catch what they can; anything else that escapes run() is
   // logged and the thread goes back to work rather than taking the agent down.
@@ -672,7 +763,7 @@ void Server::stopLocked() {
   if (state_ == State::kStopped) return;
   const bool serving = state_ == State::kServing;
   state_ = State::kStopped;
-  std::vector<std::shared_ptr<Session>> open;
+  std::vector<std::shared_ptr<Connection>> open;
   {
     MutexLock lock(mu_);
     stopping_.store(true, std::memory_order_release);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,6 +19,40 @@ namespace http_internal {
 class Server;
 }  // namespace http_internal
 
+/// Takes the lines of one connection that speaks a newline-delimited text
+/// protocol on an HttpServer's port: like the Wavefront proxy's port 2878,
+/// which serves plain lines and HTTP on one port, the server tells the two
+/// apart by a connection's first bytes. Made per connection by
+/// LineProtocol::accept; every call comes from that connection's strand, one
+/// at a time, so a consumer needs no lock of its own.
+class LineConsumer {
+ public:
+  virtual ~LineConsumer() = default;
+  /// Complete lines, each ending in '\n', as many as one read brought.
+  virtual void consume(std::string_view lines) = 0;
+  /// A line longer than LineProtocol::max_line_bytes began; `head` is its
+  /// first bytes. The server discards the rest of it, up to the next '\n'.
+  virtual void overlong(std::string_view head) = 0;
+  /// Hands on what consume() collected. False when that cannot be done now:
+  /// the connection then stops reading (the kernel's receive window pushes
+  /// back on the sender) and calls flush() again after a pause, up to 1 s.
+  virtual bool flush() = 0;
+  /// The connection ends (peer closed, error, idle timeout, server stop).
+  /// `partial` is an unterminated last line, which is lost; `flushed` is
+  /// false when the last flush() failed, so what was collected is lost too.
+  /// Called once; no call follows.
+  virtual void finish(std::string_view partial, bool flushed) = 0;
+};
+
+/// The text protocol an HttpServer also serves on its port. Value type.
+struct LineProtocol {
+  /// Makes the consumer of one new line connection, given the peer's IP
+  /// address ("10.0.0.5"). Empty (the default): the port serves HTTP only.
+  /// Called on an io thread; must be thread-safe.
+  std::function<std::unique_ptr<LineConsumer>(std::string_view peer_address)> accept;
+  std::size_t max_line_bytes = 32 * 1024;
+};
+
 /// HttpServer's limits and tuning. Plain value type.
 struct HttpServerOptions {
   std::size_t threads = 2;                        // io threads; 0 is taken as 1
@@ -26,6 +61,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60000};  // per read/write: keep-alive idle and slow peers
   std::size_t gzip_min_bytes = 1024;              // gzip responses at least this big, when asked
   std::size_t max_connections = 512;              // beyond: accepted, closed at once, counted
+  LineProtocol lines;                             // plain-text connections besides HTTP
+  std::string name = "agent";  // label `server` of kubemetrics_http_connections_rejected_total
 };
 
 /// The agent's HTTP/1.0 and 1.1 server (Boost.Beast): /metrics, /healthz,
@@ -35,11 +72,14 @@ struct HttpServerOptions {
 /// gzip when the client accepts it. Unknown path -> 404; a handler that
 /// throws or returns a status outside 200-599 -> 500 (logged, rate
 /// limited); malformed request -> 400, header over the limit -> 431, body
-/// over the limit -> 413, then the connection is closed.
+/// over the limit -> 413, then the connection is closed. With
+/// options.lines, a connection whose first bytes are not an HTTP method and
+/// a space is a line connection (LineConsumer) instead; it counts toward
+/// max_connections and idle_timeout like any other.
 ///
 /// With a prometheus::Registry it counts kubemetrics_http_requests_total
 /// {path, code}, kubemetrics_http_request_duration_seconds{path} and
-/// kubemetrics_http_connections_rejected_total; paths that are not registered
+/// kubemetrics_http_connections_rejected_total{server}; paths that are not registered
 /// are labelled "other" so clients cannot grow the label set.
 ///
 /// Thread-safety: add() and start() are for the owning thread, before

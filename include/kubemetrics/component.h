@@ -10,6 +10,7 @@
 #include "kubemetrics/exporter.h"
 #include "kubemetrics/http.h"
 #include "kubemetrics/kube_metadata.h"
+#include "kubemetrics/listener.h"
 #include "kubemetrics/node_lifecycle.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/runtime_tags.h"
@@ -23,7 +24,8 @@ class Registry;
 // The component SDK: what a source or an exporter is given when the agent
 // builds it, and the shape of the factory it registers. A component folder
 // (scrapers/<key>/ or exporters/<key>/) defines one factory,
-// kubemetrics::scrapers::<key>::buildSources or
+// kubemetrics::scrapers::<key>::buildSources (or buildListeners, for a
+// source that is pushed to rather than scraped) or
 // kubemetrics::exporters::<key>::buildExporters, and agent/registry.cc lists
 // the key once; the same <key> names the folder, the namespace and the
 // config section (sources.<key>, exporters.<key>).
@@ -89,6 +91,10 @@ struct ComponentContext {
 using SourceFactory = Result<std::vector<SourcePtr>>(ConfigNode& node,
                                                      const ComponentContext* context);
 using ExporterFactory = Result<std::vector<ExporterPtr>>(ConfigNode& node,
+                                                         const ComponentContext* context);
+/// The same for listeners (`sources.<key>`): a listener binds its ports in
+/// Listener::start(), not in the factory.
+using ListenerFactory = Result<std::vector<ListenerPtr>>(ConfigNode& node,
                                                          const ComponentContext* context);
 
 }  // namespace kubemetrics

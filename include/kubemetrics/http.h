@@ -15,6 +15,7 @@ struct HttpRequest {
   std::string query;   // "a=b&c=d", without '?'
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string peer_address;  // the client's IP ("10.0.0.5", "::1"); "" when unknown
 
   /// The first header named `name` (case-insensitive), or "".
   std::string_view header(std::string_view name) const;

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string_view>
+
 namespace kubemetrics::testing {
 
 /// A socket listening on 127.0.0.1 at an ephemeral port (written to
@@ -39,5 +41,30 @@ class BlackHole {
   int port_ = 0;
   int fd_ = -1;
 };
+
+/// A client socket connected to 127.0.0.1:`port` (-1 on failure); the
+/// caller owns and closes it.
+inline int connectToLoopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<unsigned short>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Writes all of `data` (blocking); false when the peer is gone.
+inline bool sendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (sent <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(sent));
+  }
+  return true;
+}
 
 }  // namespace kubemetrics::testing

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/config/config_document.h"
+#include "common/config/units.h"
 #include "kubemetrics/config.h"
 #include "scrapers/ec2/ec2_source.h"
 #include "support/component_context.h"

@@ -59,7 +59,8 @@ TEST(AgentServerTest, ConnectionsBeyondMaxConnectionsAreClosed) {
 
   auto page = holder.Get("/metrics");
   ASSERT_TRUE(page);
-  EXPECT_NE(page->body.find("kubemetrics_http_connections_rejected_total 1"), std::string::npos)
+  EXPECT_NE(page->body.find("kubemetrics_http_connections_rejected_total{server=\"agent\"} 1"),
+            std::string::npos)
       << page->body;
 }
 

@@ -31,6 +31,9 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.path(); }
 std::vector<Case> registeredCases() {
   std::vector<Case> cases;
   for (const SourceEntry& e : registeredSources()) cases.push_back({"sources", std::string(e.key)});
+  for (const ListenerEntry& e : registeredListeners()) {
+    cases.push_back({"sources", std::string(e.key)});
+  }
   for (const ExporterEntry& e : registeredExporters()) {
     cases.push_back({"exporters", std::string(e.key)});
   }
@@ -48,6 +51,7 @@ std::set<std::string> split(const std::string& list) {
 // what it built; errors recorded in the document are reported in `errors`.
 struct Built {
   std::vector<SourcePtr> sources;
+  std::vector<ListenerPtr> listeners;
   std::vector<ExporterPtr> exporters;
   std::vector<std::string> errors;
 };
@@ -62,6 +66,12 @@ Result<Built> build(const Case& c, const std::string& subtree, const ComponentCo
       auto made = e.factory(node, context);
       if (!made) return tl::unexpected(made.error());
       built.sources = std::move(*made);
+    }
+    for (const ListenerEntry& e : registeredListeners()) {
+      if (e.key != c.key) continue;
+      auto made = e.factory(node, context);
+      if (!made) return tl::unexpected(made.error());
+      built.listeners = std::move(*made);
     }
   } else {
     for (const ExporterEntry& e : registeredExporters()) {
@@ -102,6 +112,12 @@ struct LifecycleContext : testing::TestComponentContext {
   testing::FakeKubeMetadata fake_kube;
 };
 
+// Where a listener under test hands its batches: nowhere (it is only
+// started and stopped here).
+struct RefusingSink : SampleSink {
+  bool offer(SampleBatchPtr&) override { return false; }
+};
+
 class ComponentLifecycleTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ComponentLifecycleTest, DefaultsValidateAndBuild) {
@@ -110,7 +126,9 @@ TEST_P(ComponentLifecycleTest, DefaultsValidateAndBuild) {
   auto validated = build(c, "{}", nullptr);
   ASSERT_TRUE(validated) << c.path() << ": " << validated.error().message();
   EXPECT_EQ(validated->errors, std::vector<std::string>{}) << c.path();
-  EXPECT_TRUE(validated->sources.empty() && validated->exporters.empty()) << c.path();
+  EXPECT_TRUE(validated->sources.empty() && validated->listeners.empty() &&
+              validated->exporters.empty())
+      << c.path();
   // With a context, the defaults build (some components are off by default).
   LifecycleContext context;
   auto built = build(c, "{}", &context.context);
@@ -135,7 +153,8 @@ TEST_P(ComponentLifecycleTest, EnabledInstanceRunsAndShutsDownTwice) {
   auto built = build(c, config->second, &context.context);
   ASSERT_TRUE(built) << c.path() << ": " << built.error().message();
   EXPECT_EQ(built->errors, std::vector<std::string>{}) << c.path();
-  ASSERT_EQ(built->sources.size() + built->exporters.size(), 1u) << c.path();
+  ASSERT_EQ(built->sources.size() + built->listeners.size() + built->exporters.size(), 1u)
+      << c.path();
   for (SourcePtr& source : built->sources) {
     EXPECT_FALSE(source->name().empty());
     EXPECT_GT(source->interval().count(), 0);
@@ -143,6 +162,13 @@ TEST_P(ComponentLifecycleTest, EnabledInstanceRunsAndShutsDownTwice) {
     // Its upstream refuses connections: the scrape may fail, but returns.
     SampleBatch batch;
     (void)source->scrape(batch, deadlineIn(std::chrono::seconds(3)));
+  }
+  for (ListenerPtr& listener : built->listeners) {
+    EXPECT_FALSE(listener->name().empty());
+    RefusingSink sink;
+    ASSERT_TRUE(listener->start(sink)) << c.path();
+    listener->stop();
+    listener->stop();  // safe twice
   }
   for (ExporterPtr& exporter : built->exporters) {
     EXPECT_FALSE(exporter->name().empty());
@@ -166,6 +192,7 @@ INSTANTIATE_TEST_SUITE_P(Registered, ComponentLifecycleTest, ::testing::ValuesIn
 TEST(ComponentRegistryTest, EveryComponentFolderIsRegistered) {
   std::set<std::string> sources, exporters;
   for (const SourceEntry& e : registeredSources()) sources.emplace(e.key);
+  for (const ListenerEntry& e : registeredListeners()) sources.emplace(e.key);
   for (const ExporterEntry& e : registeredExporters()) exporters.emplace(e.key);
   EXPECT_EQ(sources, split(KM_SOURCE_FOLDERS))
       << "scrapers/<key>/ folders and KM_SOURCE(key) lines of agent/registry.cc differ";

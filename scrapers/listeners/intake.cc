@@ -1,0 +1,48 @@
+#include "intake.h"
+
+#include <utility>
+
+namespace kubemetrics::scrapers::listeners {
+
+bool Intake::offer(SampleBatchPtr& batch, const std::optional<SenderPod>& sender) {
+  if (!batch || batch->samples.empty()) return true;
+  SampleSink* sink = sink_.load(std::memory_order_acquire);
+  if (sink == nullptr) return false;
+  if (sender) tagWithSender(*batch, *sender);
+  const std::size_t samples = batch->samples.size();
+  if (!sink->offer(batch)) return false;
+  metrics_.received(samples);
+  return true;
+}
+
+HttpResponse Intake::answerOffer(SampleBatchPtr& batch, const std::optional<SenderPod>& sender,
+                                 int ok_status, std::string ok_body) {
+  if (!offer(batch, sender)) {
+    HttpResponse response =
+        refuse(503, "pipeline_full", "the agent's pipeline is full; retry after the pause\n");
+    response.headers.emplace_back("Retry-After", "1");
+    return response;
+  }
+  HttpResponse response;
+  response.status = ok_status;
+  response.body = std::move(ok_body);
+  return response;
+}
+
+HttpResponse Intake::refuse(int status, std::string_view reason, std::string text) {
+  metrics_.refused(reason);
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(text);
+  return response;
+}
+
+std::optional<HttpResponse> Intake::checkAuth(const HttpRequest& request) {
+  if (auth_.allows(request)) return std::nullopt;
+  HttpResponse response =
+      refuse(401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer ...)\n");
+  response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return response;
+}
+
+}  // namespace kubemetrics::scrapers::listeners

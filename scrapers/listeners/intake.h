@@ -1,0 +1,54 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kubemetrics/http.h"
+#include "kubemetrics/listener.h"
+#include "listener_metrics.h"
+#include "request_auth.h"
+#include "sender_pods.h"
+
+namespace kubemetrics::scrapers::listeners {
+
+/// What a listener's connections and request handlers share: the sink
+/// (set by start(), cleared by stop()), the metrics, the token check and
+/// the sender pods. Thread-safe; outlives the listener's server.
+class Intake {
+ public:
+  Intake(ListenerMetrics& metrics, RequestAuth& auth, SenderPods& pods)
+      : metrics_(metrics), auth_(auth), pods_(pods) {}
+
+  void open(SampleSink& sink) { sink_.store(&sink, std::memory_order_release); }
+  void close() { sink_.store(nullptr, std::memory_order_release); }
+
+  /// Tags `batch` with its sender pod, if `peer_address` is one, and offers
+  /// it: true when the pipeline took it (counted as received).
+  bool offer(SampleBatchPtr& batch, const std::optional<SenderPod>& sender);
+
+  /// The answer to an HTTP request whose batch was offered: 503 with
+  /// Retry-After when the pipeline refused it (the sender retries; counted
+  /// pipeline_full), else `ok_status`.
+  HttpResponse answerOffer(SampleBatchPtr& batch, const std::optional<SenderPod>& sender,
+                           int ok_status, std::string ok_body);
+
+  /// A refusal: `status` with `text`, counted under `reason`.
+  HttpResponse refuse(int status, std::string_view reason, std::string text);
+  /// Null when the request may go on, else the 401 to send.
+  std::optional<HttpResponse> checkAuth(const HttpRequest& request);
+
+  ListenerMetrics& metrics() { return metrics_; }
+  SenderPods& pods() { return pods_; }
+  bool authRequired() const { return auth_.required(); }
+
+ private:
+  ListenerMetrics& metrics_;
+  RequestAuth& auth_;
+  SenderPods& pods_;
+  std::atomic<SampleSink*> sink_{nullptr};
+};
+
+}  // namespace kubemetrics::scrapers::listeners

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/http/http_server.h"
+#include "config.h"
+#include "intake.h"
+#include "kubemetrics/listener.h"
+#include "kubemetrics/mutex.h"
+#include "remote_write_decoder.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace kubemetrics::scrapers::listeners {
+
+/// `sources.listeners.remote_write`: Prometheus remote write 1.0 receive
+/// (`POST /api/v1/write`, snappy-compressed protobuf WriteRequest, as
+/// Prometheus, vmagent and the OpenTelemetry collector send it). Answers
+/// 204 when every sample entered the pipeline; 400 for a body that cannot
+/// be decoded (the sender drops it: retrying cannot help); 413 over
+/// max_request_body or max_samples_per_request; 503 with Retry-After when
+/// the pipeline is full, so the sender retries instead of losing it
+/// (Prometheus retries 5xx always, 429 only when configured to). A series
+/// that cannot be taken (no name, bad labels) is rejected alone, counted.
+/// Thread-safety as Listener.
+class RemoteWriteListener final : public Listener {
+ public:
+  RemoteWriteListener(RemoteWriteListenerConfig config, prometheus::Registry& registry,
+                      std::unique_ptr<RequestAuth> auth, const KubeMetadata* kube);
+  ~RemoteWriteListener() override;
+
+  std::string_view name() const override { return "listeners/remote_write"; }
+  Result<void> start(SampleSink& sink) override;
+  void stop() override;
+  unsigned short port() const { return server_->port(); }
+
+ private:
+  HttpResponse write(const HttpRequest& request);
+  HttpResponse decodeAndOffer(const HttpRequest& request, RemoteWriteDecoder& decoder);
+
+  // Decoders keep a cache of recent series, which pays only when a decoder
+  // is reused: requests borrow one (at most one per io thread is ever made).
+  std::unique_ptr<RemoteWriteDecoder> borrowDecoder();
+  void returnDecoder(std::unique_ptr<RemoteWriteDecoder> decoder);
+
+  const RemoteWriteListenerConfig config_;
+  ListenerMetrics metrics_;
+  std::unique_ptr<RequestAuth> auth_;
+  SenderPods pods_;
+  Intake intake_;
+  Mutex decoders_mu_;
+  std::vector<std::unique_ptr<RemoteWriteDecoder>> idle_decoders_ KM_GUARDED_BY(decoders_mu_);
+  std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace kubemetrics::scrapers::listeners
