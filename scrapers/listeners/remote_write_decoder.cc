@@ -1,0 +1,329 @@
+#include "remote_write_decoder.h"
+
+#include <snappy.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "common/text/utf8.h"
+
+namespace kubemetrics::scrapers::listeners {
+namespace {
+
+using wire::Tag;
+using wire::WireError;
+
+// Field numbers of remote_write.proto (prompb's).
+constexpr std::uint32_t kRequestTimeseries = 1;
+constexpr std::uint32_t kRequestMetadata = 3;
+constexpr std::uint32_t kSeriesLabels = 1;
+constexpr std::uint32_t kSeriesSamples = 2;
+constexpr std::uint32_t kSeriesExemplars = 3;
+constexpr std::uint32_t kSeriesHistograms = 4;
+constexpr std::uint32_t kLabelName = 1;
+constexpr std::uint32_t kLabelValue = 2;
+constexpr std::uint32_t kSampleValue = 1;
+constexpr std::uint32_t kSampleTimestamp = 2;
+
+constexpr std::string_view kNameLabel = "__name__";
+
+// A decompression buffer larger than this is freed after its request, so
+// one big request does not pin its memory for the decoder's lifetime.
+constexpr std::size_t kKeepScratchBytes = 16u << 20;
+
+inline bool validUtf8(std::string_view text) {
+  return text::isAscii(text) || text::isValidUtf8(text);
+}
+
+// Byte-wise, as Prometheus sorts label names.
+inline bool nameLess(const std::pair<std::string_view, std::string_view>& a,
+                     const std::pair<std::string_view, std::string_view>& b) {
+  return a.first < b.first;
+}
+
+}  // namespace
+
+RemoteWriteDecoder::RemoteWriteDecoder(WriteDecodeLimits limits) : limits_(limits) {}
+
+Result<WriteDecodeStats> RemoteWriteDecoder::decode(std::string_view snappy_body,
+                                                    std::vector<Sample>& out) {
+  std::size_t length = 0;
+  if (!snappy::GetUncompressedLength(snappy_body.data(), snappy_body.size(), &length)) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "remote write: body is not a snappy block (bad length preamble at byte 0)");
+  }
+  // Checked before allocating: the preamble is the sender's claim.
+  if (length > limits_.max_uncompressed_bytes) {
+    return makeError(ErrorCode::kResourceExhausted,
+                     "remote write: snappy block declares " + std::to_string(length) +
+                         " uncompressed bytes, over the limit of " +
+                         std::to_string(limits_.max_uncompressed_bytes));
+  }
+  if (uncompressed_.size() < length) uncompressed_.resize(length);
+  if (!snappy::RawUncompress(snappy_body.data(), snappy_body.size(), uncompressed_.data())) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "remote write: corrupt snappy block (" + std::to_string(snappy_body.size()) +
+                         " bytes declaring " + std::to_string(length) + ")");
+  }
+  auto result = decodeUncompressed(std::string_view(uncompressed_.data(), length), out);
+  if (uncompressed_.capacity() > kKeepScratchBytes) std::string().swap(uncompressed_);
+  return result;
+}
+
+Result<WriteDecodeStats> RemoteWriteDecoder::decodeUncompressed(std::string_view write_request,
+                                                                std::vector<Sample>& out) {
+  if (write_request.size() > limits_.max_uncompressed_bytes) {
+    return makeError(ErrorCode::kResourceExhausted,
+                     "remote write: request of " + std::to_string(write_request.size()) +
+                         " bytes, over the limit of " +
+                         std::to_string(limits_.max_uncompressed_bytes));
+  }
+  const std::size_t kept = out.size();
+  origin_ = write_request.data();
+  out_ = &out;
+  stats_ = WriteDecodeStats{};
+  seen_samples_ = 0;
+  error_.clear();
+  const bool ok = decodeRequest(write_request.data(), write_request.data() + write_request.size());
+  out_ = nullptr;
+  if (!ok) {
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(kept), out.end());
+    return makeError(error_code_, std::move(error_));
+  }
+  return std::move(stats_);
+}
+
+bool RemoteWriteDecoder::decodeRequest(const char* p, const char* end) {
+  while (p < end) {
+    const char* field_at = p;
+    Tag tag;
+    if (WireError e = wire::readTag(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "WriteRequest");
+    }
+    if (tag.field == kRequestTimeseries || tag.field == kRequestMetadata) {
+      if (tag.type != wire::kLen) {
+        return failWire(WireError::kWrongWireType, field_at, "WriteRequest");
+      }
+      std::string_view message;
+      if (WireError e = wire::readLen(p, end, message); e != WireError::kNone) {
+        return failWire(
+            e, field_at,
+            tag.field == kRequestTimeseries ? "WriteRequest.timeseries" : "WriteRequest.metadata");
+      }
+      if (tag.field == kRequestMetadata) {
+        ++stats_.ignored_metadata;  // its bytes were bounds-checked; its content is not ours
+      } else if (!decodeSeries(message.data(), message.data() + message.size())) {
+        return false;
+      }
+      continue;
+    }
+    if (WireError e = wire::skipField(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "WriteRequest (unknown field)");
+    }
+  }
+  return true;
+}
+
+bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
+  labels_.clear();
+  points_.clear();
+  const char* p = begin;
+  while (p < end) {
+    const char* field_at = p;
+    Tag tag;
+    if (WireError e = wire::readTag(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "TimeSeries");
+    }
+    if (tag.field >= kSeriesLabels && tag.field <= kSeriesHistograms) {
+      if (tag.type != wire::kLen) {
+        return failWire(WireError::kWrongWireType, field_at, "TimeSeries");
+      }
+      std::string_view message;
+      if (WireError e = wire::readLen(p, end, message); e != WireError::kNone) {
+        return failWire(e, field_at, "TimeSeries");
+      }
+      const char* m = message.data();
+      switch (tag.field) {
+        case kSeriesLabels:
+          if (!decodeLabel(m, m + message.size())) return false;
+          break;
+        case kSeriesSamples:
+          if (!decodeSample(m, m + message.size())) return false;
+          break;
+        case kSeriesExemplars:
+          ++stats_.ignored_exemplars;
+          break;
+        default:
+          ++stats_.ignored_histograms;
+          break;
+      }
+      continue;
+    }
+    if (WireError e = wire::skipField(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "TimeSeries (unknown field)");
+    }
+  }
+
+  Symbol name;
+  Labels labels;
+  if (Rejection why = resolveSeries(name, labels); why != Rejection::kNone) {
+    reject(why, begin);
+    stats_.rejected_samples += points_.size();
+    return true;
+  }
+  ++stats_.series;
+  stats_.samples += points_.size();
+  std::vector<Sample>& out = *out_;
+  for (const Point& point : points_) {
+    out.push_back(Sample{name, labels, point.value, point.timestamp_ms});
+  }
+  return true;
+}
+
+bool RemoteWriteDecoder::decodeLabel(const char* p, const char* end) {
+  std::string_view name, value;
+  while (p < end) {
+    const char* field_at = p;
+    Tag tag;
+    if (WireError e = wire::readTag(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "Label");
+    }
+    if (tag.field == kLabelName || tag.field == kLabelValue) {
+      if (tag.type != wire::kLen) return failWire(WireError::kWrongWireType, field_at, "Label");
+      // A repeated scalar field: the last one wins, as in libprotobuf.
+      std::string_view& text = tag.field == kLabelName ? name : value;
+      if (WireError e = wire::readLen(p, end, text); e != WireError::kNone) {
+        return failWire(e, field_at, "Label");
+      }
+      continue;
+    }
+    if (WireError e = wire::skipField(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "Label (unknown field)");
+    }
+  }
+  labels_.emplace_back(name, value);
+  return true;
+}
+
+bool RemoteWriteDecoder::decodeSample(const char* p, const char* end) {
+  if (++seen_samples_ > limits_.max_samples) {
+    return fail(ErrorCode::kResourceExhausted, p,
+                "more than " + std::to_string(limits_.max_samples) + " samples (max_samples)",
+                "Sample");
+  }
+  Point point{0.0, 0};
+  while (p < end) {
+    const char* field_at = p;
+    Tag tag;
+    if (WireError e = wire::readTag(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "Sample");
+    }
+    if (tag.field == kSampleValue) {
+      if (tag.type != wire::kI64) return failWire(WireError::kWrongWireType, field_at, "Sample");
+      std::uint64_t bits;
+      if (WireError e = wire::readFixed64(p, end, bits); e != WireError::kNone) {
+        return failWire(e, field_at, "Sample.value");
+      }
+      point.value = std::bit_cast<double>(bits);  // bit for bit: no arithmetic on it
+      continue;
+    }
+    if (tag.field == kSampleTimestamp) {
+      if (tag.type != wire::kVarint) {
+        return failWire(WireError::kWrongWireType, field_at, "Sample");
+      }
+      std::uint64_t ts;
+      if (WireError e = wire::readVarint(p, end, ts); e != WireError::kNone) {
+        return failWire(e, field_at, "Sample.timestamp");
+      }
+      point.timestamp_ms = static_cast<std::int64_t>(ts);  // int64: two's complement, 10 bytes
+      continue;
+    }
+    if (WireError e = wire::skipField(p, end, tag); e != WireError::kNone) {
+      return failWire(e, field_at, "Sample (unknown field)");
+    }
+  }
+  points_.push_back(point);
+  return true;
+}
+
+RemoteWriteDecoder::Rejection RemoteWriteDecoder::resolveSeries(Symbol& name, Labels& labels) {
+  if (labels_.size() > limits_.max_labels_per_series) return Rejection::kTooManyLabels;
+  // Senders sort labels (the spec says they must): then strictly increasing
+  // names prove there is no duplicate without a sort.
+  std::string_view metric;
+  bool increasing = true;
+  for (std::size_t i = 0; i < labels_.size(); ++i) {
+    const auto& [label, value] = labels_[i];
+    if (label.empty()) return Rejection::kEmptyLabelName;
+    if (!validUtf8(label) || !validUtf8(value)) return Rejection::kInvalidUtf8;
+    if (i > 0 && !(labels_[i - 1].first < label)) increasing = false;
+    if (label == kNameLabel) metric = value;
+  }
+  if (!increasing) {
+    sorted_.assign(labels_.begin(), labels_.end());
+    std::sort(sorted_.begin(), sorted_.end(), nameLess);
+    for (std::size_t i = 1; i < sorted_.size(); ++i) {
+      if (sorted_[i - 1].first == sorted_[i].first) return Rejection::kDuplicateLabelName;
+    }
+  }
+  if (metric.empty()) return Rejection::kNoName;
+  name = Symbol::intern(metric);
+  builder_.clear();
+  for (const auto& [label, value] : labels_) {
+    if (!value.empty() && label != kNameLabel) builder_.set(label, value);
+  }
+  labels = builder_.build();
+  return Rejection::kNone;
+}
+
+void RemoteWriteDecoder::reject(Rejection why, const char* series_at) {
+  ++stats_.rejected_series;
+  std::string reason;
+  switch (why) {
+    case Rejection::kNoName:
+      ++stats_.rejected_no_name;
+      reason = "no __name__ label";
+      break;
+    case Rejection::kEmptyLabelName:
+      ++stats_.rejected_bad_label_name;
+      reason = "empty label name";
+      break;
+    case Rejection::kDuplicateLabelName:
+      ++stats_.rejected_bad_label_name;
+      reason = "duplicate label name";
+      break;
+    case Rejection::kInvalidUtf8:
+      ++stats_.rejected_invalid_utf8;
+      reason = "invalid UTF-8 in a label name or value";
+      break;
+    case Rejection::kTooManyLabels:
+      ++stats_.rejected_too_many_labels;
+      reason = "more than " + std::to_string(limits_.max_labels_per_series) + " labels";
+      break;
+    case Rejection::kNone:
+      break;
+  }
+  if (stats_.first_rejection.empty()) {
+    stats_.first_rejection =
+        "TimeSeries at byte " + std::to_string(series_at - origin_) + " rejected: " + reason;
+  }
+}
+
+bool RemoteWriteDecoder::fail(ErrorCode code, const char* at, std::string_view what,
+                              std::string_view where) {
+  error_code_ = code;
+  error_ = "remote write: ";
+  error_.append(what);
+  error_.append(" in ");
+  error_.append(where);
+  error_.append(" at byte ");
+  error_.append(std::to_string(at - origin_));
+  return false;
+}
+
+bool RemoteWriteDecoder::failWire(WireError error, const char* at, std::string_view where) {
+  return fail(ErrorCode::kInvalidArgument, at, wire::describe(error), where);
+}
+
+}  // namespace kubemetrics::scrapers::listeners

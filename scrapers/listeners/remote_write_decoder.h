@@ -1,0 +1,135 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kubemetrics/labels.h"
+#include "kubemetrics/result.h"
+#include "kubemetrics/sample.h"
+#include "protobuf_wire.h"
+
+namespace kubemetrics::scrapers::listeners {
+
+/// Bounds on one remote-write request. Over a request-level bound the whole
+/// request fails with kResourceExhausted (HTTP 413); over a series-level one
+/// that series alone is rejected and counted.
+struct WriteDecodeLimits {
+  /// The WriteRequest once decompressed, bytes; checked against the length
+  /// the snappy header declares, before any allocation. Default 64 MiB
+  /// (vmagent's -maxInsertRequestSize is 32 MiB compressed).
+  std::size_t max_uncompressed_bytes = 64u << 20;
+  /// Samples in one request, over every series (rejected ones too, as they
+  /// cost the decoding). Default 1,000,000: 500x Prometheus' default
+  /// max_samples_per_send (2000); 32 MB of Sample values.
+  std::size_t max_samples = 1'000'000;
+  /// Labels of one series, __name__ included; more: the series is rejected.
+  /// Default 512, as the scrape parser (common/scrape/parser.h).
+  std::size_t max_labels_per_series = 512;
+};
+
+/// What one request held. `series`/`samples` were delivered; the rest were
+/// dropped, each for its counted reason.
+struct WriteDecodeStats {
+  std::size_t series = 0;                    // accepted TimeSeries (with or without float samples)
+  std::size_t samples = 0;                   // samples appended to `out`
+  std::size_t rejected_series = 0;           // sum of the four reasons below
+  std::size_t rejected_samples = 0;          // float samples of rejected series (not delivered)
+  std::size_t rejected_no_name = 0;          // __name__ absent or empty
+  std::size_t rejected_bad_label_name = 0;   // empty or duplicate label name
+  std::size_t rejected_invalid_utf8 = 0;     // a label name or value
+  std::size_t rejected_too_many_labels = 0;  // over max_labels_per_series
+  std::size_t ignored_histograms = 0;        // native histograms (TimeSeries field 4)
+  std::size_t ignored_exemplars = 0;         // exemplars (TimeSeries field 3)
+  std::size_t ignored_metadata = 0;          // WriteRequest.metadata entries (field 3)
+  /// The first rejection's reason and byte offset, for a rate-limited log
+  /// line ("" when none was rejected).
+  std::string first_rejection;
+};
+
+/// Decodes Prometheus remote-write 1.0 requests
+/// (https://prometheus.io/docs/specs/remote_write_spec/): a snappy block
+/// holding a protobuf `prometheus.WriteRequest` (fields and numbers as
+/// exporters/remote_write/remote_write.proto), read by hand from the wire
+/// (no message objects; only names and label values are copied, when
+/// interned). Each float sample becomes a Sample: name = the `__name__`
+/// label, labels = the others (empty values dropped, as Prometheus treats
+/// them as absent), value bit for bit (staleness markers survive),
+/// timestamp_ms as sent.
+///
+/// Request errors, after which `out` is left as it was:
+///   - kInvalidArgument (HTTP 400): not a snappy block, not a WriteRequest
+///     (truncated, bad varint, length past the end, wrong wire type for a
+///     known field), with what is wrong and its byte offset in the
+///     uncompressed request;
+///   - kResourceExhausted (HTTP 413): over max_uncompressed_bytes or
+///     max_samples.
+/// A series without a __name__, with an empty or duplicate label name, with
+/// invalid UTF-8, or with too many labels is rejected alone and counted; the
+/// rest of the request goes through. Unknown fields of any wire type are
+/// skipped; native histograms, exemplars and metadata are skipped and
+/// counted.
+///
+/// Not thread-safe: the decompression buffer and label scratch are reused
+/// between calls (the buffer is freed after a request over 16 MiB). Use one
+/// per handler thread.
+class RemoteWriteDecoder {
+ public:
+  explicit RemoteWriteDecoder(WriteDecodeLimits limits = {});
+
+  /// Decodes a snappy-compressed body (the HTTP request body) and appends
+  /// its samples to `out`.
+  Result<WriteDecodeStats> decode(std::string_view snappy_body, std::vector<Sample>& out);
+  /// Decodes an already uncompressed WriteRequest.
+  Result<WriteDecodeStats> decodeUncompressed(std::string_view write_request,
+                                              std::vector<Sample>& out);
+
+  const WriteDecodeLimits& limits() const { return limits_; }
+
+ private:
+  using LabelView = std::pair<std::string_view, std::string_view>;
+  struct Point {
+    double value;
+    std::int64_t timestamp_ms;
+  };
+  enum class Rejection : std::uint8_t {
+    kNone,
+    kNoName,
+    kEmptyLabelName,
+    kDuplicateLabelName,
+    kInvalidUtf8,
+    kTooManyLabels,
+  };
+
+  // Each returns false after fail() recorded the error.
+  bool decodeRequest(const char* begin, const char* end);
+  bool decodeSeries(const char* begin, const char* end);
+  bool decodeLabel(const char* begin, const char* end);
+  bool decodeSample(const char* begin, const char* end);
+  // Checks labels_, and on success interns them into name/labels.
+  Rejection resolveSeries(Symbol& name, Labels& labels);
+  void reject(Rejection why, const char* series_at);
+  // Records a request error at `at` (a pointer into the request).
+  bool fail(ErrorCode code, const char* at, std::string_view what, std::string_view where);
+  bool failWire(wire::WireError error, const char* at, std::string_view where);
+
+  WriteDecodeLimits limits_;
+  // Per request.
+  const char* origin_ = nullptr;  // start of the uncompressed request, for offsets
+  std::vector<Sample>* out_ = nullptr;
+  WriteDecodeStats stats_;
+  std::size_t seen_samples_ = 0;  // delivered or not, for max_samples
+  ErrorCode error_code_ = ErrorCode::kInvalidArgument;
+  std::string error_;
+  // Scratch, reused between series and requests.
+  std::string uncompressed_;
+  std::vector<LabelView> labels_;  // one series' labels, as on the wire
+  std::vector<Point> points_;      // one series' samples
+  std::vector<LabelView> sorted_;  // labels_ sorted by name, to find duplicates
+  LabelsBuilder builder_;
+};
+
+}  // namespace kubemetrics::scrapers::listeners
