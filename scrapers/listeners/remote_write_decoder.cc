@@ -32,6 +32,10 @@ constexpr std::string_view kNameLabel = "__name__";
 // one big request does not pin its memory for the decoder's lifetime.
 constexpr std::size_t kKeepScratchBytes = 16u << 20;
 
+// Key bytes the series cache allows per entry on average: labels of
+// Kubernetes series take ~150 bytes on the wire.
+constexpr std::size_t kCachedKeyBytes = 256;
+
 inline bool validUtf8(std::string_view text) {
   return text::isAscii(text) || text::isValidUtf8(text);
 }
@@ -44,7 +48,8 @@ inline bool nameLess(const std::pair<std::string_view, std::string_view>& a,
 
 }  // namespace
 
-RemoteWriteDecoder::RemoteWriteDecoder(WriteDecodeLimits limits) : limits_(limits) {}
+RemoteWriteDecoder::RemoteWriteDecoder(WriteDecodeLimits limits)
+    : limits_(limits), cache_(limits.cached_series, limits.cached_series * kCachedKeyBytes) {}
 
 Result<WriteDecodeStats> RemoteWriteDecoder::decode(std::string_view snappy_body,
                                                     std::vector<Sample>& out) {
@@ -126,8 +131,13 @@ bool RemoteWriteDecoder::decodeRequest(const char* p, const char* end) {
 }
 
 bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
-  labels_.clear();
+  label_fields_.clear();
   points_.clear();
+  // The label fields' bytes, when they are back to back (as every encoder
+  // writes them): the cache's key.
+  const char* labels_begin = nullptr;
+  const char* labels_end = nullptr;
+  bool labels_contiguous = true;
   const char* p = begin;
   while (p < end) {
     const char* field_at = p;
@@ -146,7 +156,14 @@ bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
       const char* m = message.data();
       switch (tag.field) {
         case kSeriesLabels:
-          if (!decodeLabel(m, m + message.size())) return false;
+          // Parsed below, and only when the cache does not know them.
+          if (labels_begin == nullptr) {
+            labels_begin = field_at;
+          } else if (labels_end != field_at) {
+            labels_contiguous = false;
+          }
+          labels_end = p;
+          label_fields_.push_back(message);
           break;
         case kSeriesSamples:
           if (!decodeSample(m, m + message.size())) return false;
@@ -165,6 +182,20 @@ bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
     }
   }
 
+  const std::string_view key =
+      labels_contiguous && labels_begin != nullptr
+          ? std::string_view(labels_begin, static_cast<std::size_t>(labels_end - labels_begin))
+          : std::string_view();
+  if (!key.empty()) {
+    if (const SeriesLabelCache::Entry* known = cache_.find(key)) {
+      emit(known->name, known->labels);
+      return true;
+    }
+  }
+  labels_.clear();
+  for (std::string_view field : label_fields_) {
+    if (!decodeLabel(field.data(), field.data() + field.size())) return false;
+  }
   Symbol name;
   Labels labels;
   if (Rejection why = resolveSeries(name, labels); why != Rejection::kNone) {
@@ -172,13 +203,18 @@ bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
     stats_.rejected_samples += points_.size();
     return true;
   }
+  if (!key.empty()) cache_.insert(key, name, labels);
+  emit(name, labels);
+  return true;
+}
+
+void RemoteWriteDecoder::emit(const Symbol& name, const Labels& labels) {
   ++stats_.series;
   stats_.samples += points_.size();
   std::vector<Sample>& out = *out_;
   for (const Point& point : points_) {
     out.push_back(Sample{name, labels, point.value, point.timestamp_ms});
   }
-  return true;
 }
 
 bool RemoteWriteDecoder::decodeLabel(const char* p, const char* end) {

@@ -304,6 +304,39 @@ TEST(RemoteWriteDecoderTest, RejectsBadSeriesAloneAndCountsThem) {
   EXPECT_EQ(labelsOf(out[1]), (LabelList{{"i", "2"}, {"unicode", "gr\xc3\xbc\xc3\x9f"}}));
 }
 
+TEST(RemoteWriteDecoderTest, CachedSeriesDecodeAsTheFirstTime) {
+  // The second request hits the series cache; a decoder without one, and
+  // series whose label bytes differ by one byte or are not contiguous (not
+  // cached), must give the same samples.
+  const std::string raw = request({
+      series({{"__name__", "m"}, {"job", "a"}}, {{1, 1}}),
+      series({{"__name__", "m"}, {"job", "b"}}, {{2, 2}}),
+      Pb().len(1, label("__name__", "m")).len(2, sample(3, 3)).len(1, label("job", "c")).bytes,
+      series({{"job", "no-name"}}, {{4, 4}}),
+  });
+  WriteDecodeLimits no_cache;
+  no_cache.cached_series = 0;
+  RemoteWriteDecoder cached, uncached(no_cache);
+  std::vector<Sample> expected;
+  ASSERT_TRUE(uncached.decodeUncompressed(raw, expected));
+  ASSERT_EQ(expected.size(), 3u);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Sample> out;
+    auto stats = cached.decodeUncompressed(raw, out);
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(stats->series, 3u);
+    EXPECT_EQ(stats->rejected_series, 1u) << "rejections are never cached";
+    ASSERT_EQ(out.size(), expected.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      EXPECT_EQ(out[i].name, expected[i].name) << round << " " << i;
+      EXPECT_EQ(out[i].labels, expected[i].labels) << round << " " << i;
+      EXPECT_EQ(out[i].value, expected[i].value);
+      EXPECT_EQ(out[i].timestamp_ms, expected[i].timestamp_ms);
+    }
+  }
+  EXPECT_EQ(labelsOf(expected[2]), (LabelList{{"job", "c"}}));
+}
+
 // ---- request errors --------------------------------------------------------
 
 struct Failure {

@@ -1,0 +1,107 @@
+#include "series_label_cache.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <random>
+
+namespace kubemetrics::scrapers::listeners {
+namespace {
+
+// wyhash's mixer: the 128-bit product folded to 64 bits.
+inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
+  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+  return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
+}
+
+inline std::uint64_t load64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Keys (offsets and sizes) are 32-bit.
+constexpr std::size_t kMaxKeyArena = std::size_t{1} << 31;
+
+}  // namespace
+
+SeriesLabelCache::SeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes)
+    : max_entries_(max_entries),
+      max_key_bytes_(std::min(max_key_bytes, kMaxKeyArena)),
+      seed_((std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+
+std::uint64_t SeriesLabelCache::hashOf(std::string_view key) const {
+  // wyhash-style, 16 bytes a step. Its weaknesses only cost collisions,
+  // which the byte compare and the probe bound make harmless.
+  constexpr std::uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL;
+  const char* p = key.data();
+  std::size_t n = key.size();
+  std::uint64_t h = mix(seed_ ^ k0 ^ n, k1);
+  for (; n > 16; n -= 16, p += 16) h = mix(load64(p) ^ k1, load64(p + 8) ^ h);
+  // The last 1 to 16 bytes, as two overlapping words (keys are >= 2 bytes:
+  // one label field has a tag and a length).
+  std::uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    a = load64(p);
+    b = load64(p + n - 8);
+  } else if (n >= 4) {
+    std::uint32_t x, y;
+    std::memcpy(&x, p, 4);
+    std::memcpy(&y, p + n - 4, 4);
+    a = x;
+    b = y;
+  } else if (n > 0) {
+    a = (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
+        (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
+        static_cast<unsigned char>(p[n - 1]);
+  }
+  h = mix(a ^ k1, b ^ h);
+  return mix(h ^ k0, k1);
+}
+
+const SeriesLabelCache::Entry* SeriesLabelCache::find(std::string_view key) const {
+  if (size_ == 0) return nullptr;
+  const std::uint64_t h = hashOf(key);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = 0, at = h & mask; i < kMaxProbes; ++i, at = (at + 1) & mask) {
+    const Slot& slot = slots_[at];
+    if (slot.key_size == 0) return nullptr;
+    if (slot.hash == h && slot.key_size == key.size() &&
+        std::memcmp(keys_.data() + slot.key_offset, key.data(), key.size()) == 0) {
+      return &slot.entry;
+    }
+  }
+  return nullptr;
+}
+
+void SeriesLabelCache::insert(std::string_view key, const Symbol& name, const Labels& labels) {
+  if (max_entries_ == 0 || key.empty() || key.size() > max_key_bytes_) return;
+  if (size_ >= max_entries_ || keys_.size() + key.size() > max_key_bytes_) clear();
+  if (slots_.empty()) {
+    // At most half full at max_entries_: short probe runs.
+    slots_.resize(std::bit_ceil(std::max<std::size_t>(16, max_entries_ * 2)));
+  }
+  const std::uint64_t h = hashOf(key);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = 0, at = h & mask; i < kMaxProbes; ++i, at = (at + 1) & mask) {
+    Slot& slot = slots_[at];
+    if (slot.key_size != 0) continue;
+    slot.hash = h;
+    slot.key_offset = static_cast<std::uint32_t>(keys_.size());
+    slot.key_size = static_cast<std::uint32_t>(key.size());
+    slot.entry = Entry{name, labels};
+    keys_.append(key);
+    ++size_;
+    return;
+  }
+  // The window is full of other keys (collisions): this one stays uncached.
+}
+
+void SeriesLabelCache::clear() {
+  if (size_ == 0) return;
+  for (Slot& slot : slots_) slot = Slot{};
+  keys_.clear();
+  size_ = 0;
+}
+
+}  // namespace kubemetrics::scrapers::listeners

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kubemetrics/labels.h"
+#include "kubemetrics/symbol.h"
+
+namespace kubemetrics::scrapers::listeners {
+
+/// The interned name and labels of a series, by the exact wire bytes of its
+/// labels: a remote-write sender sends the same series again every few
+/// seconds, and a lookup (hash plus memcmp of ~150 bytes) costs a fraction
+/// of parsing, validating and interning the labels again.
+///
+/// Keys are compared byte for byte (never by hash alone), so no input can
+/// make one series take another's labels. The hash is seeded per cache and
+/// probes are bounded (kMaxProbes): a flood of colliding keys only makes
+/// them miss, never makes a lookup slow. Bounded in entries and key bytes;
+/// when either bound is reached the cache is emptied and refills (the
+/// senders' series come back within one send interval). Entries hold their
+/// Symbol and Labels handles, keeping them interned while cached.
+///
+/// Not thread-safe: owned by one RemoteWriteDecoder.
+class SeriesLabelCache {
+ public:
+  /// `max_entries` 0 disables the cache. `max_key_bytes` bounds the stored
+  /// keys in total.
+  SeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes);
+
+  struct Entry {
+    Symbol name;
+    Labels labels;
+  };
+
+  /// The entry stored for exactly `key`, or null.
+  const Entry* find(std::string_view key) const;
+  /// Stores `key` -> (name, labels), unless the cache is disabled or the
+  /// key's probe window is full of other keys. May empty the cache first.
+  void insert(std::string_view key, const Symbol& name, const Labels& labels);
+  void clear();
+
+  std::size_t size() const { return size_; }
+  bool enabled() const { return max_entries_ != 0; }
+
+ private:
+  static constexpr std::size_t kMaxProbes = 8;
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t key_offset = 0;  // into keys_
+    std::uint32_t key_size = 0;    // 0: free (keys are never empty)
+    Entry entry;
+  };
+
+  std::uint64_t hashOf(std::string_view key) const;
+
+  std::size_t max_entries_;
+  std::size_t max_key_bytes_;
+  std::uint64_t seed_;
+  std::vector<Slot> slots_;  // a power of two, at most half full; allocated on first insert
+  std::string keys_;         // every stored key, back to back
+  std::size_t size_ = 0;
+};
+
+}  // namespace kubemetrics::scrapers::listeners
