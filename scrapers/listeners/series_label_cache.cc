@@ -77,24 +77,45 @@ const SeriesLabelCache::Entry* SeriesLabelCache::find(std::string_view key) cons
 void SeriesLabelCache::insert(std::string_view key, const Symbol& name, const Labels& labels) {
   if (max_entries_ == 0 || key.empty() || key.size() > max_key_bytes_) return;
   if (size_ >= max_entries_ || keys_.size() + key.size() > max_key_bytes_) clear();
+  // At most half full: short probe runs. Sized by use, not by the bound, so
+  // a few thousand series stay in the CPU's caches (a slot is 32 bytes).
   if (slots_.empty()) {
-    // At most half full at max_entries_: short probe runs.
-    slots_.resize(std::bit_ceil(std::max<std::size_t>(16, max_entries_ * 2)));
+    slots_.resize(kInitialSlots);
+  } else if (2 * (size_ + 1) > slots_.size()) {
+    grow();
   }
-  const std::uint64_t h = hashOf(key);
+  if (place(hashOf(key), static_cast<std::uint32_t>(keys_.size()), key.size(),
+            Entry{name, labels})) {
+    keys_.append(key);
+  }
+}
+
+bool SeriesLabelCache::place(std::uint64_t hash, std::uint32_t key_offset, std::size_t key_size,
+                             Entry&& entry) {
   const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = 0, at = h & mask; i < kMaxProbes; ++i, at = (at + 1) & mask) {
+  for (std::size_t i = 0, at = hash & mask; i < kMaxProbes; ++i, at = (at + 1) & mask) {
     Slot& slot = slots_[at];
     if (slot.key_size != 0) continue;
-    slot.hash = h;
-    slot.key_offset = static_cast<std::uint32_t>(keys_.size());
-    slot.key_size = static_cast<std::uint32_t>(key.size());
-    slot.entry = Entry{name, labels};
-    keys_.append(key);
+    slot.hash = hash;
+    slot.key_offset = key_offset;
+    slot.key_size = static_cast<std::uint32_t>(key_size);
+    slot.entry = std::move(entry);
     ++size_;
-    return;
+    return true;
   }
   // The window is full of other keys (collisions): this one stays uncached.
+  return false;
+}
+
+void SeriesLabelCache::grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  size_ = 0;
+  // Keys stay where they are in keys_; an entry whose new window is full
+  // is dropped (its key bytes stay until the next clear()).
+  for (Slot& slot : old) {
+    if (slot.key_size != 0) place(slot.hash, slot.key_offset, slot.key_size, std::move(slot.entry));
+  }
 }
 
 void SeriesLabelCache::clear() {

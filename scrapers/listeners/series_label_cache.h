@@ -48,6 +48,7 @@ class SeriesLabelCache {
 
  private:
   static constexpr std::size_t kMaxProbes = 8;
+  static constexpr std::size_t kInitialSlots = 256;
   struct Slot {
     std::uint64_t hash = 0;
     std::uint32_t key_offset = 0;  // into keys_
@@ -56,12 +57,18 @@ class SeriesLabelCache {
   };
 
   std::uint64_t hashOf(std::string_view key) const;
+  // Stores the entry in the first free slot of its window; false when none.
+  bool place(std::uint64_t hash, std::uint32_t key_offset, std::size_t key_size, Entry&& entry);
+  // Doubles the table (keeping the key bytes where they are).
+  void grow();
 
   std::size_t max_entries_;
   std::size_t max_key_bytes_;
   std::uint64_t seed_;
-  std::vector<Slot> slots_;  // a power of two, at most half full; allocated on first insert
-  std::string keys_;         // every stored key, back to back
+  // A power of two, at most half full, grown with use; allocated on the
+  // first insert, kept at its size by clear().
+  std::vector<Slot> slots_;
+  std::string keys_;  // every stored key, back to back
   std::size_t size_ = 0;
 };
 
