@@ -23,8 +23,13 @@
 //    /readyz at the port the agent's config listens on, read-only hostPath
 //    mounts matching the host source's paths, tolerations on the DaemonSet,
 //    a ClusterRole granting exactly the allowed list (no more, none missing),
-//    a NetworkPolicy covering every agent pod on ports they have, references
+//    NetworkPolicies covering every agent pod on ports they have, references
 //    between objects (ConfigMaps, ServiceAccounts, Service selector) intact.
+//    The proxy role: each listener the node config enables (sources.listeners)
+//    listens on the DaemonSet's container port of its name, the Service
+//    kubemetrics-agent-listeners (internalTrafficPolicy: Local) forwards to
+//    exactly those ports, a NetworkPolicy admits them, and no rule that
+//    admits every namespace opens the agent's /metrics port.
 // 4. Each agent config embedded in a ConfigMap is written to a temp file and
 //    checked with `AGENT_BINARY --config FILE --check-config`, in the
 //    environment its container would get (env values, ConfigMap keys,
@@ -95,6 +100,14 @@ const ALLOWED_RBAC = {
   pods: ["list", "watch"],
 };
 const AGENT_IMAGE = "kubemetrics-agent";
+// The proxy role's listeners (sources.listeners): the DaemonSet container
+// port each must be published as, and the agent's default listen port.
+const LISTENERS = {
+  wavefront: { portName: "wavefront", defaultPort: 2878 },
+  remote_write: { portName: "remote-write", defaultPort: 9201 },
+};
+// The Service applications push to: the agent of their own node.
+const LISTENERS_SERVICE = "kubemetrics-agent-listeners";
 const HEALTH_PATH = "/healthz";
 const READY_PATH = "/readyz";
 const NON_ROOT_UID = 65532;
@@ -593,6 +606,7 @@ function checkWorkload(obj, byId, where, stats) {
       if (role !== "cluster") fail(where, `a Deployment's agent must run role: cluster (got ${role})`);
       if (obj.spec.replicas !== 1) fail(where, "the cluster agent must have exactly 1 replica");
     }
+    if (obj.kind === "DaemonSet") checkListeners(obj, c, cfg, [...byId.values()], where);
     if (obj.kind === "DaemonSet") {
       const tolerateAll = (spec.tolerations ?? []).some((t) => t.operator === "Exists" && !t.key && !t.effect);
       if (!tolerateAll) fail(where, "tolerations must include {operator: Exists} (every node, tainted ones too)");
@@ -639,17 +653,29 @@ function checkService(obj, objects, where) {
   }
 }
 
-// A NetworkPolicy must cover every agent workload (a pod it does not
-// select accepts anyone) and name ports those pods have (a port the pods
+// Whether NetworkPolicy `policy` applies to the pods of workload `w`.
+function policySelects(policy, w) {
+  if (policy.metadata.namespace !== w.metadata.namespace) return false;
+  const selector = policy.spec?.podSelector?.matchLabels ?? {};
+  return Object.entries(selector).every(([k, v]) => w.spec.template.metadata?.labels?.[k] === v);
+}
+
+// The NetworkPolicies together must cover every agent workload (a pod none
+// selects accepts anyone; policies add up, so one per workload is enough).
+function checkNetworkPolicyCoverage(objects, where) {
+  const policies = objects.filter((o) => o.kind === "NetworkPolicy");
+  const namespaces = new Set(policies.map((p) => p.metadata.namespace));
+  for (const w of objects.filter((o) => podSpecOf(o) && namespaces.has(o.metadata.namespace))) {
+    if (!policies.some((p) => policySelects(p, w))) fail(where, `no NetworkPolicy selects ${w.kind} ${w.metadata.name}: it is open`);
+  }
+}
+
+// A NetworkPolicy must name ports the pods it selects have (a port the pods
 // lack allows nothing, and the scrapers are refused).
 function checkNetworkPolicy(obj, objects, where) {
   if (obj.kind !== "NetworkPolicy") return;
-  const selector = obj.spec?.podSelector?.matchLabels ?? {};
-  const selects = (w) => Object.entries(selector).every(([k, v]) => w.spec.template.metadata?.labels?.[k] === v);
+  const selects = (w) => policySelects(obj, w);
   const agents = objects.filter((o) => podSpecOf(o) && o.metadata.namespace === obj.metadata.namespace);
-  for (const w of agents) {
-    if (!selects(w)) fail(where, `podSelector leaves ${w.kind} ${w.metadata.name} open`);
-  }
   for (const [i, rule] of (obj.spec.ingress ?? []).entries()) {
     for (const p of rule.ports ?? []) {
       for (const w of agents.filter(selects)) {
@@ -657,6 +683,79 @@ function checkNetworkPolicy(obj, objects, where) {
           fail(where, `ingress[${i}] port ${p.port} is not a port of ${w.kind} ${w.metadata.name}`);
         }
       }
+    }
+  }
+}
+
+// The container port entry `port` (a name or a number) refers to, if any.
+function containerPortOf(c, port) {
+  return (c.ports ?? []).find((p) => (typeof port === "number" ? p.containerPort === port : p.name === port));
+}
+
+// Whether an ingress rule admits every pod of every namespace (or anyone):
+// no `from`, or a peer that is `namespaceSelector: {}` with no podSelector
+// narrowing it, or an ipBlock of a whole address family.
+function admitsEveryone(rule) {
+  if (!rule.from?.length) return true;
+  const empty = (sel) => sel && !Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length;
+  return rule.from.some((peer) =>
+    (empty(peer.namespaceSelector) && (!peer.podSelector || empty(peer.podSelector))) ||
+    ["0.0.0.0/0", "::/0"].includes(peer.ipBlock?.cidr));
+}
+
+// The proxy role, on the node DaemonSet `w` whose agent container `c` runs
+// config `cfg`: each enabled listener listens on the container port of its
+// name; the listeners Service keeps traffic on the sender's node and
+// forwards to exactly the enabled listeners; a NetworkPolicy admits each;
+// and no rule that admits everyone opens the agent's own HTTP port.
+function checkListeners(w, c, cfg, objects, where) {
+  const ns = w.metadata.namespace;
+  const enabled = new Map();  // container port number -> listener
+  for (const [key, { portName, defaultPort }] of Object.entries(LISTENERS)) {
+    const listener = cfg.sources?.listeners?.[key];
+    if (listener?.enabled !== true) continue;
+    const port = listener.listen ? Number(String(listener.listen).split(":").pop()) : defaultPort;
+    enabled.set(port, key);
+    const lw = `${where} sources.listeners.${key}`;
+    const cp = containerPortOf(c, portName);
+    if (!cp) fail(lw, `enabled, but the agent container has no port named ${portName}`);
+    else if (cp.containerPort !== port) fail(lw, `listens on ${port}, but container port ${portName} is ${cp.containerPort}`);
+    else if ((cp.protocol ?? "TCP") !== "TCP") fail(lw, `container port ${portName} must be TCP`);
+    const admitted = objects.some((p) => p.kind === "NetworkPolicy" && policySelects(p, w) &&
+      (p.spec.ingress ?? []).some((rule) => !rule.ports?.length ||
+        rule.ports.some((rp) => containerPortOf(c, rp.port)?.containerPort === port)));
+    if (!admitted) fail(lw, `no NetworkPolicy admits port ${port}: every sender would be refused`);
+  }
+
+  const service = objects.find((o) => o.kind === "Service" && o.metadata.name === LISTENERS_SERVICE && o.metadata.namespace === ns);
+  if (!service) {
+    if (enabled.size) fail(where, `listeners enabled but no Service ${LISTENERS_SERVICE} in ${ns}`);
+  } else {
+    const sw = `${where} Service ${LISTENERS_SERVICE}`;
+    const spec = service.spec ?? {};
+    if (spec.internalTrafficPolicy !== "Local") fail(sw, `internalTrafficPolicy must be Local, so a sender reaches the agent of its own node (got ${spec.internalTrafficPolicy})`);
+    if ((spec.type ?? "ClusterIP") !== "ClusterIP" || spec.clusterIP === "None") fail(sw, "must be a ClusterIP Service with a virtual IP (not headless)");
+    if (!Object.entries(spec.selector ?? {}).every(([k, v]) => w.spec.template.metadata?.labels?.[k] === v)) fail(sw, `selector does not select ${w.kind} ${w.metadata.name}`);
+    const served = new Set();
+    for (const sp of spec.ports ?? []) {
+      const target = containerPortOf(c, sp.targetPort ?? sp.port);
+      const listener = target && enabled.get(target.containerPort);
+      if (!listener) fail(sw, `port ${sp.name ?? sp.port} forwards to ${sp.targetPort ?? sp.port}, where no enabled listener listens`);
+      else if ((sp.protocol ?? "TCP") !== "TCP") fail(sw, `port ${sp.name ?? sp.port} must be TCP`);
+      else served.add(target.containerPort);
+    }
+    for (const [port, key] of enabled) {
+      if (!served.has(port)) fail(sw, `no port forwards to sources.listeners.${key} (${port})`);
+    }
+  }
+
+  // /metrics, /healthz and /readyz stay with the namespaces that scrape.
+  const metrics = containerPortOf(c, "metrics")?.containerPort;
+  for (const p of objects.filter((o) => o.kind === "NetworkPolicy" && policySelects(o, w))) {
+    for (const [i, rule] of (p.spec.ingress ?? []).entries()) {
+      if (!admitsEveryone(rule)) continue;
+      const opensMetrics = !rule.ports?.length || rule.ports.some((rp) => containerPortOf(c, rp.port)?.containerPort === metrics);
+      if (opensMetrics) fail(`${where} NetworkPolicy ${p.metadata.name} ingress[${i}]`, `admits every namespace to the agent's HTTP port ${metrics} (/metrics)`);
     }
   }
 }
@@ -694,6 +793,7 @@ async function checkRender(name, objects) {
     checkNetworkPolicy(obj, objects.map((o) => o.obj), where);
     if (podSpecOf(obj)) checkWorkload(obj, byId, where, stats);
   }
+  checkNetworkPolicyCoverage(objects.map((o) => o.obj), name);
   const kinds = (k) => objects.filter(({ obj }) => obj.kind === k).length;
   for (const k of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Service", "NetworkPolicy"]) {
     if (kinds(k) === 0) fail(name, `no ${k} rendered`);
