@@ -22,46 +22,15 @@
 #include "common/compression/compression.h"
 #include "support/fake_kube_metadata.h"
 #include "support/loopback.h"
+#include "support/recording_sink.h"
 #include "support/registry_value.h"
 
 namespace kubemetrics::scrapers::listeners {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::RecordingSink;
 using testing::registryValue;
-
-/// Takes or refuses batches on the test's say; keeps what it took.
-class RecordingSink : public SampleSink {
- public:
-  bool offer(SampleBatchPtr& batch) override {
-    ++offers_;
-    if (refuse_.load()) return false;
-    std::lock_guard<std::mutex> lock(mu_);
-    for (Sample& sample : batch->samples) samples_.push_back(std::move(sample));
-    batch.reset();
-    return true;
-  }
-  void refuse(bool refuse) { refuse_ = refuse; }
-  int offers() const { return offers_.load(); }
-  std::vector<Sample> samples() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return samples_;
-  }
-  bool waitForSamples(std::size_t count, std::chrono::milliseconds timeout = 5s) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (samples().size() >= count) return true;
-      std::this_thread::sleep_for(2ms);
-    }
-    return samples().size() >= count;
-  }
-
- private:
-  std::atomic<bool> refuse_{false};
-  std::atomic<int> offers_{0};
-  std::mutex mu_;
-  std::vector<Sample> samples_;
-};
 
 /// "name value source k=v ..." of a sample, labels in order, for comparing.
 std::string describe(const Sample& sample) {
