@@ -5,23 +5,9 @@
 #include <functional>
 #include <utility>
 
+#include "common/core/wyhash_mix.h"
+
 namespace kubemetrics::scrape {
-
-namespace {
-
-// wyhash's mixer: the 128-bit product folded to 64 bits.
-inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
-  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
-}
-
-inline std::uint64_t load64(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-}  // namespace
 
 // The key, a 128-bit hash of a series text (`name{labels}` as scraped),
 // stands for the text, which is ~150 bytes a series on kube-state-metrics.
@@ -40,19 +26,19 @@ SeriesCache::Key SeriesCache::keyOf(std::string_view text) {
   constexpr std::uint64_t kB0 = 0x8ebc6af09c88c6e3ULL, kB1 = 0x589965cc75374cc3ULL;
   const char* p = text.data();
   std::size_t n = text.size();
-  std::uint64_t a = mix(kA0 ^ n, kA1);
-  std::uint64_t b = mix(kB0 ^ n, kB1);
+  std::uint64_t a = wyMix(kA0 ^ n, kA1);
+  std::uint64_t b = wyMix(kB0 ^ n, kB1);
   for (; n > 16; n -= 16, p += 16) {
-    a = mix(load64(p) ^ kA1, load64(p + 8) ^ a);
-    b = mix(load64(p) ^ kB1, load64(p + 8) ^ b);
+    a = wyMix(load64(p) ^ kA1, load64(p + 8) ^ a);
+    b = wyMix(load64(p) ^ kB1, load64(p + 8) ^ b);
   }
   // The last 1 to 16 bytes, zero-padded: the length in the seeds tells
   // "a" from "a\0".
   char tail[16] = {};
   if (n > 0) std::memcpy(tail, p, n);
-  a = mix(load64(tail) ^ kA1, load64(tail + 8) ^ a);
-  b = mix(load64(tail) ^ kB1, load64(tail + 8) ^ b);
-  return {mix(a ^ kA0, kA1), mix(b ^ kB0, kB1)};
+  a = wyMix(load64(tail) ^ kA1, load64(tail + 8) ^ a);
+  b = wyMix(load64(tail) ^ kB1, load64(tail + 8) ^ b);
+  return {wyMix(a ^ kA0, kA1), wyMix(b ^ kB0, kB1)};
 }
 
 static_assert(sizeof(SeriesInfo) <= 32, "one per cached series: mind its size");

@@ -89,4 +89,14 @@ std::size_t codePointCount(std::string_view text) {
   return n;
 }
 
+std::size_t utf16Length(std::string_view text) {
+  std::size_t n = 0;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c & 0xC0) != 0x80) ++n;  // one per code point...
+    if (c >= 0xF0) ++n;           // ...two for a surrogate pair
+  }
+  return n;
+}
+
 }  // namespace kubemetrics::text

@@ -48,4 +48,8 @@ std::string_view toValidUtf8(std::string_view text, std::string& scratch);
 /// Number of code points of valid UTF-8 `text`.
 std::size_t codePointCount(std::string_view text);
 
+/// Length in UTF-16 code units of valid UTF-8 `text`: how Java counts a
+/// string, so how the Wavefront proxy measures its length limits.
+std::size_t utf16Length(std::string_view text);
+
 }  // namespace kubemetrics::text

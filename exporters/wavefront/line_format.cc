@@ -132,16 +132,6 @@ void FormatStats::add(const FormatStats& other) {
   for (std::size_t i = 0; i < kTrimReasonCount; ++i) trimmed[i] += other.trimmed[i];
 }
 
-std::size_t utf16Length(std::string_view text) {
-  std::size_t n = 0;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c & 0xC0) != 0x80) ++n;  // one per code point...
-    if (c >= 0xF0) ++n;           // ...two for a surrogate pair
-  }
-  return n;
-}
-
 bool appendMetricName(std::string_view name, std::string& out) {
   std::size_t prefix_len = 0;
   if (hasDeltaOrTildePrefix(name, &prefix_len)) {
@@ -302,7 +292,7 @@ bool LineFormatter::format(const Sample& sample, std::string& out, FormatStats& 
     // The limits apply to the value as the parser reads it back: without
     // the quotes and with \" as one character.
     const std::string_view written(out.data() + value_begin + 1, out.size() - value_begin - 2);
-    std::size_t value_length = utf16Length(written);
+    std::size_t value_length = text::utf16Length(written);
     for (std::size_t p = written.find("\\\""); p != std::string_view::npos;
          p = written.find("\\\"", p + 2)) {
       --value_length;

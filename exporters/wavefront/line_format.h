@@ -149,7 +149,5 @@ bool appendMetricName(std::string_view name, std::string& out);
 bool appendTagKey(std::string_view key, std::string& out);
 /// Appends `"value"` with the escaping above.
 bool appendQuotedTagValue(std::string_view value, std::string& out);
-/// Length in UTF-16 code units of valid UTF-8 `text` (how Java counts).
-std::size_t utf16Length(std::string_view text);
 
 }  // namespace kubemetrics::exporters::wavefront

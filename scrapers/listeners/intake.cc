@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "kubemetrics/log.h"
+
 namespace kubemetrics::scrapers::listeners {
 
 bool Intake::offer(SampleBatchPtr& batch, const std::optional<SenderPod>& sender) {
@@ -43,6 +45,29 @@ std::optional<HttpResponse> Intake::checkAuth(const HttpRequest& request) {
       refuse(401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer ...)\n");
   response.headers.emplace_back("WWW-Authenticate", "Bearer");
   return response;
+}
+
+HttpServerOptions listenerServerOptions(const ListenerCommon& config, std::string name) {
+  HttpServerOptions options;
+  options.name = std::move(name);
+  options.max_connections = config.max_connections;
+  options.idle_timeout = config.idle_timeout;
+  options.max_body_bytes = config.max_request_body;
+  return options;
+}
+
+Result<void> startListening(HttpServer& server, Intake& intake, SampleSink& sink,
+                            const ListenerCommon& config, std::string_view config_path,
+                            std::string_view serving) {
+  intake.open(sink);
+  auto started = server.start(config.listen);
+  if (!started) {
+    return makeError(started.error().code(),
+                     std::string(config_path) + ": " + started.error().message());
+  }
+  logInfo("listeners") << config_path << " on " << config.listen << " (port " << server.port()
+                       << "): " << serving;
+  return {};
 }
 
 }  // namespace kubemetrics::scrapers::listeners

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/http/http_server.h"
+#include "config.h"
 #include "kubemetrics/http.h"
 #include "kubemetrics/listener.h"
 #include "listener_metrics.h"
@@ -50,5 +52,15 @@ class Intake {
   SenderPods& pods_;
   std::atomic<SampleSink*> sink_{nullptr};
 };
+
+/// A listener's HttpServer options from its config; `name` is the `server`
+/// label of its connection metrics.
+HttpServerOptions listenerServerOptions(const ListenerCommon& config, std::string name);
+
+/// Opens `intake` to `sink` and starts `server` on config.listen, logging
+/// `serving` (what it serves); an error names `config_path`.
+Result<void> startListening(HttpServer& server, Intake& intake, SampleSink& sink,
+                            const ListenerCommon& config, std::string_view config_path,
+                            std::string_view serving);
 
 }  // namespace kubemetrics::scrapers::listeners

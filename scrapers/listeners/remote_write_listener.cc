@@ -2,16 +2,9 @@
 
 #include <utility>
 
-#include "kubemetrics/log.h"
 #include "remote_write_decoder.h"
 
 namespace kubemetrics::scrapers::listeners {
-namespace {
-
-constexpr std::string_view kComponent = "listeners";
-
-}  // namespace
-
 RemoteWriteListener::RemoteWriteListener(RemoteWriteListenerConfig config,
                                          prometheus::Registry& registry,
                                          std::unique_ptr<RequestAuth> auth,
@@ -21,27 +14,15 @@ RemoteWriteListener::RemoteWriteListener(RemoteWriteListenerConfig config,
       auth_(std::move(auth)),
       pods_(kube),
       intake_(metrics_, *auth_, pods_) {
-  HttpServerOptions options;
-  options.name = "remote_write";
-  options.max_connections = config_.max_connections;
-  options.idle_timeout = config_.idle_timeout;
-  options.max_body_bytes = config_.max_request_body;
-  server_ = std::make_unique<HttpServer>(std::move(options), &registry);
+  server_ = std::make_unique<HttpServer>(listenerServerOptions(config_, "remote_write"), &registry);
   server_->add("/api/v1/write", [this](const HttpRequest& request) { return write(request); });
 }
 
 RemoteWriteListener::~RemoteWriteListener() { stop(); }
 
 Result<void> RemoteWriteListener::start(SampleSink& sink) {
-  intake_.open(sink);
-  auto started = server_->start(config_.listen);
-  if (!started) {
-    return makeError(started.error().code(),
-                     "sources.listeners.remote_write: " + started.error().message());
-  }
-  logInfo(kComponent) << "remote-write receiver on " << config_.listen << " (port "
-                      << server_->port() << "): POST /api/v1/write";
-  return {};
+  return startListening(*server_, intake_, sink, config_, "sources.listeners.remote_write",
+                        "POST /api/v1/write");
 }
 
 void RemoteWriteListener::stop() {

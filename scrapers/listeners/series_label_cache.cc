@@ -5,20 +5,10 @@
 #include <cstring>
 #include <random>
 
+#include "common/core/wyhash_mix.h"
+
 namespace kubemetrics::scrapers::listeners {
 namespace {
-
-// wyhash's mixer: the 128-bit product folded to 64 bits.
-inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
-  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
-}
-
-inline std::uint64_t load64(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // Keys (offsets and sizes) are 32-bit.
 constexpr std::size_t kMaxKeyArena = std::size_t{1} << 31;
@@ -36,8 +26,8 @@ std::uint64_t SeriesLabelCache::hashOf(std::string_view key) const {
   constexpr std::uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL;
   const char* p = key.data();
   std::size_t n = key.size();
-  std::uint64_t h = mix(seed_ ^ k0 ^ n, k1);
-  for (; n > 16; n -= 16, p += 16) h = mix(load64(p) ^ k1, load64(p + 8) ^ h);
+  std::uint64_t h = wyMix(seed_ ^ k0 ^ n, k1);
+  for (; n > 16; n -= 16, p += 16) h = wyMix(load64(p) ^ k1, load64(p + 8) ^ h);
   // The last 1 to 16 bytes, as two overlapping words (keys are >= 2 bytes:
   // one label field has a tag and a length).
   std::uint64_t a = 0, b = 0;
@@ -55,8 +45,8 @@ std::uint64_t SeriesLabelCache::hashOf(std::string_view key) const {
         (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
         static_cast<unsigned char>(p[n - 1]);
   }
-  h = mix(a ^ k1, b ^ h);
-  return mix(h ^ k0, k1);
+  h = wyMix(a ^ k1, b ^ h);
+  return wyMix(h ^ k0, k1);
 }
 
 const SeriesLabelCache::Entry* SeriesLabelCache::find(std::string_view key) const {

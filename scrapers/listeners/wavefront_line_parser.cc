@@ -66,21 +66,10 @@ bool charactersAreValid(std::string_view text) {
   return true;
 }
 
-// Length in UTF-16 code units of valid UTF-8 `text` (how Java counts).
-std::size_t utf16Length(std::string_view text) {
-  std::size_t n = 0;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c & 0xC0) != 0x80) ++n;  // one per code point...
-    if (c >= 0xF0) ++n;           // ...two for a surrogate pair
-  }
-  return n;
-}
-
 // UTF-16 length <= limit. UTF-8 never takes fewer bytes than UTF-16 code
 // units, so the byte count settles almost every case without a scan.
 bool withinLength(std::string_view text, std::size_t limit) {
-  return text.size() <= limit || utf16Length(text) <= limit;
+  return text.size() <= limit || text::utf16Length(text) <= limit;
 }
 
 // StringUtils.isBlank: empty or whitespace only (the proxy rejects blank
@@ -429,7 +418,8 @@ LineResult WavefrontLineParser::parse(std::string_view line, std::int64_t now_ms
     if (!withinLength(t.key, limits_.max_tag_key_length) ||
         !withinLength(t.value, limits_.max_tag_value_length) ||
         (t.key.size() + t.value.size() > limits_.max_tag_key_value_length &&
-         utf16Length(t.key) + utf16Length(t.value) > limits_.max_tag_key_value_length)) {
+         text::utf16Length(t.key) + text::utf16Length(t.value) >
+             limits_.max_tag_key_value_length)) {
       return reject(LineRejection::kTagTooLong, why);
     }
   }

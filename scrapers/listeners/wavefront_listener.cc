@@ -74,11 +74,7 @@ WavefrontListener::WavefrontListener(WavefrontListenerConfig config, prometheus:
       auth_(std::move(auth)),
       pods_(kube),
       intake_(metrics_, *auth_, pods_) {
-  HttpServerOptions options;
-  options.name = "wavefront";
-  options.max_connections = config_.max_connections;
-  options.idle_timeout = config_.idle_timeout;
-  options.max_body_bytes = config_.max_request_body;
+  HttpServerOptions options = listenerServerOptions(config_, "wavefront");
   options.lines.max_line_bytes = config_.max_line_bytes;
   options.lines.accept = [this](std::string_view peer) -> std::unique_ptr<LineConsumer> {
     if (intake_.authRequired()) {
@@ -95,15 +91,8 @@ WavefrontListener::WavefrontListener(WavefrontListenerConfig config, prometheus:
 WavefrontListener::~WavefrontListener() { stop(); }
 
 Result<void> WavefrontListener::start(SampleSink& sink) {
-  intake_.open(sink);
-  auto started = server_->start(config_.listen);
-  if (!started) {
-    return makeError(started.error().code(),
-                     "sources.listeners.wavefront: " + started.error().message());
-  }
-  logInfo(kComponent) << "wavefront listener on " << config_.listen << " (port " << server_->port()
-                      << "): TCP lines and HTTP POST /report";
-  return {};
+  return startListening(*server_, intake_, sink, config_, "sources.listeners.wavefront",
+                        "TCP lines and HTTP POST /report");
 }
 
 void WavefrontListener::stop() {
