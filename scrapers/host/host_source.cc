@@ -284,7 +284,16 @@ void HostSource::collectMeminfo(SampleBatch& out) {
 }
 
 void HostSource::collectNetDev(SampleBatch& out) {
-  if (!readFile("net/dev")) return;
+  // <proc>/net/dev is the reading process's own network namespace: in a
+  // pod without hostNetwork, the pod's eth0. The host's proc tree lists the
+  // node's processes, and pid 1's namespace is the node's. Outside a
+  // container both are the same; a tree without pid 1 falls back.
+  const std::string node_net_dev = config_.proc_path + "/1/net/dev";
+  if (readProcFile(node_net_dev, text_)) {
+    ++files_read_;
+  } else if (!readFile("net/dev")) {
+    return;
+  }
   std::size_t skipped = 0;
   parseNetDev(text_, net_dev_, skipped);
   countMalformed("net/dev", skipped);

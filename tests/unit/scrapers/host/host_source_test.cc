@@ -48,6 +48,38 @@ class HostSourceFakeProcTest : public ::testing::Test {
   HostConfig config_;
 };
 
+// A pod without hostNetwork reading the host's /proc: net/dev (through
+// /proc/self) is the pod's own namespace, pid 1's is the node's. The node's
+// counters must be reported.
+TEST_F(HostSourceFakeProcTest, NetworkCountersComeFromTheNodesNamespace) {
+  TempDir proc;
+  std::filesystem::copy(kFakeProc, proc.path(), std::filesystem::copy_options::recursive);
+  const std::string header =
+      "Inter-|   Receive                                                |  Transmit\n"
+      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+      "drop fifo colls carrier compressed\n";
+  proc.write("net/dev", header + "  eth0: 111 1 0 0 0 0 0 0 222 2 0 0 0 0 0 0\n");
+  proc.write("1/net/dev", header +
+                              "  ens5: 9000000 9000 0 0 0 0 0 0 8000000 8000 0 0 0 0 0 0\n"
+                              "  eni3a1: 700 7 0 0 0 0 0 0 600 6 0 0 0 0 0 0\n");
+  config_.proc_path = proc.str();
+  HostSource source("host", config_);
+  SampleBatch batch;
+  ASSERT_TRUE(scrapeOnce(source, batch));
+  EXPECT_EQ(valueOf(batch, "node_network_receive_bytes_total", {{"device", "ens5"}}), 9000000.0);
+  EXPECT_EQ(valueOf(batch, "node_network_transmit_bytes_total", {{"device", "eni3a1"}}), 600.0);
+  for (const Sample& sample : batch.samples) {
+    EXPECT_NE(sample.labels.get("device"), "eth0") << "the pod's own interface was reported";
+  }
+
+  // A tree without pid 1 (a fixture, or a proc that hides it): net/dev.
+  std::filesystem::remove_all(proc.path() / "1");
+  HostSource fallback("host", config_);
+  SampleBatch second;
+  ASSERT_TRUE(scrapeOnce(fallback, second));
+  EXPECT_EQ(valueOf(second, "node_network_receive_bytes_total", {{"device", "eth0"}}), 111.0);
+}
+
 TEST_F(HostSourceFakeProcTest, ExportsExactValues) {
   HostSource source("host", config_);
   SampleBatch batch;
