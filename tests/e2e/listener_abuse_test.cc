@@ -100,43 +100,64 @@ class ListenerAbuseTest : public ::testing::Test {
   AgentProcess agent_;
 };
 
-TEST_F(ListenerAbuseTest, SlowlorisDoesNotBlockOtherClients) {
-  ASSERT_NO_FATAL_FAILURE(startAgent(1024));
-  // One byte every 100 ms: the line takes about 6 s to complete.
-  const std::string slow_line = "abuse.slow 1 source=slowloris k=trickled-one-byte-every-100ms\n";
-  const int slow_fd = connectToLoopback(listener_port_);
+/// A slowloris on the listener's port: `trickled` one byte every 100 ms
+/// (about 4 to 6 s), then `rest` at once. Meanwhile other clients (one
+/// long-lived connection, and new ones) send lines, each of which must
+/// reach the page while the slowloris is still trickling; at the end the
+/// slowloris' own point `slow_name` arrives too.
+void expectSlowlorisBlocksNobody(int listener_port, int agent_port, const std::string& trickled,
+                                 const std::string& rest, const std::string& slow_name) {
+  const int slow_fd = connectToLoopback(listener_port);
   ASSERT_GE(slow_fd, 0);
   std::atomic<bool> trickling{true};
-  std::atomic<std::size_t> trickled{0};
+  std::atomic<std::size_t> sent{0};
   std::thread slowloris([&] {
-    for (const char c : slow_line) {
+    for (const char c : trickled) {
       if (!sendAll(slow_fd, std::string_view(&c, 1))) break;
-      ++trickled;
+      ++sent;
       std::this_thread::sleep_for(100ms);
     }
     trickling = false;
+    sendAll(slow_fd, rest);
   });
-  // Another long-lived client, and new connections, while it trickles.
-  const int steady_fd = connectToLoopback(listener_port_);
+  const int steady_fd = connectToLoopback(listener_port);
   ASSERT_GE(steady_fd, 0);
-  while (trickled < 3 && trickling) std::this_thread::sleep_for(10ms);
+  while (sent < 3 && trickling) std::this_thread::sleep_for(10ms);
   int seen_while_trickling = 0;
   for (int i = 0; i < 6; ++i) {
     const std::string name = "abuse.fast." + std::to_string(i);
     const std::string line = name + " " + std::to_string(i) + " source=fast\n";
-    ASSERT_TRUE(i % 2 ? sendAll(steady_fd, line) : sendOnNewConnection(listener_port_, line));
-    const bool seen = waitOnPage(agent_.port, "abuse_fast_" + std::to_string(i), 2s);
+    EXPECT_TRUE(i % 2 ? sendAll(steady_fd, line) : sendOnNewConnection(listener_port, line));
+    const bool seen = waitOnPage(agent_port, "abuse_fast_" + std::to_string(i), 2s);
     EXPECT_TRUE(seen) << name << " did not arrive within 2 s";
     if (seen && trickling) ++seen_while_trickling;
   }
   EXPECT_EQ(seen_while_trickling, 6) << "other clients' lines must arrive while the slowloris "
                                         "is still trickling ("
-                                     << trickled << " of " << slow_line.size() << " bytes sent)";
+                                     << sent << " of " << trickled.size() << " bytes sent)";
   slowloris.join();
   ::close(steady_fd);
-  // The trickled line is a valid line too: it arrives once complete.
-  EXPECT_TRUE(waitOnPage(agent_.port, "abuse_slow", 5s));
+  EXPECT_TRUE(waitOnPage(agent_port, slow_name, 5s)) << "the slowloris' own point is lost";
   ::close(slow_fd);
+}
+
+TEST_F(ListenerAbuseTest, SlowlorisLineDoesNotBlockOtherClients) {
+  ASSERT_NO_FATAL_FAILURE(startAgent(1024));
+  expectSlowlorisBlocksNobody(listener_port_, agent_.port,
+                              "abuse.slow 1 source=slowloris k=trickled-one-byte-every-100ms\n", "",
+                              "abuse_slow");
+}
+
+TEST_F(ListenerAbuseTest, SlowlorisHttpHeaderDoesNotBlockOtherClients) {
+  ASSERT_NO_FATAL_FAILURE(startAgent(1024));
+  // The classic slowloris: an HTTP request whose header comes byte by byte
+  // on the port that serves both TCP lines and POST /report.
+  const std::string body = "abuse.slowhttp 1 source=slowloris\n";
+  expectSlowlorisBlocksNobody(
+      listener_port_, agent_.port, "POST /report HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+      "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body,
+      "abuse_slowhttp");
 }
 
 TEST_F(ListenerAbuseTest, ClientDisconnectingMidLineLosesOnlyThatLine) {

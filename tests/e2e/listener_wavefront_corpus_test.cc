@@ -6,6 +6,8 @@
 // line must be counted by its reason and appear nowhere.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <chrono>
 #include <cmath>
@@ -156,6 +158,30 @@ std::string prometheusName(const std::string& name) {
                     c == '_' || c == ':';
     out.push_back(ok ? c : '_');
   }
+  return out;
+}
+
+/// gzip and zstd encoders written on zlib and libzstd directly, not on
+/// the agent's codecs.
+std::string gzipCompress(const std::string& text) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, text.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  zs.avail_in = static_cast<uInt>(text.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string zstdCompress(const std::string& text) {
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  const std::size_t n = ZSTD_compress(out.data(), out.size(), text.data(), text.size(), 3);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(ZSTD_isError(n) ? 0 : n);
   return out;
 }
 
@@ -322,19 +348,34 @@ TEST_F(ListenerWavefrontCorpusTest, TcpAndReportForwardValidLinesExactlyAndCount
   }
   ASSERT_NO_FATAL_FAILURE(expectForwardedExactly(tcp, "tcp", tcp_from, 0, 1));
 
-  // HTTP POST /report: the same corpus (other names) in one body.
-  const Corpus http = makeCorpus("http");
-  const double received_before = received();
-  const std::int64_t http_from = nowMs();
+  // HTTP POST /report: the same corpus (other names) in one body, plain,
+  // gzip and zstd.
   httplib::Client client("127.0.0.1", listener_port_);
   client.set_read_timeout(10, 0);
-  auto res = client.Post("/report", http.text, "text/plain");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 202) << res->body;
-  EXPECT_EQ(res->body, "accepted " + std::to_string(http.valid.size()) + " points\n");
-  ASSERT_NO_FATAL_FAILURE(expectForwardedExactly(http, "http", http_from, received_before, 2));
+  std::vector<Corpus> sent = {tcp};
+  for (const std::string encoding : {"identity", "gzip", "zstd"}) {
+    SCOPED_TRACE("POST /report, Content-Encoding " + encoding);
+    const std::string prefix = encoding == "identity" ? "http" : encoding;
+    const Corpus http = makeCorpus(prefix);
+    const double received_before = received();
+    const std::int64_t http_from = nowMs();
+    httplib::Headers headers;
+    std::string body = http.text;
+    if (encoding != "identity") {
+      headers.emplace("Content-Encoding", encoding);
+      body = encoding == "gzip" ? gzipCompress(body) : zstdCompress(body);
+    }
+    auto res = client.Post("/report", headers, body, "text/plain");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 202) << res->body;
+    EXPECT_EQ(res->body, "accepted " + std::to_string(http.valid.size()) + " points\n");
+    sent.push_back(http);
+    ASSERT_NO_FATAL_FAILURE(expectForwardedExactly(http, prefix, http_from, received_before,
+                                                   static_cast<int>(sent.size())));
+  }
 
-  // The TCP lines are still there exactly once (nothing sent twice since).
+  // Every line of every round is still there exactly once: nothing was sent
+  // twice since.
   std::map<std::string, int> names;
   for (const std::string& raw : sink_.lines()) {
     std::string error;
@@ -342,12 +383,18 @@ TEST_F(ListenerWavefrontCorpusTest, TcpAndReportForwardValidLinesExactlyAndCount
       ++names[line->name];
     }
   }
-  for (const ValidLine& v : tcp.valid) EXPECT_EQ(names[v.name], 1) << v.name;
-  EXPECT_EQ(sink_.lines().size(), tcp.valid.size() + http.valid.size());
+  std::size_t valid = 0;
+  for (const Corpus& corpus : sent) {
+    for (const ValidLine& v : corpus.valid) EXPECT_EQ(names[v.name], 1) << v.name;
+    valid += corpus.valid.size();
+  }
+  EXPECT_EQ(sink_.lines().size(), valid);
   EXPECT_TRUE(sink_.truncated().empty());
-  // Nothing lost by the listener.
   EXPECT_LE(agent_.metric("kubemetrics_listener_lost_lines_total",
                           "listener=\"wavefront\",reason=\"truncated\""),
+            0);
+  EXPECT_LE(agent_.metric("kubemetrics_listener_refused_requests_total",
+                          "listener=\"wavefront\",reason=\"bad_request\""),
             0);
 }
 
