@@ -27,7 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string agentYaml(int listener_port, int max_connections) {
+std::string agentYaml(int listener_port, int max_connections, const std::string& idle_timeout) {
   return "cluster: e2e-abuse\n"
          "node: n1\n"
          "sources:\n"
@@ -40,7 +40,7 @@ std::string agentYaml(int listener_port, int max_connections) {
          std::to_string(listener_port) +
          "\"\n"
          "      max_connections: " +
-         std::to_string(max_connections) + "\n";
+         std::to_string(max_connections) + "\n      idle_timeout: " + idle_timeout + "\n";
 }
 
 std::string getPage(int port) {
@@ -86,9 +86,10 @@ bool sendOnNewConnection(int port, const std::string& text) {
 
 class ListenerAbuseTest : public ::testing::Test {
  protected:
-  void startAgent(int max_connections) {
+  void startAgent(int max_connections, const std::string& idle_timeout = "5m") {
     listener_port_ = freeLoopbackPort();
-    const std::string config = dir_.write("agent.yaml", agentYaml(listener_port_, max_connections));
+    const std::string config =
+        dir_.write("agent.yaml", agentYaml(listener_port_, max_connections, idle_timeout));
     agent_ = AgentProcess::start({"--config", config});
     ASSERT_GT(agent_.port, 0) << agent_.process->output();
     ASSERT_TRUE(agent_.process->waitForOutput("wavefront listener on", 10s))
@@ -163,14 +164,17 @@ TEST_F(ListenerAbuseTest, SlowlorisHttpHeaderDoesNotBlockOtherClients) {
 TEST_F(ListenerAbuseTest, ClientDisconnectingMidLineLosesOnlyThatLine) {
   ASSERT_NO_FATAL_FAILURE(startAgent(1024));
   // The cut line would parse (it lacks only its '\n'): it must still be
-  // dropped, as the Wavefront proxy drops an unterminated frame.
-  ASSERT_TRUE(sendOnNewConnection(listener_port_,
-                                  "abuse.cut.a 1 source=c\nabuse.cut.b 2 source=c\n"
-                                  "abuse.cut.c 3 source=c"));
-  EXPECT_TRUE(waitForMetric(agent_, "kubemetrics_listener_lost_lines_total",
-                            "listener=\"wavefront\",reason=\"truncated\"", 1));
+  // dropped, as the Wavefront proxy drops an unterminated frame. It comes
+  // in two writes, the first read with the complete lines before it.
+  const int fd = connectToLoopback(listener_port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(sendAll(fd, "abuse.cut.a 1 source=c\nabuse.cut.b 2 source=c\nabuse.cut.c 3 "));
   EXPECT_TRUE(waitOnPage(agent_.port, "abuse_cut_a", 10s));
   EXPECT_TRUE(waitOnPage(agent_.port, "abuse_cut_b", 10s));
+  ASSERT_TRUE(sendAll(fd, "source=c"));
+  ::close(fd);
+  EXPECT_TRUE(waitForMetric(agent_, "kubemetrics_listener_lost_lines_total",
+                            "listener=\"wavefront\",reason=\"truncated\"", 1));
   // A later client's line arrives; by then the cut one would have too.
   ASSERT_TRUE(sendOnNewConnection(listener_port_, "abuse.cut.after 4 source=c\n"));
   EXPECT_TRUE(waitOnPage(agent_.port, "abuse_cut_after", 10s));
@@ -222,74 +226,123 @@ class HealthProbe {
   std::thread thread_;
 };
 
-TEST_F(ListenerAbuseTest, IdleConnectionsBeyondTheLimitAreCountedAndHealthStillAnswers) {
-  // 5,000 idle connections against max_connections 1,000 need about
-  // 5,000 descriptors here and 1,000+ in the agent (which inherits this
-  // limit, and raises its own): scaled down when the hard limit is low.
-  rlimit limit{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
-  limit.rlim_cur = limit.rlim_max;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+/// Idle connections against the wavefront port, beyond max_connections.
+/// 5,000 against 1,000 need about 5,000 descriptors here and 1,000+ in the
+/// agent (which inherits this limit, and raises its own): scaled down when
+/// the hard limit is below 12,000, and said so.
+struct IdleFlood {
   int idle = 5000;
   int max_connections = 1000;
-  if (limit.rlim_max < 12000) {
-    const double scale = static_cast<double>(limit.rlim_max) / 12000;
-    idle = static_cast<int>(idle * scale);
-    max_connections = static_cast<int>(max_connections * scale);
-    std::cout << "RLIMIT_NOFILE hard limit " << limit.rlim_max << " < 12000: scaled down to "
-              << idle << " idle connections, max_connections " << max_connections << "\n";
-  }
-  RecordProperty("idle_connections", idle);
-  RecordProperty("max_connections", max_connections);
-  ASSERT_NO_FATAL_FAILURE(startAgent(max_connections));
 
-  HealthProbe health(agent_.port);
+  static IdleFlood sizedForThisMachine() {
+    IdleFlood flood;
+    rlimit limit{};
+    EXPECT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+    limit.rlim_cur = limit.rlim_max;
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+    if (limit.rlim_max < 12000) {
+      const double scale = static_cast<double>(limit.rlim_max) / 12000;
+      flood.idle = static_cast<int>(flood.idle * scale);
+      flood.max_connections = static_cast<int>(flood.max_connections * scale);
+      std::cout << "RLIMIT_NOFILE hard limit " << limit.rlim_max << " < 12000: scaled down to "
+                << flood.idle << " idle connections, max_connections " << flood.max_connections
+                << "\n";
+    }
+    ::testing::Test::RecordProperty("idle_connections", flood.idle);
+    ::testing::Test::RecordProperty("max_connections", flood.max_connections);
+    return flood;
+  }
+};
+
+const std::string kRejected = "kubemetrics_http_connections_rejected_total";
+const std::string kWavefrontServer = "server=\"wavefront\"";
+
+/// Opens `flood.idle` connections that send nothing and checks that those
+/// beyond the limit, and one more client sending a line, are refused and
+/// counted exactly. Returns the open descriptors.
+std::vector<int> openIdleConnections(const AgentProcess& agent, int listener_port,
+                                     const IdleFlood& flood) {
   std::vector<int> fds;
-  fds.reserve(static_cast<std::size_t>(idle));
+  fds.reserve(static_cast<std::size_t>(flood.idle));
   const auto connect_until = Clock::now() + 60s;
-  while (static_cast<int>(fds.size()) < idle && Clock::now() < connect_until) {
-    const int fd = connectToLoopback(listener_port_);
+  while (static_cast<int>(fds.size()) < flood.idle && Clock::now() < connect_until) {
+    const int fd = connectToLoopback(listener_port);
     if (fd >= 0) fds.push_back(fd);
   }
-  ASSERT_EQ(static_cast<int>(fds.size()), idle) << "could not open the idle connections";
+  EXPECT_EQ(static_cast<int>(fds.size()), flood.idle) << "could not open the idle connections";
 
   // Every connection beyond the limit is accepted, closed and counted.
-  const std::string rejected = "kubemetrics_http_connections_rejected_total";
-  const std::string server = "server=\"wavefront\"";
-  const double excess = idle - max_connections;
-  EXPECT_TRUE(waitForMetric(agent_, rejected, server, excess))
-      << agent_.metric(rejected, server) << " of " << excess;
-  EXPECT_EQ(agent_.metric(rejected, server), excess);
+  const double excess = static_cast<double>(fds.size()) - flood.max_connections;
+  EXPECT_TRUE(waitForMetric(agent, kRejected, kWavefrontServer, excess))
+      << agent.metric(kRejected, kWavefrontServer) << " of " << excess;
+  EXPECT_EQ(agent.metric(kRejected, kWavefrontServer), excess);
 
   // While the idle ones hold every slot, a new client is turned away too.
   // (The agent may close it before the write lands: refused either way.)
-  (void)sendOnNewConnection(listener_port_, "abuse.while.full 1 source=x\n");
-  EXPECT_TRUE(waitForMetric(agent_, rejected, server, excess + 1));
+  (void)sendOnNewConnection(listener_port, "abuse.while.full 1 source=x\n");
+  EXPECT_TRUE(waitForMetric(agent, kRejected, kWavefrontServer, excess + 1));
+  EXPECT_EQ(agent.metric(kRejected, kWavefrontServer), excess + 1);
+  return fds;
+}
 
-  // Once the idle clients go, a new client gets its lines through. The
-  // agent notices the closes asynchronously: a client that still finds
-  // every slot taken is refused (counted), and tries again.
-  for (const int fd : fds) ::close(fd);
-  fds.clear();
-  bool through = false;
+/// Sends a line on a new connection until it reaches the page (bounded):
+/// the agent frees slots asynchronously, and a client that still finds
+/// every slot taken is refused (counted) and tries again. The attempts, 0
+/// when the line never got through.
+int attemptsUntilALineGetsThrough(const AgentProcess& agent, int listener_port,
+                                  std::chrono::seconds timeout) {
   int attempts = 0;
-  const auto retry_until = Clock::now() + 30s;
-  while (!through && Clock::now() < retry_until) {
+  const auto until = Clock::now() + timeout;
+  while (Clock::now() < until) {
     ++attempts;
-    (void)sendOnNewConnection(listener_port_, "abuse.after.idle 1 source=x\n");
-    through = waitOnPage(agent_.port, "abuse_after_idle", 1s);
+    (void)sendOnNewConnection(listener_port, "abuse.after.idle 1 source=x\n");
+    if (waitOnPage(agent.port, "abuse_after_idle", 1s)) return attempts;
   }
-  EXPECT_TRUE(through) << "no line got through after the idle connections closed (" << attempts
-                       << " attempts)";
+  return 0;
+}
 
+void expectHealthy(HealthProbe& health) {
   health.stop();
   std::cout << "healthz: " << health.probes() << " probes, slowest " << health.slowestMs()
-            << " ms, " << health.failures() << " failed; new client through after " << attempts
-            << " attempt(s)\n";
+            << " ms, " << health.failures() << " failed\n";
   EXPECT_GT(health.probes(), 0);
   EXPECT_EQ(health.failures(), 0);
   EXPECT_LT(health.slowestMs(), 100);
+}
+
+TEST_F(ListenerAbuseTest, IdleConnectionsBeyondTheLimitAreCountedAndHealthStillAnswers) {
+  const IdleFlood flood = IdleFlood::sizedForThisMachine();
+  ASSERT_NO_FATAL_FAILURE(startAgent(flood.max_connections));
+  HealthProbe health(agent_.port);
+  std::vector<int> fds = openIdleConnections(agent_, listener_port_, flood);
+  const double refused = agent_.metric(kRejected, kWavefrontServer);
+
+  // Once the idle clients go, a new client gets its lines through.
+  for (const int fd : fds) ::close(fd);
+  const int attempts = attemptsUntilALineGetsThrough(agent_, listener_port_, 30s);
+  EXPECT_GT(attempts, 0) << "no line got through after the idle connections closed";
+  std::cout << "a new client got through after " << attempts << " attempt(s)\n";
+  // Only the attempts that found the slots still taken were refused.
+  EXPECT_EQ(agent_.metric(kRejected, kWavefrontServer), refused + attempts - 1);
+  expectHealthy(health);
   EXPECT_FALSE(onPage(getPage(agent_.port), "abuse_while_full"));
+}
+
+TEST_F(ListenerAbuseTest, IdleConnectionsThatNeverCloseAreReapedByIdleTimeout) {
+  // A hostile client does not close its idle connections: the agent's
+  // idle_timeout must free the slots for others.
+  const IdleFlood flood = IdleFlood::sizedForThisMachine();
+  ASSERT_NO_FATAL_FAILURE(startAgent(flood.max_connections, "2s"));
+  HealthProbe health(agent_.port);
+  const auto opened = Clock::now();
+  std::vector<int> fds = openIdleConnections(agent_, listener_port_, flood);
+  const int attempts = attemptsUntilALineGetsThrough(agent_, listener_port_, 30s);
+  EXPECT_GT(attempts, 0) << "no line got through while the idle connections stayed open";
+  std::cout << "a new client got through after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - opened).count()
+            << " ms, " << attempts << " attempt(s)\n";
+  expectHealthy(health);
+  for (const int fd : fds) ::close(fd);
 }
 
 }  // namespace

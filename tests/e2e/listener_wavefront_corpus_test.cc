@@ -347,6 +347,11 @@ TEST_F(ListenerWavefrontCorpusTest, TcpAndReportForwardValidLinesExactlyAndCount
     ::close(fd);
   }
   ASSERT_NO_FATAL_FAILURE(expectForwardedExactly(tcp, "tcp", tcp_from, 0, 1));
+  // The first rejected line is logged with its reason and first bytes
+  // (later ones are rate-limited).
+  EXPECT_NE(agent_.process->output().find("(missing_value): \"e2e.tcp.bad.missing\""),
+            std::string::npos)
+      << agent_.process->output();
 
   // HTTP POST /report: the same corpus (other names) in one body, plain,
   // gzip and zstd.
