@@ -1,7 +1,7 @@
 // The agent as a remote-write proxy between two real systems: a Prometheus
 // scrapes a small exposition server in this test every second and
-// remote-writes (spec 1.0) to the agent's remote_write listener; the agent
-// remote-writes on to a VictoriaMetrics. Every series Prometheus stored must
+// remote-writes (spec 1.0) to the agent's remote_write listener, a few
+// requests per scrape; the agent remote-writes on to a VictoriaMetrics. Every series Prometheus stored must
 // arrive in VictoriaMetrics with the agent's cluster and node tags and with
 // exactly the same samples.
 //
@@ -38,6 +38,9 @@ using LabelSet = std::map<std::string, std::string>;
 constexpr const char* kCluster = "e2e-proxy";
 constexpr const char* kNode = "n1";
 constexpr const char* kJob = "proxytest";
+// Enough series that one scrape takes several remote-write requests
+// (max_samples_per_send below).
+constexpr int kGauges = 2000;
 
 /// The scraped target: a few gauges and a counter of the scrapes it served
 /// (the text format, version 0.0.4), so values change over time.
@@ -48,7 +51,7 @@ class ExpositionServer {
       const int n = ++scrapes_;
       std::string body = "# TYPE proxy_e2e_scrapes_total counter\nproxy_e2e_scrapes_total " +
                          std::to_string(n) + "\n# TYPE proxy_e2e_gauge gauge\n";
-      for (int i = 0; i < 5; ++i) {
+      for (int i = 0; i < kGauges; ++i) {
         body += "proxy_e2e_gauge{idx=\"" + std::to_string(i) + "\",text=\"a \\\"quoted\\\" b\"} " +
                 std::to_string(i * 1.5 + n) + "\n";
       }
@@ -104,7 +107,7 @@ std::string prometheusYaml(int target_port, int agent_listener_port) {
          "  - url: \"http://127.0.0.1:" +
          std::to_string(agent_listener_port) +
          "/api/v1/write\"\n"
-         "    queue_config: {batch_send_deadline: 1s}\n";
+         "    queue_config: {batch_send_deadline: 1s, max_samples_per_send: 500}\n";
 }
 
 /// Each series' samples stamped at or before `cutoff_ms`, by label set.
@@ -171,11 +174,12 @@ TEST(ListenerRemoteWriteProxyTest, EverySeriesPrometheusSentArrivesInVictoriaMet
   // Every scrape stamped at or before the cutoff has finished by now.
   const std::int64_t cutoff = nowMs() - 1500;
   const auto sent = upTo(queryPrometheus(prom.port, selector + "[10m]"), cutoff);
-  // up, scrape_* and the target's six series: 5 + 6.
-  ASSERT_GE(sent.size(), 11u);
+  // up, the four scrape_* series and the target's.
+  constexpr std::size_t kSeries = 5 + 1 + kGauges;
+  ASSERT_EQ(sent.size(), kSeries);
   std::size_t sent_samples = 0;
   for (const auto& [labels, samples] : sent) sent_samples += samples.size();
-  ASSERT_GE(sent_samples, 11u * 4);  // at least four scrapes before the cutoff
+  ASSERT_GE(sent_samples, kSeries * 4);  // at least four scrapes before the cutoff
 
   // Wait (bounded) until VictoriaMetrics holds as many samples up to the
   // cutoff, then compare sample for sample.
