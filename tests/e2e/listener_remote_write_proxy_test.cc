@@ -1,9 +1,9 @@
 // The agent as a remote-write proxy between two real systems: a Prometheus
 // scrapes a small exposition server in this test every second and
 // remote-writes (spec 1.0) to the agent's remote_write listener, a few
-// requests per scrape; the agent remote-writes on to a VictoriaMetrics. Every series Prometheus stored must
-// arrive in VictoriaMetrics with the agent's cluster and node tags and with
-// exactly the same samples.
+// requests per scrape; the agent remote-writes on to a VictoriaMetrics.
+// Every series Prometheus stored must arrive in VictoriaMetrics with the
+// agent's cluster and node tags and with exactly the same samples.
 //
 // Why this comparison is exact: Prometheus remote-writes what it appends to
 // its own TSDB, so its TSDB is the list of what it sent. Both sides are read
