@@ -19,7 +19,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -93,7 +96,11 @@ std::string agentYaml(int listener_port, int vm_port, const std::string& spool_d
          spool_dir + "\"}\n";
 }
 
-std::string prometheusYaml(int target_port, int agent_listener_port) {
+/// Scrapes the target every second and remote-writes to the agent and,
+/// when `direct_port` is set, also straight to that VictoriaMetrics.
+std::string prometheusYaml(int target_port, int agent_listener_port, int direct_port = 0) {
+  const std::string queue =
+      "    queue_config: {batch_send_deadline: 1s, max_samples_per_send: 500}\n";
   return std::string("global:\n  scrape_interval: 1s\n") +
          "scrape_configs:\n"
          "  - job_name: " +
@@ -105,9 +112,10 @@ std::string prometheusYaml(int target_port, int agent_listener_port) {
          "\"]\n"
          "remote_write:\n"
          "  - url: \"http://127.0.0.1:" +
-         std::to_string(agent_listener_port) +
-         "/api/v1/write\"\n"
-         "    queue_config: {batch_send_deadline: 1s, max_samples_per_send: 500}\n";
+         std::to_string(agent_listener_port) + "/api/v1/write\"\n" + queue +
+         (direct_port == 0 ? std::string()
+                           : "  - url: \"http://127.0.0.1:" + std::to_string(direct_port) +
+                                 "/api/v1/write\"\n" + queue);
 }
 
 /// Each series' samples stamped at or before `cutoff_ms`, by label set.
@@ -223,6 +231,94 @@ TEST(ListenerRemoteWriteProxyTest, EverySeriesPrometheusSentArrivesInVictoriaMet
   EXPECT_LE(agent.metric("kubemetrics_exporter_dropped_samples_total",
                          "exporter=\"remote_write\",reason=\"rejected\""),
             0);
+}
+
+/// How many series `selector` selects on Prometheus at `at_ms` (an instant
+/// query: the newest sample within 5 minutes, none when that is a
+/// staleness marker); -1 when the query fails.
+int seriesAt(int port, const std::string& selector, std::int64_t at_ms) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  char time[32];
+  std::snprintf(time, sizeof time, "%.3f", static_cast<double>(at_ms) / 1000);
+  auto res =
+      client.Get("/api/v1/query?query=" + encodeQuery("count(" + selector + ")") + "&time=" + time);
+  if (!res || res->status != 200) return -1;
+  if (res->body.find("\"result\":[]") != std::string::npos) return 0;
+  // "value":[<time>,"<count>"]
+  const std::size_t value = res->body.find("\"value\":[");
+  const std::size_t at = value == std::string::npos ? value : res->body.find(",\"", value);
+  if (at == std::string::npos) return -1;
+  return std::stoi(res->body.substr(at + 2));
+}
+
+TEST(ListenerRemoteWriteProxyTest, StalenessMarkersPassThrough) {
+  // When the target goes away, Prometheus writes a staleness marker (a
+  // special NaN) for each of its series, and remote-writes it: a backend
+  // behind the agent must get it too, so that the series ends there at the
+  // same instant as in the sender (instead of lingering for the 5-minute
+  // lookback). The backend is a second Prometheus, which, unlike
+  // VictoriaMetrics 1.79, keeps the markers and honours them in queries.
+  TempDir sink_dir;
+  Backend sink = startPrometheus(sink_dir);
+  ASSERT_GT(sink.port, 0) << sink.process->output();
+  TempDir agent_dir;
+  const int listener_port = freeLoopbackPort();
+  const std::string config =
+      agent_dir.write("agent.yaml", "cluster: " + std::string(kCluster) + "\nnode: " + kNode +
+                                        "\nsources:\n  host: {enabled: false}\n"
+                                        "  ec2: {enabled: false}\n  listeners:\n"
+                                        "    remote_write: {enabled: true, listen: \"127.0.0.1:" +
+                                        std::to_string(listener_port) +
+                                        "\"}\nexporters:\n  remote_write:\n    enabled: true\n"
+                                        "    url: \"" +
+                                        sink.writeUrl() +
+                                        "\"\n    batch: {max_wait: 200ms}\n"
+                                        "  spool: {dir: \"" +
+                                        agent_dir.path() + "/spool\"}\n");
+  auto agent = AgentProcess::start({"--config", config});
+  ASSERT_GT(agent.port, 0) << agent.process->output();
+
+  auto target = std::make_unique<ExpositionServer>();
+  TempDir prom_dir;
+  Backend prom = startPrometheus(prom_dir, prometheusYaml(target->port, listener_port));
+  ASSERT_GT(prom.port, 0) << prom.process->output();
+
+  const std::string up = std::string("up{job=\"") + kJob + "\"}[10m]";
+  auto upSamples = [&] {
+    const auto series = queryPrometheus(prom.port, up);
+    return series.empty() ? ReadSeries{} : series.front();
+  };
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (upSamples().timestamps.size() < 3 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
+  target.reset();
+  // The first failed scrape (up = 0): its timestamp is the markers'.
+  std::int64_t failed_at = -1;
+  while (failed_at < 0 && std::chrono::steady_clock::now() < until) {
+    const ReadSeries s = upSamples();
+    for (std::size_t i = 0; i < s.values.size() && failed_at < 0; ++i) {
+      if (s.values[i] == 0) failed_at = s.timestamps[i];
+    }
+    if (failed_at < 0) std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_GT(failed_at, 0) << prom.process->output();
+
+  const std::string gauges = std::string("proxy_e2e_gauge{job=\"") + kJob + "\"}";
+  // In the sender: there just before the failed scrape, gone at it.
+  EXPECT_EQ(seriesAt(prom.port, gauges, failed_at - 1), kGauges);
+  EXPECT_EQ(seriesAt(prom.port, gauges, failed_at), 0);
+  // Behind the agent: the same, once up = 0 has arrived there too.
+  const std::string failed_up = std::string("up{job=\"") + kJob + "\"} == 0";
+  while (seriesAt(sink.port, failed_up, failed_at) != 1 &&
+         std::chrono::steady_clock::now() < until + 30s) {
+    std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_EQ(seriesAt(sink.port, failed_up, failed_at), 1) << agent.process->output();
+  EXPECT_EQ(seriesAt(sink.port, gauges, failed_at - 1), kGauges);
+  EXPECT_EQ(seriesAt(sink.port, gauges, failed_at), 0)
+      << "the staleness markers did not pass through the agent";
 }
 
 }  // namespace
