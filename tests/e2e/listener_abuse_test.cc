@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -82,6 +83,17 @@ bool sendOnNewConnection(int port, const std::string& text) {
   const bool sent = sendAll(fd, text);
   ::close(fd);
   return sent;
+}
+
+/// The descriptors process `pid` holds open (-1 when unreadable).
+int openDescriptors(pid_t pid) {
+  std::error_code error;
+  int n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", error), end;
+       !error && it != end; it.increment(error)) {
+    ++n;
+  }
+  return error ? -1 : n;
 }
 
 class ListenerAbuseTest : public ::testing::Test {
@@ -189,8 +201,8 @@ TEST_F(ListenerAbuseTest, ClientDisconnectingMidLineLosesOnlyThatLine) {
             std::string::npos);
 }
 
-/// Probes GET /healthz on a fresh connection every 20 ms until stopped,
-/// keeping the slowest answer and the failures.
+/// Probes GET /healthz and /readyz in turn, each on a fresh connection,
+/// every 20 ms until stopped, keeping the slowest answer and the failures.
 class HealthProbe {
  public:
   explicit HealthProbe(int port)
@@ -200,7 +212,7 @@ class HealthProbe {
             httplib::Client client("127.0.0.1", port);
             client.set_connection_timeout(2, 0);
             client.set_read_timeout(2, 0);
-            auto res = client.Get("/healthz");
+            auto res = client.Get(probes_ % 2 ? "/readyz" : "/healthz");
             const auto took =
                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
             ++probes_;
@@ -301,9 +313,22 @@ int attemptsUntilALineGetsThrough(const AgentProcess& agent, int listener_port,
   return 0;
 }
 
+/// The agent's descriptors come back (bounded wait) to about what it held
+/// at `fds_at_start`: 20 of slack for keep-alive clients of its page and
+/// the last sender.
+void expectDescriptorsReleased(const AgentProcess& agent, int fds_at_start) {
+  const auto until = Clock::now() + 10s;
+  while (openDescriptors(agent.process->pid()) > fds_at_start + 20 && Clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_LE(openDescriptors(agent.process->pid()), fds_at_start + 20)
+      << "the agent holds descriptors of connections it is done with (" << fds_at_start
+      << " at start)";
+}
+
 void expectHealthy(HealthProbe& health) {
   health.stop();
-  std::cout << "healthz: " << health.probes() << " probes, slowest " << health.slowestMs()
+  std::cout << "healthz/readyz: " << health.probes() << " probes, slowest " << health.slowestMs()
             << " ms, " << health.failures() << " failed\n";
   EXPECT_GT(health.probes(), 0);
   EXPECT_EQ(health.failures(), 0);
@@ -313,6 +338,8 @@ void expectHealthy(HealthProbe& health) {
 TEST_F(ListenerAbuseTest, IdleConnectionsBeyondTheLimitAreCountedAndHealthStillAnswers) {
   const IdleFlood flood = IdleFlood::sizedForThisMachine();
   ASSERT_NO_FATAL_FAILURE(startAgent(flood.max_connections));
+  const int fds_at_start = openDescriptors(agent_.process->pid());
+  ASSERT_GT(fds_at_start, 0);
   HealthProbe health(agent_.port);
   std::vector<int> fds = openIdleConnections(agent_, listener_port_, flood);
   const double refused = agent_.metric(kRejected, kWavefrontServer);
@@ -326,6 +353,7 @@ TEST_F(ListenerAbuseTest, IdleConnectionsBeyondTheLimitAreCountedAndHealthStillA
   EXPECT_EQ(agent_.metric(kRejected, kWavefrontServer), refused + attempts - 1);
   expectHealthy(health);
   EXPECT_FALSE(onPage(getPage(agent_.port), "abuse_while_full"));
+  expectDescriptorsReleased(agent_, fds_at_start);
 }
 
 TEST_F(ListenerAbuseTest, IdleConnectionsThatNeverCloseAreReapedByIdleTimeout) {
@@ -333,6 +361,8 @@ TEST_F(ListenerAbuseTest, IdleConnectionsThatNeverCloseAreReapedByIdleTimeout) {
   // idle_timeout must free the slots for others.
   const IdleFlood flood = IdleFlood::sizedForThisMachine();
   ASSERT_NO_FATAL_FAILURE(startAgent(flood.max_connections, "2s"));
+  const int fds_at_start = openDescriptors(agent_.process->pid());
+  ASSERT_GT(fds_at_start, 0);
   HealthProbe health(agent_.port);
   const auto opened = Clock::now();
   std::vector<int> fds = openIdleConnections(agent_, listener_port_, flood);
@@ -342,6 +372,9 @@ TEST_F(ListenerAbuseTest, IdleConnectionsThatNeverCloseAreReapedByIdleTimeout) {
             << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - opened).count()
             << " ms, " << attempts << " attempt(s)\n";
   expectHealthy(health);
+  // The reaped connections' descriptors are released although their
+  // clients still hold their ends.
+  expectDescriptorsReleased(agent_, fds_at_start);
   for (const int fd : fds) ::close(fd);
 }
 
