@@ -354,9 +354,12 @@ TEST_F(ListenerWavefrontCorpusTest, TcpAndReportForwardValidLinesExactlyAndCount
       << agent_.process->output();
 
   // HTTP POST /report: the same corpus (other names) in one body, plain,
-  // gzip and zstd.
+  // gzip and zstd, the three requests on one keep-alive connection (the
+  // port tells HTTP from lines per connection: the second request must
+  // still be read as HTTP).
   httplib::Client client("127.0.0.1", listener_port_);
   client.set_read_timeout(10, 0);
+  client.set_keep_alive(true);
   std::vector<Corpus> sent = {tcp};
   for (const std::string encoding : {"identity", "gzip", "zstd"}) {
     SCOPED_TRACE("POST /report, Content-Encoding " + encoding);
