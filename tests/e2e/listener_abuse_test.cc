@@ -217,7 +217,11 @@ class HealthProbe {
                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
             ++probes_;
             if (!res || res->status != 200) ++failures_;
-            slowest_ms_ = std::max<std::int64_t>(slowest_ms_, took.count());
+            if (took.count() > slowest_ms_) {
+              slowest_ms_ = took.count();
+              slowest_at_ms_ =
+                  std::chrono::duration_cast<std::chrono::milliseconds>(start - started_).count();
+            }
             std::this_thread::sleep_for(20ms);
           }
         }) {}
@@ -229,12 +233,16 @@ class HealthProbe {
   int probes() const { return probes_; }
   int failures() const { return failures_; }
   std::int64_t slowestMs() const { return slowest_ms_; }
+  /// When the slowest probe started, from the first one.
+  std::int64_t slowestAtMs() const { return slowest_at_ms_; }
 
  private:
   std::atomic<bool> stop_{false};
   std::atomic<int> probes_{0};
   std::atomic<int> failures_{0};
   std::atomic<std::int64_t> slowest_ms_{0};
+  std::atomic<std::int64_t> slowest_at_ms_{0};
+  const Clock::time_point started_ = Clock::now();
   std::thread thread_;
 };
 
@@ -329,7 +337,7 @@ void expectDescriptorsReleased(const AgentProcess& agent, int fds_at_start) {
 void expectHealthy(HealthProbe& health) {
   health.stop();
   std::cout << "healthz/readyz: " << health.probes() << " probes, slowest " << health.slowestMs()
-            << " ms, " << health.failures() << " failed\n";
+            << " ms (at " << health.slowestAtMs() << " ms), " << health.failures() << " failed\n";
   EXPECT_GT(health.probes(), 0);
   EXPECT_EQ(health.failures(), 0);
   EXPECT_LT(health.slowestMs(), 100);
