@@ -32,7 +32,8 @@ struct AgentProcess {
     if (agent.process->waitForOutput("serving on", std::chrono::seconds(20))) {
       std::smatch match;
       const std::string out = agent.process->output();
-      if (std::regex_search(out, match, std::regex("\\(port ([0-9]+)\\)"))) {
+      // The "serving on" line's port: listeners log theirs earlier.
+      if (std::regex_search(out, match, std::regex("serving on [^\\n]*\\(port ([0-9]+)\\)"))) {
         agent.port = std::stoi(match[1]);
       }
     }

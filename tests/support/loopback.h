@@ -13,7 +13,8 @@ namespace kubemetrics::testing {
 /// A socket listening on 127.0.0.1 at an ephemeral port (written to
 /// `*port`); the caller owns and closes it.
 inline int listenOnLoopback(int* port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  // Close-on-exec: a child process (the agent) must not hold it open.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
