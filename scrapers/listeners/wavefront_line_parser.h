@@ -12,7 +12,7 @@
 namespace kubemetrics::scrapers::listeners {
 
 /// Why a line was rejected. rejectionName() gives the snake_case value of the
-/// `reason` label of kubemetrics_listener_lines_rejected_total. The reasons
+/// `reason` label of kubemetrics_listener_rejected_total. The reasons
 /// follow the checks of the Wavefront proxy (java-lib's decoder and
 /// com.wavefront.data.Validation), so that a line the proxy blocked is
 /// blocked here too and the counts say why; docs/listeners.md lists them.

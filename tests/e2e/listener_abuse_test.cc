@@ -104,7 +104,7 @@ class ListenerAbuseTest : public ::testing::Test {
         dir_.write("agent.yaml", agentYaml(listener_port_, max_connections, idle_timeout));
     agent_ = AgentProcess::start({"--config", config});
     ASSERT_GT(agent_.port, 0) << agent_.process->output();
-    ASSERT_TRUE(agent_.process->waitForOutput("wavefront listener on", 10s))
+    ASSERT_TRUE(agent_.process->waitForOutput("sources.listeners.wavefront on", 10s))
         << agent_.process->output();
   }
 

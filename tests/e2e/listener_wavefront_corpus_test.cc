@@ -236,7 +236,7 @@ class ListenerWavefrontCorpusTest : public ::testing::Test {
         dir_.write("agent.yaml", agentYaml(listener_port_, sink_.port(), dir_.path() + "/spool"));
     agent_ = AgentProcess::start({"--config", config});
     ASSERT_GT(agent_.port, 0) << agent_.process->output();
-    ASSERT_TRUE(agent_.process->waitForOutput("wavefront listener on", 10s))
+    ASSERT_TRUE(agent_.process->waitForOutput("sources.listeners.wavefront on", 10s))
         << agent_.process->output();
   }
 
