@@ -220,7 +220,7 @@ def run_wavefront(args, rnd, workdir):
             "example_series": vm.one_series('{__name__="bench_wf_metric_1",series="1"}'),
             "gen_wall_s": g["wall_s"], "gen_closed_s": g.get("closed_by_agent_s"),
             "gen_cpu_s": g["cpu_s"],
-            "e2e_wall_s": (t1 - t0) if cpu1 is not None else None,
+            "e2e_wall_s": (t1 - t0 - g["prep_s"]) if cpu1 is not None else None,
             "cpu_s": (cpu1 - cpu0) if cpu1 is not None else None, "peak_rss_kib": hwm}
         row["ok"] = (row["rows_inserted"] == expected == row["at_sink"] == row["with_cluster"]
                      and row["series"] == row["expected_series"]
@@ -281,10 +281,10 @@ def run_remote_write(args, rnd, workdir, receiver):
             "example_series": vm.one_series('{__name__="bench_rw_metric_1",series="1"}'),
             "gen": g, "gen_cpu_s": g["cpu_s"], "gen_wall_s": g["wall_s"],
             "samples_per_s": g["samples_per_s"],
-            "e2e_wall_s": (t1 - t0) if cpu1 is not None else None,
+            "e2e_wall_s": (t1 - t0 - g["prep_s"]) if cpu1 is not None else None,
             "cpu_s": (cpu1 - cpu0) if cpu1 is not None else None, "peak_rss_kib": hwm}
         row["ok"] = (rows == expected == row["at_sink"] == row["with_cluster"] and not bad_slices
-                     and g["not_sent"] == 0 and g["retries_error"] == 0)
+                     and g["refused"] == 0 and g["gave_up"] == 0 and g["retries_error"] == 0)
         return row
     finally:
         stop(p, 30)
@@ -333,14 +333,15 @@ def report(args, rows, header):
         out += [f"### Remote write: {args.rw_rate:,.0f} samples/s offered for "
                 f"{args.rw_duration:.0f} s ({args.rw_batch:,} samples per request, "
                 f"{args.rw_series:,} series, {args.rw_senders} connections)", "",
-                "| round | receiver | accepted samples | at sink (inserted / counted / with "
+                "| round | receiver | requests accepted / not started (late) | accepted samples | at sink (inserted / counted / with "
                 "cluster) | 503/429 retries | samples/s achieved | e2e wall s | CPU s | "
                 "CPU s / M samples | peak RSS MiB | generator CPU s | result |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rw:
             g = r["gen"]
             out.append(
-                f"| {r['round']} | {r['receiver']} | {r['expected']:,} | {r['rows_inserted']:,} / "
+                f"| {r['round']} | {r['receiver']} | {g['requests_accepted']:,} / {g['late']:,} | "
+                f"{r['expected']:,} | {r['rows_inserted']:,} / "
                 f"{r['at_sink']:,} / {r['with_cluster']:,} | {g['retries_busy']} | "
                 f"{fmt(r['samples_per_s'], ',.0f')} | {fmt(r['e2e_wall_s'], '.1f')} | "
                 f"{fmt(r['cpu_s'], '.2f')} | {fmt(per_m(r, 'expected'), '.2f')} | "

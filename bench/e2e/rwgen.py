@@ -9,7 +9,7 @@ again (the same bytes) after its Retry-After, so nothing is lost; a
 connection error is also retried and counted (the receiver may have taken
 it: a possible duplicate, reported). If the receiver is slower than the
 rate, requests simply start late; no request starts after --max-wall s
-(reported as not sent). Prints one JSON line with what was accepted, per
+(counted as `late`: never offered, so not lost). Prints one JSON line with what was accepted, per
 slice (below), the retries and the generator's own CPU seconds.
 
 Series: --series series in slices of --batch; request k carries slice
@@ -33,6 +33,8 @@ import struct
 import threading
 import time
 import urllib.parse
+
+STARTED = time.monotonic()
 
 
 def varint(n):
@@ -107,7 +109,7 @@ def main():
 
     lock = threading.Lock()
     state = {"next": 0, "accepted": [0] * slices, "statuses": {}, "retries_busy": 0,
-             "retries_error": 0, "not_sent": 0, "last_ok": None, "body_bytes": 0,
+             "retries_error": 0, "late": 0, "gave_up": 0, "refused": 0, "last_ok": None, "body_bytes": 0,
              "late_s_max": 0.0}
     t0 = time.monotonic() + 0.5
 
@@ -125,7 +127,7 @@ def main():
                 time.sleep(due - now)
             elif now - t0 > a.max_wall:
                 with lock:
-                    state["not_sent"] += 1
+                    state["late"] += 1
                 continue
             with lock:
                 state["late_s_max"] = max(state["late_s_max"], time.monotonic() - due)
@@ -135,7 +137,7 @@ def main():
             while True:  # same request until taken; bounded by max_wall * 3
                 if time.monotonic() - t0 > a.max_wall * 3:
                     with lock:
-                        state["not_sent"] += 1
+                        state["gave_up"] += 1
                     break
                 try:
                     if conn is None:
@@ -170,7 +172,7 @@ def main():
                     time.sleep(min(max(wait, 0.05), 5.0))
                     continue
                 with lock:  # any other answer: not retried, reported
-                    state["not_sent"] += 1
+                    state["refused"] += 1
                 break
 
     cpu0 = sum(os.times()[:2])
@@ -187,9 +189,11 @@ def main():
         "samples_accepted": accepted * a.batch, "accepted_per_slice": state["accepted"],
         "batch": a.batch, "slices": slices, "statuses": state["statuses"],
         "retries_busy": state["retries_busy"], "retries_error": state["retries_error"],
-        "not_sent": state["not_sent"], "wall_s": wall,
+        "late": state["late"], "gave_up": state["gave_up"], "refused": state["refused"],
+        "wall_s": wall,
         "samples_per_s": (accepted * a.batch / wall) if wall else None,
-        "late_s_max": state["late_s_max"], "body_bytes": state["body_bytes"], "cpu_s": cpu}),
+        "late_s_max": state["late_s_max"], "prep_s": t0 - STARTED,
+        "body_bytes": state["body_bytes"], "cpu_s": cpu}),
         flush=True)
 
 

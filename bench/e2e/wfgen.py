@@ -19,6 +19,8 @@ import socket
 import threading
 import time
 
+STARTED = time.monotonic()
+
 
 def chunk_template(conn, series):
     lines = []
@@ -83,7 +85,7 @@ def main():
                       "wall_s": (max(ends) - t0) if ends else None,
                       "closed_by_agent_s": (max(closes) - t0) if closes and None not in closes
                       else None,
-                      "cpu_s": cpu}), flush=True)
+                      "prep_s": t0 - STARTED, "cpu_s": cpu}), flush=True)
 
 
 if __name__ == "__main__":
