@@ -96,7 +96,7 @@ class VM:
         stop(self.proc, 30)
 
 
-def agent_config(d, vm, listener, port):
+def agent_config(d, vm, listener, port, spool=True):
     server = free_port()
     lines = ["cluster: bench", "node: bench-node", "log_level: warn",
              f'server: {{listen: "127.0.0.1:{server}"}}', "sources:",
@@ -104,7 +104,7 @@ def agent_config(d, vm, listener, port):
              f'    {listener}: {{enabled: true, listen: "127.0.0.1:{port}"}}',
              "exporters:", "  prometheus: {enabled: false}",
              f'  remote_write: {{enabled: true, url: "{vm.write_url}"}}',
-             f'  spool: {{enabled: true, dir: "{d}/spool"}}']
+             f'  spool: {{enabled: {"true" if spool else "false"}, dir: "{d}/spool"}}']
     cfg = os.path.join(d, "agent.yaml")
     with open(cfg, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -113,7 +113,7 @@ def agent_config(d, vm, listener, port):
 
 def start_agent(args, d, vm, listener):
     port = free_port()
-    cfg, server = agent_config(d, vm, listener, port)
+    cfg, server = agent_config(d, vm, listener, port, args.agent_spool == "on")
     cmd = [args.agent_bin, "--config", cfg]
     p = start(cmd, os.path.join(d, "agent.log"))
     if not wait_http(f"http://127.0.0.1:{server}/healthz", 30, p):
@@ -391,6 +391,11 @@ def main():
     ap.add_argument("--rw-batch", type=int, default=10000)
     ap.add_argument("--rw-series", type=int, default=100000)
     ap.add_argument("--rw-senders", type=int, default=8)
+    ap.add_argument("--receivers", default="kubemetrics-agent,vmagent",
+                    help="remote-write receivers to run (default both)")
+    ap.add_argument("--agent-spool", choices=("on", "off"), default="on",
+                    help="the agent's exporters.spool (default on, as in the scrape bench; its "
+                         "journal records every batch)")
     ap.add_argument("--results-md", default=None,
                     help="write the block into this file (default bench/RESULTS.md for a run "
                          "with the default sizes)")
@@ -403,7 +408,7 @@ def main():
     args.agent_version = e2e.agent_version(args)
     args.standard = all(getattr(args, k) == ap.get_default(k) for k in (
         "connections", "series", "points", "rw_rate", "rw_duration", "rw_batch", "rw_series",
-        "rw_senders", "scenarios"))
+        "rw_senders", "scenarios", "receivers", "agent_spool"))
     atexit.register(e2e.cleanup)
     signal.signal(signal.SIGTERM, e2e.on_signal)
     signal.signal(signal.SIGINT, e2e.on_signal)
@@ -419,7 +424,7 @@ def main():
                 print(json.dumps({k: v for k, v in rows[-1].items() if k != "cmd"}), flush=True)
                 loads.append(os.getloadavg())
             if "remote_write" in scen:
-                for receiver in ("kubemetrics-agent", "vmagent"):
+                for receiver in args.receivers.split(","):
                     rows.append(run_remote_write(args, rnd, workdir, receiver))
                     print(json.dumps({k: v for k, v in rows[-1].items()
                                       if k not in ("cmd", "gen")}), flush=True)
