@@ -9,6 +9,8 @@
 #   bench/e2e/run.sh --quick      # smoke test: 2,000 pods, 30 s, 1 round (~3 min)
 #   bench/e2e/run.sh --memory     # 1M active series (33,000 pods, 30 s interval), 1 round (~13 min)
 #   bench/e2e/run.sh --profile    # the agent alone under callgrind, top functions
+#   bench/e2e/run.sh --listeners  # proxy role: Wavefront lines and remote write pushed to
+#                                 # the agent, remote write vs vmagent (~8 min; listeners.py)
 #   bench/e2e/run.sh --help       # every option (--repeat, --pods, --window, --interval, ...)
 #
 # Needs the Debian packages victoria-metrics (vmagent, victoria-metrics),
@@ -22,7 +24,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
 for a in "$@"; do
-  [[ "$a" == "-h" || "$a" == "--help" ]] && exec python3 "$here/e2e.py" --help
+  if [[ "$a" == "-h" || "$a" == "--help" ]]; then
+    [[ " $* " == *" --listeners "* ]] && exec python3 "$here/listeners.py" --help
+    exec python3 "$here/e2e.py" --help
+  fi
 done
 
 for tool in vmagent victoria-metrics prometheus python3 cmake ninja; do
@@ -44,6 +49,11 @@ else
   ninja -j2 -C "$build" kubemetrics-agent >&2
   export KM_E2E_BUILT=1
 fi
+
+# --listeners: the proxy-role load bench (listeners.py) instead of the scrape bench.
+for a in "$@"; do
+  [[ "$a" == "--listeners" ]] && AGENT_BIN="$agent" exec python3 "$here/listeners.py" "$@"
+done
 
 # e2e.py kills every process it started when it ends (or is interrupted);
 # each of them also gets SIGKILL should e2e.py die first.
