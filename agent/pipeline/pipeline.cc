@@ -237,8 +237,9 @@ bool Pipeline::offer(SampleBatchPtr& batch) {
 bool Pipeline::backedUp() const {
   const std::size_t limit = std::max<std::size_t>(config_.pipeline.exporter_queue_capacity / 2, 1);
   if (ring_.sizeApprox() >= limit) return true;
-  return std::any_of(lanes_.begin(), lanes_.end(),
-                     [limit](const auto& lane) { return lane->queue.sizeApprox() >= limit; });
+  return std::any_of(lanes_.begin(), lanes_.end(), [limit](const auto& lane) {
+    return lane->queue.sizeApprox() >= limit || lane->exporter->backlogged();
+  });
 }
 
 void Pipeline::start() {
@@ -319,6 +320,7 @@ void Pipeline::flusherLoop(ExporterLane& lane) {
       lane.shutdown_timeout.Increment(samples);
       continue;
     }
+    waitWhileBacklogged(lane);
     Result<void> sent = lane.exporter->send(std::move(*handle));
     if (sent) {
       lane.sent.Increment(samples);
@@ -331,6 +333,20 @@ void Pipeline::flusherLoop(ExporterLane& lane) {
                             << " similar errors suppressed)";
       }
     }
+  }
+}
+
+// A backlogged exporter (no spool, its queue filling) would drop what it
+// is given now: hold the batch here instead, so this lane fills, offer()
+// refuses, and the listeners hold their senders back. Scraped batches that
+// find the lane full are dropped and counted, as for any slow exporter.
+// Bounded by the drain deadline once shutdown() has set one.
+void Pipeline::waitWhileBacklogged(ExporterLane& lane) {
+  constexpr auto kPoll = std::chrono::milliseconds(5);
+  while (lane.exporter->backlogged()) {
+    const std::int64_t deadline_ns = drain_deadline_ns_.load(std::memory_order_acquire);
+    if (deadline_ns != 0 && toNanos(SteadyClock::now()) > deadline_ns) return;
+    std::this_thread::sleep_for(kPoll);
   }
 }
 

@@ -46,8 +46,9 @@ AgentTags::Tags configuredTags(const AgentConfig& config);
 ///
 /// offer() (SampleSink, for the listeners) never drops: it refuses a batch
 /// while the ring or any exporter's queue is half of
-/// `exporter_queue_capacity` full, so pushed data waits at its sender, and
-/// the other half stays for the scraped sources.
+/// `exporter_queue_capacity` full, or an exporter is backlogged (would drop
+/// more), so pushed data waits at its sender, and the other half stays for
+/// the scraped sources.
 ///
 /// Thread-safe: submit() and offer() from any thread; start() and
 /// shutdown() from the owner's thread only.
@@ -94,6 +95,7 @@ class Pipeline final : public SampleSink {
   void process(SampleBatchPtr batch, class Tagger& tagger, NameFilter& filter,
                class Enricher* enricher);
   void flusherLoop(ExporterLane& lane);
+  void waitWhileBacklogged(ExporterLane& lane);
   void dropBatch(SampleBatch* batch, prometheus::Counter& counter);
   bool backedUp() const;
 

@@ -107,6 +107,7 @@ class PushExporter::Impl {
   // by the part it leaves until the next one has it, so checking in this
   // order cannot miss one in transit.
   bool idle() const { return batcher_->idle() && pool_->idle() && replayer_->idle(); }
+  bool backlogged() const { return pool_ && pool_->backlogged(); }
 
   PushStats stats() const {
     PushStats s = metrics_.stats();
@@ -169,6 +170,8 @@ void PushExporter::prepareForTermination(std::chrono::system_clock::time_point a
 }
 void PushExporter::flushForTest() { impl_->flush(); }
 bool PushExporter::idleForTest() const { return impl_->idle(); }
+
+bool PushExporter::backlogged() const { return impl_->backlogged(); }
 PushStats PushExporter::stats() const { return impl_->stats(); }
 
 }  // namespace kubemetrics::push

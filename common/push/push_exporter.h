@@ -306,6 +306,8 @@ class PushExporter : public Exporter {
   /// True once nothing is pending, being encoded, queued, in flight,
   /// replaying or spooled.
   bool idleForTest() const;
+  /// No spool and the payload queue half full (Exporter::backlogged).
+  bool backlogged() const override;
   PushStats stats() const;
 
  private:

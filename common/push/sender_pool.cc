@@ -240,6 +240,12 @@ bool SenderPool::idle() const {
   return queue_.empty() && in_flight_ == 0;
 }
 
+bool SenderPool::backlogged() const {
+  if (replayer_.enabled()) return false;  // the spool takes what the queue cannot
+  ClockLock lock(mu_);
+  return queue_.size() * 2 >= queue_capacity_;
+}
+
 // One delivery attempt of `payload`, counted; a refusal of some of its
 // samples goes on in parts.
 DeliveryOutcome SenderPool::attempt(Transport& transport, const EncodedPayload& payload) {

@@ -93,6 +93,9 @@ class SenderPool {
   std::deque<EncodedPayload> drain(Deadline deadline);
   /// Nothing queued or in flight.
   bool idle() const;
+  /// No spool and the queue at least half full: payloads submitted now may
+  /// be dropped (Exporter::backlogged).
+  bool backlogged() const;
   /// The node goes away soon: live payloads are retried without a limit of
   /// attempts instead of being spooled (overflow mode), and a sender asleep
   /// in a backoff longer than the (lowered) cap wakes at the cap. Replays

@@ -34,6 +34,13 @@ class Exporter {
   /// possibly while send() runs; thread-safe. The default does nothing
   /// (an exporter that holds nothing, like /metrics).
   virtual void prepareForTermination(std::chrono::system_clock::time_point at) { (void)at; }
+  /// True while the exporter holds so much that more would be dropped
+  /// rather than delivered or kept (a push exporter without a spool whose
+  /// queue fills): the pipeline then refuses pushed data (SampleSink), so
+  /// the listeners hold their senders back instead of losing what they
+  /// acknowledged. Thread-safe, cheap; called per offered batch. The
+  /// default: never.
+  virtual bool backlogged() const { return false; }
 };
 
 using ExporterPtr = std::unique_ptr<Exporter>;

@@ -35,7 +35,9 @@ class RecordingExporter : public Exporter {
     return {};
   }
   void shutdown(Deadline) override { ++shutdowns_; }
+  bool backlogged() const override { return backlogged_.load(); }
 
+  void setBacklogged(bool backlogged) { backlogged_ = backlogged; }
   void hold() {
     std::lock_guard<std::mutex> lock(mu_);
     released_ = false;
@@ -61,6 +63,7 @@ class RecordingExporter : public Exporter {
   bool released_ = true;
   std::vector<SharedBatch> batches_;
   std::atomic<int> shutdowns_{0};
+  std::atomic<bool> backlogged_{false};
 };
 
 AgentConfig testConfig() {
@@ -106,6 +109,58 @@ void waitForBatches(RecordingExporter& recorder, std::size_t n) {
   while (recorder.batches().size() < n && SteadyClock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+// Pushed data (offer) is never dropped: refused while an exporter's lane
+// is half full, taken again once it drains, every sample delivered once.
+TEST(PipelineTest, OfferRefusesWhileALaneIsHalfFullAndNeverDrops) {
+  AgentConfig config = testConfig();
+  config.pipeline.exporter_queue_capacity = 8;
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  f.pipeline->start();
+  exporters[0]->hold();
+  int offered = 0;
+  int refused = 0;
+  for (int i = 0; i < 40 && refused == 0; ++i) {
+    SampleBatchPtr batch = makeBatch(i, 1);
+    if (f.pipeline->offer(batch)) {
+      ++offered;
+      EXPECT_EQ(batch, nullptr);
+    } else {
+      ++refused;
+      EXPECT_NE(batch, nullptr);  // still the caller's
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the worker move it on
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_LE(offered, 8);  // at most half the lane, plus one in the flusher's hands
+  exporters[0]->release();
+  waitForBatches(*exporters[0], static_cast<std::size_t>(offered));
+  SampleBatchPtr later = makeBatch(99, 1);
+  EXPECT_TRUE(f.pipeline->offer(later));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  EXPECT_EQ(exporters[0]->batches().size(), static_cast<std::size_t>(offered + 1));
+  EXPECT_EQ(f.pipeline->ringDroppedSamples(), 0u);
+}
+
+// An exporter that would drop more (no spool, queue filling) is not given
+// batches: they wait in its lane, and pushed data is refused meanwhile.
+TEST(PipelineTest, ABackloggedExporterIsHeldBackAndOffersAreRefused) {
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(testConfig(), &exporters);
+  f.pipeline->start();
+  exporters[0]->setBacklogged(true);
+  ASSERT_TRUE(f.pipeline->submit(makeBatch(1, 3)));
+  SampleBatchPtr pushed = makeBatch(2, 1);
+  EXPECT_FALSE(f.pipeline->offer(pushed));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(exporters[0]->batches().empty());  // held in the lane, not sent
+  exporters[0]->setBacklogged(false);
+  waitForBatches(*exporters[0], 1);
+  EXPECT_TRUE(f.pipeline->offer(pushed));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+  EXPECT_EQ(exporters[0]->batches().size(), 2u);
 }
 
 TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {

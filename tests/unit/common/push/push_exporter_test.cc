@@ -429,6 +429,42 @@ TEST(PushExporterTest, FullQueueGoesToTheSpoolBeforeTheNewPayload) {
   EXPECT_EQ(deliveredValues(*backend), expected);
 }
 
+// Without a spool, a filling queue means the next payloads may be
+// dropped: the exporter says so (the pipeline then holds its batches back
+// and refuses pushed data). With a spool it never does: the spool takes them.
+TEST(PushExporterTest, WithoutSpoolAHalfFullQueueIsBacklogged) {
+  for (const bool spool : {false, true}) {
+    SCOPED_TRACE(spool ? "spool" : "no spool");
+    TempDir tmp;
+    Rig rig;
+    auto& backend = rig.backend;
+    backend->fallback = DeliveryOutcome::retry("HTTP 503");
+    auto config = fastConfig(spool ? tmp.path() : "");
+    config.spool.mode = SpoolConfig::Mode::kOverflow;
+    config.max_in_flight = 1;
+    config.queue_capacity = 4;
+    config.retry.max_attempts = 1000;  // payload 0 stays with its sender
+    ASSERT_TRUE(rig.create(config));
+    auto& exporter = rig.exporter;
+    EXPECT_FALSE(exporter->backlogged());
+    ASSERT_TRUE(exporter->send(batchOf(0, 100)));
+    ASSERT_TRUE(waitUntil([&] { return backend->attemptCount() >= 1; }));  // taken, backing off
+    ASSERT_TRUE(exporter->send(batchOf(100, 100)));
+    ASSERT_TRUE(exporter->send(batchOf(200, 100)));  // two of four queued
+    if (spool) {
+      EXPECT_FALSE(waitUntil([&] { return exporter->backlogged(); }, 200ms));
+    } else {
+      EXPECT_TRUE(waitUntil([&] { return exporter->backlogged(); }));
+    }
+    {
+      std::lock_guard<std::mutex> lock(backend->mu);
+      backend->fallback = DeliveryOutcome::delivered();
+    }
+    ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->idleForTest(); }));
+    EXPECT_FALSE(exporter->backlogged());
+  }
+}
+
 TEST(PushExporterTest, WalWritesEveryPayloadFirstAndDeletesItOnceAcknowledged) {
   TempDir tmp;
   Rig rig;
