@@ -75,7 +75,21 @@ std::string TargetConfig::instance() const {
   return host + ":" + port;
 }
 
-TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name) {
+namespace {
+
+/// An error for `key` unless `url` is an http(s) URL with a host.
+void checkUrl(ConfigNode& node, std::string_view key, const std::string& url) {
+  std::string scheme, host, port;
+  if (url.empty()) {
+    node.error(key, "required");
+  } else if (!splitUrl(url, &scheme, &host, &port)) {
+    node.error(key, "must be an http:// or https:// URL with a host (got \"" + url + "\")");
+  }
+}
+
+/// parseTargetConfig, with the URL read by the caller when `url_read`.
+TargetConfig parseTarget(ConfigNode& node, const TargetConfig& defaults, bool require_name,
+                         bool url_read) {
   TargetConfig config = defaults;
   if (require_name) {
     config.name = node.getString("name", "");
@@ -86,15 +100,9 @@ TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, b
                                    config.name + "\")");
     }
   }
-  config.url = node.getString("url", defaults.url);
-  {
-    std::string scheme, host, port;
-    if (config.url.empty()) {
-      node.error("url", "required");
-    } else if (!splitUrl(config.url, &scheme, &host, &port)) {
-      node.error("url",
-                 "must be an http:// or https:// URL with a host (got \"" + config.url + "\")");
-    }
+  if (!url_read) {
+    config.url = node.getString("url", defaults.url);
+    checkUrl(node, "url", config.url);
   }
   config.interval = node.getDuration("interval", defaults.interval);
   // As Prometheus: an unset timeout is the default capped at the interval,
@@ -150,15 +158,46 @@ TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, b
   return config;
 }
 
+}  // namespace
+
+TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name) {
+  return parseTarget(node, defaults, require_name, /*url_read=*/false);
+}
+
 std::vector<TargetConfig> parseTargetList(ConfigNode& node) {
   std::vector<TargetConfig> targets;
   std::set<std::string> names;
   for (ConfigNode& element : node.elementsOfSelf()) {
-    TargetConfig config = parseTargetConfig(element, TargetConfig(), true);
+    // `urls`: one job, several targets (Prometheus' static_configs), each
+    // with its own `instance`; every other key is shared.
+    std::vector<std::string> urls;
+    const bool listed = element.has("urls");
+    if (listed) {
+      urls = element.getStringList("urls");
+      if (element.has("url")) {
+        (void)element.getString("url", "");  // known, not "unknown key"
+        element.error("urls", "give `url` or `urls`, not both");
+      }
+      if (urls.empty()) element.error("urls", "must list at least one URL");
+      std::set<std::string> seen;
+      for (const std::string& url : urls) {
+        checkUrl(element, "urls", url);
+        if (!seen.insert(url).second) element.error("urls", "\"" + url + "\" is listed twice");
+      }
+    }
+    TargetConfig config = parseTarget(element, TargetConfig(), true, listed);
     if (!config.name.empty() && !names.insert(config.name).second) {
       element.error("name", "duplicate target name \"" + config.name + "\"");
     }
-    targets.push_back(std::move(config));
+    if (!listed) {
+      targets.push_back(std::move(config));
+      continue;
+    }
+    for (const std::string& url : urls) {
+      TargetConfig target = config;
+      target.url = url;
+      targets.push_back(std::move(target));
+    }
   }
   return targets;
 }

@@ -44,7 +44,9 @@ struct TargetConfig {
 TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name);
 
 /// Reads the `sources.prometheus` sequence (an absent or empty key: no
-/// targets). Names must be unique.
+/// targets). Names must be unique. An entry with `urls` instead of `url`
+/// gives one target per URL, sharing the name (the `job`) and every other
+/// key, in list order.
 std::vector<TargetConfig> parseTargetList(ConfigNode& node);
 
 /// Splits an http(s) URL; false when malformed.

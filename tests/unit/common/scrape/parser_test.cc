@@ -272,6 +272,55 @@ TEST(PrometheusConfigTest, ReadsTheTargetList) {
   EXPECT_NE(doc->effectiveYaml().find("insecure_skip_verify: true"), std::string::npos);
 }
 
+// As Prometheus' static_configs: one job, several targets, each its own
+// instance; every other key shared.
+TEST(PrometheusConfigTest, OneJobWithSeveralUrls) {
+  auto doc = ConfigDocument::parse(
+      "sources:\n"
+      "  prometheus:\n"
+      "    - name: node-exporter\n"
+      "      urls: [\"http://10.0.0.1:9100/metrics\", \"http://10.0.0.2:9100/metrics\"]\n"
+      "      interval: 5s\n"
+      "      labels: {team: infra}\n",
+      "test");
+  std::vector<TargetConfig> targets = targetListOf(*doc);
+  EXPECT_TRUE(doc->errors().empty());
+  ASSERT_EQ(targets.size(), 2u);
+  for (const TargetConfig& target : targets) {
+    EXPECT_EQ(target.name, "node-exporter");
+    EXPECT_EQ(target.interval, std::chrono::seconds(5));
+    EXPECT_EQ(target.timeout, std::chrono::seconds(5));  // min(10s, interval)
+    EXPECT_EQ(target.labels.at("team"), "infra");
+  }
+  EXPECT_EQ(targets[0].instance(), "10.0.0.1:9100");
+  EXPECT_EQ(targets[1].instance(), "10.0.0.2:9100");
+}
+
+TEST(PrometheusConfigTest, UrlsAreCheckedOneByOne) {
+  auto doc = ConfigDocument::parse(
+      "sources:\n"
+      "  prometheus:\n"
+      "    - {name: a, urls: [\"http://h:1/m\", \"ftp://x\", \"http://h:1/m\"]}\n"
+      "    - {name: b, url: \"http://h:2/m\", urls: [\"http://h:3/m\"]}\n"
+      "    - {name: c, urls: []}\n",
+      "test");
+  targetListOf(*doc);
+  std::string errors;
+  for (const ConfigError& e : doc->errors()) errors += e.toString() + "\n";
+  EXPECT_NE(errors.find("sources.prometheus[0].urls: must be an http"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("sources.prometheus[0].urls: \"http://h:1/m\" is listed twice"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("sources.prometheus[1].urls: give `url` or `urls`, not both"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("sources.prometheus[2].urls: must list at least one URL"),
+            std::string::npos)
+      << errors;
+  EXPECT_EQ(doc->errors().size(), 4u) << errors;
+}
+
 TEST(PrometheusConfigTest, UnsetTimeoutIsCappedAtTheIntervalAsInPrometheus) {
   auto doc = ConfigDocument::parse(
       "sources:\n"
