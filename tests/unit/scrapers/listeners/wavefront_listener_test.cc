@@ -94,9 +94,16 @@ TEST_F(WavefrontListenerTest, TcpLinesBecomeSamplesAndBadLinesAreCountedAlone) {
   EXPECT_EQ(rejected("missing_value"), 1);
   EXPECT_EQ(rejected("bad_value"), 1);
   EXPECT_EQ(rejected("unterminated_quote"), 1);
-  EXPECT_EQ(registryValue(registry_, "kubemetrics_listener_received_samples_total",
-                          {{"listener", "wavefront"}}),
-            3);
+  // Counted once the sink took the batch, so after the samples are there.
+  auto received = [&] {
+    return registryValue(registry_, "kubemetrics_listener_received_samples_total",
+                         {{"listener", "wavefront"}});
+  };
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (received() != 3 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_EQ(received(), 3);
 }
 
 TEST_F(WavefrontListenerTest, OverlongLinesAndTooManyTagsAreRejected) {
