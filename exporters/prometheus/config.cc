@@ -7,6 +7,13 @@ namespace {
 
 constexpr std::int64_t kMaxWaitingScrapes = 10000;
 
+bool isZeroDuration(const std::string& text) {
+  for (const char* zero : {"0", "0s", "0ms", "0m", "0h"}) {
+    if (text == zero) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<ConfigError> PrometheusEndpointConfig::validate() const {
@@ -34,7 +41,12 @@ PrometheusEndpointConfig parseConfig(ConfigNode& node) {
   config.enabled = node.getBool("enabled", config.enabled);
   config.path = node.getString("path", config.path);
   config.expire_after = node.getDuration("expire_after", config.expire_after);
-  config.cache_for = node.getDuration("cache_for", config.cache_for);
+  // Durations must be > 0 elsewhere; here 0 means "off".
+  if (isZeroDuration(node.has("cache_for") ? node.getString("cache_for", "") : "")) {
+    config.cache_for = std::chrono::milliseconds(0);
+  } else {
+    config.cache_for = node.getDuration("cache_for", config.cache_for);
+  }
   config.max_waiting_scrapes =
       node.getInt("max_waiting_scrapes", config.max_waiting_scrapes, 1, kMaxWaitingScrapes);
   const PrometheusEndpointConfig defaults;

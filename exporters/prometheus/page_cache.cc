@@ -41,10 +41,11 @@ PageCache::~PageCache() {
     thread = std::move(thread_);
     dropped = std::move(waiting_);
   }
+  // Outside the lock (a responder's destructor may close its connection),
+  // and before the join, which waits for the render in progress.
+  dropped.clear();
   wake_.notify_all();
   if (thread.joinable()) thread.join();
-  // `dropped` goes here, outside the lock: a responder's destructor may
-  // close its connection.
 }
 
 bool PageCache::freshFor(const Page& page, SteadyClock::time_point arrived) const {
