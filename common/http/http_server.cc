@@ -57,6 +57,7 @@ constexpr std::size_t kLingerBytes = 1 << 20;
 // this only bounds the wait if something unforeseen still holds work.
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+constexpr std::size_t kWriteSliceBytes = 64 * 1024;
 
 bool isHttpParseError(const beast::error_code& ec) {
   return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category();
@@ -232,6 +233,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   bhttp::response<bhttp::string_body> response_;
+  // Writes response_ in slices of kWriteSliceBytes; see write().
+  std::optional<bhttp::response_serializer<bhttp::string_body>> serializer_;
   std::array<char, 16 * 1024> drain_buffer_{};
   std::size_t drained_ = 0;
   std::uint64_t id_ = 0;
@@ -390,6 +393,7 @@ void Session::answer(HttpResponse&& response, const Answering& context) {
 
 void Session::buildResponse(HttpResponse&& answer, unsigned version, bool keep_alive, bool head,
                             const std::string& accept_encoding) {
+  serializer_.reset();  // it refers to response_
   response_ = {};
   response_.version(version);
   response_.result(static_cast<unsigned>(answer.status));
@@ -435,8 +439,16 @@ void Session::buildResponse(HttpResponse&& answer, unsigned version, bool keep_a
 
 void Session::write(bool keep_alive, bool linger) {
   stream_.expires_after(server_.options().idle_timeout);
+  // On loopback or a fast network one send() takes a whole large body (a
+  // 1 MB /metrics page costs milliseconds of kernel time), and fifty such
+  // answers queued on the io threads would delay a /healthz probe by their
+  // sum. In slices, every connection's next slice queues behind the others'
+  // handlers, so a small request waits for about one slice per busy
+  // connection instead.
+  serializer_.emplace(response_);
+  serializer_->limit(kWriteSliceBytes);
   bhttp::async_write(
-      stream_, response_,
+      stream_, *serializer_,
       beast::bind_front_handler(&Session::onWrite, shared_from_this(), keep_alive, linger));
 }
 
