@@ -237,8 +237,8 @@ class PrometheusExporter::State {
     } catch (const std::exception& e) {
       self_error = e.what();
     }
+    // writeExposition reserves the collected part's exact size.
     std::string out;
-    out.reserve(snapshot.size() * 96 + 4096);
     writeExposition(out, std::move(snapshot), families, selfMetricNames(self));
     if (self_error.empty()) {
       try {
