@@ -1,5 +1,7 @@
 #include "page_cache.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@ namespace kubemetrics::exporters::prometheus {
 namespace {
 
 constexpr int kGzipLevel = 1;
+constexpr int kRenderNice = 10;
 constexpr int kGzipWindowBits = 15 + 16;  // 16: the gzip wrapper, not zlib's
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
@@ -83,6 +86,10 @@ bool PageCache::request(PageEncoding encoding, Deliver deliver) {
 }
 
 void PageCache::run() {
+  // Renders and gzips are batch work; the server's io threads answering
+  // /healthz must win the CPU over them (Linux: nice applies per thread).
+  // Best effort: an error leaves the priority as it was.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kRenderNice);
   for (;;) {
     std::vector<Waiter> batch;
     std::shared_ptr<const Page> page;

@@ -40,8 +40,9 @@ struct PageCacheEvents {
 /// cost one render). The gzip form is made once per page, when a scraper
 /// first asks for it. Renders run one at a time on the cache's own thread,
 /// started at the first request, so no server io thread ever renders or
-/// waits; beyond `max_waiting` queued requests a request is refused (the
-/// caller answers 503).
+/// waits; the render thread runs at nice 10, so io threads answering
+/// /healthz win the CPU over it. Beyond `max_waiting` queued requests a
+/// request is refused (the caller answers 503).
 ///
 /// Freshness is by age only: series change with every batch the pipeline
 /// sends, so a "nothing changed" test would almost never hold.
