@@ -57,6 +57,7 @@ constexpr std::size_t kLingerBytes = 1 << 20;
 // this only bounds the wait if something unforeseen still holds work.
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+constexpr std::size_t kWriteSliceBytes = 64 * 1024;
 
 bool isHttpParseError(const beast::error_code& ec) {
   return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category();
@@ -68,6 +69,14 @@ bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::s
 
 class Session;
 
+// One answer an AsyncHttpHandler owes. The responder holds it; the server
+// keeps a weak reference so that stop() can release the session while the
+// server still exists, and a responder called later finds nobody to answer.
+struct PendingAnswer {
+  Mutex mu;
+  std::shared_ptr<Session> session KM_GUARDED_BY(mu);
+};
+
 // The implementation of HttpServer. Members are declared so that the io
 // objects are destroyed first: handlers still queued in the io_context own
 // sessions, and a session's destructor calls forgetSession().
@@ -77,6 +86,7 @@ class Server {
   ~Server() { stop(); }
 
   void add(std::string path, HttpHandler handler);
+  void addAsync(std::string path, AsyncHttpHandler handler);
   Result<void> start(std::string_view listen_address);
   unsigned short port() const { return port_.load(std::memory_order_acquire); }
   void stop();
@@ -90,6 +100,17 @@ class Server {
   };
   /// Runs the route for `request`; never throws.
   Handled handle(const HttpRequest& request);
+  /// Whether `path` is served by an AsyncHttpHandler.
+  bool isAsync(const std::string& path) const;
+  /// Runs the async route for `request`, which answers through `respond`
+  /// (at once with a 500 when the handler throws); never throws.
+  void handleAsync(const HttpRequest& request, const HttpResponder& respond);
+  /// A handler's answer, or a 500 (logged) for a status outside 200-599.
+  HttpResponse checked(HttpResponse response, std::string_view label);
+  /// A 500 for a handler that failed as `failure` says (logged, rate limited).
+  HttpResponse failed(std::string_view label, const std::string& failure);
+  /// Remembers session `id`'s pending answer for stop().
+  void trackPending(std::uint64_t id, const std::shared_ptr<PendingAnswer>& pending);
   /// The metric label for a request target's path.
   std::string_view pathLabel(std::string_view path) const;
   void record(std::string_view path_label, int status, std::chrono::steady_clock::duration took);
@@ -101,7 +122,8 @@ class Server {
 
  private:
   struct Route {
-    HttpHandler handler;
+    HttpHandler handler;     // either this
+    AsyncHttpHandler async;  // or this
     prometheus::Histogram* duration = nullptr;
   };
   enum class State { kIdle, kServing, kStopped };
@@ -128,6 +150,7 @@ class Server {
   Mutex mu_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> sessions_ KM_GUARDED_BY(mu_);
   std::uint64_t next_session_id_ KM_GUARDED_BY(mu_) = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<PendingAnswer>> pending_ KM_GUARDED_BY(mu_);
 
   // Serialises start() and stop(); state_ is also read by add().
   Mutex lifecycle_mu_;
@@ -173,6 +196,18 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     net::post(executor_, [self = shared_from_this()] { self->closeNow(); });
   }
 
+  /// What an answer needs of the request it answers.
+  struct Answering {
+    unsigned version;
+    bool keep_alive;
+    bool head;
+    std::string accept_encoding;
+    std::string_view path_label;
+    std::chrono::steady_clock::time_point started;
+  };
+  /// Writes `answer` for the request described by `context`; on the strand.
+  void answer(HttpResponse&& response, const Answering& context);
+
  private:
   void sniff();
   void onSniff(beast::error_code ec, std::size_t bytes);
@@ -198,6 +233,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   bhttp::response<bhttp::string_body> response_;
+  // Writes response_ in slices of kWriteSliceBytes; see write().
+  std::optional<bhttp::response_serializer<bhttp::string_body>> serializer_;
   std::array<char, 16 * 1024> drain_buffer_{};
   std::size_t drained_ = 0;
   std::uint64_t id_ = 0;
@@ -315,15 +352,48 @@ void Session::onRequest() {
   const bool head = message.method() == bhttp::verb::head;
   const unsigned version = message.version();
 
+  Answering context{
+      version, keep_alive, head, std::move(accept_encoding), server_.pathLabel(request.path),
+      started};
+  if (server_.isAsync(request.path)) {
+    // Nothing is read from the connection until the answer is written, as
+    // for a synchronous handler; only the io thread is free meanwhile.
+    auto pending = std::make_shared<PendingAnswer>();
+    {
+      MutexLock lock(pending->mu);
+      pending->session = shared_from_this();
+    }
+    server_.trackPending(id_, pending);
+    Server& server = server_;
+    server_.handleAsync(request, [pending, context, &server](HttpResponse response) {
+      // Posted under the lock: stop() takes the session under it too, so
+      // either this post reaches the io_context before the server releases
+      // it, or the session is gone and the answer is dropped.
+      MutexLock lock(pending->mu);
+      std::shared_ptr<Session> session = std::move(pending->session);
+      if (!session) return;  // answered already, or the server stopped
+      net::post(session->executor_,
+                [session, context, &server, response = std::move(response)]() mutable {
+                  session->answer(server.checked(std::move(response), context.path_label), context);
+                });
+    });
+    return;
+  }
   Server::Handled handled = server_.handle(request);
-  const int status = handled.response.status;
-  buildResponse(std::move(handled.response), version, keep_alive, head, accept_encoding);
-  server_.record(handled.path_label, status, std::chrono::steady_clock::now() - started);
-  write(keep_alive, /*linger=*/false);
+  answer(std::move(handled.response), context);
+}
+
+void Session::answer(HttpResponse&& response, const Answering& context) {
+  const int status = response.status;
+  buildResponse(std::move(response), context.version, context.keep_alive, context.head,
+                context.accept_encoding);
+  server_.record(context.path_label, status, std::chrono::steady_clock::now() - context.started);
+  write(context.keep_alive, /*linger=*/false);
 }
 
 void Session::buildResponse(HttpResponse&& answer, unsigned version, bool keep_alive, bool head,
                             const std::string& accept_encoding) {
+  serializer_.reset();  // it refers to response_
   response_ = {};
   response_.version(version);
   response_.result(static_cast<unsigned>(answer.status));
@@ -369,8 +439,16 @@ void Session::buildResponse(HttpResponse&& answer, unsigned version, bool keep_a
 
 void Session::write(bool keep_alive, bool linger) {
   stream_.expires_after(server_.options().idle_timeout);
+  // On loopback or a fast network one send() takes a whole large body (a
+  // 1 MB /metrics page costs milliseconds of kernel time), and fifty such
+  // answers queued on the io threads would delay a /healthz probe by their
+  // sum. In slices, every connection's next slice queues behind the others'
+  // handlers, so a small request waits for about one slice per busy
+  // connection instead.
+  serializer_.emplace(response_);
+  serializer_->limit(kWriteSliceBytes);
   bhttp::async_write(
-      stream_, response_,
+      stream_, *serializer_,
       beast::bind_front_handler(&Session::onWrite, shared_from_this(), keep_alive, linger));
 }
 
@@ -464,7 +542,16 @@ void Server::add(std::string path, HttpHandler handler) {
     logError(kComponent) << "route " << path << " added after start; ignored";
     return;
   }
-  routes_[std::move(path)] = Route{std::move(handler), nullptr};
+  routes_[std::move(path)] = Route{std::move(handler), {}, nullptr};
+}
+
+void Server::addAsync(std::string path, AsyncHttpHandler handler) {
+  MutexLock lock(lifecycle_mu_);
+  if (state_ != State::kIdle) {
+    logError(kComponent) << "route " << path << " added after start; ignored";
+    return;
+  }
+  routes_[std::move(path)] = Route{{}, std::move(handler), nullptr};
 }
 
 Result<void> Server::start(std::string_view listen_address) {
@@ -590,6 +677,12 @@ Server::Admission Server::admit(const std::shared_ptr<Session>& session) {
 void Server::forgetSession(std::uint64_t id) {
   MutexLock lock(mu_);
   sessions_.erase(id);
+  pending_.erase(id);
+}
+
+void Server::trackPending(std::uint64_t id, const std::shared_ptr<PendingAnswer>& pending) {
+  MutexLock lock(mu_);
+  pending_[id] = pending;
 }
 
 void Server::handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes) {
@@ -651,16 +744,41 @@ Server::Handled Server::handle(const HttpRequest& request) {
     return {std::move(response), kOtherPath};
   }
   const std::string_view label = it->first;
+  try {
+    return {checked(it->second.handler(request), label), label};
+  } catch (const std::exception& e) {
+    return {failed(label, std::string("threw: ") + e.what()), label};
+  } catch (...) {
+    return {failed(label, "threw a non-std exception"), label};
+  }
+}
+
+bool Server::isAsync(const std::string& path) const {
+  const auto it = routes_.find(path);
+  return it != routes_.end() && it->second.async;
+}
+
+void Server::handleAsync(const HttpRequest& request, const HttpResponder& respond) {
+  const auto it = routes_.find(request.path);
+  const std::string_view label = it->first;
   std::string failure;
   try {
-    HttpResponse response = it->second.handler(request);
-    if (response.status >= 200 && response.status <= 599) return {std::move(response), label};
-    failure = "returned status " + std::to_string(response.status);
+    it->second.async(request, respond);
+    return;
   } catch (const std::exception& e) {
     failure = std::string("threw: ") + e.what();
   } catch (...) {
     failure = "threw a non-std exception";
   }
+  respond(failed(label, failure));
+}
+
+HttpResponse Server::checked(HttpResponse response, std::string_view label) {
+  if (response.status >= 200 && response.status <= 599) return response;
+  return failed(label, "returned status " + std::to_string(response.status));
+}
+
+HttpResponse Server::failed(std::string_view label, const std::string& failure) {
   std::uint64_t suppressed = 0;
   if (log_limiter_.allow(label, &suppressed)) {
     logError(kComponent) << "handler for " << label << ' ' << failure << " (" << suppressed
@@ -669,7 +787,7 @@ Server::Handled Server::handle(const HttpRequest& request) {
   HttpResponse response;
   response.status = 500;
   response.body = "internal server error\n";
-  return {std::move(response), label};
+  return response;
 }
 
 void Server::record(std::string_view path_label, int status,
@@ -731,6 +849,25 @@ void Server::stopLocked() {
   }
   for (auto& thread : threads_) thread.join();
   threads_.clear();
+  // Answers still pending: their sessions go now, while the server exists
+  // (a session's destructor calls forgetSession()); a responder called
+  // later finds no session.
+  std::vector<std::shared_ptr<PendingAnswer>> pending;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [id, weak] : pending_) {
+      if (auto answer = weak.lock()) pending.push_back(std::move(answer));
+    }
+    pending_.clear();
+  }
+  for (const auto& answer : pending) {
+    std::shared_ptr<Session> session;
+    {
+      MutexLock lock(answer->mu);
+      session = std::move(answer->session);
+    }
+    // Released here, outside both locks.
+  }
   logInfo(kComponent) << "stopped";
 }
 
@@ -747,6 +884,10 @@ void HttpServer::add(std::string path, HttpHandler handler) {
 
 Result<void> HttpServer::start(std::string_view listen_address) {
   return impl_->start(listen_address);
+}
+
+void HttpServer::addAsync(std::string path, AsyncHttpHandler handler) {
+  impl_->addAsync(std::move(path), std::move(handler));
 }
 
 unsigned short HttpServer::port() const { return impl_->port(); }

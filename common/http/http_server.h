@@ -85,7 +85,8 @@ struct HttpServerOptions {
 /// Thread-safety: add() and start() are for the owning thread, before
 /// serving; port() and stop() are thread-safe once start() has returned.
 /// Handlers run on the server's io threads, several at a time, so they must
-/// be thread-safe; a handler that blocks holds one io thread. The registry,
+/// be thread-safe; a handler that blocks holds one io thread (an async one,
+/// see addAsync, does not). The registry,
 /// if any, must outlive the server.
 class HttpServer final : public HttpRoutes {
  public:
@@ -100,6 +101,11 @@ class HttpServer final : public HttpRoutes {
   /// Registers `path` ("/metrics"); a second add() of the same path replaces
   /// the first. Ignored (logged) after start().
   void add(std::string path, HttpHandler handler) override;
+  /// Like add(), for a handler that answers through its HttpResponder: the
+  /// io thread serves other connections while the answer is pending, and
+  /// the connection's response is written when the responder is called
+  /// (from any thread). After stop(), a pending answer is dropped.
+  void addAsync(std::string path, AsyncHttpHandler handler) override;
 
   /// Binds `listen_address` ("0.0.0.0:9464", "127.0.0.1:0", "[::1]:9464",
   /// ":9464" for all IPv4 addresses; port 0 picks a free port) and starts

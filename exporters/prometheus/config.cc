@@ -3,6 +3,18 @@
 #include <utility>
 
 namespace kubemetrics::exporters::prometheus {
+namespace {
+
+constexpr std::int64_t kMaxWaitingScrapes = 10000;
+
+bool isZeroDuration(const std::string& text) {
+  for (const char* zero : {"0", "0s", "0ms", "0m", "0h"}) {
+    if (text == zero) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::vector<ConfigError> PrometheusEndpointConfig::validate() const {
   std::vector<ConfigError> errors;
@@ -15,6 +27,12 @@ std::vector<ConfigError> PrometheusEndpointConfig::validate() const {
   if (expire_after.count() <= 0) {
     errors.push_back({"expire_after", "must be > 0"});
   }
+  if (cache_for.count() < 0 || cache_for > std::chrono::hours(1)) {
+    errors.push_back({"cache_for", "must be between 0s (off) and 1h"});
+  }
+  if (max_waiting_scrapes < 1 || max_waiting_scrapes > kMaxWaitingScrapes) {
+    errors.push_back({"max_waiting_scrapes", "must be between 1 and 10000"});
+  }
   return errors;
 }
 
@@ -23,13 +41,26 @@ PrometheusEndpointConfig parseConfig(ConfigNode& node) {
   config.enabled = node.getBool("enabled", config.enabled);
   config.path = node.getString("path", config.path);
   config.expire_after = node.getDuration("expire_after", config.expire_after);
-  bool bad_path = false;
+  // Durations must be > 0 elsewhere; here 0 means "off".
+  if (isZeroDuration(node.has("cache_for") ? node.getString("cache_for", "") : "")) {
+    config.cache_for = std::chrono::milliseconds(0);
+  } else {
+    config.cache_for = node.getDuration("cache_for", config.cache_for);
+  }
+  config.max_waiting_scrapes =
+      node.getInt("max_waiting_scrapes", config.max_waiting_scrapes, 1, kMaxWaitingScrapes);
+  const PrometheusEndpointConfig defaults;
   for (ConfigError& error : config.validate()) {
-    bad_path = bad_path || error.path == "path";
+    // Keep the result usable even when the file was wrong; startup fails anyway.
+    if (error.path == "path") config.path = defaults.path;
+    if (error.path == "cache_for") config.cache_for = defaults.cache_for;
+    if (error.path == "max_waiting_scrapes") {
+      // getInt reported it already.
+      config.max_waiting_scrapes = defaults.max_waiting_scrapes;
+      continue;
+    }
     node.error(error.path, std::move(error.reason));
   }
-  // Keep the result usable even when the file was wrong; startup fails anyway.
-  if (bad_path) config.path = PrometheusEndpointConfig().path;
   node.finish();
   return config;
 }

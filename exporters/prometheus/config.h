@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,21 @@ struct PrometheusEndpointConfig {
   std::string path = "/metrics";  // HTTP path on server.listen; must start with '/'
   // > 0; a series not refreshed for this long leaves the page (and memory).
   std::chrono::milliseconds expire_after{std::chrono::minutes(5)};
+  // >= 0, at most 1h; a rendered page (and its gzip form) is served to every
+  // scraper arriving within this long of its render. 0: render per request
+  // (concurrent requests still share one render).
+  std::chrono::milliseconds cache_for{std::chrono::seconds(1)};
+  // 1..10000; scrapes waiting for a render beyond this get 503 with
+  // Retry-After. Renders run one at a time on the exporter's own thread.
+  std::int64_t max_waiting_scrapes = 100;
 
   /// Every problem at once; ConfigError::path holds the key relative to
   /// this component ("path"), the caller prefixes it.
   std::vector<ConfigError> validate() const;
 };
 
-/// Reads `exporters.prometheus` (enabled, path, expire_after), validates it,
+/// Reads `exporters.prometheus` (enabled, path, expire_after, cache_for,
+/// max_waiting_scrapes), validates it,
 /// records every error on `node`, and reports unknown keys (node.finish()).
 /// On a bad value the default is kept, so the result is always usable.
 PrometheusEndpointConfig parseConfig(ConfigNode& node);

@@ -13,7 +13,25 @@
 namespace kubemetrics::exporters::prometheus {
 namespace {
 
+constexpr std::size_t kSelfMetricsRoom = 256 * 1024;
+
+// Whether `text` needs no escaping and no UTF-8 repair: the common case,
+// appended in one piece.
+bool plainAscii(std::string_view text, bool escape_quote) {
+  for (const char c : text) {
+    if (c == '\\' || c == '\n' || (c == '"' && escape_quote) ||
+        static_cast<unsigned char>(c) >= 0x80) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void appendEscaped(std::string& out, std::string_view text, bool escape_quote) {
+  if (plainAscii(text, escape_quote)) {
+    out.append(text);
+    return;
+  }
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
     if (c == '\\') {
@@ -84,21 +102,41 @@ void mergeInfo(Group& group, std::string_view raw_name, const FamilyInfo& info) 
   }
 }
 
-std::string labelText(const Labels& labels, bool& reserved_label) {
+// Label names mapped to Prometheus' rules, once per distinct name: a
+// million series share a handful of label names.
+class LabelNames {
+ public:
+  const std::string& mapped(const Symbol& name) {
+    auto [it, inserted] = names_.try_emplace(name.id());
+    if (inserted) it->second = text::mapLabelName(name.view());
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<const void*, std::string> names_;
+};
+
+std::string labelText(const Labels& labels, bool& reserved_label, LabelNames& names) {
   if (labels.empty()) return {};
   // Sorted by mapped name; a name that maps onto an earlier one is dropped,
   // because duplicate label names make the whole page unparseable.
-  std::vector<std::pair<std::string, std::string_view>> mapped;
+  std::vector<std::pair<const std::string*, std::string_view>> mapped;
   mapped.reserve(labels.size());
   for (const Label& label : labels) {
-    mapped.emplace_back(text::mapLabelName(label.name.view()), label.value.view());
+    mapped.emplace_back(&names.mapped(label.name), label.value.view());
   }
   std::stable_sort(mapped.begin(), mapped.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+                   [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  // Sized before it is filled: grown by doubling, a million label texts
+  // would hold up to twice their size.
+  std::size_t size = 2;
+  for (const auto& [name, value] : mapped) size += name->size() + value.size() + 4;
   std::string out;
+  out.reserve(size);
   out.push_back('{');
   const std::string* previous = nullptr;
-  for (const auto& [name, value] : mapped) {
+  for (const auto& [name_ptr, value] : mapped) {
+    const std::string& name = *name_ptr;
     if (previous != nullptr && *previous == name) continue;
     if (previous != nullptr) out.push_back(',');
     previous = &name;
@@ -157,6 +195,7 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
   // Mapping is per name, not per series: a million series share a few
   // thousand names.
   std::unordered_map<const void*, Group*> group_of;
+  LabelNames label_names;
   for (SeriesSnapshot& s : series) {
     auto [it, inserted] = group_of.try_emplace(s.name.id(), nullptr);
     if (inserted) {
@@ -166,10 +205,23 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
       it->second = &group;
     }
     Group& group = *it->second;
-    group.rows.push_back(
-        Row{labelText(s.labels, group.reserved_label), s.value, s.timestamp_ms, s.refreshed});
+    group.rows.push_back(Row{labelText(s.labels, group.reserved_label, label_names), s.value,
+                             s.timestamp_ms, s.refreshed});
   }
-  series.clear();
+  // Freed, not just cleared: the rows now hold what the page needs.
+  std::vector<SeriesSnapshot>().swap(series);
+
+  // The exact size of what follows (values at their longest), so the page
+  // is allocated once instead of doubled and copied while the rows live.
+  std::size_t size = out.size();
+  for (const auto& [name, group] : groups) {
+    size += 2 * name.size() + 64 + (group.info ? group.info->help.size() * 2 : 0) +
+            (group.info ? group.info->source.size() * 2 : 0);
+    for (const Row& row : group.rows) size += name.size() + row.labels.size() + 26;
+  }
+  // Plus room for the agent's own metrics, which the caller appends: a
+  // reallocation of a full page would double it.
+  out.reserve(size + kSelfMetricsRoom);
 
   for (auto& [name, group] : groups) {
     if (reserved_names.contains(name)) {
@@ -214,6 +266,8 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
       out.push_back('\n');
       ++stats.series;
     }
+    // Written: its label texts go now, so the rows shrink as the page grows.
+    std::vector<Row>().swap(group.rows);
   }
   return stats;
 }

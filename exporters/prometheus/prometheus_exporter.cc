@@ -7,13 +7,16 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
+#include "common/http/content_encoding.h"
 #include "exposition_writer.h"
+#include "page_cache.h"
 
 namespace kubemetrics::exporters::prometheus {
 namespace {
@@ -80,12 +83,83 @@ std::unordered_set<std::string> selfMetricNames(
   return names;
 }
 
+std::string_view encodingName(PageEncoding encoding) {
+  return encoding == PageEncoding::kGzip ? "gzip" : "identity";
+}
+
 }  // namespace
+
+// The page cache's self-metrics, one series per encoding or result.
+struct PageMetrics {
+  struct PerEncoding {
+    ::prometheus::Counter* renders = nullptr;
+    ::prometheus::Counter* seconds = nullptr;
+    ::prometheus::Gauge* bytes = nullptr;
+  };
+  PerEncoding identity;
+  PerEncoding gzip;
+  ::prometheus::Counter* hits = nullptr;
+  ::prometheus::Counter* waited = nullptr;
+  ::prometheus::Counter* refused = nullptr;
+
+  // Throws what prometheus-cpp throws (a name taken by another type).
+  static PageMetrics registerIn(::prometheus::Registry& metrics) {
+    PageMetrics m;
+    auto& renders = ::prometheus::BuildCounter()
+                        .Name("kubemetrics_prometheus_endpoint_renders_total")
+                        .Help(
+                            "Pages the Prometheus endpoint rendered (identity) or gzip-encoded "
+                            "(gzip); each serves every scrape within cache_for.")
+                        .Register(metrics);
+    auto& seconds = ::prometheus::BuildCounter()
+                        .Name("kubemetrics_prometheus_endpoint_render_seconds_total")
+                        .Help("Wall time spent rendering (identity) and gzip-encoding pages.")
+                        .Register(metrics);
+    auto& bytes = ::prometheus::BuildGauge()
+                      .Name("kubemetrics_prometheus_endpoint_page_bytes")
+                      .Help("Size of the latest page, by encoding.")
+                      .Register(metrics);
+    auto& scrapes = ::prometheus::BuildCounter()
+                        .Name("kubemetrics_prometheus_endpoint_scrapes_total")
+                        .Help(
+                            "Scrapes of the Prometheus endpoint: answered from the cache "
+                            "(cache_hit), after waiting for a render (waited), or refused "
+                            "with 503 because max_waiting_scrapes were waiting (refused).")
+                        .Register(metrics);
+    for (PageEncoding encoding : {PageEncoding::kIdentity, PageEncoding::kGzip}) {
+      PerEncoding& e = encoding == PageEncoding::kGzip ? m.gzip : m.identity;
+      const std::map<std::string, std::string> labels{
+          {"encoding", std::string(encodingName(encoding))}};
+      e.renders = &renders.Add(labels);
+      e.seconds = &seconds.Add(labels);
+      e.bytes = &bytes.Add(labels);
+    }
+    m.hits = &scrapes.Add({{"result", "cache_hit"}});
+    m.waited = &scrapes.Add({{"result", "waited"}});
+    m.refused = &scrapes.Add({{"result", "refused"}});
+    return m;
+  }
+
+  PageCacheEvents events() const {
+    PageCacheEvents events;
+    events.encoded = [m = *this](PageEncoding encoding, double took, std::size_t size) {
+      const PerEncoding& e = encoding == PageEncoding::kGzip ? m.gzip : m.identity;
+      e.renders->Increment();
+      e.seconds->Increment(took);
+      e.bytes->Set(static_cast<double>(size));
+    };
+    events.hit = [c = hits] { c->Increment(); };
+    events.waited = [c = waited] { c->Increment(); };
+    events.refused = [c = refused] { c->Increment(); };
+    return events;
+  }
+};
 
 class PrometheusExporter::State {
  public:
   State(const PrometheusEndpointConfig& config, ::prometheus::Registry& registry, Clock clock,
-        ::prometheus::Gauge& series_gauge, ::prometheus::Counter& expired_counter)
+        ::prometheus::Gauge& series_gauge, ::prometheus::Counter& expired_counter,
+        const PageMetrics& page_metrics)
       : expire_after_(config.expire_after),
         // Expiry is exact at render time; the sweep in send() only bounds
         // memory when nobody scrapes, so it can be coarse.
@@ -95,7 +169,12 @@ class PrometheusExporter::State {
         clock_(clock ? std::move(clock) : Clock([] { return SteadyClock::now(); })),
         series_gauge_(series_gauge),
         expired_counter_(expired_counter),
-        last_sweep_(clock_()) {}
+        last_sweep_(clock_()),
+        pages_(
+            config.cache_for, static_cast<std::size_t>(config.max_waiting_scrapes),
+            [this] { return render(); }, [this] { return clock_(); }, page_metrics.events()) {}
+
+  PageCache& pages() { return pages_; }
 
   void send(const SampleBatch& batch) {
     const SteadyClock::time_point now = clock_();
@@ -158,8 +237,8 @@ class PrometheusExporter::State {
     } catch (const std::exception& e) {
       self_error = e.what();
     }
+    // writeExposition reserves the collected part's exact size.
     std::string out;
-    out.reserve(snapshot.size() * 96 + 4096);
     writeExposition(out, std::move(snapshot), families, selfMetricNames(self));
     if (self_error.empty()) {
       try {
@@ -226,12 +305,38 @@ class PrometheusExporter::State {
   SeriesMap series_;                                  // mu_
   std::unordered_map<Symbol, FamilyEntry> families_;  // mu_
   SteadyClock::time_point last_sweep_;                // mu_
+  // Last: destroyed first, so its render thread stops while the series it
+  // renders still exist.
+  PageCache pages_;
 };
+
+namespace {
+
+HttpResponse pageResponse(const PageBody& body, PageEncoding encoding) {
+  HttpResponse response;
+  if (!body) {
+    response.status = 500;
+    response.body = "the page could not be rendered; see the agent's log\n";
+    return response;
+  }
+  response.content_type = std::string(kContentType);
+  // TODO(rendercache): share the body with the server instead of copying it
+  // once per scraper (HttpResponse holds a std::string).
+  response.body = *body;
+  if (encoding == PageEncoding::kGzip) {
+    response.headers.emplace_back("Content-Encoding", "gzip");
+    response.headers.emplace_back("Vary", "Accept-Encoding");
+  }
+  return response;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::create(
     const PrometheusEndpointConfig& config, ::prometheus::Registry& metrics, Clock clock) {
   ::prometheus::Gauge* series_gauge = nullptr;
   ::prometheus::Counter* expired_counter = nullptr;
+  PageMetrics page_metrics;
   try {
     series_gauge = &::prometheus::BuildGauge()
                         .Name("kubemetrics_prometheus_endpoint_series")
@@ -245,12 +350,13 @@ Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::create(
                                "were not refreshed within expire_after.")
                            .Register(metrics)
                            .Add({});
+    page_metrics = PageMetrics::registerIn(metrics);
   } catch (const std::exception& e) {
     return makeError(ErrorCode::kInternal,
                      std::string("prometheus exporter: cannot register self-metrics: ") + e.what());
   }
-  auto state =
-      std::make_shared<State>(config, metrics, std::move(clock), *series_gauge, *expired_counter);
+  auto state = std::make_shared<State>(config, metrics, std::move(clock), *series_gauge,
+                                       *expired_counter, page_metrics);
   return std::unique_ptr<PrometheusExporter>(new PrometheusExporter(std::move(state)));
 }
 
@@ -269,19 +375,39 @@ std::string PrometheusExporter::render() { return state_->render(); }
 
 HttpResponse PrometheusExporter::serve(const HttpRequest& request) { return handler()(request); }
 
-HttpHandler PrometheusExporter::handler() const {
-  return [state = state_](const HttpRequest& request) {
-    HttpResponse response;
+AsyncHttpHandler PrometheusExporter::asyncHandler() const {
+  return [state = state_](const HttpRequest& request, HttpResponder respond) {
     if (request.method != "GET" && request.method != "HEAD") {
+      HttpResponse response;
       response.status = 405;
       response.body = "method not allowed\n";
       response.headers.emplace_back("Allow", "GET, HEAD");
-      return response;
+      return respond(std::move(response));
     }
-    response.content_type = std::string(kContentType);
-    response.body = state->render();
-    return response;
+    const PageEncoding encoding = http_internal::acceptsGzip(request.header("Accept-Encoding"))
+                                      ? PageEncoding::kGzip
+                                      : PageEncoding::kIdentity;
+    const bool queued = state->pages().request(
+        encoding,
+        [respond](PageBody body, PageEncoding served) { respond(pageResponse(body, served)); });
+    if (!queued) {
+      HttpResponse response;
+      response.status = 503;
+      response.body = "too many scrapes waiting for the page; retry\n";
+      response.headers.emplace_back("Retry-After", "1");
+      respond(std::move(response));
+    }
   };
+}
+
+HttpHandler PrometheusExporter::handler() const {
+  // HttpRoutes' default addAsync is the blocking adapter this needs.
+  struct Capture : HttpRoutes {
+    void add(std::string /*path*/, HttpHandler handler) override { captured = std::move(handler); }
+    HttpHandler captured;
+  } capture;
+  capture.addAsync({}, asyncHandler());
+  return std::move(capture.captured);
 }
 
 std::size_t PrometheusExporter::seriesCount() const { return state_->seriesCount(); }
@@ -296,7 +422,7 @@ Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const Componen
   if (context == nullptr) return exporters;
   auto exporter = PrometheusExporter::create(config, context->metrics);
   if (!exporter) return tl::unexpected(exporter.error());
-  context->routes.add(config.path, (*exporter)->handler());
+  context->routes.addAsync(config.path, (*exporter)->asyncHandler());
   // Disabled, it is sent nothing and its page holds only the agent's own
   // metrics (the handler keeps its state): a push-only agent stays observable.
   if (config.enabled) exporters.push_back(std::move(*exporter));

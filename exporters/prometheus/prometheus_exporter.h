@@ -25,6 +25,14 @@ namespace kubemetrics::exporters::prometheus {
 /// writeExposition). Series not refreshed for `expire_after` leave the page
 /// and memory; a staleness marker (isStaleMarker) removes its series at once.
 ///
+/// Scrapes are answered through a PageCache: the page is rendered at most
+/// once per `cache_for` (and gzipped at most once, for clients that accept
+/// gzip, which then get it with Content-Encoding: gzip), on the exporter's
+/// own render thread, and shared by every scraper; the async handler never
+/// holds a server io thread while a render runs, so /healthz stays quick.
+/// More than `max_waiting_scrapes` scrapes waiting get 503 with
+/// Retry-After: 1.
+///
 /// Thread-safe: send() runs on the pipeline's flusher thread while render()
 /// and the HTTP handler run on server threads. One mutex guards the series;
 /// render() holds it only to expire and copy the series out (two handle
@@ -38,7 +46,11 @@ class PrometheusExporter : public Exporter {
 
   /// Registers the exporter's self-metrics in `metrics`
   /// (kubemetrics_prometheus_endpoint_series,
-  /// kubemetrics_prometheus_endpoint_expired_series_total). A registration
+  /// kubemetrics_prometheus_endpoint_expired_series_total,
+  /// kubemetrics_prometheus_endpoint_renders_total{encoding},
+  /// kubemetrics_prometheus_endpoint_render_seconds_total{encoding},
+  /// kubemetrics_prometheus_endpoint_page_bytes{encoding},
+  /// kubemetrics_prometheus_endpoint_scrapes_total{result}). A registration
   /// prometheus-cpp refuses (a name taken by another type) is kInternal.
   /// `clock` defaults to SteadyClock::now; tests pass a fake.
   static Result<std::unique_ptr<PrometheusExporter>> create(const PrometheusEndpointConfig& config,
@@ -56,10 +68,17 @@ class PrometheusExporter : public Exporter {
   void shutdown(Deadline deadline) override;
 
   /// The whole page: collected series, then the agent's own metrics.
+  /// Renders now, bypassing the cache.
   std::string render();
-  /// Answers GET/HEAD with the page (kContentType); 405 otherwise.
+  /// Answers GET/HEAD with the page (kContentType), gzip-encoded when the
+  /// request accepts gzip; 405 otherwise; 503 when too many wait. Blocks
+  /// until answered (tests).
   HttpResponse serve(const HttpRequest& request);
-  /// A handler for HttpRoutes::add, sharing ownership of the state.
+  /// The handler for HttpRoutes::addAsync, sharing ownership of the state:
+  /// answers from the cache at once or from the render thread later.
+  AsyncHttpHandler asyncHandler() const;
+  /// The same, blocking its caller until answered (tests, HttpRoutes
+  /// without async support).
   HttpHandler handler() const;
   /// Series currently held (expired ones go at the next render or sweep).
   std::size_t seriesCount() const;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <functional>
+#include <future>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +36,17 @@ struct HttpResponse {
 /// calls: handlers must be thread-safe.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+/// Completes one request of an AsyncHttpHandler. Call it once, from any
+/// thread; later calls are ignored. Dropping it uncalled closes the
+/// connection without an answer.
+using HttpResponder = std::function<void(HttpResponse)>;
+
+/// A handler that may answer later, from another thread, so that slow work
+/// (rendering a large /metrics page) does not hold one of the server's few
+/// io threads and delay /healthz behind it. The call itself must return
+/// quickly; `request` is valid only during it. Must be thread-safe.
+using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpResponder)>;
+
 /// Where components register the paths they serve (the Prometheus exporter's
 /// /metrics, a /status page). Registration happens at start-up, before the
 /// server accepts connections; not thread-safe.
@@ -41,6 +54,27 @@ class HttpRoutes {
  public:
   virtual ~HttpRoutes() = default;
   virtual void add(std::string path, HttpHandler handler) = 0;
+  /// Registers a handler that answers through its HttpResponder. This
+  /// default serves it synchronously (the calling thread waits for the
+  /// answer; a responder dropped uncalled becomes an exception, i.e. a 500) for
+  /// route tables that only hold HttpHandlers; HttpServer overrides it and
+  /// frees the io thread while the answer is pending.
+  virtual void addAsync(std::string path, AsyncHttpHandler handler) {
+    add(std::move(path), [handler = std::move(handler)](const HttpRequest& request) {
+      auto answer = std::make_shared<std::promise<HttpResponse>>();
+      std::future<HttpResponse> future = answer->get_future();
+      // The responder holds the only reference: dropped uncalled, it breaks
+      // the promise and get() throws instead of waiting forever.
+      handler(request, [answer = std::move(answer)](HttpResponse response) {
+        try {
+          answer->set_value(std::move(response));
+        } catch (const std::future_error&) {
+          // A second call: ignored, as documented.
+        }
+      });
+      return future.get();
+    });
+  }
 };
 
 }  // namespace kubemetrics

@@ -49,6 +49,23 @@ TEST(PrometheusEndpointConfigTest, ParsesEveryKey) {
   EXPECT_EQ(parsed.config.expire_after, std::chrono::seconds(90));
 }
 
+TEST(PrometheusEndpointConfigTest, PageCacheKeys) {
+  const PrometheusEndpointConfig defaults;
+  EXPECT_EQ(defaults.cache_for, std::chrono::seconds(1));
+  EXPECT_EQ(defaults.max_waiting_scrapes, 100);
+  const Parsed off = parse("    cache_for: 0s\n    max_waiting_scrapes: 5\n");
+  EXPECT_TRUE(off.errors.empty()) << joined(off.errors);
+  EXPECT_EQ(off.config.cache_for, std::chrono::milliseconds(0));
+  EXPECT_EQ(off.config.max_waiting_scrapes, 5);
+
+  const Parsed bad = parse("    cache_for: 2h\n    max_waiting_scrapes: 0\n");
+  ASSERT_EQ(bad.errors.size(), 2u) << joined(bad.errors);
+  EXPECT_EQ(bad.errors[0].path, "exporters.prometheus.max_waiting_scrapes");
+  EXPECT_EQ(bad.errors[1].path, "exporters.prometheus.cache_for");
+  EXPECT_EQ(bad.config.cache_for, defaults.cache_for);
+  EXPECT_EQ(bad.config.max_waiting_scrapes, defaults.max_waiting_scrapes);
+}
+
 TEST(PrometheusEndpointConfigTest, PathMustStartWithSlash) {
   const Parsed parsed = parse("    path: metrics\n");
   ASSERT_EQ(parsed.errors.size(), 1u) << joined(parsed.errors);

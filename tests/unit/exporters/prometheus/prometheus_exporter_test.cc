@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -22,6 +23,7 @@
 #include "common/config/config_document.h"
 #include "kubemetrics/config.h"
 #include "support/component_context.h"
+#include "support/gzip.h"
 
 namespace kubemetrics::exporters::prometheus {
 namespace {
@@ -226,6 +228,79 @@ TEST_F(PrometheusExporterTest, ServesGetWithContentType) {
   EXPECT_EQ(refused.status, 405);
   ASSERT_EQ(refused.headers.size(), 1u);
   EXPECT_EQ(refused.headers[0].first, "Allow");
+}
+
+TEST_F(PrometheusExporterTest, ServesTheCachedPageForCacheForThenARenderedOne) {
+  send({sample("x", Labels(), 1, 1000)});
+  HttpRequest get;
+  get.method = "GET";
+  get.path = "/metrics";
+  EXPECT_NE(exporter_->serve(get).body.find("\nx 1\n"), std::string::npos);
+  send({sample("x", Labels(), 2, 2000)});
+  clock_.now += std::chrono::milliseconds(999);
+  EXPECT_NE(exporter_->serve(get).body.find("\nx 1\n"), std::string::npos);  // cached
+  clock_.now += std::chrono::milliseconds(1);
+  const std::string page = exporter_->serve(get).body;
+  EXPECT_NE(page.find("\nx 2\n"), std::string::npos);
+  EXPECT_NE(page.find("kubemetrics_prometheus_endpoint_scrapes_total{result=\"cache_hit\"} 1\n"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("kubemetrics_prometheus_endpoint_renders_total{encoding=\"identity\"} 1\n"),
+            std::string::npos)
+      << page;  // the second render's page counts the first
+}
+
+TEST_F(PrometheusExporterTest, ServesGzipEncodedWhenAccepted) {
+  std::vector<Sample> samples;
+  for (int i = 0; i < 100; ++i)
+    samples.push_back(sample("g", labels({{"i", std::to_string(i)}}), i));
+  send(std::move(samples));
+  HttpRequest get;
+  get.method = "GET";
+  get.path = "/metrics";
+  const HttpResponse plain = exporter_->serve(get);
+  get.headers.emplace_back("accept-encoding", "gzip, deflate");
+  const HttpResponse gzipped = exporter_->serve(get);
+  EXPECT_EQ(gzipped.status, 200);
+  EXPECT_EQ(gzipped.content_type, plain.content_type);
+  std::map<std::string, std::string> headers(gzipped.headers.begin(), gzipped.headers.end());
+  EXPECT_EQ(headers["Content-Encoding"], "gzip");
+  EXPECT_EQ(headers["Vary"], "Accept-Encoding");
+  EXPECT_EQ(testing::gunzip(gzipped.body), plain.body);  // the same cached page
+  for (const auto& [name, value] : plain.headers) EXPECT_NE(name, "Content-Encoding");
+}
+
+TEST(PrometheusExporterLimitTest, RefusesWith503WhenTooManyWait) {
+  // Declared first: the render thread (stopped when the exporter's state
+  // goes) still answers into these.
+  std::mutex mu;
+  std::vector<int> statuses;
+  std::vector<std::pair<std::string, std::string>> refused_headers;
+  ::prometheus::Registry registry;
+  PrometheusEndpointConfig config;
+  config.cache_for = std::chrono::milliseconds(0);
+  config.max_waiting_scrapes = 1;
+  auto created = PrometheusExporter::create(config, registry);
+  ASSERT_TRUE(created);
+  AsyncHttpHandler handler = (*created)->asyncHandler();
+  HttpRequest get;
+  get.method = "GET";
+  // Fire requests without waiting for answers until one is refused; the
+  // render thread takes at most one batch at a time, so the queue of one
+  // fills within a few requests.
+  for (int i = 0; i < 10000; ++i) {
+    handler(get, [&](HttpResponse r) {
+      std::lock_guard<std::mutex> lock(mu);
+      statuses.push_back(r.status);
+      if (r.status == 503) refused_headers = r.headers;
+    });
+    std::lock_guard<std::mutex> lock(mu);
+    if (!refused_headers.empty()) break;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(refused_headers.empty());
+  EXPECT_EQ(refused_headers.front().first, "Retry-After");
+  EXPECT_EQ(refused_headers.front().second, "1");
 }
 
 TEST_F(PrometheusExporterTest, HandlerOutlivesExporter) {
