@@ -21,6 +21,21 @@
 namespace kubemetrics::exporters::prometheus {
 namespace {
 
+// How far ahead of the wall clock a held value may be stamped and still
+// count as the present (a pushed sample from a sender whose clock runs a
+// little fast).
+constexpr std::int64_t kFutureToleranceMs = 10'000;
+
+/// True when a sample stamped `ts` must not replace the value held, stamped
+/// `held`: it is older (backfill, a listener replaying old data), and the
+/// held value is not from the future. After the wall clock steps back (an
+/// NTP correction) every new sample is "older" than the held one; taking
+/// them keeps the series live instead of frozen for expire_after. 0: the
+/// source did not stamp the sample, which always replaces.
+bool isBackfill(std::int64_t ts, std::int64_t held, std::int64_t wall_now_ms) {
+  return ts != 0 && ts < held && held <= wall_now_ms + kFutureToleranceMs;
+}
+
 struct SeriesKey {
   Symbol name;
   Labels labels;
@@ -178,6 +193,7 @@ class PrometheusExporter::State {
 
   void send(const SampleBatch& batch) {
     const SteadyClock::time_point now = clock_();
+    const std::int64_t wall_now_ms = wall_ms_();
     std::lock_guard<std::mutex> lock(mu_);
     for (const MetricMetadata& meta : batch.metadata) {
       FamilyEntry& family = families_[meta.name];
@@ -193,7 +209,7 @@ class PrometheusExporter::State {
         // off the page now rather than after expire_after. A marker older
         // than the value held is backfill, like any older sample.
         if (it == series_.end()) continue;
-        if (sample.timestamp_ms != 0 && sample.timestamp_ms < it->second.timestamp_ms) continue;
+        if (isBackfill(sample.timestamp_ms, it->second.timestamp_ms, wall_now_ms)) continue;
         eraseLocked(it);
         continue;
       }
@@ -204,9 +220,7 @@ class PrometheusExporter::State {
         ++family.series;
         continue;
       }
-      // Backfill (a listener replaying old data) must not replace a newer
-      // value; 0 means the source did not stamp it.
-      if (sample.timestamp_ms != 0 && sample.timestamp_ms < it->second.timestamp_ms) continue;
+      if (isBackfill(sample.timestamp_ms, it->second.timestamp_ms, wall_now_ms)) continue;
       it->second = value;
     }
     if (now - last_sweep_ >= sweep_interval_) sweepLocked(now);
@@ -264,6 +278,7 @@ class PrometheusExporter::State {
   }
 
   void setClock(Clock clock) { clock_ = std::move(clock); }
+  void setWallClock(WallClock wall_ms) { wall_ms_ = std::move(wall_ms); }
 
  private:
   using SeriesMap = std::unordered_map<SeriesKey, SeriesValue, SeriesKeyHash, SeriesKeyEqual>;
@@ -296,6 +311,11 @@ class PrometheusExporter::State {
   const SteadyClock::duration sweep_interval_;
   ::prometheus::Registry& registry_;
   Clock clock_;  // set before concurrent use, read-only after
+  WallClock wall_ms_ = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };  // as clock_
   ::prometheus::Gauge& series_gauge_;
   ::prometheus::Counter& expired_counter_;
 
@@ -411,6 +431,10 @@ HttpHandler PrometheusExporter::handler() const {
 }
 
 std::size_t PrometheusExporter::seriesCount() const { return state_->seriesCount(); }
+
+void PrometheusExporter::setWallClockForTest(WallClock wall_ms) {
+  state_->setWallClock(std::move(wall_ms));
+}
 
 void PrometheusExporter::setClockForTest(Clock clock) {
   state_->setClock(clock ? std::move(clock) : Clock([] { return SteadyClock::now(); }));

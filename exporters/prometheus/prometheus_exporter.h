@@ -43,6 +43,8 @@ namespace kubemetrics::exporters::prometheus {
 class PrometheusExporter : public Exporter {
  public:
   using Clock = std::function<SteadyClock::time_point()>;
+  /// The wall clock in Unix milliseconds (tests step it back).
+  using WallClock = std::function<std::int64_t()>;
 
   /// Registers the exporter's self-metrics in `metrics`
   /// (kubemetrics_prometheus_endpoint_series,
@@ -84,6 +86,8 @@ class PrometheusExporter : public Exporter {
   std::size_t seriesCount() const;
   /// Replaces the clock; call before any concurrent use.
   void setClockForTest(Clock clock);
+  /// Replaces the wall clock; call before any concurrent use.
+  void setWallClockForTest(WallClock wall_ms);
 
  private:
   class State;

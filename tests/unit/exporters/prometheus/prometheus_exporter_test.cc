@@ -118,6 +118,26 @@ TEST_F(PrometheusExporterTest, LatestValueWins) {
   EXPECT_EQ(exporter_->seriesCount(), 1u);
 }
 
+// An NTP correction steps the wall clock back an hour: new samples are
+// older than the value held, which is now from the future. They must
+// replace it, or the series would stay frozen for expire_after.
+TEST_F(PrometheusExporterTest, ABackwardWallClockStepDoesNotFreezeSeries) {
+  constexpr std::int64_t kBefore = 1'760'000'000'000;  // ms since the epoch
+  constexpr std::int64_t kHour = 3'600'000;
+  std::int64_t wall = kBefore;
+  exporter_->setWallClockForTest([&wall] { return wall; });
+  send({sample("m", labels({{"k", "v"}}), 1, kBefore)});
+  wall = kBefore - kHour;  // stepped back
+  send({sample("m", labels({{"k", "v"}}), 2, wall + 1000)});
+  EXPECT_NE(collectedPart().find("m{k=\"v\"} 2\n"), std::string::npos) << collectedPart();
+  // Backfill is still backfill once the clock is right again.
+  send({sample("m", labels({{"k", "v"}}), 99, wall)});
+  EXPECT_NE(collectedPart().find("m{k=\"v\"} 2\n"), std::string::npos) << collectedPart();
+  // And a marker stamped after the step still ends the series.
+  send({sample("m", labels({{"k", "v"}}), kStaleNaN, wall + 2000)});
+  EXPECT_EQ(exporter_->seriesCount(), 0u);
+}
+
 TEST_F(PrometheusExporterTest, MetadataFromLaterBatchUpdatesType) {
   send({sample("g", Labels(), 1)});
   EXPECT_NE(collectedPart().find("# TYPE g untyped\n"), std::string::npos);
