@@ -41,7 +41,10 @@ std::string agentYaml(int listener_port, int max_connections, const std::string&
          std::to_string(listener_port) +
          "\"\n"
          "      max_connections: " +
-         std::to_string(max_connections) + "\n      idle_timeout: " + idle_timeout + "\n";
+         std::to_string(max_connections) + "\n      idle_timeout: " + idle_timeout +
+         "\n"
+         // Lines are checked on /metrics as they arrive: no page cache.
+         "exporters:\n  prometheus: {cache_for: 0s}\n";
 }
 
 std::string getPage(int port) {

@@ -59,6 +59,8 @@ TEST(RemoteWriteSpotFlushTest, SpoolIsEmptyBeforeTheAnnouncedTime) {
                                            target.url() +
                                            "\", interval: 500ms, timeout: 400ms}\n"
                                            "exporters:\n"
+                                           // Self-metrics read the moment they change.
+                                           "  prometheus: {cache_for: 0s}\n"
                                            "  remote_write:\n"
                                            "    enabled: true\n"
                                            "    url: \"http://127.0.0.1:" +
