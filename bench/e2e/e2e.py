@@ -161,22 +161,30 @@ def parse_metrics(text, names):
     return out
 
 
+def start_victoria_metrics(workdir, tag):
+    """A fresh VictoriaMetrics single node on 127.0.0.1 with its own storage
+    and no query limits in the way of counting every sample: (dir, port,
+    process)."""
+    data = os.path.join(workdir, f"vm-{tag}")
+    os.makedirs(data)
+    port = free_port()
+    proc = start(["victoria-metrics", f"-storageDataPath={data}/data",
+                  f"-httpListenAddr=127.0.0.1:{port}", "-loggerLevel=WARN",
+                  "-search.latencyOffset=0s", "-search.disableCache",
+                  "-search.maxUniqueTimeseries=20000000", "-search.maxSeries=20000000",
+                  "-search.maxSamplesPerQuery=2000000000",
+                  "-search.maxQueryDuration=300s", "-retentionPeriod=100y"],
+                 os.path.join(workdir, f"vm-{tag}.log"))
+    if not wait_http(f"http://127.0.0.1:{port}/health", 60, proc):
+        raise RuntimeError(f"victoria-metrics did not start (see {proc._log})")
+    return data, port, proc
+
+
 class Sink:
     """A fresh VictoriaMetrics single node and the counting proxy in front."""
 
     def __init__(self, workdir, tag):
-        self.dir = os.path.join(workdir, f"vm-{tag}")
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.proc = start(["victoria-metrics", f"-storageDataPath={self.dir}/data",
-                           f"-httpListenAddr=127.0.0.1:{self.port}", "-loggerLevel=WARN",
-                           "-search.latencyOffset=0s", "-search.disableCache",
-                           "-search.maxUniqueTimeseries=20000000", "-search.maxSeries=20000000",
-                           "-search.maxSamplesPerQuery=2000000000",
-                           "-search.maxQueryDuration=300s", "-retentionPeriod=100y"],
-                          os.path.join(workdir, f"vm-{tag}.log"))
-        if not wait_http(f"http://127.0.0.1:{self.port}/health", 60, self.proc):
-            raise RuntimeError(f"victoria-metrics did not start (see {self.proc._log})")
+        self.dir, self.port, self.proc = start_victoria_metrics(workdir, tag)
         pf = os.path.join(workdir, f"proxy-{tag}.json")
         self.proxy = start([sys.executable, os.path.join(HERE, "countproxy.py"),
                             f"--upstream=127.0.0.1:{self.port}", f"--ports-file={pf}"],

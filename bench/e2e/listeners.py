@@ -47,18 +47,7 @@ class VM:
     same two cores at these rates."""
 
     def __init__(self, workdir, tag):
-        self.dir = os.path.join(workdir, f"vm-{tag}")
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.proc = start(["victoria-metrics", f"-storageDataPath={self.dir}/data",
-                           f"-httpListenAddr=127.0.0.1:{self.port}", "-loggerLevel=WARN",
-                           "-search.latencyOffset=0s", "-search.disableCache",
-                           "-search.maxUniqueTimeseries=20000000", "-search.maxSeries=20000000",
-                           "-search.maxSamplesPerQuery=2000000000",
-                           "-search.maxQueryDuration=300s", "-retentionPeriod=100y"],
-                          os.path.join(workdir, f"vm-{tag}.log"))
-        if not wait_http(f"http://127.0.0.1:{self.port}/health", 60, self.proc):
-            raise RuntimeError(f"victoria-metrics did not start (see {self.proc._log})")
+        self.dir, self.port, self.proc = e2e.start_victoria_metrics(workdir, tag)
         self.write_url = f"http://127.0.0.1:{self.port}/api/v1/write"
 
     def rows_inserted(self):
