@@ -29,7 +29,7 @@ ListenersConfig parseListenersConfig(ConfigNode& node) {
   config.wavefront.max_line_bytes =
       wavefront.getBytes("max_line_bytes", config.wavefront.max_line_bytes);
   config.wavefront.max_tags = static_cast<std::size_t>(
-      wavefront.getInt("max_tags", static_cast<std::int64_t>(config.wavefront.max_tags), 0, 1000));
+      wavefront.getInt("max_tags", static_cast<std::int64_t>(config.wavefront.max_tags), 1, 1000));
   wavefront.finish();
 
   ConfigNode remote_write = node.child("remote_write");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kubemetrics/config.h"
+#include "wavefront_line_parser.h"
 
 namespace kubemetrics::scrapers::listeners {
 
@@ -35,8 +36,8 @@ struct WavefrontListenerConfig : ListenerCommon {
     idle_timeout = std::chrono::minutes(5);  // the proxy's listenerIdleConnectionTimeout
     max_request_body = 16 * 1024 * 1024;
   }
-  std::size_t max_line_bytes = 32 * 1024;  // the proxy's pushListenerMaxReceivedLength
-  std::size_t max_tags = 0;                // point tags per line; 0: the parser's default
+  std::size_t max_line_bytes = 32 * 1024;        // the proxy's pushListenerMaxReceivedLength
+  std::size_t max_tags = LineLimits{}.max_tags;  // point tags per line (Wavefront's 20)
 };
 
 /// `sources.listeners.remote_write`: Prometheus remote write 1.0 receive,

@@ -15,7 +15,7 @@ constexpr std::size_t kLoggedLineBytes = 80;
 LineLimits parserLimits(const WavefrontListenerConfig& config) {
   LineLimits limits;
   limits.max_line_bytes = config.max_line_bytes;
-  if (config.max_tags != 0) limits.max_tags = config.max_tags;
+  limits.max_tags = config.max_tags;
   return limits;
 }
 
