@@ -196,6 +196,8 @@ std::string agentYaml(int listener_port, int sink_port, const std::string& spool
          std::to_string(listener_port) +
          "\"}\n"
          "exporters:\n"
+         // /metrics is read once the sink has every line: no page cache.
+         "  prometheus: {cache_for: 0s}\n"
          "  wavefront:\n"
          "    enabled: true\n"
          "    url: \"tcp://127.0.0.1:" +
