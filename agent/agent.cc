@@ -27,6 +27,20 @@ struct Components {
   std::vector<ExporterPtr> exporters;
 };
 
+/// Runs the factory of every entry of `entries` (one component kind) on
+/// its subtree of `section`, appending what it built to `out`.
+template <class Entry, class Built>
+Result<void> buildEach(const std::vector<Entry>& entries, ConfigNode& section,
+                       const ComponentContext* context, std::vector<Built>& out) {
+  for (const Entry& entry : entries) {
+    ConfigNode node = section.child(entry.key);
+    auto built = entry.factory(node, context);
+    if (!built) return tl::unexpected(built.error());
+    for (Built& component : *built) out.push_back(std::move(component));
+  }
+  return {};
+}
+
 /// Reads `sources:` (scraped sources and listeners) and `exporters:`
 /// through every registered factory; with
 /// a null context only validates. Each factory sees its subtree even when
@@ -40,24 +54,15 @@ Result<Components> buildComponents(ConfigNode& root, const ComponentContext* con
   ConfigNode exporters = root.child("exporters");
   ConfigNode spool_node = exporters.child("spool");
   spool = push::parseSpoolConfig(spool_node);
-  for (const SourceEntry& entry : registeredSources()) {
-    ConfigNode node = sources.child(entry.key);
-    auto built = entry.factory(node, context);
-    if (!built) return tl::unexpected(built.error());
-    for (SourcePtr& s : *built) out.sources.push_back(std::move(s));
+  if (auto built = buildEach(registeredSources(), sources, context, out.sources); !built) {
+    return tl::unexpected(built.error());
   }
-  for (const ListenerEntry& entry : registeredListeners()) {
-    ConfigNode node = sources.child(entry.key);
-    auto built = entry.factory(node, context);
-    if (!built) return tl::unexpected(built.error());
-    for (ListenerPtr& l : *built) out.listeners.push_back(std::move(l));
+  if (auto built = buildEach(registeredListeners(), sources, context, out.listeners); !built) {
+    return tl::unexpected(built.error());
   }
   sources.finish();
-  for (const ExporterEntry& entry : registeredExporters()) {
-    ConfigNode node = exporters.child(entry.key);
-    auto built = entry.factory(node, context);
-    if (!built) return tl::unexpected(built.error());
-    for (ExporterPtr& e : *built) out.exporters.push_back(std::move(e));
+  if (auto built = buildEach(registeredExporters(), exporters, context, out.exporters); !built) {
+    return tl::unexpected(built.error());
   }
   exporters.finish();
   root.finish();

@@ -161,6 +161,18 @@ def parse_metrics(text, names):
     return out
 
 
+def query_victoria_metrics(port, q):
+    """An instant query of VictoriaMetrics on 127.0.0.1:`port`, after a flush
+    so that every sample inserted so far counts."""
+    http_get(f"http://127.0.0.1:{port}/internal/force_flush", 30)
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": q, "time": f"{time.time() + 1:.3f}"})
+    res = json.loads(http_get(url, 300))
+    if res.get("status") != "success":
+        raise RuntimeError(f"query {q}: {res}")
+    return res["data"]["result"]
+
+
 def start_victoria_metrics(workdir, tag):
     """A fresh VictoriaMetrics single node on 127.0.0.1 with its own storage
     and no query limits in the way of counting every sample: (dir, port,
@@ -205,13 +217,7 @@ class Sink:
         return json.loads(data)
 
     def query(self, q):
-        http_get(f"http://127.0.0.1:{self.port}/internal/force_flush", 30)
-        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": q, "time": f"{time.time() + 1:.3f}"})
-        res = json.loads(http_get(url, 300))
-        if res.get("status") != "success":
-            raise RuntimeError(f"query {q}: {res}")
-        return res["data"]["result"]
+        return query_victoria_metrics(self.port, q)
 
     def window(self):
         return f"{int(time.time() - self.t0) + 120}s"

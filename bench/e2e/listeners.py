@@ -59,13 +59,7 @@ class VM:
                        re.finditer(r"^vm_rows_inserted_total\{[^}]*\} (\S+)$", text, re.M)))
 
     def query(self, q):
-        http_get(f"http://127.0.0.1:{self.port}/internal/force_flush", 30)
-        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": q, "time": f"{time.time() + 1:.3f}"})
-        res = json.loads(http_get(url, 300))
-        if res.get("status") != "success":
-            raise RuntimeError(f"query {q}: {res}")
-        return res["data"]["result"]
+        return e2e.query_victoria_metrics(self.port, q)
 
     def scalar(self, q):
         r = self.query(q)

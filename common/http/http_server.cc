@@ -187,10 +187,11 @@ void Server::trackPending(std::uint64_t id, const std::shared_ptr<PendingAnswer>
   pending_[id] = pending;
 }
 
-void Server::handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes) {
+void Server::handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes,
+                      std::string_view peer_address) {
   std::unique_ptr<LineConsumer> consumer;
   try {
-    consumer = options_.lines.accept(peerAddress(stream));
+    consumer = options_.lines.accept(peer_address);
   } catch (const std::exception& e) {
     logError(kComponent) << "line connection refused: " << e.what();
   }

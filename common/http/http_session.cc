@@ -36,7 +36,7 @@ void Session::onSniff(beast::error_code ec, std::size_t bytes) {
       return readHeader();
     case Protocol::kLines:
       handed_over_ = true;
-      server_.handOver(std::exchange(id_, 0), std::move(stream_), head);
+      server_.handOver(std::exchange(id_, 0), std::move(stream_), head, peer_address_);
       return;
   }
 }
@@ -122,7 +122,7 @@ void Session::onRequest() {
     }
   }
   request.body = std::move(message.body());
-  request.peer_address = peerAddress(stream_);
+  request.peer_address = peer_address_;
   const bool keep_alive = message.keep_alive() && !server_.stopping();
   const bool head = message.method() == bhttp::verb::head;
   const unsigned version = message.version();

@@ -36,6 +36,7 @@
 #include "common/http/content_encoding.h"
 #include "common/http/http_server.h"
 #include "common/http/line_connection.h"
+#include "common/http/socket_address.h"
 #include "kubemetrics/log.h"
 #include "kubemetrics/mutex.h"
 #include "kubemetrics/thread_annotations.h"
@@ -114,7 +115,8 @@ class Server {
   void forgetSession(std::uint64_t id);
   /// Session `id` turned out to speak options().lines: a LineConnection
   /// takes over its socket under the same id.
-  void handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes);
+  void handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes,
+                std::string_view peer_address);
   LogLimiter& logLimiter() { return log_limiter_; }
 
  private:
@@ -174,7 +176,10 @@ class Server {
 class Session : public Connection, public std::enable_shared_from_this<Session> {
  public:
   Session(Server& server, tcp::socket&& socket)
-      : server_(server), stream_(std::move(socket)), executor_(stream_.get_executor()) {}
+      : server_(server),
+        stream_(std::move(socket)),
+        executor_(stream_.get_executor()),
+        peer_address_(peerAddress(stream_)) {}
   ~Session() {
     if (id_ != 0) server_.forgetSession(id_);
   }
@@ -237,6 +242,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   std::uint64_t id_ = 0;
   // The strand, kept apart from stream_, which a line connection takes over.
   net::any_io_executor executor_;
+  // Read once: every request of a keep-alive connection has the same peer.
+  const std::string peer_address_;
   bool handed_over_ = false;
 };
 

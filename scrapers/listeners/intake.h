@@ -27,8 +27,8 @@ class Intake {
   void open(SampleSink& sink) { sink_.store(&sink, std::memory_order_release); }
   void close() { sink_.store(nullptr, std::memory_order_release); }
 
-  /// Tags `batch` with its sender pod, if `peer_address` is one, and offers
-  /// it: true when the pipeline took it (counted as received).
+  /// Tags `batch` with its sender pod, if there is one, and offers it: true
+  /// when the pipeline took it (counted as received).
   bool offer(SampleBatchPtr& batch, const std::optional<SenderPod>& sender);
 
   /// The answer to an HTTP request whose batch was offered: 503 with
