@@ -1,6 +1,7 @@
 // kubemetrics-agent: collects node, pod and cluster metrics and forwards
 // them. See README.md and docs/configuration.md.
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -45,6 +46,20 @@ void raiseOpenFileLimit() {
     kubemetrics::logDebug("agent")
         << "open files limit raised from " << before << " to " << limit.rlim_cur;
   }
+}
+
+/// Gives every allocation of 1 MiB or more its own mapping, returned to the
+/// kernel when freed. glibc otherwise raises its mmap threshold to the
+/// largest block freed (up to 32 MiB), so the agent's multi-megabyte
+/// buffers (scrape bodies, rendered pages, their gzip forms) land in the
+/// heap arenas, where they fragment: with a 100k-series target and a
+/// /metrics scraper the resident set grew from 110 to 240 MiB in four
+/// scrapes, and past the DaemonSet's memory limit under CPU contention.
+/// MALLOC_MMAP_THRESHOLD_ in the environment still wins.
+void keepLargeBuffersOutOfTheHeap() {
+#ifdef __GLIBC__
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
 }
 
 struct CommandLine {
@@ -106,6 +121,7 @@ bool readFile(const std::string& path, std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keepLargeBuffersOutOfTheHeap();
   using namespace kubemetrics;
   CommandLine cli;
   if (!parseCommandLine(argc, argv, cli)) return 2;

@@ -343,6 +343,7 @@ beast::error_code HttpClient::Impl::run(Deadline deadline, Initiate&& initiate) 
     done = true;
   });
   Deadline backstop = deadline + kBackstop;
+  bool closed_at_backstop = false;
   while (!done) {
     if (ioc_.stopped()) ioc_.restart();
     if (ioc_.run_one_until(backstop) == 0 && !done) {
@@ -352,9 +353,15 @@ beast::error_code HttpClient::Impl::run(Deadline deadline, Initiate&& initiate) 
         beast::error_code ignored;
         conn_->tcp().socket().close(ignored);
         backstop = Deadline::max();
+        closed_at_backstop = true;
       }
     }
   }
+  // A process starved of CPU can pass the backstop before the expiry's own
+  // handler runs; the operation then fails on the closed socket (operation
+  // aborted, or "Bad file descriptor" between two steps of a composed read),
+  // which is the deadline's doing and is reported as such.
+  if (closed_at_backstop && result) return beast::error::timeout;
   return result;
 }
 
