@@ -13,11 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "support/agent_process.h"
 #include "support/fake_kube_api.h"
+#include "support/sanitizers.h"
 
 namespace kubemetrics {
 namespace {
@@ -25,37 +25,11 @@ namespace {
 using std::chrono::milliseconds;
 using testing::AgentProcess;
 using testing::FakeKubeApi;
+using testing::procStatusKib;
+using testing::readFile;
 
 constexpr char kNode[] = "datagen-1-35";
 constexpr int kPodsPerRound = 5000;  // 10,000 events
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-/// VmRSS of `pid` in KiB, or -1.
-long residentKib(pid_t pid) {
-  std::istringstream status(readFile("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
 
 template <class Pred>
 bool waitFor(Pred pred, milliseconds limit) {
@@ -117,11 +91,11 @@ TEST(KubeChurnTest, PodCacheReturnsToTheLiveCountAndMemoryStopsGrowing) {
         << "round " << round << ": " << cachedPods() << " pods cached";
   };
 
-  const long rss_start = residentKib(pid);
+  const long rss_start = procStatusKib(pid, "VmRSS");
   churn(1);
-  const long rss_round1 = residentKib(pid);
+  const long rss_round1 = procStatusKib(pid, "VmRSS");
   churn(2);
-  const long rss_round2 = residentKib(pid);
+  const long rss_round2 = procStatusKib(pid, "VmRSS");
 
   EXPECT_EQ(cachedPods(), 24);
   // The same 24 objects as before: the same estimate, within rounding.
@@ -137,7 +111,7 @@ TEST(KubeChurnTest, PodCacheReturnsToTheLiveCountAndMemoryStopsGrowing) {
   // The first round may grow the allocator's pools once; a second round of
   // the same churn must not grow them again (a leak of one pod's objects per
   // event would add megabytes). Sanitizers keep freed memory in quarantine.
-  if (!kSanitized) {
+  if (!testing::kSanitizedBuild) {
     EXPECT_LT(rss_round2 - rss_round1, 4 * 1024) << "KiB";
   }
 

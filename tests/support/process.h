@@ -56,6 +56,10 @@ int freeLoopbackPort();
 /// The whole file, or "" when it cannot be read.
 std::string readFile(const std::string& path);
 
+/// A memory figure of process `pid` from /proc/PID/status, in KiB: `field`
+/// is "VmRSS" (resident now) or "VmHWM" (peak resident); -1 when unreadable.
+long procStatusKib(pid_t pid, const std::string& field);
+
 /// A fresh temporary directory, removed by the destructor.
 class TempDir {
  public:
