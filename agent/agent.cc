@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
 #include <sstream>
@@ -258,6 +259,36 @@ void Agent::stop() {
   if (housekeeping_.joinable()) housekeeping_.join();
   if (server_) server_->stop();
   logInfo("agent") << "stopped";
+}
+
+void Agent::showReloads(const ReloadHistory& history) {
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("kubemetrics_config_reloads_total")
+                      .Help(
+                          "Configuration reloads (SIGHUP or a changed file) by result: applied, "
+                          "invalid (refused, the running configuration stays), failed (did not "
+                          "start, the previous configuration was restored).")
+                      .Register(*metrics_);
+  // Counters only go up: each is brought to the process-wide count.
+  auto bringTo = [&](const char* result, std::uint64_t count) {
+    prometheus::Counter& counter = reloads.Add({{"result", result}});
+    counter.Increment(static_cast<double>(count) - counter.Value());
+  };
+  bringTo("applied", history.applied);
+  bringTo("invalid", history.invalid);
+  bringTo("failed", history.failed);
+  prometheus::BuildGauge()
+      .Name("kubemetrics_config_last_reload_successful")
+      .Help("1 when the last reload attempt was applied (or none was made), 0 otherwise.")
+      .Register(*metrics_)
+      .Add({})
+      .Set(history.last_successful ? 1 : 0);
+  prometheus::BuildGauge()
+      .Name("kubemetrics_config_last_reload_success_timestamp_seconds")
+      .Help("When the running configuration was loaded (Unix time).")
+      .Register(*metrics_)
+      .Add({})
+      .Set(history.last_success_unix_seconds);
 }
 
 unsigned short Agent::port() const { return server_ ? server_->port() : 0; }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,6 +48,16 @@ struct ConfigCheck {
   bool ok() const { return errors.empty(); }
 };
 
+/// What the configuration reloads of this process came to, shown as
+/// self-metrics by each agent the process runs in turn (agent_supervisor.h).
+struct ReloadHistory {
+  std::uint64_t applied = 0;  // a new configuration runs
+  std::uint64_t invalid = 0;  // refused by validation: the running one stayed
+  std::uint64_t failed = 0;   // valid, but did not start: the previous one was restored
+  bool last_successful = true;
+  double last_success_unix_seconds = 0;  // the process start, then each applied reload
+};
+
 /// The running agent: configuration, self-metrics registry, HTTP server,
 /// pipeline with its exporters, and the scheduler driving the sources.
 /// main() builds one; integration tests build them in-process.
@@ -74,6 +85,10 @@ class Agent {
   /// call that does not return). Destroying the agent would wait for it;
   /// the process exits without destroying it instead.
   bool sourcesLeftRunning() const { return sources_left_running_; }
+
+  /// Shows `history` as the kubemetrics_config_* self-metrics (owner's
+  /// thread).
+  void showReloads(const ReloadHistory& history);
 
   unsigned short port() const;
   const AgentConfig& config() const { return config_; }

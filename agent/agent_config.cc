@@ -97,6 +97,24 @@ ServerConfig parseServer(ConfigNode& node) {
   return server;
 }
 
+ReloadConfig parseReload(ConfigNode& node) {
+  ReloadConfig reload;
+  // Durations must be > 0 elsewhere; here 0 means "SIGHUP only".
+  if (isZeroDuration(node.has("check_interval") ? node.getString("check_interval", "") : "")) {
+    reload.check_interval = std::chrono::milliseconds(0);
+  } else {
+    reload.check_interval = node.getDuration("check_interval", reload.check_interval);
+  }
+  if (reload.check_interval.count() != 0 &&
+      reload.check_interval < std::chrono::milliseconds(100)) {
+    node.error("check_interval", "must be 0s (SIGHUP only) or at least 100ms (got " +
+                                     std::to_string(reload.check_interval.count()) + "ms)");
+    reload.check_interval = ReloadConfig{}.check_interval;
+  }
+  node.finish();
+  return reload;
+}
+
 PipelineConfig parsePipeline(ConfigNode& node) {
   PipelineConfig p;
   p.ring_capacity = static_cast<std::size_t>(
@@ -153,6 +171,8 @@ AgentConfig parseAgentConfig(ConfigNode& root) {
   config.server = parseServer(server);
   ConfigNode pipeline = root.child("pipeline");
   config.pipeline = parsePipeline(pipeline);
+  ConfigNode reload = root.child("reload");
+  config.reload = parseReload(reload);
   ConfigNode kubernetes = root.child("kubernetes");
   config.kubernetes = kube::parseKubeApiConfig(kubernetes);
   return config;

@@ -27,6 +27,14 @@ struct ServerConfig {
   std::uint64_t max_request_body = 0;
 };
 
+/// `reload:`: how the agent notices a new configuration. SIGHUP always
+/// reloads; the file is also compared with what is running every
+/// `check_interval` (0 = SIGHUP only), which is how a ConfigMap update (a
+/// symlink swap in the mounted volume) reaches a running pod.
+struct ReloadConfig {
+  std::chrono::milliseconds check_interval{10000};
+};
+
 /// Allow/deny lists of label keys (RE2, full match on the key; deny wins).
 /// An empty `allow` takes no key.
 struct LabelKeyLists {
@@ -64,6 +72,7 @@ struct AgentConfig : AgentIdentity {
   std::chrono::milliseconds shutdown_timeout{10000};  // bound on SIGTERM drain
   ServerConfig server;
   PipelineConfig pipeline;
+  ReloadConfig reload;
   kube::KubeApiConfig kubernetes;  // the API client every user of the API shares
 };
 

@@ -5,17 +5,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "agent/agent.h"
 #include "agent/agent_config.h"
+#include "agent/agent_supervisor.h"
 #include "kubemetrics/log.h"
 
 namespace {
@@ -109,15 +109,6 @@ bool parseCommandLine(int argc, char** argv, CommandLine& out) {
   return true;
 }
 
-bool readFile(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  out = buffer.str();
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,7 +121,7 @@ int main(int argc, char** argv) {
   std::string origin = "built-in default config";
   if (cli.config_file.empty()) {
     yaml = std::string(defaultConfigYaml());
-  } else if (!readFile(cli.config_file, yaml)) {
+  } else if (!readConfigFile(cli.config_file, yaml)) {
     std::cerr << "kubemetrics-agent: " << cli.config_file << ": cannot read the file\n";
     return 1;
   } else {
@@ -154,46 +145,58 @@ int main(int argc, char** argv) {
   }
   setLogLevel(checked.config.log_level);
 
-  // Block the stop signals in every thread (threads inherit the mask), so
-  // only the sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop and reload signals in every thread (threads inherit the
+  // mask), so only the wait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   raiseOpenFileLimit();
 
-  auto agent = Agent::create(yaml, origin, cli.overrides);
-  if (!agent) {
-    logError("agent") << "cannot start: " << agent.error().message();
-    return 1;
-  }
-  if (auto started = (*agent)->start(); !started) {
+  AgentSupervisor supervisor(cli.config_file, origin, cli.overrides);
+  if (auto started = supervisor.start(std::move(yaml)); !started) {
     logError("agent") << "cannot start: " << started.error().message();
     return 1;
   }
 
   int received = 0;
-  sigwait(&stop_signals, &received);
+  for (;;) {
+    const std::chrono::milliseconds check = supervisor.checkInterval();
+    if (check.count() == 0) {
+      sigwait(&signals, &received);
+    } else {
+      const timespec wait{static_cast<time_t>(check.count() / 1000),
+                          static_cast<long>(check.count() % 1000) * 1000000L};
+      received = sigtimedwait(&signals, nullptr, &wait);
+      if (received < 0) {
+        if (errno == EAGAIN && !supervisor.reload(AgentSupervisor::Trigger::kFileCheck)) return 1;
+        continue;
+      }
+    }
+    if (received != SIGHUP) break;
+    if (!supervisor.reload(AgentSupervisor::Trigger::kSignal)) return 1;
+  }
   logInfo("agent") << "received " << (received == SIGTERM ? "SIGTERM" : "SIGINT");
 
   // Watchdog: the drain is bounded by shutdown_timeout; should a component
   // ignore its deadline, exit anyway rather than hang the pod's termination.
-  const auto grace = checked.config.shutdown_timeout + std::chrono::seconds(5);
+  const auto grace = supervisor.agent().config().shutdown_timeout + std::chrono::seconds(5);
   std::thread([grace] {
     std::this_thread::sleep_for(grace);
     logError("agent") << "shutdown did not finish in time; exiting";
     std::_Exit(1);
   }).detach();
 
-  (*agent)->stop();
-  if ((*agent)->sourcesLeftRunning()) {
+  Agent& agent = supervisor.agent();
+  agent.stop();
+  if (agent.sourcesLeftRunning()) {
     // Everything is drained or spooled; destroying the agent would wait
     // for the stuck scrape (and the watchdog would exit 1 instead).
     logWarn("agent") << "exiting with a source still in a scrape";
     std::_Exit(0);
   }
-  agent->reset();
   return 0;
 }

@@ -142,6 +142,13 @@ Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(total));
 }
 
+bool isZeroDuration(std::string_view text) {
+  for (std::string_view zero : {"0", "0s", "0ms", "0m", "0h"}) {
+    if (text == zero) return true;
+  }
+  return false;
+}
+
 std::string formatDuration(std::chrono::milliseconds duration) {
   std::int64_t ms = duration.count();
   if (ms == 0) return "0s";

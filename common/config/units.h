@@ -21,6 +21,10 @@ inline constexpr std::chrono::milliseconds kMaxConfigDuration{8760LL * 3600 * 10
 /// ..."); callers add the value. Pure function, thread-safe.
 Result<std::chrono::milliseconds> parseDuration(std::string_view text);
 
+/// True for the zero durations a user may write where 0 means "off" ("0",
+/// "0s", "0ms", "0m", "0h"), which parseDuration refuses. Thread-safe.
+bool isZeroDuration(std::string_view text);
+
 /// Canonical form of a duration, the one parseDuration reads back: "15s",
 /// "1m30s", "500ms", "1.5s", "2h". Zero prints as "0s". Thread-safe.
 std::string formatDuration(std::chrono::milliseconds duration);

@@ -2,17 +2,12 @@
 
 #include <utility>
 
+#include "common/config/units.h"
+
 namespace kubemetrics::exporters::prometheus {
 namespace {
 
 constexpr std::int64_t kMaxWaitingScrapes = 10000;
-
-bool isZeroDuration(const std::string& text) {
-  for (const char* zero : {"0", "0s", "0ms", "0m", "0h"}) {
-    if (text == zero) return true;
-  }
-  return false;
-}
 
 }  // namespace
 

@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -119,34 +118,6 @@ std::string agentConfig(const std::string& url, const std::string& spool_root) {
          spool_root + "\", max_bytes: 64MiB}\n";
 }
 
-// Samples of `metric` at the backend, and whether any (series, ts) came
-// twice.
-std::pair<std::size_t, bool> countAtBackend(int port, const std::string& metric = "kmtest_noloss") {
-  const auto series = exportFromVictoriaMetrics(port, "{__name__=\"" + metric + "\"}");
-  std::size_t total = 0;
-  bool duplicates = false;
-  for (const auto& s : series) {
-    std::set<std::int64_t> distinct(s.timestamps.begin(), s.timestamps.end());
-    duplicates |= distinct.size() != s.timestamps.size();
-    total += s.timestamps.size();
-  }
-  return {total, duplicates};
-}
-
-std::size_t waitForCount(int port, std::size_t want, std::chrono::seconds timeout,
-                         const std::string& metric = "kmtest_noloss") {
-  std::size_t got = 0;
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    got = countAtBackend(port, metric).first;
-    if (got >= want) break;
-    std::this_thread::sleep_for(300ms);
-  }
-  // A little longer, so a surplus (duplicates) would show too.
-  std::this_thread::sleep_for(500ms);
-  return countAtBackend(port, metric).first;
-}
-
 std::vector<std::string> segments(const std::string& dir) {
   std::vector<std::string> out;
   if (!std::filesystem::exists(dir)) return out;
@@ -173,8 +144,10 @@ TEST(RemoteWriteNoLossTest, BackendDownAgentKilledThenRestartedLosesNothing) {
   Backend vm = startVictoriaMetrics(dir.path() + "/vm", vm_port);
   ASSERT_GT(vm.port, 0) << vm.process->output();
 
-  EXPECT_EQ(waitForCount(vm.port, kTotal, 40s), kTotal) << agent.process->output();
-  EXPECT_FALSE(countAtBackend(vm.port).second) << "duplicates at the backend";
+  EXPECT_EQ(waitForVictoriaMetricsCount(vm.port, kTotal, 40s, "kmtest_noloss"), kTotal)
+      << agent.process->output();
+  EXPECT_FALSE(countAtVictoriaMetrics(vm.port, "kmtest_noloss").second)
+      << "duplicates at the backend";
   // Acknowledged records are deleted.
   for (int i = 0; i < 50 && !segments(spool_root + "/remote_write").empty(); ++i) {
     std::this_thread::sleep_for(100ms);
@@ -226,8 +199,10 @@ TEST(RemoteWriteNoLossTest, ScrapingAgentKilledWhileBackendDownLosesNothing) {
   // The 503 after the last served scrape marks each series stale, once (the
   // restarted agent has no previous scrape, so it writes none).
   const std::size_t want = target.samplesWithStalenessMarkers();
-  EXPECT_EQ(waitForCount(vm.port, want, 40s, "kmtest_scraped"), want) << second.process->output();
-  EXPECT_FALSE(countAtBackend(vm.port, "kmtest_scraped").second) << "duplicates at the backend";
+  EXPECT_EQ(waitForVictoriaMetricsCount(vm.port, want, 40s, "kmtest_scraped"), want)
+      << second.process->output();
+  EXPECT_FALSE(countAtVictoriaMetrics(vm.port, "kmtest_scraped").second)
+      << "duplicates at the backend";
 }
 
 // SIGTERM while the backend hangs (it takes each request and never
@@ -310,8 +285,10 @@ TEST(RemoteWriteNoLossTest, SigtermWhileTheBackendHangsSpoolsEverythingAndTheNex
   ASSERT_GT(second.port, 0) << second.process->output();
   // Every served sample and the staleness marker of each series.
   const std::size_t want = target.samplesWithStalenessMarkers();
-  EXPECT_EQ(waitForCount(vm.port, want, 40s, "kmtest_hung"), want) << second.process->output();
-  EXPECT_FALSE(countAtBackend(vm.port, "kmtest_hung").second) << "duplicates at the backend";
+  EXPECT_EQ(waitForVictoriaMetricsCount(vm.port, want, 40s, "kmtest_hung"), want)
+      << second.process->output();
+  EXPECT_FALSE(countAtVictoriaMetrics(vm.port, "kmtest_hung").second)
+      << "duplicates at the backend";
 }
 
 TEST(RemoteWriteNoLossTest, CorruptSpoolTailIsSkippedAndTheRestDelivered) {
@@ -339,7 +316,8 @@ TEST(RemoteWriteNoLossTest, CorruptSpoolTailIsSkippedAndTheRestDelivered) {
       << agent.process->output();
 
   // Everything but the one torn record (one batch of kSeries samples).
-  EXPECT_EQ(waitForCount(vm.port, kTotal - kSeries, 40s), kTotal - kSeries)
+  EXPECT_EQ(waitForVictoriaMetricsCount(vm.port, kTotal - kSeries, 40s, "kmtest_noloss"),
+            kTotal - kSeries)
       << agent.process->output();
   httplib::Client client("127.0.0.1", agent.port);
   auto metrics = client.Get("/metrics");

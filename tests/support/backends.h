@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -224,6 +225,35 @@ inline std::size_t totalSamples(const std::vector<ReadSeries>& series) {
   std::size_t n = 0;
   for (const auto& s : series) n += s.timestamps.size();
   return n;
+}
+
+/// Samples of `metric` at the VictoriaMetrics on `port`, and whether any
+/// (series, timestamp) came twice.
+inline std::pair<std::size_t, bool> countAtVictoriaMetrics(int port, const std::string& metric) {
+  const auto series = exportFromVictoriaMetrics(port, "{__name__=\"" + metric + "\"}");
+  std::size_t total = 0;
+  bool duplicates = false;
+  for (const auto& s : series) {
+    std::set<std::int64_t> distinct(s.timestamps.begin(), s.timestamps.end());
+    duplicates |= distinct.size() != s.timestamps.size();
+    total += s.timestamps.size();
+  }
+  return {total, duplicates};
+}
+
+/// Polls (bounded) until VictoriaMetrics holds `want` samples of `metric`,
+/// then a little longer, so that a surplus (duplicates) shows too; returns
+/// the count.
+inline std::size_t waitForVictoriaMetricsCount(int port, std::size_t want,
+                                               std::chrono::seconds timeout,
+                                               const std::string& metric) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (countAtVictoriaMetrics(port, metric).first >= want) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  return countAtVictoriaMetrics(port, metric).first;
 }
 
 }  // namespace kubemetrics::testing

@@ -124,6 +124,8 @@ TEST(AgentConfigTest, DefaultsForAbsentKeysAreInTheEffectiveConfig) {
                 "    node_labels:\n"
                 "      allow: []\n"
                 "      deny: []\n"
+                "reload:\n"
+                "  check_interval: 10s\n"
                 "kubernetes:\n"
                 "  api_server: \"\"\n"
                 "  bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token\n"
@@ -278,6 +280,24 @@ TEST(AgentConfigTest, RangeLimits) {
       "inline"));
   EXPECT_EQ(high.errors, Errors{});
   EXPECT_EQ(high.config.pipeline.ring_capacity, 16777216u);
+}
+
+TEST(AgentConfigTest, ReloadCheckIntervalIsOffAtZeroAndAtLeast100ms) {
+  EXPECT_EQ(
+      loadDocument(ConfigDocument::parse("cluster: c\n", "inline")).config.reload.check_interval,
+      milliseconds(10000));
+  Loaded off =
+      loadDocument(ConfigDocument::parse("cluster: c\nreload: {check_interval: 0s}\n", "inline"));
+  EXPECT_EQ(off.errors, Errors{});
+  EXPECT_EQ(off.config.reload.check_interval, milliseconds(0));
+  Loaded fast =
+      loadDocument(ConfigDocument::parse("cluster: c\nreload: {check_interval: 50ms}\n", "inline"));
+  EXPECT_EQ(fast.errors,
+            Errors{"reload.check_interval: must be 0s (SIGHUP only) or at least 100ms (got 50ms)"});
+  Loaded unknown =
+      loadDocument(ConfigDocument::parse("cluster: c\nreload: {interval: 5s}\n", "inline"));
+  ASSERT_EQ(unknown.errors.size(), 1u);
+  EXPECT_NE(unknown.errors[0].find("reload.interval"), std::string::npos) << unknown.errors[0];
 }
 
 TEST(AgentConfigTest, DefaultConfigParsesWithoutErrors) {
