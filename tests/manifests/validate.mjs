@@ -10,10 +10,14 @@
 //    manifests/prometheus/, a Prometheus rules/test file (checked by promtool
 //    in ctest instead).
 // 2. Each kustomization (the base, each overlay, and each overlay plus any
-//    of its *-patch.yaml files it leaves commented out) is rendered by a
-//    small emulation of `kubectl kustomize` (resources, strategic-merge
-//    patches, images; anything else is reported as unsupported rather than
-//    ignored). Every rendered object, and every patch on its own, is
+//    of its *-patch.yaml files it leaves commented out) is rendered by
+//    `kubectl kustomize` (kubectl from $KUBECTL or the PATH), and what it
+//    renders is what the checks below see. A small emulation of it
+//    (resources, strategic-merge patches, images; anything else reported
+//    as unsupported rather than ignored) must render the same objects; it
+//    stands in, said so in the output, where no kubectl with kustomize is
+//    installed (a minimal Debian has none: its kubernetes-client 1.20
+//    predates `patches:`). Every rendered object, and every patch on its own, is
 //    validated against the Kubernetes OpenAPI schemas of the npm package
 //    kubernetes-models: types, enums, required fields, and (beyond what its
 //    validate() checks) unknown fields, which the API server rejects too.
@@ -275,13 +279,17 @@ function strategicMerge(base, patch, path, where) {
     } else if (Array.isArray(v) && Array.isArray(out[k]) && k in MERGE_KEYS) {
       let key = MERGE_KEYS[k];
       if (k === "ports") key = v.every((p) => "containerPort" in p) ? "containerPort" : "port";
-      const merged = clone(out[k]);
-      for (const item of v) {
-        const at = merged.findIndex((m) => m[key] === item[key]);
-        if (at >= 0) merged[at] = strategicMerge(merged[at], item, `${path}.${k}[${item[key]}]`, where);
-        else merged.push(clone(item));
-      }
-      out[k] = merged;
+      // As kustomize orders the result: the patch's items (merged into the
+      // existing item of their key, or new) in the patch's order, then the
+      // existing items the patch does not name.
+      const rest = clone(out[k]);
+      const patched = v.map((item) => {
+        const at = rest.findIndex((m) => m[key] === item[key]);
+        if (at < 0) return clone(item);
+        const [existing] = rest.splice(at, 1);
+        return strategicMerge(existing, item, `${path}.${k}[${item[key]}]`, where);
+      });
+      out[k] = [...patched, ...rest];
     } else if (isObject(v) && isObject(out[k])) {
       out[k] = strategicMerge(out[k], v, `${path}.${k}`, where);
     } else {
@@ -367,6 +375,84 @@ async function render(dir, extraPatches = []) {
     if (!used) fail(where, `images: no container uses image ${image.name}`);
   }
   return objects;
+}
+
+// `kubectl kustomize`, when a kubectl that has it is installed: its path,
+// or "" (then the emulation renders alone).
+const kubectl = (() => {
+  const candidate = process.env.KUBECTL || "kubectl";
+  const probe = spawnSync(candidate, ["kustomize", "--help"], { encoding: "utf8" });
+  return probe.status === 0 ? candidate : "";
+})();
+
+// Renders `dir` with `kubectl kustomize`, plus `extraPatches` (file paths)
+// through a temporary kustomization that takes `dir` as its resource (the
+// patches copied in: kustomize loads patches from under its root only).
+// Returns [{obj, from}] or null when kubectl failed (a problem).
+function kubectlRender(dir, extraPatches = []) {
+  let target = dir;
+  let temp = "";
+  if (extraPatches.length) {
+    temp = mkdtempSync(join(tmpdir(), "km-kustomize-"));
+    const patches = extraPatches.map((file, i) => {
+      const name = `extra-${i}-${basename(file)}`;
+      writeFileSync(join(temp, name), readFileSync(file));
+      return { path: name };
+    });
+    writeFileSync(join(temp, "kustomization.yaml"), YAML.stringify({
+      apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization",
+      resources: [relative(temp, dir)], patches,
+    }));
+    target = temp;
+  }
+  const run = spawnSync(kubectl, ["kustomize", target], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (temp) rmSync(temp, { recursive: true, force: true });
+  const from = `kubectl kustomize ${rel(dir)}${extraPatches.map((f) => " + " + basename(f)).join("")}`;
+  if (run.status !== 0) {
+    fail(from, `failed: ${(run.stderr || run.error?.message || "").trim()}`);
+    return null;
+  }
+  return YAML.parseAllDocuments(run.stdout)
+    .map((d) => d.toJS())
+    .filter((o) => o !== null && o !== undefined)
+    .map((obj) => ({ obj, from }));
+}
+
+// JSON with object keys sorted, to compare two renders whatever their key order.
+const canonical = (v) => JSON.stringify(v, (_, x) =>
+  isObject(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x);
+
+// Where two values first differ ("spec.template.spec.containers.0.env: ..."),
+// or "" when they are equal.
+function firstDifference(a, b, path = "") {
+  if (canonical(a) === canonical(b)) return "";
+  if (isObject(a) && isObject(b) || Array.isArray(a) && Array.isArray(b)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = firstDifference(a[key], b[key], path ? `${path}.${key}` : key);
+      if (d) return d;
+    }
+  }
+  return `${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
+}
+
+// Renders with kubectl (where installed) and the emulation; they must agree.
+async function renderChecked(dir, extraPatches = []) {
+  const emulated = await render(dir, extraPatches);
+  if (!kubectl) return emulated;
+  const rendered = kubectlRender(dir, extraPatches);
+  if (!rendered) return emulated;
+  const name = `${rel(dir)}${extraPatches.map((f) => " + " + basename(f)).join("")}`;
+  const byId = new Map(emulated.map(({ obj }) => [idOf(obj), obj]));
+  for (const { obj } of rendered) {
+    const mine = byId.get(idOf(obj));
+    if (!mine) fail(name, `kubectl kustomize renders ${idOf(obj)}, the emulation does not`);
+    else if (canonical(mine) !== canonical(obj)) {
+      fail(name, `${idOf(obj)}: the emulation and kubectl kustomize differ at ${firstDifference(mine, obj)}`);
+    }
+    byId.delete(idOf(obj));
+  }
+  for (const id of byId.keys()) fail(name, `the emulation renders ${id}, kubectl kustomize does not`);
+  return rendered;
 }
 
 function splitImage(image = "") {
@@ -859,11 +945,13 @@ for (const f of files) {
   if (!referenced.has(f)) fail(rel(f), "not listed in any kustomization's resources");
 }
 
+ok(kubectl ? `rendering with ${kubectl} kustomize (the emulation must agree)`
+            : "no kubectl with kustomize installed: rendering with the emulation alone");
 for (const dir of kustomizationDirs) {
   const name = rel(dir);
-  await checkRender(name, await render(dir));
+  await checkRender(name, await renderChecked(dir));
   for (const extra of optionalPatches.get(dir) ?? []) {
-    await checkRender(`${name} + ${basename(extra)}`, await render(dir, [extra]));
+    await checkRender(`${name} + ${basename(extra)}`, await renderChecked(dir, [extra]));
   }
 }
 
