@@ -44,6 +44,7 @@ PrometheusEndpointConfig parseConfig(ConfigNode& node) {
   }
   config.max_waiting_scrapes =
       node.getInt("max_waiting_scrapes", config.max_waiting_scrapes, 1, kMaxWaitingScrapes);
+  config.token_file = node.getString("token_file", config.token_file);
   const PrometheusEndpointConfig defaults;
   for (ConfigError& error : config.validate()) {
     // Keep the result usable even when the file was wrong; startup fails anyway.

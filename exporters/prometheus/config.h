@@ -23,6 +23,10 @@ struct PrometheusEndpointConfig {
   // 1..10000; scrapes waiting for a render beyond this get 503 with
   // Retry-After. Renders run one at a time on the exporter's own thread.
   std::int64_t max_waiting_scrapes = 100;
+  // A file holding a bearer token; when set, a scrape of `path` must carry
+  // `Authorization: Bearer <token>` (401 otherwise). Re-read when it
+  // changes. "" (default): the page is open to whoever reaches the port.
+  std::string token_file;
 
   /// Every problem at once; ConfigError::path holds the key relative to
   /// this component ("path"), the caller prefixes it.
@@ -30,7 +34,7 @@ struct PrometheusEndpointConfig {
 };
 
 /// Reads `exporters.prometheus` (enabled, path, expire_after, cache_for,
-/// max_waiting_scrapes), validates it,
+/// max_waiting_scrapes, token_file), validates it,
 /// records every error on `node`, and reports unknown keys (node.finish()).
 /// On a bad value the default is kept, so the result is always usable.
 PrometheusEndpointConfig parseConfig(ConfigNode& node);

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/http/content_encoding.h"
+#include "common/http/request_auth.h"
 #include "exposition_writer.h"
 #include "page_cache.h"
 
@@ -446,7 +447,22 @@ Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const Componen
   if (context == nullptr) return exporters;
   auto exporter = PrometheusExporter::create(config, context->metrics);
   if (!exporter) return tl::unexpected(exporter.error());
-  context->routes.addAsync(config.path, (*exporter)->asyncHandler());
+  AsyncHttpHandler serve = (*exporter)->asyncHandler();
+  if (!config.token_file.empty()) {
+    auto created = RequestAuth::create(config.token_file, "exporters.prometheus.token_file");
+    if (!created) return tl::unexpected(created.error());
+    std::shared_ptr<const RequestAuth> auth = std::move(*created);
+    // Counted by the server as kubemetrics_http_requests_total{code="401"}.
+    serve = [auth, serve](const HttpRequest& request, HttpResponder respond) {
+      if (auth->allows(request)) return serve(request, std::move(respond));
+      HttpResponse response;
+      response.status = 401;
+      response.body = "unauthorized: send Authorization: Bearer <token>\n";
+      response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"kubemetrics-agent\"");
+      respond(std::move(response));
+    };
+  }
+  context->routes.addAsync(config.path, std::move(serve));
   // Disabled, it is sent nothing and its page holds only the agent's own
   // metrics (the handler keeps its state): a push-only agent stays observable.
   if (config.enabled) exporters.push_back(std::move(*exporter));

@@ -7,11 +7,11 @@
 #include <string_view>
 
 #include "common/http/http_server.h"
+#include "common/http/request_auth.h"
 #include "config.h"
 #include "kubemetrics/http.h"
 #include "kubemetrics/listener.h"
 #include "listener_metrics.h"
-#include "request_auth.h"
 #include "sender_pods.h"
 
 namespace kubemetrics::scrapers::listeners {

@@ -590,5 +590,41 @@ TEST(PrometheusEndpointFactoryTest, DisabledServesOnlySelfMetricsAndValidationCr
   EXPECT_TRUE(doc2->errors().empty());
 }
 
+TEST(PrometheusEndpointFactoryTest, ATokenFileGuardsThePage) {
+  const std::string token_file = ::testing::TempDir() + "/metrics-token";
+  std::ofstream(token_file) << "s3cret\n";
+  auto doc = ConfigDocument::parse("token_file: " + token_file + "\n", "test");
+  ConfigNode node = doc->root();
+  testing::TestComponentContext test;
+  auto& routes = test.routes.handlers;
+  auto built = buildExporters(node, &test.context);
+  ASSERT_TRUE(built) << built.error().message();
+  ASSERT_EQ(routes.count("/metrics"), 1u);
+
+  HttpRequest get;
+  get.method = "GET";
+  HttpResponse refused = routes["/metrics"](get);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.body.find("kubemetrics"), std::string::npos) << "the page leaked";
+  bool challenge = false;
+  for (const auto& [name, value] : refused.headers) challenge |= name == "WWW-Authenticate";
+  EXPECT_TRUE(challenge);
+
+  get.headers = {{"Authorization", "Bearer wrong"}};
+  EXPECT_EQ(routes["/metrics"](get).status, 401);
+  get.headers = {{"Authorization", "Bearer s3cret"}};
+  EXPECT_EQ(routes["/metrics"](get).status, 200);
+  std::remove(token_file.c_str());
+
+  // A token file that cannot be read fails the start, naming the setting.
+  auto missing_doc = ConfigDocument::parse("token_file: /nonexistent/token\n", "test");
+  ConfigNode missing = missing_doc->root();
+  testing::TestComponentContext other;
+  auto failed = buildExporters(missing, &other.context);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message().find("exporters.prometheus.token_file"), std::string::npos)
+      << failed.error().message();
+}
+
 }  // namespace
 }  // namespace kubemetrics::exporters::prometheus

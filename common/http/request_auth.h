@@ -7,12 +7,12 @@
 #include "kubemetrics/http.h"
 #include "kubemetrics/result.h"
 
-namespace kubemetrics::scrapers::listeners {
+namespace kubemetrics {
 
-/// A listener's optional token (`token_file`): a request passes when it
-/// carries `Authorization: Bearer <token>` with the file's current content
-/// (the file is re-read when it changes: SecretFile). Without a token file
-/// every request passes. Thread-safe.
+/// An endpoint's optional token (a listener's or /metrics' `token_file`): a
+/// request passes when it carries `Authorization: Bearer <token>` with the
+/// file's current content (the file is re-read when it changes:
+/// SecretFile). Without a token file every request passes. Thread-safe.
 class RequestAuth {
  public:
   /// `what` names the setting in errors. Fails when the file cannot be read.
@@ -26,4 +26,4 @@ class RequestAuth {
   std::unique_ptr<SecretFile> token_;
 };
 
-}  // namespace kubemetrics::scrapers::listeners
+}  // namespace kubemetrics

@@ -1,8 +1,8 @@
-#include "request_auth.h"
+#include "common/http/request_auth.h"
 
 #include <string_view>
 
-namespace kubemetrics::scrapers::listeners {
+namespace kubemetrics {
 namespace {
 
 // Compares every byte whatever the first difference, so the time taken does
@@ -37,4 +37,4 @@ bool RequestAuth::allows(const HttpRequest& request) const {
   return equalInConstantTime(header.substr(kScheme.size()), *token);
 }
 
-}  // namespace kubemetrics::scrapers::listeners
+}  // namespace kubemetrics
