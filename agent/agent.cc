@@ -8,6 +8,7 @@
 #include "agent/pipeline/pipeline.h"
 #include "agent/registry.h"
 #include "agent/scheduler.h"
+#include "agent/self_metrics_forwarder.h"
 #include "common/config/config_document.h"
 #include "common/config/units.h"
 #include "common/http/http_server.h"
@@ -153,11 +154,19 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
     }
     kube = *acquired;
   }
+  std::vector<SelfMetricsRoute> self_metrics = selfMetricsRoutes(components->exporters);
   auto pipeline = Pipeline::create(agent->config_, std::move(components->exporters),
                                    *agent->metrics_, agent->tags_.get(), kube);
   if (!pipeline) return tl::unexpected(pipeline.error());
   agent->pipeline_ = std::move(*pipeline);
   Pipeline* pipe = agent->pipeline_.get();
+  if (!self_metrics.empty()) {
+    agent->self_metrics_ = std::make_unique<SelfMetricsForwarder>(
+        std::move(self_metrics), *agent->metrics_,
+        [pipe](SampleBatchPtr batch, std::span<const std::string> to) {
+          return pipe->submitTo(std::move(batch), to);
+        });
+  }
   // A notice comes from a source, on the scheduler's thread: the scheduler
   // stops before the pipeline shuts down, so none arrives after.
   agent->lifecycle_.subscribe([pipe](const TerminationNotice& notice) {
@@ -224,6 +233,7 @@ Result<void> Agent::start() {
   kube_->start();
   kube_->waitForSync(deadlineIn(kKubeSyncWait));
   scheduler_->start();
+  if (self_metrics_) self_metrics_->start();
   for (const ListenerPtr& listener : listeners_) {
     auto listening = listener->start(*pipeline_);
     if (!listening) return listening;
@@ -250,6 +260,7 @@ void Agent::stop() {
   if (scheduler_ && !scheduler_->stop(deadlineIn(config_.shutdown_timeout / 2))) {
     sources_left_running_ = true;
   }
+  if (self_metrics_) self_metrics_->stop();
   if (pipeline_) pipeline_->shutdown(deadline);
   // The pipeline's enrichment holds snapshots, never the watches: they can
   // stop last.

@@ -28,6 +28,7 @@ inline constexpr std::string_view kAgentVersion = KM_VERSION;
 class HttpServer;
 class Pipeline;
 class Scheduler;
+class SelfMetricsForwarder;
 namespace kube {
 class KubeMetadataService;
 }
@@ -110,6 +111,8 @@ class Agent {
   std::unique_ptr<kube::KubeMetadataService> kube_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Pipeline> pipeline_;
+  // Self-metrics for the push exporters that ask (self_metrics: true); null when none.
+  std::unique_ptr<SelfMetricsForwarder> self_metrics_;
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<ListenerPtr> listeners_;
   std::atomic<bool> ready_{false};

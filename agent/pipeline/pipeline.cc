@@ -270,21 +270,48 @@ void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter,
   const auto samples = static_cast<double>(batch->samples.size());
   metrics_->processed.Increment(samples);
   SharedBatch shared(std::move(batch));
-  for (auto& lane : lanes_) {
-    auto* handle = new SharedBatch(shared);
-    if (!lane->queue.tryPush(handle)) {
-      lane->queue_full.Increment(samples);
-      delete handle;
-      if (lane->log_limiter.allow("queue_full")) {
-        logWarn("pipeline") << "exporter " << lane->exporter->name()
-                            << " queue is full: dropping its copy of a batch (" << samples
-                            << " samples); the backend is slower than the sources";
-      }
-    }
-    lane->queued.Set(static_cast<double>(lane->queue.sizeApprox()));
-  }
+  for (auto& lane : lanes_) enqueue(*lane, shared, samples);
   metrics_->processing_seconds.Increment(
       std::chrono::duration<double>(SteadyClock::now() - began).count());
+}
+
+void Pipeline::enqueue(ExporterLane& lane, const SharedBatch& shared, double samples) {
+  auto* handle = new SharedBatch(shared);
+  if (!lane.queue.tryPush(handle)) {
+    lane.queue_full.Increment(samples);
+    delete handle;
+    if (lane.log_limiter.allow("queue_full")) {
+      logWarn("pipeline") << "exporter " << lane.exporter->name()
+                          << " queue is full: dropping its copy of a batch (" << samples
+                          << " samples); the backend is slower than the sources";
+    }
+  }
+  lane.queued.Set(static_cast<double>(lane.queue.sizeApprox()));
+}
+
+bool Pipeline::submitTo(SampleBatchPtr batch, std::span<const std::string> exporters) {
+  if (!batch) return true;
+  // As in submit(): shutdown() waits for this call before the flushers
+  // drain, so no handle is left in a queue nobody reads.
+  submitting_.fetch_add(1, std::memory_order_acq_rel);
+  bool delivered = false;
+  if (accepting_.load(std::memory_order_acquire)) {
+    // A fresh tagger: its cache would hold one interval's series at most.
+    Tagger tagger(*tags_);
+    tagger.apply(*batch);
+    const auto samples = static_cast<double>(batch->samples.size());
+    SharedBatch shared(std::move(batch));
+    for (auto& lane : lanes_) {
+      if (std::find(exporters.begin(), exporters.end(), lane->exporter->name()) ==
+          exporters.end()) {
+        continue;
+      }
+      enqueue(*lane, shared, samples);
+      delivered = true;
+    }
+  }
+  submitting_.fetch_sub(1, std::memory_order_acq_rel);
+  return delivered;
 }
 
 void Pipeline::workerLoop() {

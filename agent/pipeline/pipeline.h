@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,16 @@ class Pipeline final : public SampleSink {
   bool submit(SampleBatchPtr batch);
   // kubemetrics::SampleSink
   bool offer(SampleBatchPtr& batch) override;
+  /// Hands `batch` to the exporters named in `exporters` only; the others
+  /// never see it. For the agent's own self-metrics, which only the
+  /// exporters that ask for them receive (`self_metrics: true`). The batch
+  /// gets the agent's tags like every other, but skips pipeline.allow/deny
+  /// and enrichment (those select and describe collected series) and the
+  /// pipeline's sample counters. Runs on the caller's thread without the
+  /// ring: a batch or two per interval is not worth a routing field on
+  /// every batch. Never blocks; a full queue drops that exporter's copy
+  /// (counted as queue_full). False when stopping or no exporter matched.
+  bool submitTo(SampleBatchPtr batch, std::span<const std::string> exporters);
 
   void start();
   void shutdown(Deadline deadline);
@@ -94,6 +105,7 @@ class Pipeline final : public SampleSink {
   void workerLoop();
   void process(SampleBatchPtr batch, class Tagger& tagger, NameFilter& filter,
                class Enricher* enricher);
+  void enqueue(ExporterLane& lane, const SharedBatch& shared, double samples);
   void flusherLoop(ExporterLane& lane);
   void waitWhileBacklogged(ExporterLane& lane);
   void dropBatch(SampleBatch* batch, prometheus::Counter& counter);

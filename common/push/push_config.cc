@@ -43,6 +43,10 @@ std::vector<ConfigError> PushConfig::validate() const {
                                                ms(retry.initial_backoff) + ")"});
   }
   if (retry.max_attempts < 1) errors.push_back({"retry.max_attempts", "must be >= 1"});
+  if (self_metrics_interval < std::chrono::seconds(1)) {
+    errors.push_back(
+        {"self_metrics_interval", "must be at least 1s (got " + ms(self_metrics_interval) + ")"});
+  }
   return errors;
 }
 
@@ -69,6 +73,9 @@ void parsePushConfig(ConfigNode& node, PushConfig& config) {
         static_cast<int>(retry.getInt("max_attempts", config.retry.max_attempts, 1, 1000));
     retry.finish();
   }
+  config.self_metrics = node.getBool("self_metrics", config.self_metrics);
+  config.self_metrics_interval =
+      node.getDuration("self_metrics_interval", config.self_metrics_interval);
   for (ConfigError& error : config.validate()) {
     if (error.path.rfind("retry.max_backoff", 0) == 0) {
       config.retry.max_backoff = config.retry.initial_backoff;

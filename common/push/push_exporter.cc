@@ -118,6 +118,8 @@ class PushExporter::Impl {
     return s;
   }
 
+  const PushConfig& config() const { return config_; }
+
  private:
   const PushConfig config_;
   const Clock& clock_;
@@ -173,5 +175,6 @@ bool PushExporter::idleForTest() const { return impl_->idle(); }
 
 bool PushExporter::backlogged() const { return impl_->backlogged(); }
 PushStats PushExporter::stats() const { return impl_->stats(); }
+const PushConfig& PushExporter::config() const { return impl_->config(); }
 
 }  // namespace kubemetrics::push

@@ -209,13 +209,19 @@ struct PushConfig {
     int max_attempts = 5;
   } retry;
   SpoolConfig spool;
+  // Also deliver the agent's own self-metrics (the `kubemetrics_*` series
+  // of /metrics) to this backend, every self_metrics_interval (>= 1s).
+  // The agent reads these; the exporter only carries them.
+  bool self_metrics = false;
+  std::chrono::milliseconds self_metrics_interval{std::chrono::seconds(60)};
 
   /// Every problem, paths relative to the exporter's key ("batch.max_samples").
   std::vector<ConfigError> validate() const;
 };
 
 /// Reads timeout, batch{max_samples,max_bytes,max_wait}, max_in_flight,
-/// queue_capacity, retry{initial_backoff,max_backoff,max_attempts} from
+/// queue_capacity, retry{initial_backoff,max_backoff,max_attempts},
+/// self_metrics, self_metrics_interval from
 /// `node` into `config` (keeping defaults for absent keys) and records
 /// validation errors on `node`. Does not call node.finish(). Start-up only.
 void parsePushConfig(ConfigNode& node, PushConfig& config);
@@ -309,6 +315,8 @@ class PushExporter : public Exporter {
   /// No spool and the payload queue half full (Exporter::backlogged).
   bool backlogged() const override;
   PushStats stats() const;
+  /// The settings it was created with (the agent reads self_metrics).
+  const PushConfig& config() const;
 
  private:
   class Impl;

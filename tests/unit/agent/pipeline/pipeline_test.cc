@@ -261,6 +261,38 @@ TEST(PipelineTest, AllowAndDenyFilterByFullName) {
   EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_filtered_samples_total"), 3);
 }
 
+// submitTo (the self-metrics' route) reaches the named exporters only,
+// tagged like every batch, past allow/deny, outside the pipeline's counts.
+TEST(PipelineTest, SubmitToReachesOnlyTheNamedExportersTaggedAndUnfiltered) {
+  AgentConfig config = testConfig();
+  config.pipeline.allow = {"collected_.*"};
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters, 3);
+  f.pipeline->start();
+  const std::vector<std::string> to = {"rec0", "rec2", "absent"};
+  ASSERT_TRUE(f.pipeline->submitTo(makeBatch(7, 2, "kubemetrics_self_total"), to));
+  const std::vector<std::string> nobody = {"absent"};
+  EXPECT_FALSE(f.pipeline->submitTo(makeBatch(8, 1, "kubemetrics_self_total"), nobody));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+
+  EXPECT_TRUE(exporters[1]->batches().empty());
+  for (RecordingExporter* named : {exporters[0], exporters[2]}) {
+    auto got = named->batches();
+    ASSERT_EQ(got.size(), 1u) << named->name();
+    ASSERT_EQ(got[0]->samples.size(), 2u);
+    const Sample& sample = got[0]->samples[0];
+    EXPECT_EQ(sample.name.view(), "kubemetrics_self_total");
+    EXPECT_EQ(sample.labels.get("cluster"), "test-cluster");
+    EXPECT_EQ(sample.labels.get("node"), "node-a");
+  }
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_filtered_samples_total"), 0);
+  EXPECT_EQ(registryValue(f.registry, "kubemetrics_pipeline_processed_samples_total"), 0);
+  // Stopped: refused, nothing queued where no flusher reads.
+  const std::vector<std::string> first = {"rec0"};
+  EXPECT_FALSE(f.pipeline->submitTo(makeBatch(9, 1), first));
+  EXPECT_EQ(exporters[0]->batches().size(), 1u);
+}
+
 TEST(PipelineTest, InvalidPatternFailsCreation) {
   AgentConfig config = testConfig();
   config.pipeline.deny = {"(unclosed"};
