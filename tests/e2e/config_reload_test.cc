@@ -111,12 +111,16 @@ class ConfigReloadTest : public ::testing::Test {
     serving_.join();
   }
 
-  /// Starts the agent on the volume's file, its page on a fixed port (a
-  /// reload binds the same address again).
-  AgentProcess startAgent(const ConfigMapVolume& volume) {
+  /// Publishes the probe config with cluster "before" and starts the agent
+  /// on the volume's file, its page on a fixed port (a reload binds the same
+  /// address again); returns once the page shows the probe.
+  void startBefore() {
+    volume_.publish(probeConfig("before", target_url_));
     port_ = freeLoopbackPort();
-    return AgentProcess::start(
-        {"--config", volume.path(), "--listen", "127.0.0.1:" + std::to_string(port_)});
+    agent_ = AgentProcess::start(
+        {"--config", volume_.path(), "--listen", "127.0.0.1:" + std::to_string(port_)});
+    ASSERT_EQ(agent_.port, port_) << agent_.process->output();
+    ASSERT_TRUE(waitOnPage(port_, "reload_probe{cluster=\"before\"")) << agent_.process->output();
   }
 
   httplib::Server target_;
@@ -124,14 +128,14 @@ class ConfigReloadTest : public ::testing::Test {
   std::string target_url_;
   int port_ = -1;
   TempDir dir_;
+  ConfigMapVolume volume_{dir_};
+  AgentProcess agent_;
 };
 
 TEST_F(ConfigReloadTest, ConfigMapSymlinkSwapIsAppliedOnTheSameAddress) {
-  ConfigMapVolume volume(dir_);
-  volume.publish(probeConfig("before", target_url_));
-  AgentProcess agent = startAgent(volume);
-  ASSERT_EQ(agent.port, port_) << agent.process->output();
-  ASSERT_TRUE(waitOnPage(port_, "reload_probe{cluster=\"before\"")) << agent.process->output();
+  ASSERT_NO_FATAL_FAILURE(startBefore());
+  AgentProcess& agent = agent_;
+  ConfigMapVolume& volume = volume_;
   EXPECT_EQ(agent.metric("kubemetrics_config_reloads_total", "result=\"applied\""), 0);
 
   volume.publish(probeConfig("after", target_url_));
@@ -150,11 +154,9 @@ TEST_F(ConfigReloadTest, ConfigMapSymlinkSwapIsAppliedOnTheSameAddress) {
 }
 
 TEST_F(ConfigReloadTest, AnInvalidFileOnSighupIsRefusedAndCountedAndTheRunningOneStays) {
-  ConfigMapVolume volume(dir_);
-  volume.publish(probeConfig("before", target_url_));
-  AgentProcess agent = startAgent(volume);
-  ASSERT_EQ(agent.port, port_) << agent.process->output();
-  ASSERT_TRUE(waitOnPage(port_, "reload_probe{cluster=\"before\"")) << agent.process->output();
+  ASSERT_NO_FATAL_FAILURE(startBefore());
+  AgentProcess& agent = agent_;
+  ConfigMapVolume& volume = volume_;
 
   // SIGHUP only: the file is not checked on its own.
   std::string sighup_only = probeConfig("before", target_url_);
