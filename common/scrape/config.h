@@ -28,7 +28,10 @@ struct TargetConfig {
   std::string ca_file;    // tls.ca_file: PEM bundle; default: system CAs
   bool insecure_skip_verify = false;           // tls.insecure_skip_verify
   std::uint64_t max_body_bytes = 64ULL << 20;  // decoded body bound; default 64MiB
-  std::uint64_t max_samples = 0;               // per scrape; 0 = unlimited; over: scrape fails
+  // Per scrape; 0 = unlimited; over: the scrape fails (sample_limit). A
+  // node exporter serves 1-3k, a busy application tens of thousands; a
+  // target serving more than this is almost always a label explosion.
+  std::uint64_t max_samples = 200'000;
   std::uint64_t max_labels = 512;              // labels per series; over: scrape fails
   std::uint64_t max_line_bytes = 1ULL << 20;   // one exposition line; default 1MiB
 

@@ -9,6 +9,9 @@ scrape::TargetConfig defaultKsmConfig() {
   config.url = "http://kube-state-metrics.kube-system.svc:8080/metrics";
   config.interval = std::chrono::seconds(60);
   config.timeout = std::chrono::seconds(10);
+  // kube-state-metrics serves every object of the cluster: about 100
+  // series per pod, so a million covers some 10,000 pods.
+  config.max_samples = 1'000'000;
   return config;
 }
 

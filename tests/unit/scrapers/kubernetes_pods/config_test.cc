@@ -59,6 +59,7 @@ TEST(KubernetesPodsConfigTest, DefaultsWhenAbsent) {
   EXPECT_FALSE(p.config.target.insecure_skip_verify);
   EXPECT_EQ(p.config.target.max_body_bytes, defaults.max_body_bytes);
   EXPECT_EQ(p.config.target.max_samples, defaults.max_samples);
+  EXPECT_EQ(p.config.target.max_samples, 200'000u);  // as docs/configuration.md says
   EXPECT_EQ(p.config.target.max_labels, defaults.max_labels);
   EXPECT_EQ(p.config.target.max_line_bytes, defaults.max_line_bytes);
 }
