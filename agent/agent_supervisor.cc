@@ -75,6 +75,12 @@ void AgentSupervisor::retireAgent() {
   agent_.reset();
 }
 
+void AgentSupervisor::noteUnsuccessful(std::uint64_t& counter) {
+  ++counter;
+  history_.last_successful = false;
+  agent_->showReloads(history_);
+}
+
 bool AgentSupervisor::reload(Trigger trigger) {
   const bool by_signal = trigger == Trigger::kSignal;
   if (config_file_.empty()) {
@@ -88,11 +94,7 @@ bool AgentSupervisor::reload(Trigger trigger) {
                           << "stays";
       unreadable_logged_ = true;
     }
-    if (by_signal) {
-      ++history_.invalid;
-      history_.last_successful = false;
-      agent_->showReloads(history_);
-    }
+    if (by_signal) noteUnsuccessful(history_.invalid);
     return true;
   }
   unreadable_logged_ = false;
@@ -109,9 +111,7 @@ bool AgentSupervisor::reload(Trigger trigger) {
                          << "configuration stays; " << config_file_ << ":";
     for (const ConfigError& e : checked.errors) logError(kComponent) << "  " << e.toString();
     refused_yaml_ = yaml;
-    ++history_.invalid;
-    history_.last_successful = false;
-    agent_->showReloads(history_);
+    noteUnsuccessful(history_.invalid);
     return true;
   }
 
@@ -121,14 +121,13 @@ bool AgentSupervisor::reload(Trigger trigger) {
   if (auto started = run(yaml); !started) {
     logError(kComponent) << "the new configuration did not start: " << started.error().message()
                          << "; starting the previous one again";
-    ++history_.failed;
-    history_.last_successful = false;
     refused_yaml_ = yaml;
     if (auto restored = run(running_yaml_); !restored) {
       logError(kComponent) << "the previous configuration did not start either: "
                            << restored.error().message();
       return false;
     }
+    noteUnsuccessful(history_.failed);
     return true;
   }
   ++history_.applied;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,9 @@ class AgentSupervisor {
  private:
   Result<void> run(const std::string& yaml);
   void retireAgent();
+  /// Counts a reload that did not apply (`counter`: invalid or failed) and
+  /// shows it on the running agent.
+  void noteUnsuccessful(std::uint64_t& counter);
 
   const std::string config_file_;
   const std::string origin_;

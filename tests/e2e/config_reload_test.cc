@@ -222,8 +222,14 @@ TEST(ConfigReloadSpoolTest, SamplesSpooledForADownBackendReachTheNewConfiguratio
   auto agent = AgentProcess::start({"--config", volume.path()});
   ASSERT_GT(agent.port, 0) << agent.process->output();
   ASSERT_TRUE(target.waitServed(kServedScrapes));
-  // The 503 scrapes that follow end each series with a staleness marker.
-  std::this_thread::sleep_for(1500ms);
+  // The first 503 scrape ends each series with a staleness marker; they are
+  // in the old agent's pipeline (and so spooled) before the reload.
+  const auto markers = [&] {
+    return agent.metric("kubemetrics_prometheus_stale_markers_total",
+                        "target=\"prometheus/counted\"");
+  };
+  for (int i = 0; i < 300 && markers() < 20; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(markers(), 20) << agent.process->output();
 
   const int vm_port = freeLoopbackPort();
   Backend vm = startVictoriaMetrics(dir.path() + "/vm", vm_port);
