@@ -47,6 +47,10 @@ void Session::readHeader() {
   parser_->header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   parser_->body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
+  // Empty, with the capacity of an earlier body when one is spare: the
+  // body is read into memory already mapped (the parser reserves
+  // Content-Length, which then allocates nothing).
+  parser_->get().body() = server_.bodyBuffers().take();
   stream_.expires_after(options.idle_timeout);
   bhttp::async_read_header(stream_, buffer_, *parser_,
                            beast::bind_front_handler(&Session::onHeader, shared_from_this()));
@@ -155,6 +159,8 @@ void Session::onRequest() {
     return;
   }
   Server::Handled handled = server_.handle(request);
+  // The handler had the request by reference for its call only.
+  server_.bodyBuffers().give(std::move(request.body));
   answer(std::move(handled.response), context);
 }
 
