@@ -190,10 +190,10 @@ bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
           ? std::string_view(labels_begin, static_cast<std::size_t>(labels_end - labels_begin))
           : std::string_view();
   if (!key.empty()) {
-    Symbol known_name;
-    Labels known_labels;
-    if (cache_->find(key, known_name, known_labels)) {
-      emit(known_name, known_labels);
+    // Emitted under the shard's lock: the samples copy the handles
+    // straight from the entry.
+    if (cache_->visit(key,
+                      [this](const Symbol& name, const Labels& labels) { emit(name, labels); })) {
       return true;
     }
   }

@@ -36,23 +36,11 @@ SharedSeriesLabelCache::SharedSeriesLabelCache(std::size_t max_entries, std::siz
   }
 }
 
-bool SharedSeriesLabelCache::find(std::string_view key, Symbol& name, Labels& labels) const {
-  if (!enabled_) return false;
-  const std::uint64_t hash = hashOf(key);
-  Shard& shard = shards_.size() == 1 ? *shards_.front() : shardOf(hash);
-  MutexLock lock(shard.mu);
-  const SeriesLabelCache::Entry* entry = shard.cache.find(key, hash);
-  if (entry == nullptr) return false;
-  name = entry->name;
-  labels = entry->labels;
-  return true;
-}
-
 void SharedSeriesLabelCache::insert(std::string_view key, const Symbol& name,
                                     const Labels& labels) {
   if (!enabled_) return;
   const std::uint64_t hash = hashOf(key);
-  Shard& shard = shards_.size() == 1 ? *shards_.front() : shardOf(hash);
+  Shard& shard = shardOf(hash);
   MutexLock lock(shard.mu);
   shard.cache.insert(key, hash, name, labels);
 }

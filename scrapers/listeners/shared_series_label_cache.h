@@ -38,7 +38,27 @@ class SharedSeriesLabelCache {
 
   /// True and (name, labels) set to the entry stored for exactly `key`
   /// (copies of the handles, taken under the shard's lock).
-  bool find(std::string_view key, Symbol& name, Labels& labels) const;
+  bool find(std::string_view key, Symbol& name, Labels& labels) const {
+    return visit(key, [&](const Symbol& n, const Labels& l) {
+      name = n;
+      labels = l;
+    });
+  }
+  /// Calls use(name, labels) with the entry stored for exactly `key`, under
+  /// the shard's lock (the references die with it: copy what is kept), and
+  /// returns true; false when there is none. Spares the copies find()
+  /// makes when `use` copies the handles anyway.
+  template <typename Use>
+  bool visit(std::string_view key, Use&& use) const {
+    if (!enabled_) return false;
+    const std::uint64_t hash = hashOf(key);
+    Shard& shard = shardOf(hash);
+    MutexLock lock(shard.mu);
+    const SeriesLabelCache::Entry* entry = shard.cache.find(key, hash);
+    if (entry == nullptr) return false;
+    use(entry->name, entry->labels);
+    return true;
+  }
   /// As SeriesLabelCache::insert, in the key's shard.
   void insert(std::string_view key, const Symbol& name, const Labels& labels);
 
@@ -56,7 +76,9 @@ class SharedSeriesLabelCache {
     SeriesLabelCache cache KM_GUARDED_BY(mu);
   };
   std::uint64_t hashOf(std::string_view key) const { return hasher_.hashOf(key); }
-  Shard& shardOf(std::uint64_t hash) const { return *shards_[hash >> shift_]; }
+  Shard& shardOf(std::uint64_t hash) const {
+    return shards_.size() == 1 ? *shards_.front() : *shards_[hash >> shift_];
+  }
 
   bool enabled_;
   // Never holds entries: it only hashes, with the seed every shard uses.
