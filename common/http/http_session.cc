@@ -47,10 +47,6 @@ void Session::readHeader() {
   parser_->header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   parser_->body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
-  // Empty, with the capacity of an earlier body when one is spare: the
-  // body is read into memory already mapped (the parser reserves
-  // Content-Length, which then allocates nothing).
-  parser_->get().body() = server_.bodyBuffers().take();
   stream_.expires_after(options.idle_timeout);
   bhttp::async_read_header(stream_, buffer_, *parser_,
                            beast::bind_front_handler(&Session::onHeader, shared_from_this()));
@@ -58,6 +54,15 @@ void Session::readHeader() {
 
 void Session::onHeader(beast::error_code ec, std::size_t /*bytes*/) {
   if (ec) return onReadError(ec);
+  // A large body is read into the memory of an earlier one (BodyBufferPool),
+  // taken only now that one is coming, so an idle connection holds none.
+  // The parser's reader refers to the body string, not to its memory.
+  if (const auto length = parser_->content_length();
+      length && *length >= BodyBufferPool::kMinKeptBytes && parser_->get().body().empty()) {
+    std::string& body = parser_->get().body();
+    body = server_.bodyBuffers().take();
+    body.reserve(static_cast<std::size_t>(*length));  // as the reader did: one allocation at most
+  }
   const auto& request = parser_->get();
   // Clients such as curl hold a large body back until told to go on.
   if (!parser_->is_done() && request.version() >= 11 &&

@@ -119,8 +119,8 @@ class Server {
   void handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes,
                 std::string_view peer_address);
   LogLimiter& logLimiter() { return log_limiter_; }
-  /// Spare body strings: a session reads each body into one and gives it
-  /// back once the request is handled.
+  /// Spare body strings: a session reads each large body into one and
+  /// gives it back once the request is handled.
   BodyBufferPool& bodyBuffers() { return body_buffers_; }
 
  private:
