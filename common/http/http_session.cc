@@ -54,6 +54,15 @@ void Session::readHeader() {
 
 void Session::onHeader(beast::error_code ec, std::size_t /*bytes*/) {
   if (ec) return onReadError(ec);
+  // A large body is read into the memory of an earlier one (BodyBufferPool),
+  // taken only now that one is coming, so an idle connection holds none.
+  // The parser's reader refers to the body string, not to its memory.
+  if (const auto length = parser_->content_length();
+      length && *length >= BodyBufferPool::kMinKeptBytes && parser_->get().body().empty()) {
+    std::string& body = parser_->get().body();
+    body = server_.bodyBuffers().take();
+    body.reserve(static_cast<std::size_t>(*length));  // as the reader did: one allocation at most
+  }
   const auto& request = parser_->get();
   // Clients such as curl hold a large body back until told to go on.
   if (!parser_->is_done() && request.version() >= 11 &&
@@ -155,6 +164,8 @@ void Session::onRequest() {
     return;
   }
   Server::Handled handled = server_.handle(request);
+  // The handler had the request by reference for its call only.
+  server_.bodyBuffers().give(std::move(request.body));
   answer(std::move(handled.response), context);
 }
 

@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/http/body_buffer_pool.h"
 #include "common/http/content_encoding.h"
 #include "common/http/http_server.h"
 #include "common/http/line_connection.h"
@@ -118,6 +119,9 @@ class Server {
   void handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes,
                 std::string_view peer_address);
   LogLimiter& logLimiter() { return log_limiter_; }
+  /// Spare body strings: a session reads each large body into one and
+  /// gives it back once the request is handled.
+  BodyBufferPool& bodyBuffers() { return body_buffers_; }
 
  private:
   struct Route {
@@ -143,6 +147,9 @@ class Server {
   // no lock on the request path.
   std::unordered_map<std::string, Route> routes_;
   LogLimiter log_limiter_{kLogInterval};
+  // Up to kSpareBodies bodies of up to 4 MiB stay allocated: 32 MiB at most.
+  static constexpr std::size_t kSpareBodies = 8;
+  BodyBufferPool body_buffers_{kSpareBodies, 4u << 20};
   std::atomic<unsigned short> port_{0};
   std::atomic<bool> stopping_{false};
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -22,6 +23,18 @@ namespace {
 constexpr std::string_view kSuffix = ".journal";
 constexpr std::size_t kHeaderBytes = 8;  // u32 length + u32 crc
 constexpr std::uint64_t kMaxRecordBytes = 512u << 20;
+
+constexpr std::size_t kSampleEntryBytes = 1 + 4 + 4 + 8 + 8;
+
+char* putLe32(char* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(v >> (8 * i));
+  return p;
+}
+
+char* putLe64(char* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(v >> (8 * i));
+  return p;
+}
 
 void putText(std::string& out, std::string_view text) {
   putU32(out, static_cast<std::uint32_t>(text.size()));
@@ -163,30 +176,50 @@ BatchJournal::Leftover BatchJournal::read(std::uint64_t seq) const {
   return out;
 }
 
+char* BatchJournal::extendRecord(std::size_t n) {
+  const std::size_t at = record_.size();
+  // Doubling: resize() alone may grow to exactly the size asked, every time.
+  if (record_.capacity() < at + n) record_.reserve(std::max(2 * record_.capacity(), at + n));
+  record_.resize(at + n);
+  return record_.data() + at;
+}
+
 std::uint32_t BatchJournal::nameIndex(const Symbol& name) {
-  auto [it, added] = names_.try_emplace(name.id(), static_cast<std::uint32_t>(names_.size()));
+  const auto [index, added] =
+      names_.findOrAdd(name.id(), static_cast<std::uint32_t>(names_.size()));
   if (added) {
     kept_names_.push_back(name);
     record_.push_back('n');
     putText(record_, name.view());
   }
-  return it->second;
+  return index;
 }
 
 std::uint32_t BatchJournal::labelsIndex(const Labels& labels) {
   if (labels.empty()) return 0;
-  auto [it, added] =
-      label_sets_.try_emplace(labels.id(), static_cast<std::uint32_t>(label_sets_.size() + 1));
+  const auto [index, added] =
+      label_sets_.findOrAdd(labels.id(), static_cast<std::uint32_t>(label_sets_.size() + 1));
   if (added) {
     kept_label_sets_.push_back(labels);
-    record_.push_back('l');
-    putU32(record_, static_cast<std::uint32_t>(labels.size()));
-    for (const Label& label : labels) {
-      putText(record_, label.name.view());
-      putText(record_, label.value.view());
+    // Sized first, then written through a pointer: one resize per set
+    // rather than four appends per label.
+    const std::span<const Label> items = labels.items();
+    std::size_t size = 1 + 4;
+    for (const Label& label : items) {
+      size += 8 + label.name.view().size() + label.value.view().size();
+    }
+    char* p = extendRecord(size);
+    *p++ = 'l';
+    p = putLe32(p, static_cast<std::uint32_t>(items.size()));
+    for (const Label& label : items) {
+      for (const std::string_view text : {label.name.view(), label.value.view()}) {
+        p = putLe32(p, static_cast<std::uint32_t>(text.size()));
+        std::memcpy(p, text.data(), text.size());
+        p += text.size();
+      }
     }
   }
-  return it->second;
+  return index;
 }
 
 void BatchJournal::record(std::span<const Sample> samples) {
@@ -207,11 +240,12 @@ void BatchJournal::record(std::span<const Sample> samples) {
   for (const Sample& sample : samples) {
     const std::uint32_t name = nameIndex(sample.name);
     const std::uint32_t set = labelsIndex(sample.labels);
-    record_.push_back('s');
-    putU32(record_, name);
-    putU32(record_, set);
-    putU64(record_, std::bit_cast<std::uint64_t>(sample.value));
-    putU64(record_, static_cast<std::uint64_t>(sample.timestamp_ms));
+    char* p = extendRecord(kSampleEntryBytes);
+    *p++ = 's';
+    p = putLe32(p, name);
+    p = putLe32(p, set);
+    p = putLe64(p, std::bit_cast<std::uint64_t>(sample.value));
+    putLe64(p, static_cast<std::uint64_t>(sample.timestamp_ms));
   }
   const std::string_view body = std::string_view(record_).substr(kHeaderBytes);
   std::string header;

@@ -4,9 +4,9 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "common/push/pointer_index.h"
 #include "common/push/push_metrics.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/sample.h"
@@ -104,11 +104,13 @@ class BatchJournal {
   int fd_ = -1;
   std::uint64_t seq_ = 0;
   bool broken_ = false;
-  std::unordered_map<const void*, std::uint32_t> names_;
-  std::unordered_map<const void*, std::uint32_t> label_sets_;
+  PointerIndex names_;
+  PointerIndex label_sets_;
   std::vector<Symbol> kept_names_;  // handles, so an address keeps its meaning
   std::vector<Labels> kept_label_sets_;
   std::string record_;  // the record being built, reused
+  // Appends `n` bytes to record_ and returns where to write them.
+  char* extendRecord(std::size_t n);
 };
 
 }  // namespace kubemetrics::push

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <utility>
 
 #include "common/text/utf8.h"
 
@@ -32,10 +33,6 @@ constexpr std::string_view kNameLabel = "__name__";
 // one big request does not pin its memory for the decoder's lifetime.
 constexpr std::size_t kKeepScratchBytes = 16u << 20;
 
-// Key bytes the series cache allows per entry on average: labels of
-// Kubernetes series take ~150 bytes on the wire.
-constexpr std::size_t kCachedKeyBytes = 256;
-
 inline bool validUtf8(std::string_view text) {
   return text::isAscii(text) || text::isValidUtf8(text);
 }
@@ -48,8 +45,14 @@ inline bool nameLess(const std::pair<std::string_view, std::string_view>& a,
 
 }  // namespace
 
-RemoteWriteDecoder::RemoteWriteDecoder(WriteDecodeLimits limits)
-    : limits_(limits), cache_(limits.cached_series, limits.cached_series * kCachedKeyBytes) {}
+RemoteWriteDecoder::RemoteWriteDecoder(WriteDecodeLimits limits,
+                                       std::shared_ptr<SharedSeriesLabelCache> cache)
+    : limits_(limits), cache_(std::move(cache)) {
+  if (cache_ == nullptr) {
+    cache_ = std::make_shared<SharedSeriesLabelCache>(
+        limits.cached_series, limits.cached_series * kCachedKeyBytes, /*shards=*/1);
+  }
+}
 
 Result<WriteDecodeStats> RemoteWriteDecoder::decode(std::string_view snappy_body,
                                                     std::vector<Sample>& out) {
@@ -187,8 +190,10 @@ bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
           ? std::string_view(labels_begin, static_cast<std::size_t>(labels_end - labels_begin))
           : std::string_view();
   if (!key.empty()) {
-    if (const SeriesLabelCache::Entry* known = cache_.find(key)) {
-      emit(known->name, known->labels);
+    // Emitted under the shard's lock: the samples copy the handles
+    // straight from the entry.
+    if (cache_->visit(key,
+                      [this](const Symbol& name, const Labels& labels) { emit(name, labels); })) {
       return true;
     }
   }
@@ -203,7 +208,7 @@ bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
     stats_.rejected_samples += points_.size();
     return true;
   }
-  if (!key.empty()) cache_.insert(key, name, labels);
+  if (!key.empty()) cache_->insert(key, name, labels);
   emit(name, labels);
   return true;
 }

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,7 +12,7 @@
 #include "kubemetrics/result.h"
 #include "kubemetrics/sample.h"
 #include "protobuf_wire.h"
-#include "series_label_cache.h"
+#include "shared_series_label_cache.h"
 
 namespace kubemetrics::scrapers::listeners {
 
@@ -30,11 +31,13 @@ struct WriteDecodeLimits {
   /// Labels of one series, __name__ included; more: the series is rejected.
   /// Default 512, as the scrape parser (common/scrape/parser.h).
   std::size_t max_labels_per_series = 512;
-  /// Series whose interned name and labels the decoder remembers by their
+  /// Series whose interned name and labels a decoder remembers by their
   /// wire bytes (SeriesLabelCache), so a sender's next request skips
-  /// parsing and interning them; 0 disables. Memory: ~32 bytes a slot (two
-  /// per series) plus the labels' wire bytes, bounded at 256 bytes a series
-  /// on average: ~20 MiB at the default 65,536.
+  /// parsing and interning them; 0 disables. Used when the decoder makes
+  /// its own cache (no SharedSeriesLabelCache given). Memory: 64-128 bytes
+  /// of slots a series plus the labels' wire bytes, bounded at
+  /// kCachedKeyBytes (256) a series on average: under 25 MiB at the
+  /// default 65,536.
   std::size_t cached_series = 65536;
 };
 
@@ -84,12 +87,19 @@ struct WriteDecodeStats {
 /// a bounded cache (WriteDecodeLimits::cached_series), which keeps the
 /// decoding of a steady sender's requests mostly to reading samples.
 ///
-/// Not thread-safe: the decompression buffer, label scratch and series
-/// cache are reused between calls (the buffer is freed after a request over
-/// 16 MiB). Use one per handler thread, long-lived, for the cache to help.
+/// Not thread-safe: the decompression buffer and label scratch are reused
+/// between calls (the buffer is freed after a request over 16 MiB). Use one
+/// per handler thread, long-lived; decoders running in parallel share one
+/// series cache when given the same SharedSeriesLabelCache (thread-safe).
 class RemoteWriteDecoder {
  public:
-  explicit RemoteWriteDecoder(WriteDecodeLimits limits = {});
+  /// Average wire bytes of a series' labels a cache is sized for: labels of
+  /// Kubernetes series take ~150 bytes on the wire.
+  static constexpr std::size_t kCachedKeyBytes = 256;
+
+  /// Without `cache`, the decoder makes its own of limits.cached_series.
+  explicit RemoteWriteDecoder(WriteDecodeLimits limits = {},
+                              std::shared_ptr<SharedSeriesLabelCache> cache = nullptr);
 
   /// Decodes a snappy-compressed body (the HTTP request body) and appends
   /// its samples to `out`.
@@ -144,7 +154,7 @@ class RemoteWriteDecoder {
   std::vector<Point> points_;                   // one series' samples
   std::vector<LabelView> sorted_;               // labels_ sorted by name, to find duplicates
   LabelsBuilder builder_;
-  SeriesLabelCache cache_;
+  std::shared_ptr<SharedSeriesLabelCache> cache_;
 };
 
 }  // namespace kubemetrics::scrapers::listeners

@@ -13,7 +13,9 @@ RemoteWriteListener::RemoteWriteListener(RemoteWriteListenerConfig config,
       metrics_(registry, "remote_write"),
       auth_(std::move(auth)),
       pods_(kube),
-      intake_(metrics_, *auth_, pods_) {
+      intake_(metrics_, *auth_, pods_),
+      series_cache_(std::make_shared<SharedSeriesLabelCache>(
+          kCachedSeries, kCachedSeries * RemoteWriteDecoder::kCachedKeyBytes)) {
   server_ = std::make_unique<HttpServer>(listenerServerOptions(config_, "remote_write"), &registry);
   server_->add("/api/v1/write", [this](const HttpRequest& request) { return write(request); });
 }
@@ -67,7 +69,7 @@ std::unique_ptr<RemoteWriteDecoder> RemoteWriteListener::borrowDecoder() {
   }
   WriteDecodeLimits limits;
   limits.max_samples = config_.max_samples_per_request;
-  return std::make_unique<RemoteWriteDecoder>(limits);
+  return std::make_unique<RemoteWriteDecoder>(limits, series_cache_);
 }
 
 void RemoteWriteListener::returnDecoder(std::unique_ptr<RemoteWriteDecoder> decoder) {

@@ -16,9 +16,14 @@ constexpr std::size_t kMaxKeyArena = std::size_t{1} << 31;
 }  // namespace
 
 SeriesLabelCache::SeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes)
+    : SeriesLabelCache(max_entries, max_key_bytes,
+                       (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+
+SeriesLabelCache::SeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes,
+                                   std::uint64_t seed)
     : max_entries_(max_entries),
       max_key_bytes_(std::min(max_key_bytes, kMaxKeyArena)),
-      seed_((std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+      seed_(seed) {}
 
 std::uint64_t SeriesLabelCache::hashOf(std::string_view key) const {
   // wyhash-style, 16 bytes a step. Its weaknesses only cost collisions,
@@ -49,9 +54,8 @@ std::uint64_t SeriesLabelCache::hashOf(std::string_view key) const {
   return wyMix(h ^ k0, k1);
 }
 
-const SeriesLabelCache::Entry* SeriesLabelCache::find(std::string_view key) const {
+const SeriesLabelCache::Entry* SeriesLabelCache::find(std::string_view key, std::uint64_t h) const {
   if (size_ == 0) return nullptr;
-  const std::uint64_t h = hashOf(key);
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = 0, at = h & mask; i < kMaxProbes; ++i, at = (at + 1) & mask) {
     const Slot& slot = slots_[at];
@@ -64,7 +68,8 @@ const SeriesLabelCache::Entry* SeriesLabelCache::find(std::string_view key) cons
   return nullptr;
 }
 
-void SeriesLabelCache::insert(std::string_view key, const Symbol& name, const Labels& labels) {
+void SeriesLabelCache::insert(std::string_view key, std::uint64_t hash, const Symbol& name,
+                              const Labels& labels) {
   if (max_entries_ == 0 || key.empty() || key.size() > max_key_bytes_) return;
   if (size_ >= max_entries_ || keys_.size() + key.size() > max_key_bytes_) clear();
   // At most half full: short probe runs. Sized by use, not by the bound, so
@@ -74,8 +79,7 @@ void SeriesLabelCache::insert(std::string_view key, const Symbol& name, const La
   } else if (2 * (size_ + 1) > slots_.size()) {
     grow();
   }
-  if (place(hashOf(key), static_cast<std::uint32_t>(keys_.size()), key.size(),
-            Entry{name, labels})) {
+  if (place(hash, static_cast<std::uint32_t>(keys_.size()), key.size(), Entry{name, labels})) {
     keys_.append(key);
   }
 }

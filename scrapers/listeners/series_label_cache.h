@@ -28,8 +28,10 @@ namespace kubemetrics::scrapers::listeners {
 class SeriesLabelCache {
  public:
   /// `max_entries` 0 disables the cache. `max_key_bytes` bounds the stored
-  /// keys in total.
+  /// keys in total. The hash seed is random unless given (shards of one
+  /// SharedSeriesLabelCache share the seed that picked their shard).
   SeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes);
+  SeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes, std::uint64_t seed);
 
   struct Entry {
     Symbol name;
@@ -37,10 +39,17 @@ class SeriesLabelCache {
   };
 
   /// The entry stored for exactly `key`, or null.
-  const Entry* find(std::string_view key) const;
+  const Entry* find(std::string_view key) const { return find(key, hashOf(key)); }
   /// Stores `key` -> (name, labels), unless the cache is disabled or the
   /// key's probe window is full of other keys. May empty the cache first.
-  void insert(std::string_view key, const Symbol& name, const Labels& labels);
+  void insert(std::string_view key, const Symbol& name, const Labels& labels) {
+    insert(key, hashOf(key), name, labels);
+  }
+  /// The same, with `hash` = hashOf(key) computed once by the caller.
+  const Entry* find(std::string_view key, std::uint64_t hash) const;
+  void insert(std::string_view key, std::uint64_t hash, const Symbol& name, const Labels& labels);
+  /// The seeded hash of `key`.
+  std::uint64_t hashOf(std::string_view key) const;
   void clear();
 
   std::size_t size() const { return size_; }
@@ -56,7 +65,6 @@ class SeriesLabelCache {
     Entry entry;
   };
 
-  std::uint64_t hashOf(std::string_view key) const;
   // Stores the entry in the first free slot of its window; false when none.
   bool place(std::uint64_t hash, std::uint32_t key_offset, std::size_t key_size, Entry&& entry);
   // Doubles the table (keeping the key bytes where they are).

@@ -258,6 +258,25 @@ TEST_F(HttpServerTest, PostBodyIsDelivered) {
   EXPECT_EQ(seen.query, "f=wavefront");
 }
 
+TEST_F(HttpServerTest, LargeBodiesReusingOneBufferAreDeliveredExactly) {
+  // Bodies of 64 KiB or more are read into the memory of an earlier one
+  // (BodyBufferPool): a shorter body after a longer one, and bodies on
+  // several connections, must each arrive exactly, with nothing left over.
+  startServer();
+  TestClient a(server_->port()), b(server_->port());
+  const std::size_t sizes[] = {300'000, 100'000, 200'000, 70'000};
+  char fill = 'a';
+  for (const std::size_t size : sizes) {
+    for (TestClient* client : {&a, &b}) {
+      const std::string payload(size, fill++);
+      const Response response = client->request(bhttp::verb::post, "/echo", payload, {});
+      ASSERT_EQ(response.result_int(), 200u) << size;
+      EXPECT_TRUE(response.body() == payload) << size;
+      EXPECT_TRUE(lastRequest().body == payload) << size;
+    }
+  }
+}
+
 TEST_F(HttpServerTest, ChunkedPostBodyIsDelivered) {
   startServer();
   TestClient client(server_->port());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -335,6 +336,29 @@ TEST(RemoteWriteDecoderTest, CachedSeriesDecodeAsTheFirstTime) {
     }
   }
   EXPECT_EQ(labelsOf(expected[2]), (LabelList{{"job", "c"}}));
+}
+
+TEST(RemoteWriteDecoderTest, DecodersSharingACacheLearnASeriesOnce) {
+  // The listener's decoders share one cache: what one decoded, the other
+  // resolves from it (nothing added), with the same samples.
+  const std::string raw = request({
+      series({{"__name__", "m"}, {"job", "a"}}, {{1, 1}}),
+      series({{"__name__", "m"}, {"job", "b"}}, {{2, 2}}),
+  });
+  auto cache = std::make_shared<SharedSeriesLabelCache>(4096, 4096 * 256);
+  RemoteWriteDecoder first({}, cache), second({}, cache);
+  std::vector<Sample> from_first, from_second;
+  ASSERT_TRUE(first.decodeUncompressed(raw, from_first));
+  EXPECT_EQ(cache->size(), 2u);
+  ASSERT_TRUE(second.decodeUncompressed(raw, from_second));
+  EXPECT_EQ(cache->size(), 2u);
+  ASSERT_EQ(from_second.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(from_second[i].name, from_first[i].name);
+    EXPECT_EQ(from_second[i].labels, from_first[i].labels);
+    EXPECT_EQ(from_second[i].value, from_first[i].value);
+  }
+  EXPECT_EQ(labelsOf(from_second[1]), (LabelList{{"job", "b"}}));
 }
 
 // ---- request errors --------------------------------------------------------

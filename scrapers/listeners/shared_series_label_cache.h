@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "kubemetrics/labels.h"
+#include "kubemetrics/mutex.h"
+#include "kubemetrics/symbol.h"
+#include "series_label_cache.h"
+
+namespace kubemetrics::scrapers::listeners {
+
+/// One series cache (SeriesLabelCache) for every decoder of a listener.
+/// Requests borrow whichever decoder is idle, so with a cache per decoder
+/// each one learns every series of every sender: n decoders hold n copies,
+/// and once the senders' series outnumber one decoder's bound its cache is
+/// emptied every few requests and nearly nothing hits (bench/RESULTS.md,
+/// proxy role, finding 1). Shared, one bound covers the listener.
+///
+/// The key space is split into `shards` (a power of two) by the top bits of
+/// the key's hash, each a SeriesLabelCache of max_entries / shards entries
+/// and max_key_bytes / shards key bytes under its own mutex, so concurrent
+/// decoders rarely wait for each other. A shard that reaches its bound is
+/// emptied alone (its series are parsed again on their next request); the
+/// hash is seeded per cache, so no sender can aim its series at one shard
+/// to empty it faster than its own series count allows.
+///
+/// Thread-safe.
+class SharedSeriesLabelCache {
+ public:
+  /// `max_entries` 0 disables the cache; `shards` is rounded up to a power
+  /// of two and lowered so each shard holds at least 1,024 entries.
+  SharedSeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes,
+                         std::size_t shards = 16);
+
+  /// True and (name, labels) set to the entry stored for exactly `key`
+  /// (copies of the handles, taken under the shard's lock).
+  bool find(std::string_view key, Symbol& name, Labels& labels) const {
+    return visit(key, [&](const Symbol& n, const Labels& l) {
+      name = n;
+      labels = l;
+    });
+  }
+  /// Calls use(name, labels) with the entry stored for exactly `key`, under
+  /// the shard's lock (the references die with it: copy what is kept), and
+  /// returns true; false when there is none. Spares the copies find()
+  /// makes when `use` copies the handles anyway.
+  template <typename Use>
+  bool visit(std::string_view key, Use&& use) const {
+    if (!enabled_) return false;
+    const std::uint64_t hash = hashOf(key);
+    Shard& shard = shardOf(hash);
+    MutexLock lock(shard.mu);
+    const SeriesLabelCache::Entry* entry = shard.cache.find(key, hash);
+    if (entry == nullptr) return false;
+    use(entry->name, entry->labels);
+    return true;
+  }
+  /// As SeriesLabelCache::insert, in the key's shard.
+  void insert(std::string_view key, const Symbol& name, const Labels& labels);
+
+  bool enabled() const { return enabled_; }
+  std::size_t shards() const { return shards_.size(); }
+  /// Entries over every shard (each read under its lock; for tests and
+  /// metrics, not a consistent snapshot while decoders run).
+  std::size_t size() const;
+
+ private:
+  struct Shard {
+    Shard(std::size_t max_entries, std::size_t max_key_bytes, std::uint64_t seed)
+        : cache(max_entries, max_key_bytes, seed) {}
+    mutable Mutex mu;
+    SeriesLabelCache cache KM_GUARDED_BY(mu);
+  };
+  std::uint64_t hashOf(std::string_view key) const { return hasher_.hashOf(key); }
+  Shard& shardOf(std::uint64_t hash) const {
+    return shards_.size() == 1 ? *shards_.front() : *shards_[hash >> shift_];
+  }
+
+  bool enabled_;
+  // Never holds entries: it only hashes, with the seed every shard uses.
+  SeriesLabelCache hasher_;
+  unsigned shift_;  // 64 - log2(shard count)
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+}  // namespace kubemetrics::scrapers::listeners
