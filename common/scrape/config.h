@@ -32,8 +32,8 @@ struct TargetConfig {
   // node exporter serves 1-3k, a busy application tens of thousands; a
   // target serving more than this is almost always a label explosion.
   std::uint64_t max_samples = 200'000;
-  std::uint64_t max_labels = 512;              // labels per series; over: scrape fails
-  std::uint64_t max_line_bytes = 1ULL << 20;   // one exposition line; default 1MiB
+  std::uint64_t max_labels = 512;             // labels per series; over: scrape fails
+  std::uint64_t max_line_bytes = 1ULL << 20;  // one exposition line; default 1MiB
 
   /// host:port of the URL (the `instance` label), with the scheme's default
   /// port when the URL has none.
