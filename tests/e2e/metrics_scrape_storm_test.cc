@@ -38,7 +38,10 @@ constexpr int kSeries = kSanitizedBuild ? 20'000 : 100'000;
 constexpr int kScrapers = 50;
 constexpr int kRoundsPerScraper = 4;
 constexpr auto kProbeEvery = milliseconds(20);
-constexpr double kProbeBudgetMs = 100;    // the 95th percentile
+// Every probe but the slowest. The 100 ms goal is the release build's; a
+// sanitizer build runs the agent several times slower (121 ms seen under
+// ASan on a loaded 2-core machine), so there it gets 300 ms.
+constexpr double kProbeBudgetMs = kSanitizedBuild ? 300 : 100;
 constexpr double kSlowestProbeMs = 1000;  // every probe
 
 // The exposition a big node exporter or kube-state-metrics might serve.
