@@ -126,8 +126,11 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   agent->metrics_ = std::make_shared<prometheus::Registry>();
   HttpServerOptions server_options;
   server_options.max_connections = agent->config_.server.max_connections;
+  // The kubelet's probes must get through whatever idle clients hold.
+  server_options.evict_idle_at_limit = true;
   server_options.idle_timeout = agent->config_.server.idle_timeout;
   server_options.max_body_bytes = agent->config_.server.max_request_body;
+  server_options.tls = agent->config_.server.tls;
   agent->server_ = std::make_unique<HttpServer>(server_options, agent->metrics_.get());
 
   // Second pass on a fresh document, now creating the components: the
@@ -224,7 +227,7 @@ Agent::~Agent() { stop(); }
 
 Result<void> Agent::start() {
   auto bound = server_->start(config_.server.listen);
-  if (!bound) return bound;
+  if (!bound) return makeError(bound.error().code(), "server: " + bound.error().message());
   pipeline_->start();
   // Before the sources, and waited for (bounded): the first scrapes find
   // the pods listed, so no series goes out unenriched. An API server that

@@ -8,7 +8,9 @@
 #include <climits>
 #include <tuple>
 
+#include "agent/sharding_config.h"
 #include "common/config/units.h"
+#include "common/http/endpoint_config.h"
 
 namespace kubemetrics {
 namespace {
@@ -93,6 +95,7 @@ ServerConfig parseServer(ConfigNode& node) {
     server.idle_timeout = ServerConfig{}.idle_timeout;
   }
   server.max_request_body = node.getBytes("max_request_body", server.max_request_body, true);
+  server.tls = parseServerTls(node);
   node.finish();
   return server;
 }
@@ -175,6 +178,8 @@ AgentConfig parseAgentConfig(ConfigNode& root) {
   config.reload = parseReload(reload);
   ConfigNode kubernetes = root.child("kubernetes");
   config.kubernetes = kube::parseKubeApiConfig(kubernetes);
+  ConfigNode sharding = root.child("sharding");
+  parseSharding(sharding, config);
   return config;
 }
 

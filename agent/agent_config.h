@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/http/http_server.h"
 #include "common/kube/api_config.h"
 #include "kubemetrics/component.h"
 #include "kubemetrics/config.h"
@@ -19,12 +20,14 @@ struct ServerConfig {
   std::string listen = "0.0.0.0:9464";  // ADDR:PORT for /metrics /healthz /readyz
   // Open connections beyond which new ones are closed at once (counted):
   // a misbehaving client cannot hold every slot and starve the probes.
-  std::size_t max_connections = 64;
+  std::size_t max_connections = 256;
   // Keep-alive idle and slow-peer bound per read or write.
   std::chrono::milliseconds idle_timeout{30000};
   // Largest request body; 0 (default): every route is GET-only, a body is
   // answered 413 before it is read.
   std::uint64_t max_request_body = 0;
+  // TLS for every route of the port (`server.tls`); off by default.
+  ServerTlsOptions tls;
 };
 
 /// `reload:`: how the agent notices a new configuration. SIGHUP always

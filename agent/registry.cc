@@ -14,6 +14,8 @@
   KM_SOURCE(prometheus)                                    \
   KM_SOURCE(kube_state_metrics)                            \
   KM_SOURCE(kubernetes_pods)                               \
+  KM_SOURCE(kubernetes_services)                           \
+  KM_SOURCE(kubernetes_apiserver)                          \
   KM_LISTENER(listeners)                                   \
   KM_EXPORTER(prometheus)                                  \
   KM_EXPORTER(wavefront)                                   \

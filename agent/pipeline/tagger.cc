@@ -1,18 +1,25 @@
 #include "agent/pipeline/tagger.h"
 
+#include <vector>
+
 namespace kubemetrics {
 
+namespace {
+
+// How many samples ahead apply() prefetches the memo's slots.
+constexpr std::size_t kPrefetchAhead = 8;
+
+}  // namespace
+
 Tagger::Tagger(const AgentTags& tags, std::size_t max_cache_entries)
-    : tags_(tags), max_cache_entries_(max_cache_entries) {}
+    : tags_(tags), cache_(max_cache_entries) {}
 
 Labels Tagger::tagged(const Labels& labels) {
-  auto it = cache_.find(labels);
-  if (it != cache_.end()) return it->second;
+  if (const Labels* hit = cache_.find(labels)) return *hit;
   builder_.reset(labels);
   snapshot_->addTo(builder_);
   Labels result = builder_.build();
-  if (cache_.size() >= max_cache_entries_) cache_.clear();
-  cache_.emplace(labels, result);
+  cache_.insert(labels, result);
   return result;
 }
 
@@ -26,7 +33,12 @@ void Tagger::apply(SampleBatch& batch) {
     cache_.clear();
   }
   if (snapshot_->tags.empty()) return;
-  for (Sample& sample : batch.samples) sample.labels = tagged(sample.labels);
+  std::vector<Sample>& samples = batch.samples;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    // With a proxy's many series each lookup is a miss: start the next ones.
+    if (i + kPrefetchAhead < samples.size()) cache_.prefetch(samples[i + kPrefetchAhead].labels);
+    samples[i].labels = tagged(samples[i].labels);
+  }
 }
 
 }  // namespace kubemetrics

@@ -3,8 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 
+#include "agent/pipeline/tagged_labels_cache.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/labels.h"
 #include "kubemetrics/sample.h"
@@ -35,8 +35,7 @@ class Tagger {
 
   const AgentTags& tags_;
   std::shared_ptr<const AgentTags::Snapshot> snapshot_;
-  std::size_t max_cache_entries_;
-  std::unordered_map<Labels, Labels> cache_;
+  TaggedLabelsCache cache_;
   LabelsBuilder builder_;
 };
 

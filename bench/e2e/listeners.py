@@ -9,7 +9,8 @@ run through `bench/e2e/run.sh --listeners`.
   1,000 points (8M distinct lines) as fast as TCP lets it. Checked at the
   sink: exactly 8M samples inserted, 8,000 series of exactly 1,000 each.
 - remote_write: rwgen.py offers 1M samples/s for 20 s (10,000 samples per
-  request, 100,000 series, retrying 429/503 after Retry-After) to (a) the
+  request, 100,000 series, real snappy bodies of ~180 KB as Prometheus sends
+  them, retrying 429/503 after Retry-After) to (a) the
   agent's remote-write listener, (b) vmagent's /api/v1/write, each
   forwarding to its own fresh VictoriaMetrics. Checked at the sink: exactly
   the accepted samples, every series exactly its slice's accepted requests.
@@ -233,7 +234,8 @@ def run_remote_write(args, rnd, workdir, receiver):
              f"--url=http://127.0.0.1:{port}/api/v1/write", f"--rate={args.rw_rate}",
              f"--duration={args.rw_duration}", f"--batch={args.rw_batch}",
              f"--series={args.rw_series}", f"--senders={args.rw_senders}",
-             f"--base-ms={base_ms()}", f"--max-wall={args.rw_duration * 4}"],
+             f"--base-ms={base_ms()}", f"--max-wall={args.rw_duration * 4}",
+             f"--snappy={args.rw_snappy}"],
             os.path.join(d, "rwgen.out"))
         # The expected count is known only once the generator ends: wait for
         # it (bounded by its own --max-wall), then for the sink.
@@ -289,6 +291,13 @@ def fmt(x, spec):
     return "n/a" if x is None else format(x, spec)
 
 
+def body_kb(rw):
+    """', N KB per request' from what the generators sent, or ''."""
+    sizes = [r["gen"]["body_bytes"] / r["gen"]["requests_accepted"] for r in rw
+             if r["gen"].get("requests_accepted")]
+    return f", {statistics.median(sizes) / 1000:,.0f} KB per request" if sizes else ""
+
+
 def report(args, rows, header):
     out = [header, ""]
     wf = [r for r in rows if r["scenario"] == "wavefront"]
@@ -315,7 +324,8 @@ def report(args, rows, header):
     if rw:
         out += [f"### Remote write: {args.rw_rate:,.0f} samples/s offered for "
                 f"{args.rw_duration:.0f} s ({args.rw_batch:,} samples per request, "
-                f"{args.rw_series:,} series, {args.rw_senders} connections)", "",
+                f"{args.rw_series:,} series, {args.rw_senders} connections, "
+                f"{args.rw_snappy} snappy bodies{body_kb(rw)})", "",
                 "| round | receiver | requests accepted / not started (late) | accepted samples | at sink (inserted / counted / with "
                 "cluster) | 503/429 retries | samples/s achieved | e2e wall s | CPU s | "
                 "CPU s / M samples | peak RSS MiB | generator CPU s | result |",
@@ -374,6 +384,10 @@ def main():
     ap.add_argument("--rw-batch", type=int, default=10000)
     ap.add_argument("--rw-series", type=int, default=100000)
     ap.add_argument("--rw-senders", type=int, default=8)
+    ap.add_argument("--rw-snappy", choices=("real", "literal"), default="real",
+                    help="remote-write bodies: real snappy as Prometheus sends (default, ~180 KB "
+                         "per request) or literal-only blocks (1.4 MB; the bench before "
+                         "2026-12-06)")
     ap.add_argument("--receivers", default="kubemetrics-agent,vmagent",
                     help="remote-write receivers to run (default both)")
     ap.add_argument("--agent-spool", choices=("on", "off"), default="on",
@@ -391,7 +405,7 @@ def main():
     args.agent_version = e2e.agent_version(args)
     args.standard = all(getattr(args, k) == ap.get_default(k) for k in (
         "connections", "series", "points", "rw_rate", "rw_duration", "rw_batch", "rw_series",
-        "rw_senders", "scenarios", "receivers", "agent_spool"))
+        "rw_senders", "rw_snappy", "scenarios", "receivers", "agent_spool"))
     atexit.register(e2e.cleanup)
     signal.signal(signal.SIGTERM, e2e.on_signal)
     signal.signal(signal.SIGINT, e2e.on_signal)

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/core/intern_pool.h"
+#include "common/core/symbol_prefetch.h"
 
 namespace kubemetrics {
 namespace detail {
@@ -182,5 +183,23 @@ std::string_view Symbol::view() const {
 }
 
 std::size_t internedSymbolCount() { return detail::symbolPool().size(); }
+
+void prefetchSymbolSlots(std::span<const Label> labels) {
+  for (const Label& label : labels) {
+    for (const Symbol* symbol : {&label.name, &label.value}) {
+      const auto id = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(symbol->id()));
+      if (id != 0) __builtin_prefetch(&detail::slotOf(id));
+    }
+  }
+}
+
+void prefetchSymbolTexts(std::span<const Label> labels) {
+  for (const Label& label : labels) {
+    for (const Symbol* symbol : {&label.name, &label.value}) {
+      const auto id = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(symbol->id()));
+      if (id != 0) __builtin_prefetch(detail::nodeOf(id));
+    }
+  }
+}
 
 }  // namespace kubemetrics

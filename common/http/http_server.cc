@@ -1,5 +1,8 @@
 #include "common/http/http_server.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "common/http/server_internal.h"
 #include "common/http/socket_address.h"
 #include "kubemetrics/log.h"
@@ -30,11 +33,33 @@ Server::Server(HttpServerOptions options, prometheus::Registry* metrics)
                          "server (the agent's, or a listener's).")
                      .Register(*metrics)
                      .Add({{"server", options_.name}});
+    if (options_.evict_idle_at_limit) {
+      evicted_ = &prometheus::BuildCounter()
+                      .Name("kubemetrics_http_idle_connections_evicted_total")
+                      .Help(
+                          "Connections waiting for a request header that were closed to make "
+                          "room for a new one at max_connections, by server.")
+                      .Register(*metrics)
+                      .Add({{"server", options_.name}});
+    }
+    if (options_.tls.enabled()) {
+      handshake_failures_ =
+          &prometheus::BuildCounter()
+               .Name("kubemetrics_http_tls_handshake_failures_total")
+               .Help(
+                   "TLS handshakes that failed on a server's port (a client that does not "
+                   "speak TLS, trusts another CA, or has no valid client certificate), by "
+                   "server.")
+               .Register(*metrics)
+               .Add({{"server", options_.name}});
+    }
   } catch (const std::exception& e) {
     logWarn(kComponent) << "self-metrics disabled: " << e.what();
     requests_ = nullptr;
     durations_ = nullptr;
     rejected_ = nullptr;
+    evicted_ = nullptr;
+    handshake_failures_ = nullptr;
   }
 }
 
@@ -63,6 +88,15 @@ Result<void> Server::start(std::string_view listen_address) {
   }
   auto endpoint = parseListenAddress(listen_address);
   if (!endpoint) return tl::unexpected(endpoint.error());
+  if (options_.tls.enabled()) {
+    // Read now, so a missing or bad certificate stops the start.
+    tls_.emplace(options_.tls);
+    if (auto context = tls_->context(); !context) {
+      tls_.reset();
+      return makeError(ErrorCode::kInvalidArgument,
+                       "http server " + options_.name + ": " + context.error().message());
+    }
+  }
 
   beast::error_code ec;
   tcp::endpoint bound;
@@ -141,7 +175,15 @@ void Server::onAccept(beast::error_code ec, tcp::socket socket) {
     }
     return doAccept();
   }
-  auto session = std::make_shared<Session>(*this, std::move(socket));
+  std::shared_ptr<Session> session;
+  if (tls_) {
+    // A certificate that changed since the last connection is read again here.
+    auto context = tls_->context();
+    if (!context) return doAccept();  // cannot happen: start() built one, which is kept
+    session = std::make_shared<Session>(*this, ServerStream(std::move(socket), *context));
+  } else {
+    session = std::make_shared<Session>(*this, ServerStream(std::move(socket)));
+  }
   switch (admit(session)) {
     case Admission::kAdmitted:
       session->start();
@@ -165,15 +207,73 @@ void Server::onAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 Server::Admission Server::admit(const std::shared_ptr<Session>& session) {
+  // Declared before the lock so that it is destroyed after the unlock.
+  std::vector<std::shared_ptr<Connection>> looked;
   // stop() sets stopping_ under mu_ before it snapshots sessions_, so a
   // session is either in that snapshot or refused here; none slips through.
   MutexLock lock(mu_);
   if (stopping_.load(std::memory_order_relaxed)) return Admission::kStopping;
-  if (sessions_.size() >= options_.max_connections) return Admission::kFull;
+  if (sessions_.size() >= options_.max_connections &&
+      !(options_.evict_idle_at_limit && evictLongestIdleLocked(looked))) {
+    return Admission::kFull;
+  }
   const std::uint64_t id = next_session_id_++;
   session->setId(id);
   sessions_.emplace(id, session);
   return Admission::kAdmitted;
+}
+
+bool Server::evictLongestIdleLocked(std::vector<std::shared_ptr<Connection>>& looked) {
+  // At most max_connections entries, scanned only when they are all taken.
+  looked.reserve(sessions_.size());
+  struct Idle {
+    std::int64_t since;
+    std::uint64_t id;
+    Connection* connection;
+  };
+  std::vector<Idle> idle;
+  for (const auto& [id, weak] : sessions_) {
+    auto connection = weak.lock();
+    if (!connection) continue;
+    if (const std::int64_t since = connection->idleSinceNs(); since != 0) {
+      idle.push_back({since, id, connection.get()});
+    }
+    looked.push_back(std::move(connection));
+  }
+  std::sort(idle.begin(), idle.end(),
+            [](const Idle& a, const Idle& b) { return a.since < b.since; });
+  // The oldest quarter of the idle ones goes at once, so that a flood of
+  // connections is accepted at the pace of accept() rather than one scan
+  // per connection: the kubelet's probe waits in the same accept queue.
+  const std::size_t quota = std::max<std::size_t>(1, idle.size() / 4);
+  std::size_t evicted = 0;
+  for (const Idle& candidate : idle) {
+    if (evicted == quota) break;
+    if (candidate.connection->requestWaiting()) continue;
+    // Its slot is free from now on; the session ends on its own strand.
+    sessions_.erase(candidate.id);
+    candidate.connection->close();
+    ++evicted;
+  }
+  if (evicted_ != nullptr) evicted_->Increment(static_cast<double>(evicted));
+  return evicted != 0;
+}
+
+bool Server::reserveBodyBytes(std::uint64_t bytes) {
+  const std::uint64_t limit = options_.max_body_bytes_in_flight;
+  if (limit == 0) return true;
+  std::uint64_t held = body_bytes_in_flight_.load(std::memory_order_relaxed);
+  do {
+    if (held != 0 && held + bytes > limit) return false;
+  } while (
+      !body_bytes_in_flight_.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void Server::releaseBodyBytes(std::uint64_t bytes) {
+  if (options_.max_body_bytes_in_flight != 0) {
+    body_bytes_in_flight_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
 }
 
 void Server::forgetSession(std::uint64_t id) {
@@ -187,7 +287,16 @@ void Server::trackPending(std::uint64_t id, const std::shared_ptr<PendingAnswer>
   pending_[id] = pending;
 }
 
-void Server::handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes,
+void Server::tlsHandshakeFailed(std::string_view peer_address, const beast::error_code& ec) {
+  if (handshake_failures_ != nullptr) handshake_failures_->Increment();
+  std::uint64_t suppressed = 0;
+  if (log_limiter_.allow("tls_handshake", &suppressed)) {
+    logWarn(kComponent) << options_.name << " server: TLS handshake with " << peer_address
+                        << " failed: " << ec.message() << " (" << suppressed << " more suppressed)";
+  }
+}
+
+void Server::handOver(std::uint64_t id, ServerStream&& stream, std::string_view first_bytes,
                       std::string_view peer_address) {
   std::unique_ptr<LineConsumer> consumer;
   try {
@@ -216,6 +325,10 @@ void Server::handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_
 }
 
 void Server::runThread() {
+  // Best effort: an error leaves the priority as it was.
+  if (options_.io_thread_nice != 0) {
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.io_thread_nice);
+  }
   // Handlers here catch what they can; anything else that escapes run() is
   // logged and the thread goes back to work rather than taking the agent down.
   for (;;) {

@@ -53,6 +53,19 @@ struct LineProtocol {
   std::size_t max_line_bytes = 32 * 1024;
 };
 
+/// TLS of an HttpServer's port (every connection, HTTP and lines). The
+/// files are PEM; they are read at start() and again when they change, from
+/// the next connection on. Plain value type.
+struct ServerTlsOptions {
+  std::string cert_file;  // certificate chain; empty: no TLS
+  std::string key_file;   // its private key
+  // When set, a client must present a certificate signed by this CA
+  // (mutual TLS); empty: any client.
+  std::string client_ca_file;
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 /// HttpServer's limits and tuning. Plain value type.
 struct HttpServerOptions {
   std::size_t threads = 2;                        // io threads; 0 is taken as 1
@@ -61,8 +74,29 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60000};  // per read/write: keep-alive idle and slow peers
   std::size_t gzip_min_bytes = 1024;              // gzip responses at least this big, when asked
   std::size_t max_connections = 512;              // beyond: accepted, closed at once, counted
-  LineProtocol lines;                             // plain-text connections besides HTTP
+  // At max_connections, a new connection closes the connections that have
+  // waited longest for their next request header (the oldest quarter of
+  // them) instead of being refused,
+  // so idle clients cannot lock out short-lived ones (the kubelet's probes).
+  // A connection in the middle of a request, or a line connection, is never
+  // closed for it.
+  bool evict_idle_at_limit = false;
+  // Request bodies being read or handled at once, in bytes (a body's
+  // Content-Length, or max_body_bytes for a chunked one); 0: no bound. A
+  // request over it waits, its body unread (TCP holds the sender back), up
+  // to body_budget_wait, then gets 503 with Retry-After. One request is
+  // always let through, whatever its size.
+  std::uint64_t max_body_bytes_in_flight = 0;
+  // Well inside a remote-write sender's timeout (30 s for Prometheus), so
+  // it retries rather than fails.
+  std::chrono::milliseconds body_budget_wait{5000};
+  LineProtocol lines;          // plain-text connections besides HTTP
+  ServerTlsOptions tls;        // TLS on the port; off by default
   std::string name = "agent";  // label `server` of kubemetrics_http_connections_rejected_total
+  // Linux nice value of the io threads (0: as the process). A listener's
+  // threads decode bulk pushes: at 10 they yield the CPU to the agent's own
+  // server, whose /healthz answers the kubelet's probes.
+  int io_thread_nice = 0;
 };
 
 /// The agent's HTTP/1.0 and 1.1 server (Boost.Beast): /metrics, /healthz,

@@ -1,5 +1,10 @@
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <string_view>
 
 #include "common/http/content_encoding.h"
@@ -18,8 +23,27 @@ bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::s
 
 }  // namespace
 
+void Session::handshake() {
+  stream_.tcp().expires_after(server_.options().idle_timeout);
+  stream_.asyncHandshake(beast::bind_front_handler(&Session::onHandshake, shared_from_this()));
+}
+
+void Session::onHandshake(beast::error_code ec) {
+  if (ec) {
+    server_.tlsHandshakeFailed(peer_address_, ec);
+    return closeNow();
+  }
+  firstRead();
+}
+
+void Session::firstRead() {
+  setIdle(true);
+  if (server_.options().lines.accept) return sniff();
+  readHeader();
+}
+
 void Session::sniff() {
-  stream_.expires_after(server_.options().idle_timeout);
+  stream_.tcp().expires_after(server_.options().idle_timeout);
   stream_.async_read_some(buffer_.prepare(1024),
                           beast::bind_front_handler(&Session::onSniff, shared_from_this()));
 }
@@ -35,6 +59,8 @@ void Session::onSniff(beast::error_code ec, std::size_t bytes) {
     case Protocol::kHttp:
       return readHeader();
     case Protocol::kLines:
+      setIdle(false);
+      native_fd_.store(-1, std::memory_order_relaxed);
       handed_over_ = true;
       server_.handOver(std::exchange(id_, 0), std::move(stream_), head, peer_address_);
       return;
@@ -42,18 +68,81 @@ void Session::onSniff(beast::error_code ec, std::size_t bytes) {
 }
 
 void Session::readHeader() {
+  releaseBody();  // the previous request's, answered by now
+  setIdle(true);
   const HttpServerOptions& options = server_.options();
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   parser_->body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
-  stream_.expires_after(options.idle_timeout);
+  stream_.tcp().expires_after(options.idle_timeout);
   bhttp::async_read_header(stream_, buffer_, *parser_,
                            beast::bind_front_handler(&Session::onHeader, shared_from_this()));
 }
 
 void Session::onHeader(beast::error_code ec, std::size_t /*bytes*/) {
+  setIdle(false);
   if (ec) return onReadError(ec);
+  admitBody();
+}
+
+bool Session::requestWaiting() const {
+  const int fd = native_fd_.load(std::memory_order_relaxed);
+  int unread = 0;
+  return fd >= 0 && ::ioctl(fd, FIONREAD, &unread) == 0 && unread > 0;
+}
+
+void Session::setIdle(bool idle) {
+  idle_since_ns_.store(idle ? std::chrono::steady_clock::now().time_since_epoch().count() | 1 : 0,
+                       std::memory_order_relaxed);
+}
+
+void Session::admitBody() {
+  const HttpServerOptions& options = server_.options();
+  if (options.max_body_bytes_in_flight != 0 && !parser_->is_done()) {
+    const auto length = parser_->content_length();
+    const std::uint64_t bytes = length ? *length : options.max_body_bytes;
+    if (!server_.reserveBodyBytes(bytes)) {
+      return awaitBodyBudget(bytes, std::chrono::steady_clock::now() + options.body_budget_wait);
+    }
+    reserved_body_bytes_ = bytes;
+  }
+  onBodyAdmitted();
+}
+
+void Session::awaitBodyBudget(std::uint64_t bytes, std::chrono::steady_clock::time_point deadline) {
+  if (!body_budget_timer_) body_budget_timer_.emplace(executor_);
+  body_budget_timer_->expires_after(kBodyBudgetPoll);
+  body_budget_timer_->async_wait(
+      [self = shared_from_this(), bytes, deadline](const beast::error_code& ec) {
+        if (ec || self->server_.stopping()) return self->closeNow();
+        if (self->server_.reserveBodyBytes(bytes)) {
+          self->reserved_body_bytes_ = bytes;
+          return self->onBodyAdmitted();
+        }
+        if (std::chrono::steady_clock::now() < deadline) {
+          return self->awaitBodyBudget(bytes, deadline);
+        }
+        std::uint64_t suppressed = 0;
+        if (self->server_.logLimiter().allow("body_budget", &suppressed)) {
+          logWarn(kComponent) << self->server_.options().name << " server: request bodies of "
+                              << self->server_.options().max_body_bytes_in_flight
+                              << " bytes in flight for "
+                              << self->server_.options().body_budget_wait.count()
+                              << " ms; answering 503 to " << self->peer_address_ << " ("
+                              << suppressed << " more suppressed)";
+        }
+        self->sendErrorAndClose(503, "too many request bodies in flight; retry later\n",
+                                {{"Retry-After", "1"}});
+      });
+}
+
+void Session::releaseBody() {
+  if (reserved_body_bytes_ == 0) return;
+  server_.releaseBodyBytes(std::exchange(reserved_body_bytes_, 0));
+}
+
+void Session::onBodyAdmitted() {
   // A large body is read into the memory of an earlier one (BodyBufferPool),
   // taken only now that one is coming, so an idle connection holds none.
   // The parser's reader refers to the body string, not to its memory.
@@ -68,7 +157,7 @@ void Session::onHeader(beast::error_code ec, std::size_t /*bytes*/) {
   if (!parser_->is_done() && request.version() >= 11 &&
       beast::iequals(request[bhttp::field::expect], "100-continue")) {
     continue_.emplace(bhttp::status::continue_, request.version());
-    stream_.expires_after(server_.options().idle_timeout);
+    stream_.tcp().expires_after(server_.options().idle_timeout);
     bhttp::async_write(stream_, *continue_,
                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
                          if (write_ec) return self->closeNow();
@@ -81,9 +170,43 @@ void Session::onHeader(beast::error_code ec, std::size_t /*bytes*/) {
 
 void Session::readBody() {
   if (parser_->is_done()) return onRequest();
-  stream_.expires_after(server_.options().idle_timeout);
+  stream_.tcp().expires_after(server_.options().idle_timeout);
+  // content_length() is set only for a Content-Length body (never chunked),
+  // and the parser has already held it to body_limit.
+  if (const auto length = parser_->content_length();
+      length && *length >= BodyBufferPool::kMinKeptBytes) {
+    return readWholeBody(static_cast<std::size_t>(*length));
+  }
   bhttp::async_read(stream_, buffer_, *parser_,
                     beast::bind_front_handler(&Session::onBody, shared_from_this()));
+}
+
+void Session::readWholeBody(std::size_t length) {
+  // Beast's parser would read a body 64 KiB at a time into buffer_, then
+  // copy each piece into the body, one composed-operation step (handlers,
+  // executor hops) per piece: a large remote-write body cost more in that
+  // loop than in the kernel. Here the kernel copies straight into the body,
+  // each read as large as the socket has data for.
+  std::string& body = parser_->get().body();
+  body.resize(length);
+  const auto buffered = std::min(buffer_.size(), length);
+  net::buffer_copy(net::buffer(body.data(), buffered), buffer_.data());
+  buffer_.consume(buffered);
+  if (buffered == length) return onRequest();
+  net::async_read(
+      stream_, net::buffer(body.data() + buffered, length - buffered),
+      // Ask for everything still missing in each read (transfer_all asks for
+      // at most 64 KiB).
+      [wanted = length - buffered](const beast::error_code& ec, std::size_t read) -> std::size_t {
+        return ec ? 0 : wanted - read;
+      },
+      beast::bind_front_handler(&Session::onWholeBody, shared_from_this()));
+}
+
+void Session::onWholeBody(beast::error_code ec, std::size_t /*bytes*/) {
+  // Closed or reset mid-body, or timed out: nobody would read an answer.
+  if (ec) return closeNow();
+  onRequest();
 }
 
 void Session::onBody(beast::error_code ec, std::size_t /*bytes*/) {
@@ -224,7 +347,7 @@ void Session::buildResponse(HttpResponse&& answer, unsigned version, bool keep_a
 }
 
 void Session::write(bool keep_alive, bool linger) {
-  stream_.expires_after(server_.options().idle_timeout);
+  stream_.tcp().expires_after(server_.options().idle_timeout);
   // On loopback or a fast network one send() takes a whole large body (a
   // 1 MB /metrics page costs milliseconds of kernel time), and fifty such
   // answers queued on the io threads would delay a /healthz probe by their
@@ -245,7 +368,8 @@ void Session::onWrite(bool keep_alive, bool linger, beast::error_code ec, std::s
   readHeader();
 }
 
-void Session::sendErrorAndClose(int status, std::string_view text) {
+void Session::sendErrorAndClose(int status, std::string_view text,
+                                std::vector<std::pair<std::string, std::string>> headers) {
   unsigned version = 11;
   std::string_view label = kOtherPath;
   if (parser_ && parser_->is_header_done()) {
@@ -256,6 +380,7 @@ void Session::sendErrorAndClose(int status, std::string_view text) {
   HttpResponse answer;
   answer.status = status;
   answer.body = std::string(text);
+  answer.headers = std::move(headers);
   buildResponse(std::move(answer), version, /*keep_alive=*/false, /*head=*/false, "");
   server_.record(label, status, std::chrono::steady_clock::duration::zero());
   write(/*keep_alive=*/false, /*linger=*/true);
@@ -263,32 +388,35 @@ void Session::sendErrorAndClose(int status, std::string_view text) {
 
 void Session::lingeringClose() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
   drained_ = 0;
-  stream_.expires_after(kLingerTime);
+  stream_.tcp().expires_after(kLingerTime);
   drain();
 }
 
 void Session::drain() {
-  stream_.async_read_some(net::buffer(drain_buffer_),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                            self->drained_ += bytes;
-                            if (ec || self->drained_ >= kLingerBytes) return self->closeNow();
-                            self->drain();
-                          });
+  // Raw TCP, TLS or not: the bytes are discarded unread.
+  stream_.tcp().async_read_some(
+      net::buffer(drain_buffer_),
+      [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+        self->drained_ += bytes;
+        if (ec || self->drained_ >= kLingerBytes) return self->closeNow();
+        self->drain();
+      });
 }
 
 void Session::shutdownAndClose() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.close();
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.tcp().close();
 }
 
 void Session::closeNow() {
   if (handed_over_) return;
+  native_fd_.store(-1, std::memory_order_relaxed);
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.tcp().close();
 }
 
 }  // namespace kubemetrics::http_internal

@@ -22,7 +22,7 @@ constexpr auto kLongestPause = std::chrono::milliseconds(1000);
 
 }  // namespace
 
-LineConnection::LineConnection(beast::tcp_stream&& stream, std::string_view first_bytes,
+LineConnection::LineConnection(ServerStream&& stream, std::string_view first_bytes,
                                std::unique_ptr<LineConsumer> consumer, std::size_t max_line_bytes,
                                std::chrono::milliseconds idle_timeout,
                                std::function<void()> on_destroy)
@@ -58,7 +58,7 @@ void LineConnection::read() {
     end_ -= begin_;
     begin_ = 0;
   }
-  stream_.expires_after(idle_timeout_);
+  stream_.tcp().expires_after(idle_timeout_);
   stream_.async_read_some(net::buffer(buffer_.data() + end_, buffer_.size() - end_),
                           beast::bind_front_handler(&LineConnection::onRead, shared_from_this()));
 }
@@ -133,8 +133,8 @@ void LineConnection::end() {
       discarding_ ? std::string_view() : std::string_view(buffer_.data() + begin_, end_ - begin_);
   consumer_->finish(partial, flushed);
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.tcp().close();
 }
 
 }  // namespace kubemetrics::http_internal

@@ -1,15 +1,16 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
 
 #include "common/http/http_server.h"
+#include "common/http/server_stream.h"
 
 // Internal to common/http: the server's connections, behind HttpServer's
 // pointer. Included by http_server.cc and line_connection.cc only.
@@ -22,6 +23,13 @@ class Connection {
  public:
   virtual ~Connection() = default;
   virtual void close() = 0;
+  /// When the connection began to wait for a request header, in
+  /// steady_clock nanoseconds; 0 when it is busy or never waits for one (a
+  /// line connection). Read from any thread.
+  virtual std::int64_t idleSinceNs() const { return 0; }
+  /// Whether the peer's next request already waits unread in the socket (a
+  /// probe accepted a moment ago is not idle). Read from any thread.
+  virtual bool requestWaiting() const { return false; }
 };
 
 /// One connection of a LineProtocol: reads, cuts the bytes at the last
@@ -35,7 +43,7 @@ class Connection {
 /// connection's strand only; `on_destroy` runs in the destructor.
 class LineConnection : public Connection, public std::enable_shared_from_this<LineConnection> {
  public:
-  LineConnection(boost::beast::tcp_stream&& stream, std::string_view first_bytes,
+  LineConnection(ServerStream&& stream, std::string_view first_bytes,
                  std::unique_ptr<LineConsumer> consumer, std::size_t max_line_bytes,
                  std::chrono::milliseconds idle_timeout, std::function<void()> on_destroy);
   ~LineConnection() override;
@@ -55,7 +63,7 @@ class LineConnection : public Connection, public std::enable_shared_from_this<Li
   void pause();
   void end();
 
-  boost::beast::tcp_stream stream_;
+  ServerStream stream_;
   boost::asio::steady_timer pause_timer_;
   std::unique_ptr<LineConsumer> consumer_;
   const std::size_t max_line_bytes_;

@@ -37,7 +37,9 @@
 #include "common/http/content_encoding.h"
 #include "common/http/http_server.h"
 #include "common/http/line_connection.h"
+#include "common/http/server_stream.h"
 #include "common/http/socket_address.h"
+#include "common/http/tls_material.h"
 #include "kubemetrics/log.h"
 #include "kubemetrics/mutex.h"
 #include "kubemetrics/thread_annotations.h"
@@ -65,6 +67,8 @@ inline constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 // A response goes out in slices, so one big page does not hold the io
 // thread (and the /healthz answers queued behind it) for a whole send.
 inline constexpr std::size_t kWriteSliceBytes = 64 * 1024;
+// How often a request waiting for room under max_body_bytes_in_flight looks.
+inline constexpr auto kBodyBudgetPoll = std::chrono::milliseconds(10);
 
 class Session;
 
@@ -116,12 +120,18 @@ class Server {
   void forgetSession(std::uint64_t id);
   /// Session `id` turned out to speak options().lines: a LineConnection
   /// takes over its socket under the same id.
-  void handOver(std::uint64_t id, beast::tcp_stream&& stream, std::string_view first_bytes,
+  void handOver(std::uint64_t id, ServerStream&& stream, std::string_view first_bytes,
                 std::string_view peer_address);
+  /// A TLS handshake with `peer_address` failed (counted, logged rate limited).
+  void tlsHandshakeFailed(std::string_view peer_address, const beast::error_code& ec);
   LogLimiter& logLimiter() { return log_limiter_; }
   /// Spare body strings: a session reads each large body into one and
   /// gives it back once the request is handled.
   BodyBufferPool& bodyBuffers() { return body_buffers_; }
+  /// Takes `bytes` of max_body_bytes_in_flight; false when that would go
+  /// over it while other bodies hold some.
+  bool reserveBodyBytes(std::uint64_t bytes);
+  void releaseBodyBytes(std::uint64_t bytes);
 
  private:
   struct Route {
@@ -135,6 +145,12 @@ class Server {
   void doAccept();
   void onAccept(beast::error_code ec, tcp::socket socket);
   Admission admit(const std::shared_ptr<Session>& session);
+  /// Closes the connections that have waited longest for a request header
+  /// (options_.evict_idle_at_limit), freeing their slots; false when every
+  /// connection is busy. The connections it looked at are left in `looked`:
+  /// the last reference to one may be there, and its destructor takes mu_,
+  /// so the caller drops them after unlocking.
+  bool evictLongestIdleLocked(std::vector<std::shared_ptr<Connection>>& looked) KM_REQUIRES(mu_);
   void runThread();
   void stopLocked() KM_REQUIRES(lifecycle_mu_);
 
@@ -142,6 +158,8 @@ class Server {
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
   prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
   prometheus::Counter* rejected_ = nullptr;
+  prometheus::Counter* evicted_ = nullptr;
+  prometheus::Counter* handshake_failures_ = nullptr;
   prometheus::Histogram* other_duration_ = nullptr;
   // Written by add()/start() before any io thread exists, read-only after:
   // no lock on the request path.
@@ -151,6 +169,9 @@ class Server {
   static constexpr std::size_t kSpareBodies = 8;
   BodyBufferPool body_buffers_{kSpareBodies, 4u << 20};
   std::atomic<unsigned short> port_{0};
+  std::atomic<std::uint64_t> body_bytes_in_flight_{0};
+  // With options_.tls: used on the acceptor's strand only (onAccept).
+  std::optional<TlsMaterial> tls_;
   std::atomic<bool> stopping_{false};
 
   Mutex mu_;
@@ -182,12 +203,14 @@ class Server {
 // pending handler holds the shared_ptr.
 class Session : public Connection, public std::enable_shared_from_this<Session> {
  public:
-  Session(Server& server, tcp::socket&& socket)
+  Session(Server& server, ServerStream&& stream)
       : server_(server),
-        stream_(std::move(socket)),
+        stream_(std::move(stream)),
         executor_(stream_.get_executor()),
-        peer_address_(peerAddress(stream_)) {}
-  ~Session() {
+        peer_address_(peerAddress(stream_.tcp())),
+        native_fd_(stream_.tcp().socket().native_handle()) {}
+  ~Session() override {
+    releaseBody();
     if (id_ != 0) server_.forgetSession(id_);
   }
   Session(const Session&) = delete;
@@ -195,15 +218,18 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
 
   void setId(std::uint64_t id) { id_ = id; }
   void start() {
-    const bool sniff = static_cast<bool>(server_.options().lines.accept);
-    net::dispatch(executor_,
-                  beast::bind_front_handler(sniff ? &Session::sniff : &Session::readHeader,
-                                            shared_from_this()));
+    net::dispatch(executor_, beast::bind_front_handler(
+                                 stream_.tls() ? &Session::handshake : &Session::firstRead,
+                                 shared_from_this()));
   }
   /// From any thread: drops the connection, cancelling what is pending.
   void close() override {
     net::post(executor_, [self = shared_from_this()] { self->closeNow(); });
   }
+  std::int64_t idleSinceNs() const override {
+    return idle_since_ns_.load(std::memory_order_relaxed);
+  }
+  bool requestWaiting() const override;
 
   /// What an answer needs of the request it answers.
   struct Answering {
@@ -218,26 +244,41 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   void answer(HttpResponse&& response, const Answering& context);
 
  private:
+  void handshake();
+  void onHandshake(beast::error_code ec);
+  // The first read of a connection: sniff() with a line protocol, else readHeader().
+  void firstRead();
   void sniff();
   void onSniff(beast::error_code ec, std::size_t bytes);
   void readHeader();
   void onHeader(beast::error_code ec, std::size_t bytes);
+  // With the header read: takes the body's share of max_body_bytes_in_flight
+  // (waiting for it, see awaitBodyBudget) and goes on to read the body.
+  void admitBody();
+  void awaitBodyBudget(std::uint64_t bytes, std::chrono::steady_clock::time_point deadline);
+  void onBodyAdmitted();
+  void releaseBody();
+  void setIdle(bool idle);
   void readBody();
   void onBody(beast::error_code ec, std::size_t bytes);
+  // A large Content-Length body, read straight into the request's body.
+  void readWholeBody(std::size_t length);
+  void onWholeBody(beast::error_code ec, std::size_t bytes);
   void onReadError(beast::error_code ec);
   void onRequest();
   void buildResponse(HttpResponse&& answer, unsigned version, bool keep_alive, bool head,
                      const std::string& accept_encoding);
   void write(bool keep_alive, bool linger);
   void onWrite(bool keep_alive, bool linger, beast::error_code ec, std::size_t bytes);
-  void sendErrorAndClose(int status, std::string_view text);
+  void sendErrorAndClose(int status, std::string_view text,
+                         std::vector<std::pair<std::string, std::string>> headers = {});
   void lingeringClose();
   void drain();
   void shutdownAndClose();
   void closeNow();
 
   Server& server_;
-  beast::tcp_stream stream_;
+  ServerStream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
@@ -252,6 +293,17 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   // Read once: every request of a keep-alive connection has the same peer.
   const std::string peer_address_;
   bool handed_over_ = false;
+  // This request's share of max_body_bytes_in_flight, held until the next
+  // request header is read or the connection ends.
+  std::uint64_t reserved_body_bytes_ = 0;
+  std::optional<net::steady_timer> body_budget_timer_;
+  // See idleSinceNs(); written on the strand, read by the acceptor.
+  std::atomic<std::int64_t> idle_since_ns_{0};
+  // The socket's descriptor, for requestWaiting() on another thread; -1 once
+  // closed. Should the strand close it just after the acceptor read it,
+  // the peek either finds no such socket or one that is not idle, and
+  // either way the choice of a connection to close stays harmless.
+  std::atomic<int> native_fd_;
 };
 
 }  // namespace kubemetrics::http_internal

@@ -12,34 +12,42 @@ namespace kubemetrics {
 
 namespace ssl = boost::asio::ssl;
 
-std::vector<std::optional<FileSignature>> TlsMaterial::signatures() const {
-  std::vector<std::optional<FileSignature>> result;
-  for (const std::string* path : {&options_.ca_file, &options_.cert_file, &options_.key_file}) {
-    if (!path->empty()) result.push_back(FileSignature::of(*path));
+namespace {
+
+std::vector<std::string> nonEmpty(std::initializer_list<const std::string*> paths) {
+  std::vector<std::string> files;
+  for (const std::string* path : paths) {
+    if (!path->empty()) files.push_back(*path);
   }
-  return result;
+  return files;
 }
 
-Result<std::shared_ptr<ssl::context>> TlsMaterial::context() {
-  auto now = signatures();
-  if (context_ && now == built_from_) return context_;
-  auto built = build();
-  if (!built) {
-    if (!context_) return tl::unexpected(built.error());
-    logWarn("http") << built.error().message() << "; keeping the TLS material loaded before";
-    built_from_ = std::move(now);  // warned once per change
-    return context_;
-  }
-  context_ = std::make_shared<ssl::context>(std::move(*built));
-  built_from_ = std::move(now);
-  return context_;
-}
-
-Result<ssl::context> TlsMaterial::build() const {
-  const TlsOptions& tls = options_;
-  ssl::context ctx(ssl::context::tls_client);
+// Both roles: TLS 1.2 at least, no compression (CRIME).
+ssl::context baseContext(ssl::context::method method) {
+  ssl::context ctx(method);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  return ctx;
+}
+
+Result<void> loadKeyPair(ssl::context& ctx, const std::string& cert_file,
+                         const std::string& key_file) {
+  boost::system::error_code ec;
+  ctx.use_certificate_chain_file(cert_file, ec);
+  if (ec) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "tls: cannot load cert_file " + cert_file + ": " + ec.message());
+  }
+  ctx.use_private_key_file(key_file, ssl::context::pem, ec);
+  if (ec) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "tls: cannot load key_file " + key_file + ": " + ec.message());
+  }
+  return {};
+}
+
+Result<ssl::context> buildClient(const TlsOptions& tls) {
+  ssl::context ctx = baseContext(ssl::context::tls_client);
   boost::system::error_code ec;
   if (tls.insecure_skip_verify) {
     ctx.set_verify_mode(ssl::verify_none);
@@ -63,18 +71,63 @@ Result<ssl::context> TlsMaterial::build() const {
       return makeError(ErrorCode::kInvalidArgument,
                        "tls: a client certificate needs both cert_file and key_file");
     }
-    ctx.use_certificate_chain_file(tls.cert_file, ec);
-    if (ec) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "tls: cannot load cert_file " + tls.cert_file + ": " + ec.message());
-    }
-    ctx.use_private_key_file(tls.key_file, ssl::context::pem, ec);
-    if (ec) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       "tls: cannot load key_file " + tls.key_file + ": " + ec.message());
+    if (auto loaded = loadKeyPair(ctx, tls.cert_file, tls.key_file); !loaded) {
+      return tl::unexpected(loaded.error());
     }
   }
   return ctx;
+}
+
+Result<ssl::context> buildServer(const ServerTlsOptions& tls) {
+  ssl::context ctx = baseContext(ssl::context::tls_server);
+  if (auto loaded = loadKeyPair(ctx, tls.cert_file, tls.key_file); !loaded) {
+    return tl::unexpected(loaded.error());
+  }
+  if (!tls.client_ca_file.empty()) {
+    boost::system::error_code ec;
+    ctx.load_verify_file(tls.client_ca_file, ec);
+    if (ec) {
+      return makeError(ErrorCode::kInvalidArgument, "tls: cannot load client_ca_file " +
+                                                        tls.client_ca_file + ": " + ec.message());
+    }
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  }
+  return ctx;
+}
+
+}  // namespace
+
+TlsMaterial::TlsMaterial(TlsOptions options)
+    : TlsMaterial(nonEmpty({&options.ca_file, &options.cert_file, &options.key_file}),
+                  [options] { return buildClient(options); }) {}
+
+TlsMaterial::TlsMaterial(ServerTlsOptions options)
+    : TlsMaterial(nonEmpty({&options.cert_file, &options.key_file, &options.client_ca_file}),
+                  [options] { return buildServer(options); }) {}
+
+TlsMaterial::TlsMaterial(std::vector<std::string> files, Build build)
+    : files_(std::move(files)), build_(std::move(build)) {}
+
+std::vector<std::optional<FileSignature>> TlsMaterial::signatures() const {
+  std::vector<std::optional<FileSignature>> result;
+  result.reserve(files_.size());
+  for (const std::string& path : files_) result.push_back(FileSignature::of(path));
+  return result;
+}
+
+Result<std::shared_ptr<ssl::context>> TlsMaterial::context() {
+  auto now = signatures();
+  if (context_ && now == built_from_) return context_;
+  auto built = build_();
+  if (!built) {
+    if (!context_) return tl::unexpected(built.error());
+    logWarn("http") << built.error().message() << "; keeping the TLS material loaded before";
+    built_from_ = std::move(now);  // warned once per change
+    return context_;
+  }
+  context_ = std::make_shared<ssl::context>(std::move(*built));
+  built_from_ = std::move(now);
+  return context_;
 }
 
 std::string describeVerifyFailure(long result, const std::string& ca_file,

@@ -58,6 +58,7 @@ void KubeMetadataService::registerMetrics(prometheus::Registry& registry) {
                        .Name("kubemetrics_kubernetes_cached_objects")
                        .Help("Kubernetes objects in the agent's watch cache, by kind.")
                        .Register(registry);
+    cached_family_ = &cached;
     cached_pods_ = &cached.Add({{"kind", "pod"}});
     cached_nodes_ = &cached.Add({{"kind", "node"}});
     cache_bytes_ = &prometheus::BuildGauge()
@@ -82,21 +83,17 @@ void KubeMetadataService::registerMetrics(prometheus::Registry& registry) {
   } catch (const std::exception& e) {
     logError(kLog) << "cannot register the Kubernetes self-metrics: " << e.what();
     reflector_metrics_ = {};
+    cached_family_ = nullptr;
     cached_pods_ = cached_nodes_ = cache_bytes_ = nullptr;
   }
 }
 
 bool KubeMetadataService::available() const { return resolveApiServer(config_).has_value(); }
 
-Result<KubeMetadata*> KubeMetadataService::acquire(std::string_view who) {
-  if (pods_) return this;
+Result<void> KubeMetadataService::connect() {
+  if (!server_.empty()) return {};
   Result<std::string> server = resolveApiServer(config_);
   if (!server) return tl::unexpected(server.error());
-  if (node_name_.empty()) {
-    return makeError(ErrorCode::kInvalidArgument,
-                     "the node name is empty: set `node` (NODE_NAME from the downward API), "
-                     "which selects the pods and the Node object to watch");
-  }
   std::unique_ptr<SecretFile> token;
   if (!config_.bearer_token_file.empty()) {
     token = std::make_unique<SecretFile>(config_.bearer_token_file, "kubernetes.bearer_token_file");
@@ -116,35 +113,78 @@ Result<KubeMetadata*> KubeMetadataService::acquire(std::string_view who) {
   }
   server_ = *server;
   token_ = std::move(token);
+  return {};
+}
+
+Result<KubeMetadata*> KubeMetadataService::acquire(std::string_view who) {
+  if (pods_) return this;
+  if (node_name_.empty()) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "the node name is empty: set `node` (NODE_NAME from the downward API), "
+                     "which selects the pods and the Node object to watch");
+  }
+  if (Result<void> connected = connect(); !connected) {
+    return tl::unexpected(connected.error());
+  }
   pod_store_ = std::make_unique<PodStore>(*this);
   node_store_ = std::make_unique<NodeStore>(*this);
   pods_ = std::make_unique<Reflector<KubePod>>(
-      ReflectorOptions{"pod", "/api/v1/pods", "spec.nodeName=" + node_name_}, config_, server_,
-      token_.get(), *pod_store_, reflector_metrics_);
+      ReflectorOptions{"pod", "/api/v1/pods", "spec.nodeName=" + node_name_, "", 500}, config_,
+      server_, token_.get(), *pod_store_, reflector_metrics_);
   node_ = std::make_unique<Reflector<KubeNode>>(
-      ReflectorOptions{"node", "/api/v1/nodes", "metadata.name=" + node_name_}, config_, server_,
-      token_.get(), *node_store_, reflector_metrics_);
+      ReflectorOptions{"node", "/api/v1/nodes", "metadata.name=" + node_name_, "", 500}, config_,
+      server_, token_.get(), *node_store_, reflector_metrics_);
   logInfo(kLog) << "watching the pods of node " << node_name_ << " and its Node object at "
                 << server_ << " (for " << who << ")";
   return this;
 }
 
+Result<KubeServiceCatalog*> KubeMetadataService::acquireServices(std::string_view who) {
+  if (services_) return services_.get();
+  if (Result<void> connected = connect(); !connected) {
+    return tl::unexpected(connected.error());
+  }
+  services_ = std::make_unique<ServiceCatalogService>(config_, server_, token_.get(),
+                                                      reflector_metrics_, cached_family_);
+  logInfo(kLog) << "watching the Services and EndpointSlices of the cluster at " << server_
+                << " (for " << who << ")";
+  return services_.get();
+}
+
+Result<KubeApiAccess> KubeMetadataService::apiAccess() const {
+  Result<std::string> server = resolveApiServer(config_);
+  if (!server) return tl::unexpected(server.error());
+  return KubeApiAccess{*server, config_.bearer_token_file, config_.ca_file,
+                       config_.insecure_skip_verify};
+}
+
 void KubeMetadataService::start() {
+  if (services_) services_->start();
   if (!pods_) return;
   pods_->start();
   node_->start();
 }
 
 void KubeMetadataService::stop() {
+  if (services_) services_->stop();
   if (!pods_) return;
   pods_->stop();
   node_->stop();
 }
 
 bool KubeMetadataService::waitForSync(Deadline deadline) {
-  if (!pods_) return false;
+  bool services_synced = true;
+  if (services_ && !services_->waitForSync(deadline)) {
+    services_synced = false;
+    logWarn(kLog) << "the first Service and EndpointSlice lists from " << server_
+                  << " are not in yet; going on without them (discovered services are scraped "
+                     "once they arrive)";
+  }
+  if (!pods_) return services_ != nullptr && services_synced;
   std::unique_lock<std::mutex> lock(mu_);
-  if (synced_.wait_until(lock, deadline, [this] { return current_->synced; })) return true;
+  if (synced_.wait_until(lock, deadline, [this] { return current_->synced; })) {
+    return services_synced;
+  }
   logWarn(kLog) << "the first pod and node lists from " << server_
                 << " are not in yet; going on without them (samples lack pod metadata until "
                    "they arrive)";

@@ -17,6 +17,7 @@
 #include "common/http/secret_file.h"
 #include "common/kube/api_config.h"
 #include "common/kube/reflector.h"
+#include "common/kube/service_catalog.h"
 #include "kubemetrics/deadline.h"
 #include "kubemetrics/kube_metadata.h"
 
@@ -27,6 +28,9 @@ namespace kubemetrics::kube {
 /// itself, by metadata.name) feeding one copy-on-write KubeSnapshot.
 /// Every change publishes a new immutable snapshot (version + 1) and then
 /// calls the subscribers; `synced` turns true once both first LISTs are in.
+/// acquireServices() adds the cluster-wide Services and EndpointSlices
+/// (ServiceCatalogService, for role: cluster service discovery) on the same
+/// server, token and CA, started and stopped with the rest.
 ///
 /// Life cycle (the agent's main thread): construct from the `kubernetes:`
 /// config; components call acquire() from their factories (the first call
@@ -52,18 +56,21 @@ class KubeMetadataService final : public KubeMetadata, public KubeMetadataProvid
   // kubemetrics::KubeMetadataProvider
   Result<KubeMetadata*> acquire(std::string_view who) override;
   bool available() const override;
+  Result<KubeServiceCatalog*> acquireServices(std::string_view who) override;
+  Result<KubeApiAccess> apiAccess() const override;
 
   // kubemetrics::KubeMetadata
   std::shared_ptr<const KubeSnapshot> snapshot() const override;
   void subscribe(std::function<void(const KubeSnapshot&)> on_change) override;
 
-  /// Starts the watches when acquire() succeeded; otherwise nothing.
+  /// Starts the watches acquire() and acquireServices() asked for, if any.
   void start();
   /// Stops them (cancels the requests in flight); idempotent.
   void stop();
-  /// Blocks until the first LISTs are in (the snapshot is synced) or
-  /// `deadline` (then logs a warning); true when synced. Returns false at
-  /// once when the watches do not run (nothing acquired them). For the
+  /// Blocks until the first LISTs of every watch acquired are in (the
+  /// snapshots are synced) or `deadline` (then logs a warning); true when
+  /// synced. Returns false at once when the watches do not run (nothing
+  /// acquired them). For the
   /// agent's start: the first scrapes then find the pods known, so no
   /// series goes out unenriched.
   bool waitForSync(Deadline deadline);
@@ -76,6 +83,9 @@ class KubeMetadataService final : public KubeMetadata, public KubeMetadataProvid
   class NodeStore;
   friend class PodStore;
   friend class NodeStore;
+
+  // Resolves the server and loads the token and checks the CA, once.
+  Result<void> connect();
 
   void replacePods(std::vector<KubePod>&& items);
   void applyPod(WatchEventType type, KubePod&& pod);
@@ -96,8 +106,10 @@ class KubeMetadataService final : public KubeMetadata, public KubeMetadataProvid
   std::unique_ptr<NodeStore> node_store_;
   std::unique_ptr<Reflector<KubePod>> pods_;
   std::unique_ptr<Reflector<KubeNode>> node_;
+  std::unique_ptr<ServiceCatalogService> services_;  // acquireServices()
 
   ReflectorMetrics reflector_metrics_;
+  prometheus::Family<prometheus::Gauge>* cached_family_ = nullptr;
   prometheus::Gauge* cached_pods_ = nullptr;
   prometheus::Gauge* cached_nodes_ = nullptr;
   prometheus::Gauge* cache_bytes_ = nullptr;

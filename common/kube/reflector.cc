@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/kube/discovery_objects.h"
+
 namespace kubemetrics::kube {
 namespace {
 
@@ -21,6 +23,18 @@ Result<WatchEvent<KubePod>> decodeEvent(std::string_view line, const KubePod*) {
 }
 Result<WatchEvent<KubeNode>> decodeEvent(std::string_view line, const KubeNode*) {
   return decodeNodeEvent(line);
+}
+Result<ObjectList<KubeService>> decodeList(std::string_view json, const KubeService*) {
+  return decodeServiceList(json);
+}
+Result<WatchEvent<KubeService>> decodeEvent(std::string_view line, const KubeService*) {
+  return decodeServiceEvent(line);
+}
+Result<ObjectList<KubeEndpointSlice>> decodeList(std::string_view json, const KubeEndpointSlice*) {
+  return decodeEndpointSliceList(json);
+}
+Result<WatchEvent<KubeEndpointSlice>> decodeEvent(std::string_view line, const KubeEndpointSlice*) {
+  return decodeEndpointSliceEvent(line);
 }
 
 const char* typeName(WatchEventType type) {
@@ -156,6 +170,9 @@ std::string Reflector<T>::listQuery(const std::string& continue_token) const {
   if (!options_.field_selector.empty()) {
     query += "&fieldSelector=" + encodeQueryValue(options_.field_selector);
   }
+  if (!options_.label_selector.empty()) {
+    query += "&labelSelector=" + encodeQueryValue(options_.label_selector);
+  }
   if (!continue_token.empty()) query += "&continue=" + encodeQueryValue(continue_token);
   return query;
 }
@@ -171,6 +188,9 @@ std::string Reflector<T>::watchQuery(const std::string& resource_version) {
                       "&timeoutSeconds=" + std::to_string(watch_timeout_.count());
   if (!options_.field_selector.empty()) {
     query += "&fieldSelector=" + encodeQueryValue(options_.field_selector);
+  }
+  if (!options_.label_selector.empty()) {
+    query += "&labelSelector=" + encodeQueryValue(options_.label_selector);
   }
   return query;
 }
@@ -315,5 +335,7 @@ void Reflector<T>::run() {
 
 template class Reflector<KubePod>;
 template class Reflector<KubeNode>;
+template class Reflector<KubeService>;
+template class Reflector<KubeEndpointSlice>;
 
 }  // namespace kubemetrics::kube

@@ -43,9 +43,10 @@ struct ReflectorMetrics {
 
 /// What one Reflector watches.
 struct ReflectorOptions {
-  std::string kind;            // "pod" | "node": metric label and log prefix
+  std::string kind;            // "pod" | "node" | ...: metric label and log prefix
   std::string path;            // "/api/v1/pods"
   std::string field_selector;  // "spec.nodeName=node-a"; "" for none
+  std::string label_selector;  // "kubernetes.io/service-name"; "" for none
   std::size_t page_size = 500;
 };
 

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/core/symbol_prefetch.h"
 #include "common/push/crc32c.h"
 #include "common/push/spool_files.h"
 
@@ -25,6 +26,8 @@ constexpr std::size_t kHeaderBytes = 8;  // u32 length + u32 crc
 constexpr std::uint64_t kMaxRecordBytes = 512u << 20;
 
 constexpr std::size_t kSampleEntryBytes = 1 + 4 + 4 + 8 + 8;
+
+constexpr std::size_t kPrefetchStep = 4;
 
 char* putLe32(char* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(v >> (8 * i));
@@ -237,7 +240,21 @@ void BatchJournal::record(std::span<const Sample> samples) {
   }
   record_.assign(kHeaderBytes, '\0');
   record_.reserve(kHeaderBytes + samples.size() * 32);
-  for (const Sample& sample : samples) {
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    // A proxy's batch holds a new label set per sample, whose texts are
+    // read from their interned nodes: misses, started here in stages (the
+    // set's node, its symbols' slots, their texts), each a few samples
+    // before the next needs what it loaded.
+    if (i + 3 * kPrefetchStep < samples.size()) {
+      prefetchLabelsNode(samples[i + 3 * kPrefetchStep].labels);
+    }
+    if (i + 2 * kPrefetchStep < samples.size()) {
+      prefetchSymbolSlots(samples[i + 2 * kPrefetchStep].labels.items());
+    }
+    if (i + kPrefetchStep < samples.size()) {
+      prefetchSymbolTexts(samples[i + kPrefetchStep].labels.items());
+    }
+    const Sample& sample = samples[i];
     const std::uint32_t name = nameIndex(sample.name);
     const std::uint32_t set = labelsIndex(sample.labels);
     char* p = extendRecord(kSampleEntryBytes);

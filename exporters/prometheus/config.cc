@@ -3,11 +3,13 @@
 #include <utility>
 
 #include "common/config/units.h"
+#include "common/http/endpoint_config.h"
 
 namespace kubemetrics::exporters::prometheus {
 namespace {
 
 constexpr std::int64_t kMaxWaitingScrapes = 10000;
+constexpr std::int64_t kMaxSeriesPerTarget = 100'000'000;
 
 }  // namespace
 
@@ -45,6 +47,9 @@ PrometheusEndpointConfig parseConfig(ConfigNode& node) {
   config.max_waiting_scrapes =
       node.getInt("max_waiting_scrapes", config.max_waiting_scrapes, 1, kMaxWaitingScrapes);
   config.token_file = node.getString("token_file", config.token_file);
+  config.basic_auth = parseBasicAuth(node);
+  config.max_series_per_target =
+      node.getInt("max_series_per_target", config.max_series_per_target, 0, kMaxSeriesPerTarget);
   const PrometheusEndpointConfig defaults;
   for (ConfigError& error : config.validate()) {
     // Keep the result usable even when the file was wrong; startup fails anyway.

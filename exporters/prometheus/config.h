@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/http/request_auth.h"
 #include "kubemetrics/config.h"
 
 namespace kubemetrics::exporters::prometheus {
@@ -27,6 +28,14 @@ struct PrometheusEndpointConfig {
   // `Authorization: Bearer <token>` (401 otherwise). Re-read when it
   // changes. "" (default): the page is open to whoever reaches the port.
   std::string token_file;
+  // HTTP basic authentication accepted besides (or instead of) the token.
+  BasicAuthOptions basic_auth;
+  // >= 0; a target (a source, and the `instance` label of its samples) that
+  // holds this many series on the page gets no new ones until some end or
+  // expire (counted, logged). The default is the largest default scrape
+  // (kube_state_metrics' max_samples), so no default scrape is cut; it bounds
+  // label churn across scrapes within expire_after. 0: no limit.
+  std::int64_t max_series_per_target = 1'000'000;
 
   /// Every problem at once; ConfigError::path holds the key relative to
   /// this component ("path"), the caller prefixes it.
@@ -34,7 +43,7 @@ struct PrometheusEndpointConfig {
 };
 
 /// Reads `exporters.prometheus` (enabled, path, expire_after, cache_for,
-/// max_waiting_scrapes, token_file), validates it,
+/// max_waiting_scrapes, token_file, basic_auth, max_series_per_target), validates it,
 /// records every error on `node`, and reports unknown keys (node.finish()).
 /// On a bad value the default is kept, so the result is always usable.
 PrometheusEndpointConfig parseConfig(ConfigNode& node);

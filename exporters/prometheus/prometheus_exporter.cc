@@ -1,6 +1,7 @@
 #include "prometheus_exporter.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
@@ -17,7 +18,9 @@
 #include "common/http/content_encoding.h"
 #include "common/http/request_auth.h"
 #include "exposition_writer.h"
+#include "kubemetrics/log.h"
 #include "page_cache.h"
+#include "target_series_limit.h"
 
 namespace kubemetrics::exporters::prometheus {
 namespace {
@@ -74,6 +77,7 @@ struct SeriesValue {
   double value = 0;
   std::int64_t timestamp_ms = 0;
   SteadyClock::time_point refreshed;
+  TargetSeriesLimit::Target* target = nullptr;  // whose count it is in
 };
 
 struct FamilyEntry {
@@ -175,6 +179,7 @@ class PrometheusExporter::State {
  public:
   State(const PrometheusEndpointConfig& config, ::prometheus::Registry& registry, Clock clock,
         ::prometheus::Gauge& series_gauge, ::prometheus::Counter& expired_counter,
+        ::prometheus::Family<::prometheus::Counter>& refused_family,
         const PageMetrics& page_metrics)
       : expire_after_(config.expire_after),
         // Expiry is exact at render time; the sweep in send() only bounds
@@ -185,6 +190,8 @@ class PrometheusExporter::State {
         clock_(clock ? std::move(clock) : Clock([] { return SteadyClock::now(); })),
         series_gauge_(series_gauge),
         expired_counter_(expired_counter),
+        refused_family_(refused_family),
+        limit_(static_cast<std::size_t>(config.max_series_per_target)),
         last_sweep_(clock_()),
         pages_(
             config.cache_for, static_cast<std::size_t>(config.max_waiting_scrapes),
@@ -196,6 +203,8 @@ class PrometheusExporter::State {
     const SteadyClock::time_point now = clock_();
     const std::int64_t wall_now_ms = wall_ms_();
     std::lock_guard<std::mutex> lock(mu_);
+    // First, so that expired series no longer count against their target's limit.
+    if (now - last_sweep_ >= sweep_interval_) sweepLocked(now);
     for (const MetricMetadata& meta : batch.metadata) {
       FamilyEntry& family = families_[meta.name];
       family.info.type = meta.type;
@@ -203,7 +212,6 @@ class PrometheusExporter::State {
       if (family.info.source.empty()) family.info.source = batch.source;
     }
     for (const Sample& sample : batch.samples) {
-      const SeriesValue value{sample.value, sample.timestamp_ms, now};
       auto it = series_.find(SeriesKeyRef{sample.name.id(), sample.labels.id()});
       if (isStaleMarker(sample.value)) {
         // The series ended (its target dropped it or stopped answering):
@@ -215,16 +223,25 @@ class PrometheusExporter::State {
         continue;
       }
       if (it == series_.end()) {
-        series_.emplace(SeriesKey{sample.name, sample.labels}, value);
+        bool first_refusal = false;
+        TargetSeriesLimit::Target* target =
+            limit_.admit(batch.source, sample.labels, &first_refusal);
+        if (target == nullptr) {
+          refuseLocked(batch.source, sample.labels, first_refusal);
+          continue;
+        }
+        series_.emplace(SeriesKey{sample.name, sample.labels},
+                        SeriesValue{sample.value, sample.timestamp_ms, now, target});
         FamilyEntry& family = families_[sample.name];
         if (family.info.source.empty()) family.info.source = batch.source;
         ++family.series;
         continue;
       }
       if (isBackfill(sample.timestamp_ms, it->second.timestamp_ms, wall_now_ms)) continue;
-      it->second = value;
+      it->second.value = sample.value;
+      it->second.timestamp_ms = sample.timestamp_ms;
+      it->second.refreshed = now;
     }
-    if (now - last_sweep_ >= sweep_interval_) sweepLocked(now);
     series_gauge_.Set(static_cast<double>(series_.size()));
   }
 
@@ -289,7 +306,25 @@ class PrometheusExporter::State {
   SeriesMap::iterator eraseLocked(SeriesMap::iterator it) {
     auto family = families_.find(it->first.name);
     if (family != families_.end() && family->second.series > 0) --family->second.series;
+    limit_.release(it->second.target);
     return series_.erase(it);
+  }
+
+  // Requires mu_. A sample of a new series its target has no room for.
+  void refuseLocked(const std::string& source, const Labels& labels, bool first_refusal) {
+    auto counter = refused_by_source_.find(source);
+    if (counter == refused_by_source_.end()) {
+      counter =
+          refused_by_source_.emplace(source, &refused_family_.Add({{"source", source}})).first;
+    }
+    counter->second->Increment();
+    if (!first_refusal) return;
+    logWarn("prometheus exporter")
+        << "source \"" << source << "\", instance \"" << labels.get("instance") << "\" holds "
+        << limit_.maxPerTarget()
+        << " series on the page (exporters.prometheus.max_series_per_target): its new series are "
+           "not served until some of the held ones end or expire (expire_after); counted in "
+           "kubemetrics_prometheus_endpoint_refused_samples_total";
   }
 
   // Requires mu_.
@@ -319,13 +354,16 @@ class PrometheusExporter::State {
   };  // as clock_
   ::prometheus::Gauge& series_gauge_;
   ::prometheus::Counter& expired_counter_;
+  ::prometheus::Family<::prometheus::Counter>& refused_family_;
 
   // TODO(promexp): KM_GUARDED_BY(mu_) once thread_annotations.h offers an
   // annotated mutex; on std::mutex Clang rejects the attribute.
   std::mutex mu_;
-  SeriesMap series_;                                  // mu_
-  std::unordered_map<Symbol, FamilyEntry> families_;  // mu_
-  SteadyClock::time_point last_sweep_;                // mu_
+  SeriesMap series_;                                                           // mu_
+  TargetSeriesLimit limit_;                                                    // mu_
+  std::unordered_map<std::string, ::prometheus::Counter*> refused_by_source_;  // mu_
+  std::unordered_map<Symbol, FamilyEntry> families_;                           // mu_
+  SteadyClock::time_point last_sweep_;                                         // mu_
   // Last: destroyed first, so its render thread stops while the series it
   // renders still exist.
   PageCache pages_;
@@ -357,6 +395,7 @@ Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::create(
     const PrometheusEndpointConfig& config, ::prometheus::Registry& metrics, Clock clock) {
   ::prometheus::Gauge* series_gauge = nullptr;
   ::prometheus::Counter* expired_counter = nullptr;
+  ::prometheus::Family<::prometheus::Counter>* refused_family = nullptr;
   PageMetrics page_metrics;
   try {
     series_gauge = &::prometheus::BuildGauge()
@@ -371,13 +410,20 @@ Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::create(
                                "were not refreshed within expire_after.")
                            .Register(metrics)
                            .Add({});
+    refused_family = &::prometheus::BuildCounter()
+                          .Name("kubemetrics_prometheus_endpoint_refused_samples_total")
+                          .Help(
+                              "Samples of new series the Prometheus endpoint did not store "
+                              "because their target (source and instance) held "
+                              "max_series_per_target series, by source.")
+                          .Register(metrics);
     page_metrics = PageMetrics::registerIn(metrics);
   } catch (const std::exception& e) {
     return makeError(ErrorCode::kInternal,
                      std::string("prometheus exporter: cannot register self-metrics: ") + e.what());
   }
   auto state = std::make_shared<State>(config, metrics, std::move(clock), *series_gauge,
-                                       *expired_counter, page_metrics);
+                                       *expired_counter, *refused_family, page_metrics);
   return std::unique_ptr<PrometheusExporter>(new PrometheusExporter(std::move(state)));
 }
 
@@ -448,17 +494,18 @@ Result<std::vector<ExporterPtr>> buildExporters(ConfigNode& node, const Componen
   auto exporter = PrometheusExporter::create(config, context->metrics);
   if (!exporter) return tl::unexpected(exporter.error());
   AsyncHttpHandler serve = (*exporter)->asyncHandler();
-  if (!config.token_file.empty()) {
-    auto created = RequestAuth::create(config.token_file, "exporters.prometheus.token_file");
-    if (!created) return tl::unexpected(created.error());
+  auto created =
+      RequestAuth::create({config.token_file, config.basic_auth}, "exporters.prometheus");
+  if (!created) return tl::unexpected(created.error());
+  if ((*created)->required()) {
     std::shared_ptr<const RequestAuth> auth = std::move(*created);
     // Counted by the server as kubemetrics_http_requests_total{code="401"}.
     serve = [auth, serve](const HttpRequest& request, HttpResponder respond) {
       if (auth->allows(request)) return serve(request, std::move(respond));
       HttpResponse response;
       response.status = 401;
-      response.body = "unauthorized: send Authorization: Bearer <token>\n";
-      response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"kubemetrics-agent\"");
+      response.body = "unauthorized: send " + auth->expected() + "\n";
+      response.headers.emplace_back("WWW-Authenticate", auth->challenge());
       respond(std::move(response));
     };
   }

@@ -24,6 +24,8 @@ namespace kubemetrics::exporters::prometheus {
 /// self-metrics registry, as one Prometheus text page (see
 /// writeExposition). Series not refreshed for `expire_after` leave the page
 /// and memory; a staleness marker (isStaleMarker) removes its series at once.
+/// A target (source and `instance` label) holding `max_series_per_target`
+/// series gets no new ones until some leave (TargetSeriesLimit).
 ///
 /// Scrapes are answered through a PageCache: the page is rendered at most
 /// once per `cache_for` (and gzipped at most once, for clients that accept
@@ -49,6 +51,7 @@ class PrometheusExporter : public Exporter {
   /// Registers the exporter's self-metrics in `metrics`
   /// (kubemetrics_prometheus_endpoint_series,
   /// kubemetrics_prometheus_endpoint_expired_series_total,
+  /// kubemetrics_prometheus_endpoint_refused_samples_total{source},
   /// kubemetrics_prometheus_endpoint_renders_total{encoding},
   /// kubemetrics_prometheus_endpoint_render_seconds_total{encoding},
   /// kubemetrics_prometheus_endpoint_page_bytes{encoding},

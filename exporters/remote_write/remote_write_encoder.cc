@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/compression/compression.h"
+#include "common/core/symbol_prefetch.h"
 #include "common/text/prometheus_names.h"
 #include "common/text/utf8.h"
 #include "write_request_split.h"
@@ -132,6 +133,8 @@ inline std::uint64_t seriesHash(const void* name, const void* labels) {
   h ^= h >> 33;
   return h;
 }
+
+constexpr std::uint32_t kPrefetchStep = 4;
 
 // Slot of a Symbol id in a direct-mapped memo of `slots` (a power of two)
 // entries: ids are 16-byte aligned heap addresses.
@@ -341,6 +344,19 @@ std::string_view RemoteWriteEncoder::serialize(std::span<const Sample> samples) 
   out_size_ = 0;
   std::size_t next_point = 0;
   for (std::uint32_t index = 0; index < series_.size(); ++index) {
+    // A proxy's batch is mostly series of their own, whose label texts are
+    // misses on their interned nodes: started in stages (the set's node,
+    // its symbols' slots, their texts), each a few series before the next
+    // needs what it loaded.
+    if (index + 3 * kPrefetchStep < series_.size()) {
+      prefetchLabelsNode(series_[index + 3 * kPrefetchStep]->labels);
+    }
+    if (index + 2 * kPrefetchStep < series_.size()) {
+      prefetchSymbolSlots(series_[index + 2 * kPrefetchStep]->labels.items());
+    }
+    if (index + kPrefetchStep < series_.size()) {
+      prefetchSymbolTexts(series_[index + kPrefetchStep]->labels.items());
+    }
     const std::size_t begin_point = next_point;
     while (next_point < points_.size() && points_[next_point].series == index) ++next_point;
     const std::span<const Point> points(points_.data() + begin_point, next_point - begin_point);

@@ -36,7 +36,12 @@ namespace kubemetrics {
 struct AgentIdentity {
   std::string cluster;        // tag `cluster` on every sample
   std::string node;           // tag `node`; default: the host name
-  std::string role = "node";  // node (DaemonSet) | cluster (one replica)
+  std::string role = "node";  // node (DaemonSet) | cluster (one or more replicas)
+  /// `sharding:` (role: cluster): this replica's ordinal and the number of
+  /// replicas; each replica scrapes the discovered targets whose hash
+  /// (common/scrape/shard.h) modulo total_shards is its shard.
+  int shard = 0;
+  int total_shards = 1;
 };
 
 /// `exporters.spool`: where push exporters keep what they cannot deliver

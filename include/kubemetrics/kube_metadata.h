@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "kubemetrics/kube_services.h"
 #include "kubemetrics/result.h"
 
 namespace kubemetrics {
@@ -134,6 +135,14 @@ class KubeMetadataProvider {
   /// agent runs in a cluster. For components that use the API when present
   /// and do without otherwise.
   virtual bool available() const = 0;
+  /// The cluster-wide Services and EndpointSlices (`role: cluster` service
+  /// discovery), created on the first call with the same server, token and
+  /// CA as acquire(); its watches start with the agent. Errors as
+  /// acquire()'s.
+  virtual Result<KubeServiceCatalog*> acquireServices(std::string_view who) = 0;
+  /// The API server and the credentials the agent uses for it; errors as
+  /// acquire()'s.
+  virtual Result<KubeApiAccess> apiAccess() const = 0;
 };
 
 }  // namespace kubemetrics

@@ -17,6 +17,9 @@ scrape::TargetConfig defaultKsmConfig() {
 
 Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentContext* context) {
   const bool enabled = node.getBool("enabled", false);
+  // The namespace and cluster aggregates (kubernetes.ns.*, kubernetes.cluster.*):
+  // on by default, as the source only ever runs in the cluster role.
+  const bool aggregates = node.getBool("aggregates", true);
   // Every key is read (and validated) even when disabled, so a typo shows up
   // before the day the source is switched on.
   scrape::TargetConfig config = scrape::parseTargetConfig(node, defaultKsmConfig(), false);
@@ -29,8 +32,9 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
         << context->agent.role << ")";
     return sources;
   }
-  sources.push_back(std::make_unique<scrape::PrometheusTarget>(
-      std::move(config), "kube_state_metrics", &context->metrics, &context->tags));
+  auto target = std::make_unique<scrape::PrometheusTarget>(std::move(config), "kube_state_metrics",
+                                                           &context->metrics, &context->tags);
+  sources.push_back(std::make_unique<KsmSource>(std::move(target), aggregates, &context->tags));
   return sources;
 }
 

@@ -1,39 +1,17 @@
 #pragma once
 
-#include <chrono>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include "common/scrape/config.h"
+#include "common/scrape/discovery_config.h"
 #include "kubemetrics/config.h"
 
 namespace kubemetrics::scrapers::kubernetes_pods {
 
-/// Which namespaces' pods may become targets: exact names; an empty allow
-/// list allows every namespace, and deny wins over allow. Immutable after
-/// parsing.
-struct NamespaceFilter {
-  std::vector<std::string> allow;
-  std::vector<std::string> deny;
-
-  bool allows(std::string_view namespace_name) const;
-};
+using NamespaceFilter = scrape::NamespaceFilter;
 
 /// `sources.kubernetes_pods:`: the pods of this node annotated
-/// `prometheus.io/scrape: "true"`, each scraped as a Prometheus target.
-/// Immutable after parsing.
-struct KubernetesPodsConfig {
-  bool enabled = false;
-  std::chrono::milliseconds interval{30000};  // time between scrapes; default 30s
-  NamespaceFilter namespaces;                 // default: every namespace
-  /// What every discovered target shares, as a `sources.prometheus` target
-  /// (common/scrape/config.h and its defaults): timeout (default 10s, at
-  /// most the interval), honor_labels, bearer_token_file, tls.ca_file,
-  /// tls.insecure_skip_verify, max_body_bytes, max_samples, max_labels,
-  /// max_line_bytes. Its name and URL are set per target.
-  scrape::TargetConfig target;
-};
+/// `prometheus.io/scrape: "true"`, each scraped as a Prometheus target
+/// (the keys of every Kubernetes discovery source). Immutable after
+/// parsing.
+using KubernetesPodsConfig = scrape::DiscoveryConfig;
 
 /// Reads `sources.kubernetes_pods`, recording bad values in the node's
 /// document (keeping the default for them), then reports unknown keys

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "common/scrape/prometheus_target.h"
+#include "common/scrape/target_group.h"
 #include "config.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/kube_metadata.h"
@@ -38,14 +38,9 @@ inline constexpr std::string_view kSourceName = "kubernetes_pods";
 /// path) is retired: its series, up and scrape_* included, get staleness
 /// markers in that scrape's batch, after the samples of the live targets.
 ///
-/// The targets are scraped one after the other within the scheduler's
-/// deadline; each gets at most its `timeout` and an equal share of the time
-/// left for the targets not scraped yet (time a fast target leaves over
-/// goes to the ones after it), so one slow pod cannot starve the rest.
-/// scrape() fails only when every target failed; a failed target is still
-/// reported by its up = 0, counted in
-/// kubemetrics_kubernetes_pods_scrape_errors_total and logged (once a minute
-/// per kind of error).
+/// The targets are scraped as a scrape::TargetGroup (one after the other,
+/// each with a fair share of the deadline); a failed target is counted in
+/// kubemetrics_kubernetes_pods_scrape_errors_total.
 ///
 /// Per-target self-metrics (kubemetrics_prometheus_*{target}) are not kept:
 /// pod churn would grow them without bound; `up` and the scrape_* series
@@ -68,25 +63,20 @@ class KubernetesPodsSource : public Source {
   std::vector<std::string> targetKeysForTest() const;
 
  private:
-  using TargetPtr = std::unique_ptr<scrape::PrometheusTarget>;
-
-  // Brings targets_ in line with the snapshot; the targets that went away
-  // are moved to `gone`.
-  void reconcile(std::vector<TargetPtr>& gone);
+  // Brings the targets in line with the snapshot.
+  void reconcile();
 
   KubernetesPodsConfig config_;
   std::string node_;
   KubeMetadata* kube_;
-  const AgentTags* tags_;
   std::uint64_t seen_version_ = 0;
   bool seen_any_ = false;
   bool waiting_logged_ = false;
-  std::map<std::string, TargetPtr> targets_;    // by PodTarget::key
   std::map<std::string, std::string> skipped_;  // pod -> reason, as last logged
-  LogLimiter log_limiter_{std::chrono::minutes(1)};
   prometheus::Gauge* targets_gauge_ = nullptr;
   prometheus::Gauge* skipped_gauge_ = nullptr;
   prometheus::Counter* errors_ = nullptr;
+  scrape::TargetGroup targets_;  // after errors_, which it uses
 };
 
 }  // namespace kubemetrics::scrapers::kubernetes_pods

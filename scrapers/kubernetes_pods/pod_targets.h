@@ -4,16 +4,16 @@
 #include <string_view>
 #include <vector>
 
+#include "common/scrape/scrape_annotations.h"
 #include "config.h"
 #include "kubemetrics/kube_metadata.h"
 
 namespace kubemetrics::scrapers::kubernetes_pods {
 
-/// The annotations Prometheus' `kubernetes-pods` job reads.
-inline constexpr std::string_view kScrapeAnnotation = "prometheus.io/scrape";
-inline constexpr std::string_view kSchemeAnnotation = "prometheus.io/scheme";
-inline constexpr std::string_view kPathAnnotation = "prometheus.io/path";
-inline constexpr std::string_view kPortAnnotation = "prometheus.io/port";
+using scrape::kPathAnnotation;
+using scrape::kPortAnnotation;
+using scrape::kSchemeAnnotation;
+using scrape::kScrapeAnnotation;
 
 /// The `job` label of every discovered target, as in Prometheus' example
 /// configuration.

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "common/config/units.h"
+#include "common/http/endpoint_config.h"
 
 namespace kubemetrics::scrapers::listeners {
 namespace {
@@ -17,7 +18,11 @@ void readCommon(ConfigNode& node, ListenerCommon& out) {
       node.getInt("max_connections", static_cast<std::int64_t>(out.max_connections), 1, 100000));
   out.idle_timeout = node.getDuration("idle_timeout", out.idle_timeout);
   out.max_request_body = node.getBytes("max_request_body", out.max_request_body);
+  out.max_body_bytes_in_flight =
+      node.getBytes("max_body_bytes_in_flight", out.max_body_bytes_in_flight);
   out.token_file = node.getString("token_file", out.token_file);
+  out.basic_auth = parseBasicAuth(node);
+  out.tls = parseServerTls(node);
 }
 
 }  // namespace

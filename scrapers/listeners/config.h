@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/http/http_server.h"
+#include "common/http/request_auth.h"
 #include "kubemetrics/config.h"
 #include "wavefront_line_parser.h"
 
@@ -18,12 +20,18 @@ struct ListenerCommon {
   std::size_t max_connections = 0;  // beyond: accepted, closed at once, counted
   std::chrono::milliseconds idle_timeout{0};
   std::uint64_t max_request_body = 0;  // HTTP bodies, as sent (compressed); 413 beyond
+  // Bodies being read or decoded at once (HttpServerOptions); default 32 MiB.
+  std::uint64_t max_body_bytes_in_flight = 32u << 20;
   /// When set, every HTTP request must carry `Authorization: Bearer <t>`
   /// with this file's content (re-read when it changes); wrong or missing:
   /// 401, counted. Plain TCP lines cannot carry a token (as with the
   /// Wavefront proxy's token authentication), so such connections are
   /// closed, counted, and senders use HTTP `POST /report`.
   std::string token_file;
+  /// HTTP basic authentication accepted besides (or instead of) the token.
+  BasicAuthOptions basic_auth;
+  /// TLS on the port, for TCP lines and HTTP alike (`tls:`); off by default.
+  ServerTlsOptions tls;
 };
 
 /// `sources.listeners.wavefront`: Wavefront data-format lines over TCP

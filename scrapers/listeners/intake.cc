@@ -42,8 +42,8 @@ HttpResponse Intake::refuse(int status, std::string_view reason, std::string tex
 std::optional<HttpResponse> Intake::checkAuth(const HttpRequest& request) {
   if (auth_.allows(request)) return std::nullopt;
   HttpResponse response =
-      refuse(401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer ...)\n");
-  response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      refuse(401, "unauthorized", "missing or wrong credentials (" + auth_.expected() + ")\n");
+  response.headers.emplace_back("WWW-Authenticate", auth_.challenge());
   return response;
 }
 
@@ -53,6 +53,9 @@ HttpServerOptions listenerServerOptions(const ListenerCommon& config, std::strin
   options.max_connections = config.max_connections;
   options.idle_timeout = config.idle_timeout;
   options.max_body_bytes = config.max_request_body;
+  options.max_body_bytes_in_flight = config.max_body_bytes_in_flight;
+  options.io_thread_nice = 10;
+  options.tls = config.tls;
   return options;
 }
 

@@ -30,16 +30,17 @@ Result<std::vector<ListenerPtr>> buildListeners(ConfigNode& node, const Componen
   std::vector<ListenerPtr> out;
   if (context == nullptr) return out;
   if (config.wavefront.enabled) {
-    auto auth =
-        RequestAuth::create(config.wavefront.token_file, "sources.listeners.wavefront.token_file");
+    auto auth = RequestAuth::create({config.wavefront.token_file, config.wavefront.basic_auth},
+                                    "sources.listeners.wavefront");
     if (!auth) return tl::unexpected(auth.error());
     out.push_back(std::make_unique<WavefrontListener>(
         config.wavefront, context->metrics, std::move(*auth),
         senderMetadata(*context, "sources.listeners.wavefront"), context->clock));
   }
   if (config.remote_write.enabled) {
-    auto auth = RequestAuth::create(config.remote_write.token_file,
-                                    "sources.listeners.remote_write.token_file");
+    auto auth =
+        RequestAuth::create({config.remote_write.token_file, config.remote_write.basic_auth},
+                            "sources.listeners.remote_write");
     if (!auth) return tl::unexpected(auth.error());
     out.push_back(std::make_unique<RemoteWriteListener>(
         config.remote_write, context->metrics, std::move(*auth),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <span>
 #include <utility>
 
 #include "common/text/utf8.h"
@@ -32,6 +33,17 @@ constexpr std::string_view kNameLabel = "__name__";
 // A decompression buffer larger than this is freed after its request, so
 // one big request does not pin its memory for the decoder's lifetime.
 constexpr std::size_t kKeepScratchBytes = 16u << 20;
+// The first pass reads at most this many series before the second
+// resolves them: the scratch stays bounded (a 64 MiB request could hold 32
+// million empty series), and a chunk's data is still in the CPU's caches
+// when it is resolved.
+constexpr std::size_t kChunkSeries = 1024;
+// Points and label fields beyond this many entries (one huge series) are
+// freed after the request.
+constexpr std::size_t kKeepSeriesScratch = 1u << 16;
+// How many series ahead resolveAll() prefetches cache slots: enough to
+// cover a memory access with a few series' work.
+constexpr std::size_t kPrefetchAhead = 8;
 
 inline bool validUtf8(std::string_view text) {
   return text::isAscii(text) || text::isValidUtf8(text);
@@ -68,14 +80,21 @@ Result<WriteDecodeStats> RemoteWriteDecoder::decode(std::string_view snappy_body
                          " uncompressed bytes, over the limit of " +
                          std::to_string(limits_.max_uncompressed_bytes));
   }
-  if (uncompressed_.size() < length) uncompressed_.resize(length);
-  if (!snappy::RawUncompress(snappy_body.data(), snappy_body.size(), uncompressed_.data())) {
-    return makeError(ErrorCode::kInvalidArgument,
-                     "remote write: corrupt snappy block (" + std::to_string(snappy_body.size()) +
-                         " bytes declaring " + std::to_string(length) + ")");
+  if (uncompressed_capacity_ < length) {
+    uncompressed_.reset(new char[length]);
+    uncompressed_capacity_ = length;
   }
-  auto result = decodeUncompressed(std::string_view(uncompressed_.data(), length), out);
-  if (uncompressed_.capacity() > kKeepScratchBytes) std::string().swap(uncompressed_);
+  Result<WriteDecodeStats> result =
+      snappy::RawUncompress(snappy_body.data(), snappy_body.size(), uncompressed_.get())
+          ? decodeUncompressed(std::string_view(uncompressed_.get(), length), out)
+          : makeError(ErrorCode::kInvalidArgument,
+                      "remote write: corrupt snappy block (" + std::to_string(snappy_body.size()) +
+                          " bytes declaring " + std::to_string(length) + ")");
+  // Kept for the next request unless it is exceptionally large, failed or not.
+  if (uncompressed_capacity_ > kKeepScratchBytes) {
+    uncompressed_.reset();
+    uncompressed_capacity_ = 0;
+  }
   return result;
 }
 
@@ -93,13 +112,75 @@ Result<WriteDecodeStats> RemoteWriteDecoder::decodeUncompressed(std::string_view
   stats_ = WriteDecodeStats{};
   seen_samples_ = 0;
   error_.clear();
-  const bool ok = decodeRequest(write_request.data(), write_request.data() + write_request.size());
+  series_.clear();
+  label_fields_.clear();
+  points_.clear();
+  const bool ok =
+      decodeRequest(write_request.data(), write_request.data() + write_request.size()) &&
+      resolveAll();
   out_ = nullptr;
+  releaseIfLarge();
   if (!ok) {
     out.erase(out.begin() + static_cast<std::ptrdiff_t>(kept), out.end());
     return makeError(error_code_, std::move(error_));
   }
   return std::move(stats_);
+}
+
+void RemoteWriteDecoder::releaseIfLarge() {
+  if (points_.capacity() > kKeepSeriesScratch) std::vector<Point>().swap(points_);
+  if (label_fields_.capacity() > 16 * kKeepSeriesScratch) {
+    std::vector<std::string_view>().swap(label_fields_);
+  }
+}
+
+bool RemoteWriteDecoder::resolveAll() {
+  // A series' cache slot is a miss in memory once the senders' series
+  // outnumber the CPU's caches; asking for it kPrefetchAhead series early
+  // overlaps the misses with the work on the series in between.
+  const std::size_t n = series_.size();
+  for (std::size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) {
+    if (!series_[i].key.empty()) cache_->prefetch(series_[i].hash);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n && !series_[i + kPrefetchAhead].key.empty()) {
+      cache_->prefetch(series_[i + kPrefetchAhead].hash);
+    }
+    if (!resolveOne(series_[i])) return false;
+  }
+  series_.clear();
+  label_fields_.clear();
+  points_.clear();
+  return true;
+}
+
+bool RemoteWriteDecoder::resolveOne(const PendingSeries& series) {
+  const std::span<const Point> points(points_.data() + series.points_begin,
+                                      series.points_end - series.points_begin);
+  if (!series.key.empty()) {
+    // Emitted under the shard's lock: the samples copy the handles
+    // straight from the entry.
+    if (cache_->visit(series.key, series.hash, [&](const Symbol& name, const Labels& labels) {
+          emit(name, labels, points);
+        })) {
+      return true;
+    }
+  }
+  labels_.clear();
+  for (std::uint32_t f = series.fields_begin; f < series.fields_end; ++f) {
+    const std::string_view field = label_fields_[f];
+    if (!decodeLabel(field.data(), field.data() + field.size())) return false;
+  }
+  Symbol name;
+  Labels labels;
+  if (Rejection why = resolveSeries(name, labels); why != Rejection::kNone) {
+    reject(why, series.at);
+    stats_.rejected_samples += points.size();
+    return true;
+  }
+  if (!series.key.empty()) cache_->insert(series.key, series.hash, name, labels);
+  emit(name, labels, points);
+  return true;
 }
 
 bool RemoteWriteDecoder::decodeRequest(const char* p, const char* end) {
@@ -123,6 +204,8 @@ bool RemoteWriteDecoder::decodeRequest(const char* p, const char* end) {
         ++stats_.ignored_metadata;  // its bytes were bounds-checked; its content is not ours
       } else if (!decodeSeries(message.data(), message.data() + message.size())) {
         return false;
+      } else if (series_.size() == kChunkSeries && !resolveAll()) {
+        return false;
       }
       continue;
     }
@@ -134,8 +217,10 @@ bool RemoteWriteDecoder::decodeRequest(const char* p, const char* end) {
 }
 
 bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
-  label_fields_.clear();
-  points_.clear();
+  PendingSeries series;
+  series.at = begin;
+  series.fields_begin = static_cast<std::uint32_t>(label_fields_.size());
+  series.points_begin = points_.size();
   // The label fields' bytes, when they are back to back (as every encoder
   // writes them): the cache's key.
   const char* labels_begin = nullptr;
@@ -185,39 +270,23 @@ bool RemoteWriteDecoder::decodeSeries(const char* begin, const char* end) {
     }
   }
 
-  const std::string_view key =
-      labels_contiguous && labels_begin != nullptr
-          ? std::string_view(labels_begin, static_cast<std::size_t>(labels_end - labels_begin))
-          : std::string_view();
-  if (!key.empty()) {
-    // Emitted under the shard's lock: the samples copy the handles
-    // straight from the entry.
-    if (cache_->visit(key,
-                      [this](const Symbol& name, const Labels& labels) { emit(name, labels); })) {
-      return true;
-    }
+  if (labels_contiguous && labels_begin != nullptr && cache_->enabled()) {
+    series.key =
+        std::string_view(labels_begin, static_cast<std::size_t>(labels_end - labels_begin));
+    series.hash = cache_->hashOf(series.key);
   }
-  labels_.clear();
-  for (std::string_view field : label_fields_) {
-    if (!decodeLabel(field.data(), field.data() + field.size())) return false;
-  }
-  Symbol name;
-  Labels labels;
-  if (Rejection why = resolveSeries(name, labels); why != Rejection::kNone) {
-    reject(why, begin);
-    stats_.rejected_samples += points_.size();
-    return true;
-  }
-  if (!key.empty()) cache_->insert(key, name, labels);
-  emit(name, labels);
+  series.fields_end = static_cast<std::uint32_t>(label_fields_.size());
+  series.points_end = points_.size();
+  series_.push_back(series);
   return true;
 }
 
-void RemoteWriteDecoder::emit(const Symbol& name, const Labels& labels) {
+void RemoteWriteDecoder::emit(const Symbol& name, const Labels& labels,
+                              std::span<const Point> points) {
   ++stats_.series;
-  stats_.samples += points_.size();
+  stats_.samples += points.size();
   std::vector<Sample>& out = *out_;
-  for (const Point& point : points_) {
+  for (const Point& point : points) {
     out.push_back(Sample{name, labels, point.value, point.timestamp_ms});
   }
 }

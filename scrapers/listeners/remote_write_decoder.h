@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,9 +22,11 @@ namespace kubemetrics::scrapers::listeners {
 /// that series alone is rejected and counted.
 struct WriteDecodeLimits {
   /// The WriteRequest once decompressed, bytes; checked against the length
-  /// the snappy header declares, before any allocation. Default 64 MiB
-  /// (vmagent's -maxInsertRequestSize is 32 MiB compressed).
-  std::size_t max_uncompressed_bytes = 64u << 20;
+  /// the snappy header declares, before any allocation. Default 32 MiB, as
+  /// vmagent's -maxInsertRequestSize: about 150,000 samples, 75x what
+  /// Prometheus sends at most by default; each decoding at once may hold
+  /// this much, within the DaemonSet's memory limit.
+  std::size_t max_uncompressed_bytes = 32u << 20;
   /// Samples in one request, over every series (rejected ones too, as they
   /// cost the decoding). Default 1,000,000: 500x Prometheus' default
   /// max_samples_per_send (2000); 32 MB of Sample values.
@@ -125,13 +128,29 @@ class RemoteWriteDecoder {
     kTooManyLabels,
   };
 
-  // Each returns false after fail() recorded the error.
+  // A TimeSeries read by the first pass, resolved by the second.
+  struct PendingSeries {
+    const char* at = nullptr;  // where its message starts, for offsets
+    std::string_view key;      // its Label fields' bytes; empty: not cacheable
+    std::uint64_t hash = 0;    // cache_->hashOf(key)
+    std::uint32_t fields_begin = 0, fields_end = 0;  // into label_fields_
+    std::size_t points_begin = 0, points_end = 0;    // into points_
+  };
+
+  // Two passes over each chunk of series: the first reads their framing,
+  // samples and cache keys (decodeRequest, decodeSeries, decodeSample), the
+  // second resolves them in order from the cache or by parsing their labels
+  // (resolveAll), knowing the keys to come, so it can prefetch their
+  // cache slots. Each returns false after fail() recorded the error.
   bool decodeRequest(const char* begin, const char* end);
   bool decodeSeries(const char* begin, const char* end);
   bool decodeLabel(const char* begin, const char* end);
   bool decodeSample(const char* begin, const char* end);
-  // Appends points_ as samples of the series (name, labels).
-  void emit(const Symbol& name, const Labels& labels);
+  bool resolveAll();
+  bool resolveOne(const PendingSeries& series);
+  // Appends `points` as samples of the series (name, labels).
+  void emit(const Symbol& name, const Labels& labels, std::span<const Point> points);
+  void releaseIfLarge();
   // Checks labels_, and on success interns them into name/labels.
   Rejection resolveSeries(Symbol& name, Labels& labels);
   void reject(Rejection why, const char* series_at);
@@ -148,10 +167,15 @@ class RemoteWriteDecoder {
   ErrorCode error_code_ = ErrorCode::kInvalidArgument;
   std::string error_;
   // Scratch, reused between series and requests.
-  std::string uncompressed_;
-  std::vector<std::string_view> label_fields_;  // one series' Label messages
+  // Not value-initialised: of a large buffer, only the pages the snappy
+  // decoder writes become resident (a corrupt body claiming 32 MiB costs
+  // little).
+  std::unique_ptr<char[]> uncompressed_;
+  std::size_t uncompressed_capacity_ = 0;
+  std::vector<PendingSeries> series_;           // a chunk's series (first pass)
+  std::vector<std::string_view> label_fields_;  // their Label messages, in order
+  std::vector<Point> points_;                   // their samples, in order
   std::vector<LabelView> labels_;               // one series' labels, as on the wire
-  std::vector<Point> points_;                   // one series' samples
   std::vector<LabelView> sorted_;               // labels_ sorted by name, to find duplicates
   LabelsBuilder builder_;
   std::shared_ptr<SharedSeriesLabelCache> cache_;

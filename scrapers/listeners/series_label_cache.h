@@ -55,6 +55,14 @@ class SeriesLabelCache {
   std::size_t size() const { return size_; }
   bool enabled() const { return max_entries_ != 0; }
 
+  /// The slot table's address and index mask (null and 0 before the first
+  /// insert): with them a caller that cannot take the owner's lock can
+  /// still prefetch the slot a hash starts at (SharedSeriesLabelCache).
+  /// They change only in insert() and clear().
+  const void* slotsData() const { return slots_.data(); }
+  std::size_t slotMask() const { return slots_.empty() ? 0 : slots_.size() - 1; }
+  static constexpr std::size_t kSlotBytes = 32;
+
  private:
   static constexpr std::size_t kMaxProbes = 8;
   static constexpr std::size_t kInitialSlots = 256;
@@ -64,6 +72,7 @@ class SeriesLabelCache {
     std::uint32_t key_size = 0;    // 0: free (keys are never empty)
     Entry entry;
   };
+  static_assert(sizeof(Slot) == kSlotBytes);
 
   // Stores the entry in the first free slot of its window; false when none.
   bool place(std::uint64_t hash, std::uint32_t key_offset, std::size_t key_size, Entry&& entry);

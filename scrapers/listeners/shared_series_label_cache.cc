@@ -36,13 +36,14 @@ SharedSeriesLabelCache::SharedSeriesLabelCache(std::size_t max_entries, std::siz
   }
 }
 
-void SharedSeriesLabelCache::insert(std::string_view key, const Symbol& name,
+void SharedSeriesLabelCache::insert(std::string_view key, std::uint64_t hash, const Symbol& name,
                                     const Labels& labels) {
   if (!enabled_) return;
-  const std::uint64_t hash = hashOf(key);
   Shard& shard = shardOf(hash);
   MutexLock lock(shard.mu);
   shard.cache.insert(key, hash, name, labels);
+  shard.slots.store(shard.cache.slotsData(), std::memory_order_relaxed);
+  shard.mask.store(shard.cache.slotMask(), std::memory_order_relaxed);
 }
 
 std::size_t SharedSeriesLabelCache::size() const {

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kubemetrics/labels.h"
@@ -50,8 +52,12 @@ class SharedSeriesLabelCache {
   /// makes when `use` copies the handles anyway.
   template <typename Use>
   bool visit(std::string_view key, Use&& use) const {
+    return enabled_ && visit(key, hashOf(key), std::forward<Use>(use));
+  }
+  /// The same, with `hash` = hashOf(key) computed by the caller.
+  template <typename Use>
+  bool visit(std::string_view key, std::uint64_t hash, Use&& use) const {
     if (!enabled_) return false;
-    const std::uint64_t hash = hashOf(key);
     Shard& shard = shardOf(hash);
     MutexLock lock(shard.mu);
     const SeriesLabelCache::Entry* entry = shard.cache.find(key, hash);
@@ -60,7 +66,33 @@ class SharedSeriesLabelCache {
     return true;
   }
   /// As SeriesLabelCache::insert, in the key's shard.
-  void insert(std::string_view key, const Symbol& name, const Labels& labels);
+  void insert(std::string_view key, const Symbol& name, const Labels& labels) {
+    if (enabled_) insert(key, hashOf(key), name, labels);
+  }
+  /// The same, with `hash` = hashOf(key).
+  void insert(std::string_view key, std::uint64_t hash, const Symbol& name, const Labels& labels);
+
+  /// The seeded hash visit() and insert() take.
+  std::uint64_t hashOf(std::string_view key) const { return hasher_.hashOf(key); }
+  /// Asks the CPU to start loading the slot where a lookup of `hash` will
+  /// begin, without the shard's lock: a decoder calls it a few series
+  /// ahead, so the cache miss on the slot (the cost of a lookup once the
+  /// series outnumber the CPU's caches) overlaps other work. The table's
+  /// address is read from a copy kept in relaxed atomics; when a
+  /// concurrent insert has just moved it, the hint is for a stale address,
+  /// which a prefetch may name (it never faults): only the speed-up is lost.
+  void prefetch(std::uint64_t hash) const {
+    if (!enabled_) return;
+    const Shard& shard = shardOf(hash);
+    // As an integer: the address may be of a table freed since.
+    const auto slots =
+        reinterpret_cast<std::uintptr_t>(shard.slots.load(std::memory_order_relaxed));
+    const std::size_t mask = shard.mask.load(std::memory_order_relaxed);
+    if (slots != 0) {
+      __builtin_prefetch(
+          reinterpret_cast<const void*>(slots + (hash & mask) * SeriesLabelCache::kSlotBytes));
+    }
+  }
 
   bool enabled() const { return enabled_; }
   std::size_t shards() const { return shards_.size(); }
@@ -74,8 +106,11 @@ class SharedSeriesLabelCache {
         : cache(max_entries, max_key_bytes, seed) {}
     mutable Mutex mu;
     SeriesLabelCache cache KM_GUARDED_BY(mu);
+    // cache.slotsData() and slotMask(), stored under mu after each insert,
+    // read by prefetch() without it.
+    std::atomic<const void*> slots{nullptr};
+    std::atomic<std::size_t> mask{0};
   };
-  std::uint64_t hashOf(std::string_view key) const { return hasher_.hashOf(key); }
   Shard& shardOf(std::uint64_t hash) const {
     return shards_.size() == 1 ? *shards_.front() : *shards_[hash >> shift_];
   }

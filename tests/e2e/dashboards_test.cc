@@ -2,9 +2,12 @@
 // agent binary reads an in-process fake kubelet (HTTPS, a real Summary API
 // capture whose times move forward so rates are computed), the host's /proc
 // and an in-process fake EC2 metadata service (identity, a spot interruption
-// notice); a real Prometheus scrapes its /metrics (as the job in
-// manifests/prometheus/alerts.yaml does) and receives its remote write (so
-// the push-exporter and spool self-metrics exist). Then each dashboard's
+// notice); a second agent binary with role: cluster scrapes an in-process
+// fake kube-state-metrics (the capture of the same Kubernetes 1.35 cluster)
+// and computes the namespace and cluster aggregates; a real Prometheus
+// scrapes both agents' /metrics (as the job in
+// manifests/prometheus/alerts.yaml does) and receives the node agent's
+// remote write (so the push-exporter and spool self-metrics exist). Then each dashboard's
 // template variables are resolved against Prometheus (each must list at
 // least one value) and every panel's PromQL, with the variables set as a
 // user opening the dashboard gets them ("All"), must return a non-empty
@@ -21,11 +24,13 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +50,31 @@ using Clock = std::chrono::steady_clock;
 
 const std::string kDashboardsDir = std::string(KM_TESTDATA_DIR) + "/../../manifests/dashboards";
 constexpr const char* kFixture = "summary_k8s-1.35_containerd_psi_nri.json";
+// kube-state-metrics of the same cluster as kFixture (same namespaces).
+constexpr const char* kKsmFixture = "ksm/ksm-v2.19.0_k8s-1.35_nri.prom";
+
+/// kube-state-metrics on loopback: serves the capture on /metrics.
+class FakeKsm {
+ public:
+  explicit FakeKsm(std::string body) : body_(std::move(body)) {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(body_, "text/plain; version=0.0.4");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeKsm() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/metrics"; }
+
+ private:
+  const std::string body_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
 
 std::string urlEncode(const std::string& text) {
   static const char* kHex = "0123456789ABCDEF";
@@ -378,6 +408,35 @@ exporters:
   auto agent = AgentProcess::start({"--config", config});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
+  // The cluster agent, as manifests/base/configmap-cluster.yaml runs it:
+  // kube-state-metrics and its aggregates, nothing node-local.
+  std::ifstream ksm_in(std::string(KM_FIXTURES_DIR) + "/" + kKsmFixture);
+  std::stringstream ksm_text;
+  ksm_text << ksm_in.rdbuf();
+  ASSERT_FALSE(ksm_text.str().empty()) << kKsmFixture;
+  FakeKsm ksm(ksm_text.str());
+  const std::string cluster_config = dir_.write("cluster-agent.yaml", R"(cluster: e2e-dash
+role: cluster
+node: e2e-cluster-replica
+sources:
+  host:
+    enabled: false
+  ec2:
+    enabled: false
+  kube_state_metrics:
+    enabled: true
+    url: )" + ksm.url() + R"(
+    interval: 1s
+    timeout: 800ms
+exporters:
+  prometheus:
+    enabled: true
+  spool:
+    enabled: false
+)");
+  auto cluster_agent = AgentProcess::start({"--config", cluster_config});
+  ASSERT_GT(cluster_agent.port, 0) << cluster_agent.process->output();
+
   // As the scrape job of manifests/prometheus/alerts.yaml: honor_labels, and
   // the pod's node as a target label for the agent's own metrics.
   const std::string prom_config = dir_.write("prometheus.yml", R"(global:
@@ -391,6 +450,14 @@ scrape_configs:
         labels:
           node: e2e-node
           pod: kubemetrics-agent-e2e
+  - job_name: kubemetrics-cluster-agent
+    honor_labels: true
+    static_configs:
+      - targets: ["127.0.0.1:)" + std::to_string(cluster_agent.port) +
+                                                                   R"("]
+        labels:
+          node: e2e-cluster-replica
+          pod: kubemetrics-cluster-agent-e2e
 )");
   Process prometheus({"prometheus", "--config.file=" + prom_config,
                       "--storage.tsdb.path=" + dir_.path() + "/prometheus",
@@ -409,7 +476,8 @@ scrape_configs:
       "ec2_instance_info{instance_id!=\"\"}",
       "ec2_spot_interruption_seconds_left",
       "kubemetrics_exporter_push_sent_samples_total{exporter=\"remote_write\"} > 0",
-      "kubernetes_node_memory_working_set{job=\"\"}",  // remote-written (no job label)
+      "kubernetes_node_memory_working_set{job=\"\"}",           // remote-written (no job label)
+      "kubernetes_ns_cpu_request{namespace_name=\"scraper\"}",  // the cluster agent
   };
   const auto data_deadline = Clock::now() + 45s;
   for (const std::string& q : ready) {
@@ -421,7 +489,8 @@ scrape_configs:
     }
     ASSERT_TRUE(a.ok && a.results > 0)
         << "no data for " << q << " within 45 s: " << a.error << a.body << "\nagent:\n"
-        << agent.process->output();
+        << agent.process->output() << "\ncluster agent:\n"
+        << cluster_agent.process->output();
   }
   // A few more scrapes so every rate window holds several points.
   std::this_thread::sleep_for(5s);

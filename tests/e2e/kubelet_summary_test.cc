@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/agent_yaml.h"
 #include "support/backends.h"
 #include "support/process.h"
 #include "support/tls_certs.h"
@@ -32,18 +33,8 @@ class KubeletSummaryE2eTest : public ::testing::Test {
     kubelet_->setBody(
         scrapers::kubelet::testing::fixture("summary_k8s-1.35_containerd_psi_nri.json"));
     const std::string token = dir_.write("token", "e2e-token\n");
-    config_ = dir_.write("agent.yaml", R"(cluster: e2e-kubelet
-node: e2e-node
-sources:
-  host: {enabled: false}
-  kubelet:
-    enabled: true
-    url: )" + kubelet_->url() + R"(
-    interval: 1s
-    timeout: 800ms
-    bearer_token_file: )" + token + R"(
-    ca_file: )" + certs.ca_cert + R"(
-)");
+    config_ = dir_.write("agent.yaml",
+                         kubeletAgentYaml("e2e-kubelet", kubelet_->url(), token, certs.ca_cert));
   }
 
   TempDir dir_;

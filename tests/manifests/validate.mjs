@@ -29,6 +29,12 @@
 //    a ClusterRole granting exactly the allowed list (no more, none missing),
 //    NetworkPolicies covering every agent pod on ports they have, references
 //    between objects (ConfigMaps, ServiceAccounts, Service selector) intact.
+//    The sharded cluster role (overlays/sharded): a StatefulSet whose
+//    replicas equal sharding.total_shards, whose shard is the pod name,
+//    Parallel, with a headless governing Service and the API token mounted
+//    for service discovery; its ClusterRole grants exactly Services and
+//    EndpointSlices list/watch and GET /metrics. `$patch: delete` patches
+//    remove their target.
 //    The proxy role: each listener the node config enables (sources.listeners)
 //    listens on the DaemonSet's container port of its name, the Service
 //    kubemetrics-agent-listeners (internalTrafficPolicy: Local) forwards to
@@ -103,6 +109,21 @@ const ALLOWED_RBAC = {
   nodes: ["list", "watch"],
   pods: ["list", "watch"],
 };
+// The same for the sharded cluster agents (manifests/overlays/sharded/
+// rbac-cluster.yaml): service discovery reads Services and the
+// EndpointSlices of discovery.k8s.io ("<group>/<resource>" here), the API
+// server preset GETs the non-resource URL /metrics.
+const ALLOWED_CLUSTER_RBAC = {
+  services: ["list", "watch"],
+  "discovery.k8s.io/endpointslices": ["list", "watch"],
+};
+const ALLOWED_CLUSTER_NON_RESOURCE = { "/metrics": ["get"] };
+// Which ClusterRole gets which policy (any other Role or ClusterRole gets
+// the node agent's).
+const RBAC_POLICIES = {
+  "kubemetrics-agent": { resources: ALLOWED_RBAC, nonResource: {} },
+  "kubemetrics-cluster-agent": { resources: ALLOWED_CLUSTER_RBAC, nonResource: ALLOWED_CLUSTER_NON_RESOURCE },
+};
 const AGENT_IMAGE = "kubemetrics-agent";
 // The proxy role's listeners (sources.listeners): the DaemonSet container
 // port each must be published as, and the agent's default listen port.
@@ -120,7 +141,9 @@ const FIELD_STANDINS = {
   "spec.nodeName": "validate-node",
   "status.hostIP": "10.0.0.10",
   "status.podIP": "10.0.0.11",
-  "metadata.name": "validate-pod",
+  // A StatefulSet pod's name ends in its ordinal (sharding.shard reads it).
+  "metadata.name": "validate-pod-0",
+  "metadata.labels['apps.kubernetes.io/pod-index']": "0",
   "metadata.namespace": "kubemetrics",
   "spec.serviceAccountName": "validate-sa",
 };
@@ -348,6 +371,16 @@ async function render(dir, extraPatches = []) {
   for (const file of patches) {
     for (const { doc: patch, index } of loadYaml(file)) {
       const pwhere = `${rel(file)} (document ${index + 1})`;
+      // `$patch: delete` at the top: the object goes (as kustomize does).
+      if (patch?.$patch === "delete") {
+        const at = objects.findIndex(({ obj }) => idOf(obj) === idOf(patch));
+        if (at < 0) fail(pwhere, `delete patch matches no resource (${idOf(patch)})`);
+        else objects.splice(at, 1);
+        if (Object.keys(patch).some((k) => !["$patch", "apiVersion", "kind", "metadata"].includes(k))) {
+          fail(pwhere, "a delete patch has nothing but apiVersion, kind and metadata");
+        }
+        continue;
+      }
       const targets = objects.filter(
         ({ obj }) => obj.apiVersion === patch.apiVersion && obj.kind === patch.kind &&
           obj.metadata?.name === patch.metadata?.name &&
@@ -614,28 +647,44 @@ function parsedConfig(configText) {
 function checkRbac(obj, where) {
   if (obj.kind !== "ClusterRole" && obj.kind !== "Role") return;
   if (obj.aggregationRule) fail(where, "aggregationRule not allowed");
+  const policy = (obj.kind === "ClusterRole" && RBAC_POLICIES[obj.metadata.name]) || RBAC_POLICIES["kubemetrics-agent"];
+  const granted = new Set();
   for (const [i, rule] of (obj.rules ?? []).entries()) {
     const rw = `${where} rules[${i}]`;
-    if (rule.nonResourceURLs) fail(rw, "nonResourceURLs not allowed");
-    if (JSON.stringify(rule.apiGroups) !== JSON.stringify([""])) fail(rw, `apiGroups must be [""] (got ${JSON.stringify(rule.apiGroups)})`);
-    for (const res of rule.resources ?? []) {
-      const allowed = ALLOWED_RBAC[res];
+    if (rule.nonResourceURLs) {
+      if (obj.kind !== "ClusterRole") fail(rw, "nonResourceURLs only in a ClusterRole");
+      if (rule.resources || rule.apiGroups) fail(rw, "a nonResourceURLs rule names no resources or apiGroups");
+      for (const url of rule.nonResourceURLs) {
+        const allowed = policy.nonResource[url];
+        if (!allowed) {
+          fail(rw, `nonResourceURL ${url} not allowed (only ${Object.keys(policy.nonResource).join(", ") || "none"})`);
+          continue;
+        }
+        for (const verb of rule.verbs ?? []) {
+          if (!allowed.includes(verb)) fail(rw, `verb ${verb} on ${url} not allowed (only ${allowed.join(", ")})`);
+          granted.add(`${verb} ${url}`);
+        }
+      }
+      continue;
+    }
+    if ((rule.apiGroups ?? []).length !== 1) fail(rw, `one apiGroup per rule (got ${JSON.stringify(rule.apiGroups)})`);
+    const group = (rule.apiGroups ?? [""])[0];
+    for (const name of rule.resources ?? []) {
+      const res = group ? `${group}/${name}` : name;
+      const allowed = policy.resources[res];
       if (!allowed) {
-        fail(rw, `resource ${res} not in the allowed list (${Object.keys(ALLOWED_RBAC).join(", ")})`);
+        fail(rw, `resource ${res} not in the allowed list (${Object.keys(policy.resources).join(", ")})`);
         continue;
       }
       for (const verb of rule.verbs ?? []) {
         if (!allowed.includes(verb)) fail(rw, `verb ${verb} on ${res} not allowed (only ${allowed.join(", ")})`);
+        granted.add(`${verb} ${res}`);
       }
     }
     if (!(rule.resources ?? []).length) fail(rw, "no resources");
   }
-  if (obj.kind !== "ClusterRole" || obj.metadata.name !== "kubemetrics-agent") return;
-  const granted = new Set();
-  for (const rule of obj.rules ?? []) {
-    for (const res of rule.resources ?? []) for (const verb of rule.verbs ?? []) granted.add(`${verb} ${res}`);
-  }
-  for (const [res, verbs] of Object.entries(ALLOWED_RBAC)) {
+  if (obj.kind !== "ClusterRole" || !RBAC_POLICIES[obj.metadata.name]) return;
+  for (const [res, verbs] of [...Object.entries(policy.resources), ...Object.entries(policy.nonResource)]) {
     for (const verb of verbs) {
       if (!granted.has(`${verb} ${res}`)) fail(where, `no rule grants ${verb} on ${res}, which the agent uses`);
     }
@@ -691,7 +740,9 @@ function checkWorkload(obj, byId, where, stats) {
     if (obj.kind === "Deployment") {
       if (role !== "cluster") fail(where, `a Deployment's agent must run role: cluster (got ${role})`);
       if (obj.spec.replicas !== 1) fail(where, "the cluster agent must have exactly 1 replica");
+      if ((cfg.sharding?.total_shards ?? 1) !== 1) fail(where, "a Deployment's agent is one replica: no sharding");
     }
+    if (obj.kind === "StatefulSet") checkShardedCluster(obj, c, cfg, byId, where);
     if (obj.kind === "DaemonSet") checkListeners(obj, c, cfg, [...byId.values()], where);
     if (obj.kind === "DaemonSet") {
       const tolerateAll = (spec.tolerations ?? []).some((t) => t.operator === "Exists" && !t.key && !t.effect);
@@ -722,6 +773,34 @@ function checkWorkload(obj, byId, where, stats) {
         stats.configs.add(`${config.name} with its ${examples.count} commented example(s) (${obj.kind} ${obj.metadata.name})`);
       }
     }
+  }
+}
+
+// The sharded cluster agents (overlays/sharded): a StatefulSet of
+// sharding.total_shards replicas, each taking its shard from its pod name,
+// started in parallel, governed by a headless Service of the manifests.
+function checkShardedCluster(obj, c, cfg, byId, where) {
+  const role = cfg.role ?? "node";
+  if (role !== "cluster") fail(where, `a StatefulSet's agent must run role: cluster (got ${role})`);
+  const total = cfg.sharding?.total_shards ?? 1;
+  if (obj.spec.replicas !== total) fail(where, `replicas (${obj.spec.replicas}) must equal sharding.total_shards (${total})`);
+  const shard = String(cfg.sharding?.shard ?? "");
+  const podName = (c.env ?? []).find((e) => e.valueFrom?.fieldRef?.fieldPath === "metadata.name")?.name;
+  if (!podName || shard !== "x") {
+    // parsedConfig() turns every ${VAR} into "x": the shard must be one variable.
+    fail(where, "sharding.shard must be ${VAR} of an env var set from metadata.name (the pod's ordinal)");
+  } else {
+    const text = configOf(c, podSpecOf(obj), byId, obj.metadata.namespace, where)?.text ?? "";
+    if (!new RegExp(`shard:\\s*\\$\\{${podName}\\}`).test(text)) fail(where, `sharding.shard must be \${${podName}} (metadata.name)`);
+  }
+  if (obj.spec.podManagementPolicy !== "Parallel") fail(where, "podManagementPolicy must be Parallel: one replica that cannot start must not hold back the other shards");
+  const svc = byId.get(`Service/${obj.metadata.namespace}/${obj.spec.serviceName}`);
+  if (!svc) fail(where, `serviceName ${obj.spec.serviceName} is not a Service of the manifests`);
+  else if (svc.spec?.clusterIP !== "None") fail(where, `serviceName ${obj.spec.serviceName} must be headless (clusterIP: None)`);
+  const sa = byId.get(`ServiceAccount/${obj.metadata.namespace}/${podSpecOf(obj).serviceAccountName}`);
+  if (cfg.sources?.kubernetes_services?.enabled === true && sa?.automountServiceAccountToken === false &&
+      podSpecOf(obj).automountServiceAccountToken !== true) {
+    fail(where, "sources.kubernetes_services needs the API token, but the service account does not mount it");
   }
 }
 
@@ -881,9 +960,11 @@ async function checkRender(name, objects) {
   }
   checkNetworkPolicyCoverage(objects.map((o) => o.obj), name);
   const kinds = (k) => objects.filter(({ obj }) => obj.kind === k).length;
-  for (const k of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment", "Service", "NetworkPolicy"]) {
+  for (const k of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Service", "NetworkPolicy"]) {
     if (kinds(k) === 0) fail(name, `no ${k} rendered`);
   }
+  // The cluster role: one Deployment replica, or a sharded StatefulSet.
+  if (kinds("Deployment") + kinds("StatefulSet") !== 1) fail(name, `expected one cluster-role workload (Deployment or StatefulSet), got ${kinds("Deployment") + kinds("StatefulSet")}`);
   ok(`${name}: ${valid}/${objects.length} objects valid against the schemas; ` +
      `configs accepted by --check-config: ${[...stats.configs].join(", ") || "none"}`);
 }
@@ -928,7 +1009,10 @@ for (const f of files) {
     }
     // Complete objects and patches alike: types and unknown fields now,
     // required fields once rendered.
-    await validateObject(doc, where, { partial: patchFiles.has(f) });
+    // A delete patch (`$patch: delete`) names its target only.
+    const { $patch, ...fields } = doc;
+    if ($patch !== undefined && ($patch !== "delete" || !patchFiles.has(f))) fail(where, `$patch: only "delete", in a patch`);
+    await validateObject(fields, where, { partial: patchFiles.has(f) });
   }
 }
 ok(`${files.length} YAML files, ${documents} documents parsed; every object and patch checked on its own`);

@@ -27,4 +27,33 @@ inline std::string remoteWriteAgentYaml(const std::string& source, const std::st
          std::to_string(port) + "/api/v1/write\"\n" + remote_write + "  spool: " + spool + "\n";
 }
 
+/// The agent configuration of the kubelet e2e tests: cluster `cluster`, node
+/// "e2e-node", the host and EC2 sources off, and the kubelet source reading
+/// `url` every second (timeout 800 ms) with the bearer token in `token_file`
+/// and the server certificate checked against `ca_file`. Without the
+/// Kubernetes API, so that the agent talks to nothing but the fake kubelet
+/// even where KUBERNETES_SERVICE_HOST is set.
+inline std::string kubeletAgentYaml(const std::string& cluster, const std::string& url,
+                                    const std::string& token_file, const std::string& ca_file) {
+  return "cluster: " + cluster +
+         "\n"
+         "node: e2e-node\n"
+         "sources:\n"
+         "  host: {enabled: false}\n"
+         "  ec2: {enabled: false}\n"
+         "  kubelet:\n"
+         "    enabled: true\n"
+         "    url: " +
+         url +
+         "\n"
+         "    interval: 1s\n"
+         "    timeout: 800ms\n"
+         "    kubernetes_metrics: false\n"
+         "    bearer_token_file: " +
+         token_file +
+         "\n"
+         "    ca_file: " +
+         ca_file + "\n";
+}
+
 }  // namespace kubemetrics::testing

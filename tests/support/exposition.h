@@ -73,4 +73,23 @@ inline std::vector<ExposedSeries> exposedSeries(const std::string& page, std::st
   return out;
 }
 
+/// The value of the one series `name` of `page` whose labels include every
+/// pair of `match`; nullopt when there is none, or more than one (a test
+/// that matched too loosely).
+inline std::optional<double> exposedValue(const std::string& page, std::string_view name,
+                                          const std::map<std::string, std::string>& match = {}) {
+  std::optional<double> found;
+  for (const ExposedSeries& series : exposedSeries(page, name)) {
+    bool all = true;
+    for (const auto& [key, value] : match) {
+      const auto it = series.labels.find(key);
+      all = all && it != series.labels.end() && it->second == value;
+    }
+    if (!all) continue;
+    if (found) return std::nullopt;
+    found = std::stod(series.value);
+  }
+  return found;
+}
+
 }  // namespace kubemetrics::testing

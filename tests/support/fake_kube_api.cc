@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -113,6 +114,7 @@ struct StoredObject {
   std::string namespace_name;
   std::string name;
   std::string node_name;
+  std::map<std::string, std::string> labels;  // metadata.labels, for labelSelector
   std::uint64_t rv = 0;
 };
 using StoredPtr = std::shared_ptr<const StoredObject>;
@@ -143,6 +145,15 @@ StoredPtr storeObject(std::string source, std::uint64_t rv, bool namespaced) {
   stored->namespace_name = namespaced ? memberString(metadata, "namespace") : "";
   const bool add_namespace = namespaced && stored->namespace_name.empty();
   if (add_namespace) stored->namespace_name = "default";
+  dom::object labels;
+  if (metadata.at_key("labels").get_object().get(labels) == simdjson::SUCCESS) {
+    for (auto field : labels) {
+      std::string_view value;
+      if (field.value.get_string().get(value) == simdjson::SUCCESS) {
+        stored->labels.emplace(std::string(field.key), std::string(value));
+      }
+    }
+  }
   dom::object spec;
   if (object.at_key("spec").get_object().get(spec) == simdjson::SUCCESS) {
     stored->node_name = memberString(spec, "nodeName");
@@ -184,8 +195,14 @@ struct Selector {
     bool equal = true;
   };
   std::vector<Term> terms;
+  // labelSelector terms: "key" (exists) or "key=value".
+  std::vector<std::pair<std::string, std::optional<std::string>>> label_terms;
 
   bool matches(const StoredObject& object) const {
+    for (const auto& [key, value] : label_terms) {
+      auto it = object.labels.find(key);
+      if (it == object.labels.end() || (value && it->second != *value)) return false;
+    }
     for (const Term& term : terms) {
       const std::string* actual = term.field == "metadata.name"        ? &object.name
                                   : term.field == "metadata.namespace" ? &object.namespace_name
@@ -231,6 +248,30 @@ std::string parseSelector(const std::string& text, bool pods, Selector& out) {
   return "";
 }
 
+// Parses a labelSelector of "key" and "key=value" terms (comma = AND), the
+// forms the agent sends; others are a 400 as an unsupported selector.
+std::string parseLabelSelector(const std::string& text, Selector& out) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string term = text.substr(start, end - start);
+    start = end + 1;
+    if (term.empty()) continue;
+    if (term.find_first_of("!()") != std::string::npos || term.find(" in ") != std::string::npos) {
+      return "unsupported label selector in this fake: " + term;
+    }
+    const std::size_t eq = term.find('=');
+    if (eq == std::string::npos) {
+      out.label_terms.emplace_back(term, std::nullopt);
+    } else {
+      const std::size_t value_at = term.compare(eq, 2, "==") == 0 ? eq + 2 : eq + 1;
+      out.label_terms.emplace_back(term.substr(0, eq), term.substr(value_at));
+    }
+  }
+  return "";
+}
+
 bool parseUnsigned(std::string_view text, std::uint64_t& out) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
@@ -253,6 +294,17 @@ struct Snapshot {
   std::uint64_t rv = 0;
   std::vector<StoredPtr> items;
 };
+
+std::string kindOf(const std::string& resource) {
+  if (resource == "pods") return "Pod";
+  if (resource == "nodes") return "Node";
+  if (resource == "services") return "Service";
+  return "EndpointSlice";
+}
+
+std::string apiVersionOf(const std::string& resource) {
+  return resource == "endpointslices" ? "discovery.k8s.io/v1" : "v1";
+}
 
 std::string eventLine(std::string_view type, const std::string& object_json) {
   return R"({"type":")" + std::string(type) + R"(","object":)" + object_json + "}\n";
@@ -280,6 +332,39 @@ class FakeKubeApi::Impl {
                  });
     server_->Get("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) {
       handle(req, res, "nodes", "");
+    });
+    server_->Get("/api/v1/services", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, "services", "");
+    });
+    server_->Get(R"(/api/v1/namespaces/([^/]+)/services)",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   handle(req, res, "services", req.matches[1].str());
+                 });
+    server_->Get("/apis/discovery.k8s.io/v1/endpointslices",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   handle(req, res, "endpointslices", "");
+                 });
+    server_->Get(R"(/apis/discovery.k8s.io/v1/namespaces/([^/]+)/endpointslices)",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   handle(req, res, "endpointslices", req.matches[1].str());
+                 });
+    // The API server's own metrics (a nonResourceURL), behind the token.
+    server_->Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        MutexLock lock(mu_);
+        log_.push_back(req.method + " " + req.target);
+        ++requests_["metrics/get"];
+        if (req.get_header_value("Authorization") != "Bearer " + token_) {
+          ++unauthorized_;
+          sendStatus(res, 401, "Unauthorized");
+          return;
+        }
+      }
+      res.set_content(
+          "# HELP apiserver_request_total Counter of apiserver requests.\n"
+          "# TYPE apiserver_request_total counter\n"
+          "apiserver_request_total{code=\"200\",verb=\"LIST\",resource=\"pods\"} 42\n",
+          "text/plain; version=0.0.4");
     });
     server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (res.status == 404 && res.body.empty()) {
@@ -317,7 +402,7 @@ class FakeKubeApi::Impl {
   void upsert(const std::string& resource, std::string json) {
     {
       MutexLock lock(mu_);
-      auto stored = storeObject(std::move(json), rv_ + 1, resource == "pods");
+      auto stored = storeObject(std::move(json), rv_ + 1, resource != "nodes");
       ++rv_;
       auto& objects = store(resource);
       const std::string key = keyOf(stored->namespace_name, stored->name);
@@ -334,7 +419,7 @@ class FakeKubeApi::Impl {
       auto& objects = store(resource);
       auto it = objects.find(keyOf(namespace_name, name));
       if (it == objects.end()) return;
-      auto last = storeObject(it->second->source, rv_ + 1, resource == "pods");
+      auto last = storeObject(it->second->source, rv_ + 1, resource != "nodes");
       ++rv_;
       objects.erase(it);
       publish(resource, "DELETED", last);
@@ -347,11 +432,11 @@ class FakeKubeApi::Impl {
       MutexLock lock(mu_);
       for (auto& watch : watches_) {
         if (!watch->bookmarks || watch->ending) continue;
-        const std::string kind = watch->resource == "pods" ? "Pod" : "Node";
-        watch->lines.push_back(
-            eventLine("BOOKMARK", R"({"kind":")" + kind +
-                                      R"(","apiVersion":"v1","metadata":{"resourceVersion":")" +
-                                      std::to_string(rv_) + R"("}})"));
+        const std::string kind = kindOf(watch->resource);
+        watch->lines.push_back(eventLine("BOOKMARK", R"({"kind":")" + kind + R"(","apiVersion":")" +
+                                                         apiVersionOf(watch->resource) +
+                                                         R"(","metadata":{"resourceVersion":")" +
+                                                         std::to_string(rv_) + R"("}})"));
       }
     }
     cv_.notify_all();
@@ -431,7 +516,7 @@ class FakeKubeApi::Impl {
   };
 
   std::map<std::string, StoredPtr>& store(const std::string& resource) KM_REQUIRES(mu_) {
-    return resource == "pods" ? pods_ : nodes_;
+    return stores_[resource];
   }
 
   std::string expiredStatus(std::string_view why) const KM_REQUIRES(mu_) {
@@ -476,8 +561,11 @@ class FakeKubeApi::Impl {
       }
     }
     Selector selector;
-    const std::string selector_error =
+    std::string selector_error =
         parseSelector(req.get_param_value("fieldSelector"), resource == "pods", selector);
+    if (selector_error.empty()) {
+      selector_error = parseLabelSelector(req.get_param_value("labelSelector"), selector);
+    }
     if (!selector_error.empty()) return sendStatus(res, 400, selector_error);
     if (!namespace_name.empty()) {
       selector.terms.push_back(Selector::Term{"metadata.namespace", namespace_name, true});
@@ -552,8 +640,8 @@ class FakeKubeApi::Impl {
       }
       next_token = std::to_string(id) + ":" + std::to_string(end);
     }
-    std::string body = R"({"kind":")" + std::string(resource == "pods" ? "PodList" : "NodeList") +
-                       R"(","apiVersion":"v1","metadata":{"resourceVersion":")" +
+    std::string body = R"({"kind":")" + kindOf(resource) + R"(List","apiVersion":")" +
+                       apiVersionOf(resource) + R"(","metadata":{"resourceVersion":")" +
                        std::to_string(snapshot->rv) + "\"";
     if (!next_token.empty()) {
       body += R"(,"continue":)" + jsonString(next_token) + R"(,"remainingItemCount":)" +
@@ -656,8 +744,8 @@ class FakeKubeApi::Impl {
   std::string token_ KM_GUARDED_BY(mu_) = "fake-token";
   std::uint64_t rv_ KM_GUARDED_BY(mu_) = 1;
   std::uint64_t compacted_rv_ KM_GUARDED_BY(mu_) = 0;
-  std::map<std::string, StoredPtr> pods_ KM_GUARDED_BY(mu_);   // by "ns/name"
-  std::map<std::string, StoredPtr> nodes_ KM_GUARDED_BY(mu_);  // by "/name"
+  // By resource ("pods"), then "ns/name" ("/name" for nodes).
+  std::map<std::string, std::map<std::string, StoredPtr>> stores_ KM_GUARDED_BY(mu_);
   std::vector<HistoryEvent> history_ KM_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<Watch>> watches_ KM_GUARDED_BY(mu_);
   std::map<std::uint64_t, std::shared_ptr<const Snapshot>> snapshots_ KM_GUARDED_BY(mu_);
@@ -685,6 +773,18 @@ void FakeKubeApi::upsertNode(std::string node_json) {
   impl_->upsert("nodes", std::move(node_json));
 }
 void FakeKubeApi::deleteNode(std::string_view name) { impl_->remove("nodes", "", name); }
+void FakeKubeApi::upsertService(std::string service_json) {
+  impl_->upsert("services", std::move(service_json));
+}
+void FakeKubeApi::deleteService(std::string_view namespace_name, std::string_view name) {
+  impl_->remove("services", namespace_name, name);
+}
+void FakeKubeApi::upsertEndpointSlice(std::string slice_json) {
+  impl_->upsert("endpointslices", std::move(slice_json));
+}
+void FakeKubeApi::deleteEndpointSlice(std::string_view namespace_name, std::string_view name) {
+  impl_->remove("endpointslices", namespace_name, name);
+}
 void FakeKubeApi::sendBookmarks() { impl_->sendBookmarks(); }
 void FakeKubeApi::compactHistory() { impl_->compactHistory(); }
 void FakeKubeApi::closeWatches() { impl_->closeWatches(); }
@@ -760,6 +860,53 @@ std::string nodeJson(const std::string& name, const std::map<std::string, std::s
          R"(,"pods":"110"},"allocatable":{"cpu":)" + jsonString(cpu_allocatable) + R"(,"memory":)" +
          jsonString(memory_allocatable) +
          R"(,"pods":"110"},"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady"}]}})";
+}
+
+}  // namespace kubemetrics::testing
+
+namespace kubemetrics::testing {
+
+std::string serviceJson(const std::string& namespace_name, const std::string& name,
+                        const std::map<std::string, std::string>& annotations) {
+  return R"({"kind":"Service","apiVersion":"v1","metadata":{"name":)" + jsonString(name) +
+         R"(,"namespace":)" + jsonString(namespace_name) + R"(,"uid":)" +
+         jsonString("uid-svc-" + namespace_name + "-" + name) +
+         R"(,"creationTimestamp":"2024-01-01T00:00:00Z","labels":{"app":)" + jsonString(name) +
+         R"(},"annotations":)" + stringMap(annotations) +
+         R"(},"spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],)"
+         R"("ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":"http"}],)"
+         R"("selector":{"app":)" +
+         jsonString(name) + R"(},"sessionAffinity":"None"},"status":{"loadBalancer":{}}})";
+}
+
+std::string endpointSliceJson(const std::string& namespace_name, const std::string& name,
+                              const std::string& service, int port,
+                              const std::vector<SliceEndpoint>& endpoints) {
+  std::string json =
+      R"({"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":{"name":)" +
+      jsonString(name) + R"(,"namespace":)" + jsonString(namespace_name) + R"(,"uid":)" +
+      jsonString("uid-eps-" + namespace_name + "-" + name) + R"(,"generateName":)" +
+      jsonString(service + "-") +
+      R"(,"labels":{"endpointslice.kubernetes.io/managed-by":"endpointslice-controller.k8s.io",)"
+      R"("kubernetes.io/service-name":)" +
+      jsonString(service) + R"(},"ownerReferences":[{"apiVersion":"v1","kind":"Service","name":)" +
+      jsonString(service) + R"(,"uid":)" + jsonString("uid-svc-" + namespace_name + "-" + service) +
+      R"(,"controller":true,"blockOwnerDeletion":true}]},"addressType":"IPv4","endpoints":[)";
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    const SliceEndpoint& e = endpoints[i];
+    if (i > 0) json += ',';
+    json += R"({"addresses":[)" + jsonString(e.address) + R"(],"conditions":{"ready":)" +
+            std::string(e.ready ? "true" : "false") + R"(,"serving":)" +
+            std::string(e.ready ? "true" : "false") +
+            R"(,"terminating":false},"nodeName":"node-a")";
+    if (!e.pod.empty()) {
+      json += R"(,"targetRef":{"kind":"Pod","namespace":)" + jsonString(namespace_name) +
+              R"(,"name":)" + jsonString(e.pod) + R"(,"uid":)" + jsonString("uid-" + e.pod) + "}";
+    }
+    json += "}";
+  }
+  json += R"(],"ports":[{"name":"http","protocol":"TCP","port":)" + std::to_string(port) + "}]}";
+  return json;
 }
 
 }  // namespace kubemetrics::testing

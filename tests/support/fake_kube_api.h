@@ -5,6 +5,11 @@
 //
 // It follows the Kubernetes API concepts document
 // (https://kubernetes.io/docs/reference/using-api/api-concepts/):
+// Services (core/v1) and EndpointSlices (discovery.k8s.io/v1) follow the
+// Kubernetes API reference for those kinds (EndpointSlice v1: addressType,
+// endpoints[].addresses/conditions/nodeName/targetRef, ports[]; the
+// kubernetes.io/service-name label ties a slice to its Service).
+//
 //  - "Efficient detection of changes": every change gets the next
 //    resourceVersion; a LIST answers with the current one in
 //    metadata.resourceVersion; a WATCH from resourceVersion R sends the
@@ -37,12 +42,16 @@
 //    field selector, 404 NotFound for other paths, 410 Expired, and the
 //    failNextRequests() statuses (429 also sends Retry-After: 1).
 //
-// Routes: GET /api/v1/pods, /api/v1/namespaces/{ns}/pods, /api/v1/nodes.
+// Routes: GET /api/v1/pods, /api/v1/namespaces/{ns}/pods, /api/v1/nodes,
+// /api/v1/services, /api/v1/namespaces/{ns}/services,
+// /apis/discovery.k8s.io/v1/endpointslices (and namespaced), and the API
+// server's own /metrics (a nonResourceURL behind the token, serving
+// apiserver_request_total; counted as requests("metrics", "get")).
 // Query: fieldSelector (pods: spec.nodeName, metadata.name,
 // metadata.namespace; nodes: metadata.name; "=", "==" and "!=", comma =
 // AND), watch=1|true, resourceVersion, resourceVersionMatch (accepted,
 // ignored), allowWatchBookmarks, timeoutSeconds, limit, continue.
-// labelSelector is ignored (every object matches).
+// labelSelector: "key" (exists) and "key=value" terms, comma = AND.
 //
 // Objects are stored as given (real v1 JSON), re-serialized on one line with
 // metadata.resourceVersion set to the fake's value (and metadata.namespace
@@ -87,6 +96,11 @@ class FakeKubeApi {
   void deletePod(std::string_view namespace_name, std::string_view name);
   void upsertNode(std::string node_json);
   void deleteNode(std::string_view name);
+  /// A v1 Service / a discovery.k8s.io/v1 EndpointSlice, as pods.
+  void upsertService(std::string service_json);
+  void deleteService(std::string_view namespace_name, std::string_view name);
+  void upsertEndpointSlice(std::string slice_json);
+  void deleteEndpointSlice(std::string_view namespace_name, std::string_view name);
   /// A BOOKMARK at the current resourceVersion to every open watch that
   /// asked for allowWatchBookmarks=true.
   void sendBookmarks();
@@ -100,7 +114,8 @@ class FakeKubeApi {
   /// `status` (500, 503, 429, ...) with a Status body.
   void failNextRequests(int count, int status);
 
-  /// Requests received for `resource` ("pods"|"nodes") and `verb`
+  /// Requests received for `resource` ("pods"|"nodes"|"services"|
+  /// "endpointslices"|"metrics") and `verb` ("list"|"watch"|"get")
   /// ("list"|"watch"), whatever their answer (failed and 401 included).
   int requests(std::string_view resource, std::string_view verb) const;
   int unauthorized() const;  // 401s served
@@ -132,6 +147,25 @@ std::string podJson(const std::string& namespace_name, const std::string& name,
                     const std::string& node_name, const std::map<std::string, std::string>& labels,
                     const std::map<std::string, std::string>& annotations = {},
                     const std::string& pod_ip = "", int container_port = 0);
+
+/// A v1 Service of type ClusterIP with one port "http" and `annotations`.
+std::string serviceJson(const std::string& namespace_name, const std::string& name,
+                        const std::map<std::string, std::string>& annotations);
+
+/// One endpoint of endpointSliceJson(): an address, ready or not, and the
+/// Pod it is (targetRef; none when empty).
+struct SliceEndpoint {
+  std::string address;
+  std::string pod;
+  bool ready = true;
+};
+
+/// A discovery.k8s.io/v1 EndpointSlice of `service` (label
+/// kubernetes.io/service-name, owner reference), addressType IPv4, one TCP
+/// port "http" = `port`, and `endpoints`.
+std::string endpointSliceJson(const std::string& namespace_name, const std::string& name,
+                              const std::string& service, int port,
+                              const std::vector<SliceEndpoint>& endpoints);
 
 /// A minimal v1 Node with the given labels and status.capacity /
 /// status.allocatable (quantity strings: "4", "16Gi").

@@ -82,6 +82,68 @@ class TestKubeProvider : public KubeMetadataProvider {
     return metadata;
   }
   bool available() const override { return metadata != nullptr; }
+
+  /// acquireServices() hands out `services` (unavailable while null).
+  KubeServiceCatalog* services = nullptr;
+  Result<KubeServiceCatalog*> acquireServices(std::string_view who) override {
+    if (services == nullptr) {
+      return makeError(ErrorCode::kUnavailable, "no Kubernetes API in this test");
+    }
+    acquired_by.emplace_back(who);
+    return services;
+  }
+  /// apiAccess() returns `access` when its server is set.
+  KubeApiAccess access;
+  Result<KubeApiAccess> apiAccess() const override {
+    if (access.server.empty()) {
+      return makeError(ErrorCode::kUnavailable, "no Kubernetes API in this test");
+    }
+    return access;
+  }
+};
+
+/// An in-memory KubeServiceCatalog for component tests: the test sets
+/// services and slices; each change publishes a new snapshot (version + 1).
+/// Thread-safe like the real one.
+class FakeServiceCatalog : public KubeServiceCatalog {
+ public:
+  FakeServiceCatalog() : current_(std::make_shared<KubeServiceSnapshot>()) {}
+
+  std::shared_ptr<const KubeServiceSnapshot> snapshot() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+  void setService(KubeService service) {
+    change([&](KubeServiceSnapshot& s) {
+      const std::string key = service.namespace_name + "/" + service.name;
+      s.services[key] = std::make_shared<const KubeService>(std::move(service));
+    });
+  }
+  void setSlice(KubeEndpointSlice slice) {
+    change([&](KubeServiceSnapshot& s) {
+      const std::string key = slice.namespace_name + "/" + slice.name;
+      s.slices[key] = std::make_shared<const KubeEndpointSlice>(std::move(slice));
+    });
+  }
+  void deleteSlice(const std::string& namespace_name, const std::string& name) {
+    change([&](KubeServiceSnapshot& s) { s.slices.erase(namespace_name + "/" + name); });
+  }
+  void setSynced(bool synced) {
+    change([&](KubeServiceSnapshot& s) { s.synced = synced; });
+  }
+
+ private:
+  template <typename Edit>
+  void change(Edit edit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto next = std::make_shared<KubeServiceSnapshot>(*current_);
+    edit(*next);
+    ++next->version;
+    current_ = next;
+  }
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const KubeServiceSnapshot> current_;
 };
 
 }  // namespace kubemetrics::testing

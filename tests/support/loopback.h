@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <string>
 #include <string_view>
 
 namespace kubemetrics::testing {
@@ -24,6 +27,24 @@ inline int listenOnLoopback(int* port) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   *port = ntohs(addr.sin_port);
   return fd;
+}
+
+/// Whether this process can bind [::1]: containers and CI runners often run
+/// with IPv6 disabled, and a test that needs it should then skip, saying
+/// why. On false `*why` holds the error.
+inline bool canBindIpv6Loopback(std::string* why) {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *why = std::string("socket(AF_INET6): ") + std::strerror(errno);
+    return false;
+  }
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (!bound) *why = std::string("bind([::1]:0): ") + std::strerror(errno);
+  ::close(fd);
+  return bound;
 }
 
 /// A listening socket that nobody accept()s: the kernel completes the

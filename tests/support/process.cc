@@ -4,14 +4,17 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -140,20 +143,70 @@ CommandResult runCommand(std::vector<std::string> argv, const std::string& stdin
   return result;
 }
 
-int freeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// The kernel's ephemeral range (outgoing connections, bind to port 0), so
+// that a reserved port is never handed to another socket meanwhile.
+std::pair<int, int> ephemeralPortRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  int high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool bindsOnLoopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
-  return port;
+  return ok;
+}
+
+// Holds an exclusive lock on a file named after `port` for the rest of this
+// process (the descriptor is never closed; the kernel drops the lock when
+// the process ends, however it ends), so concurrent test processes never
+// reserve the same port.
+bool lockPortForThisProcess(int port) {
+  static const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / "kubemetrics-test-ports";
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  const std::string path = (dir / std::to_string(port)).string();
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return false;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int freeLoopbackPort() {
+  // A port from the kernel's ephemeral range, free a moment ago, can be
+  // taken by any outgoing connection before the peer (VictoriaMetrics
+  // started seconds later) binds it; ctest runs tests in parallel, so it
+  // happens. Ports below that range are never handed out by the kernel,
+  // and the lock file keeps two test processes from picking the same one.
+  auto [low, high] = ephemeralPortRange();
+  const bool below = low > 12000;
+  const int first = below ? 10000 : high + 1;
+  const int count = below ? low - first : 65535 - high;
+  if (count <= 0) return -1;
+  static thread_local std::minstd_rand random(
+      static_cast<unsigned>(getpid()) * 7919u +
+      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  const int start = static_cast<int>(random() % static_cast<unsigned>(count));
+  for (int i = 0; i < count; ++i) {
+    const int port = first + (start + i) % count;
+    if (lockPortForThisProcess(port) && bindsOnLoopback(port)) return port;
+  }
+  return -1;
 }
 
 TempDir::TempDir() {

@@ -49,8 +49,10 @@ struct CommandResult {
 CommandResult runCommand(std::vector<std::string> argv, const std::string& stdin_text = {},
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, close).
-/// For peers such as Prometheus that cannot report an ephemeral port.
+/// A TCP port on 127.0.0.1 that is free and stays reserved to this process
+/// until it exits: outside the kernel's ephemeral range, and locked against
+/// other test processes. For peers such as Prometheus that cannot report an
+/// ephemeral port, or that start after the agent was told their address.
 int freeLoopbackPort();
 
 /// The whole file, or "" when it cannot be read.

@@ -133,7 +133,8 @@ void writeKey(const std::string& path, EVP_PKEY* key) {
   }
 }
 
-constexpr const char* kServerNames = "IP:127.0.0.1,DNS:localhost";
+// ::1 too, for fake upstreams of an IPv6 node (a kubelet at [::1]).
+constexpr const char* kServerNames = "IP:127.0.0.1,IP:::1,DNS:localhost";
 
 }  // namespace
 

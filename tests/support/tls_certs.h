@@ -14,7 +14,7 @@ namespace kubemetrics::testing {
 ///
 ///   const auto& certs = TlsCerts::shared();
 ///   httplib::SSLServer server(certs.server_cert.c_str(), certs.server_key.c_str());
-///   options.tls.ca_file = certs.ca_cert;   // verifies: 127.0.0.1 and localhost
+///   options.tls.ca_file = certs.ca_cert;   // verifies: 127.0.0.1, ::1 and localhost
 ///
 /// Every server certificate below except other_server_* is signed by `ca`.
 /// The constructor throws std::runtime_error when OpenSSL or the file system
@@ -33,18 +33,18 @@ class TlsCerts {
   // The CA that signs the server certificates (CN "kubemetrics test CA").
   std::string ca_cert;
   std::string ca_key;
-  // Valid for IP 127.0.0.1 and DNS localhost (SAN), serverAuth, 1 day.
+  // Valid for IPs 127.0.0.1 and ::1 and DNS localhost (SAN), serverAuth, 1 day.
   std::string server_cert;
   std::string server_key;
   // An unrelated CA (CN "kubemetrics other test CA"): a client that trusts
   // only this one rejects server_cert as "unknown CA".
   std::string other_ca_cert;
   std::string other_ca_key;
-  // Signed by other_ca, valid for 127.0.0.1 and localhost: a server with
+  // Signed by other_ca, valid for 127.0.0.1, ::1 and localhost: a server with
   // this certificate is rejected by a client that trusts only `ca`.
   std::string other_server_cert;
   std::string other_server_key;
-  // Signed by `ca`, for 127.0.0.1 and localhost, expired yesterday.
+  // Signed by `ca`, for 127.0.0.1, ::1 and localhost, expired yesterday.
   std::string expired_cert;
   std::string expired_key;
   // Signed by `ca`, valid in time, but only for DNS wrong.example.com.

@@ -210,14 +210,15 @@ TEST(FakeKubeApiTest, HonoursFieldSelectorsAndNamespacePaths) {
             (std::vector<std::string>{"a/p1-x"}));
   EXPECT_EQ(names(listPods(api, "/api/v1/namespaces/a/pods")),
             (std::vector<std::string>{"a/p1-x", "a/p3-x"}));
-  // labelSelector is ignored.
-  EXPECT_EQ(listPods(api, "/api/v1/pods?labelSelector=app%3Dnone").items.size(), 3u);
+  // labelSelector: "key=value" and "key" (exists) terms.
+  EXPECT_EQ(listPods(api, "/api/v1/pods?labelSelector=app%3Dnone").items.size(), 0u);
+  EXPECT_EQ(listPods(api, "/api/v1/pods?labelSelector=").items.size(), 3u);
 
   auto bad = client(api)->Get("/api/v1/pods?fieldSelector=status.phase%3DRunning");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("field label not supported: status.phase"), std::string::npos);
-  auto missing = client(api)->Get("/api/v1/services");
+  auto missing = client(api)->Get("/api/v1/configmaps");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
 

@@ -51,7 +51,7 @@ class RemoteWriteListenerTest : public ::testing::Test {
   void start(RemoteWriteListenerConfig config = {}, const KubeMetadata* kube = nullptr) {
     config.enabled = true;
     config.listen = "127.0.0.1:0";
-    auto auth = RequestAuth::create(config.token_file, "token_file");
+    auto auth = RequestAuth::create({config.token_file, config.basic_auth}, "listener");
     ASSERT_TRUE(auth);
     listener_ = std::make_unique<RemoteWriteListener>(config, registry_, std::move(*auth), kube);
     ASSERT_TRUE(listener_->start(sink_));

@@ -104,7 +104,7 @@ TEST(AgentConfigTest, DefaultsForAbsentKeysAreInTheEffectiveConfig) {
                 "shutdown_timeout: 10s\n"
                 "server:\n"
                 "  listen: 0.0.0.0:9464\n"
-                "  max_connections: 64\n"
+                "  max_connections: 256\n"
                 "  idle_timeout: 30s\n"
                 "  max_request_body: 0B\n"
                 "pipeline:\n"
@@ -135,6 +135,9 @@ TEST(AgentConfigTest, DefaultsForAbsentKeysAreInTheEffectiveConfig) {
                 "  initial_backoff: 1s\n"
                 "  max_backoff: 30s\n"
                 "  request_timeout: 30s\n"
+                "sharding:\n"
+                "  total_shards: 1\n"
+                "  shard: 0\n"
                 "sources: {}\n"
                 "exporters: {}\n");
 }
@@ -298,6 +301,29 @@ TEST(AgentConfigTest, ReloadCheckIntervalIsOffAtZeroAndAtLeast100ms) {
       loadDocument(ConfigDocument::parse("cluster: c\nreload: {interval: 5s}\n", "inline"));
   ASSERT_EQ(unknown.errors.size(), 1u);
   EXPECT_NE(unknown.errors[0].find("reload.interval"), std::string::npos) << unknown.errors[0];
+}
+
+TEST(AgentConfigTest, ServerTlsNeedsBothFilesAndChecksTheirPairing) {
+  const auto load = [](const std::string& tls) {
+    return loadDocument(
+        ConfigDocument::parse("cluster: c\nserver: {tls: " + tls + "}\n", "inline"));
+  };
+  Loaded on =
+      load("{cert_file: /tls/tls.crt, key_file: /tls/tls.key, client_ca_file: /tls/ca.crt}");
+  EXPECT_EQ(on.errors, Errors{});
+  EXPECT_EQ(on.config.server.tls.cert_file, "/tls/tls.crt");
+  EXPECT_EQ(on.config.server.tls.key_file, "/tls/tls.key");
+  EXPECT_EQ(on.config.server.tls.client_ca_file, "/tls/ca.crt");
+  EXPECT_FALSE(
+      loadDocument(ConfigDocument::parse("cluster: c\n", "inline")).config.server.tls.enabled());
+  EXPECT_EQ(load("{cert_file: /tls/tls.crt}").errors,
+            Errors{"server.tls.key_file: TLS needs both cert_file and key_file"});
+  EXPECT_EQ(load("{client_ca_file: /tls/ca.crt}").errors,
+            Errors{"server.tls.client_ca_file: needs cert_file and key_file (client "
+                   "certificates need TLS)"});
+  Loaded typo = load("{cert: /tls/tls.crt}");
+  ASSERT_EQ(typo.errors.size(), 1u);
+  EXPECT_NE(typo.errors[0].find("server.tls.cert"), std::string::npos) << typo.errors[0];
 }
 
 TEST(AgentConfigTest, DefaultConfigParsesWithoutErrors) {

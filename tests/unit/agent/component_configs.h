@@ -23,6 +23,10 @@ inline const std::map<std::string, std::string>& enablingConfigs() {
       {"sources.kube_state_metrics", "{enabled: true, url: \"http://127.0.0.1:1/metrics\"}"},
       // Its pods come from the context's fake Kubernetes API (lifecycle_test.cc).
       {"sources.kubernetes_pods", "{enabled: true, interval: 15s, timeout: 1s}"},
+      // Its services come from the context's fake catalog (lifecycle_test.cc).
+      {"sources.kubernetes_services", "{enabled: true, interval: 15s, timeout: 1s}"},
+      // The API server of the context (lifecycle_test.cc), on a refusing port.
+      {"sources.kubernetes_apiserver", "{enabled: true, interval: 15s, timeout: 1s}"},
       {"sources.listeners", "{wavefront: {enabled: true, listen: \"127.0.0.1:0\"}}"},
       {"exporters.prometheus", "{enabled: true, path: /metrics}"},
       {"exporters.wavefront", "{enabled: true, url: \"tcp://127.0.0.1:1\"}"},

@@ -41,7 +41,12 @@ std::string everythingEnabled(const std::string& spool_dir) {
     section += "  " + path.substr(dot + 1) + ": " + subtree + "\n";
   }
   exporters += "  spool: {dir: \"" + spool_dir + "\"}\n";
-  return "cluster: docs\nrole: cluster\nserver: {listen: \"127.0.0.1:0\"}\n" + sources + exporters;
+  // An API server on a refusing port: the cluster-role discovery sources
+  // need one to be created (nothing connects before start()).
+  return "cluster: docs\nrole: cluster\nserver: {listen: \"127.0.0.1:0\"}\n"
+         "kubernetes: {api_server: \"https://127.0.0.1:1\", bearer_token_file: \"\", "
+         "ca_file: \"\"}\n" +
+         sources + exporters;
 }
 
 // Every leaf key path of the effective config: "sources.host.interval",

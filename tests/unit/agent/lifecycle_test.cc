@@ -87,7 +87,8 @@ Result<Built> build(const Case& c, const std::string& subtree, const ComponentCo
 
 // A context whose spool lives in a fresh directory, whose agent has the
 // role the component needs (testing::enablingRole), and whose Kubernetes
-// API is a fake holding one annotated pod of this node, whose port refuses.
+// API is a fake holding one annotated pod of this node and one annotated
+// Service endpoint, whose ports refuse.
 struct LifecycleContext : testing::TestComponentContext {
   explicit LifecycleContext(const std::string& role = "cluster") {
     char dir[] = "/tmp/km-lifecycle-XXXXXX";
@@ -106,10 +107,24 @@ struct LifecycleContext : testing::TestComponentContext {
     fake_kube.setPod(std::move(pod));
     fake_kube.setSynced(true);
     kube.metadata = &fake_kube;
+    // One annotated Service with one endpoint on the refusing port.
+    fake_services.setService(
+        KubeService{"default", "lifecycle", {{"prometheus.io/scrape", "true"}}});
+    KubeEndpointSlice slice;
+    slice.namespace_name = "default";
+    slice.name = "lifecycle-1";
+    slice.service_name = "lifecycle";
+    slice.ports = {KubeEndpointPort{"http", 1, "TCP"}};
+    slice.endpoints = {KubeEndpoint{{"127.0.0.1"}, true, "node-1", "Pod", "default", "lifecycle"}};
+    fake_services.setSlice(std::move(slice));
+    fake_services.setSynced(true);
+    kube.services = &fake_services;
+    kube.access = KubeApiAccess{"https://127.0.0.1:1", "", "", true};
   }
   ~LifecycleContext() { std::filesystem::remove_all(spool_dir); }
   std::string spool_dir;
   testing::FakeKubeMetadata fake_kube;
+  testing::FakeServiceCatalog fake_services;
 };
 
 // Where a listener under test hands its batches: nowhere (it is only

@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -146,6 +147,13 @@ HttpResponse textResponse(std::string body) {
   HttpResponse response;
   response.body = std::move(body);
   return response;
+}
+
+double counterValue(prometheus::Registry& registry, const std::string& name) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name == name && !family.metric.empty()) return family.metric.at(0).counter.value;
+  }
+  return -1;
 }
 
 // A started server with a few routes, on 127.0.0.1 and an ephemeral port.
@@ -514,13 +522,7 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
   ASSERT_TRUE(second.connected());  // the kernel accepts; the server closes
   EXPECT_TRUE(second.closedByPeer());
 
-  double rejected = 0;
-  for (const auto& family : registry.Collect()) {
-    if (family.name == "kubemetrics_http_connections_rejected_total") {
-      rejected = family.metric.at(0).counter.value;
-    }
-  }
-  EXPECT_EQ(rejected, 1.0);
+  EXPECT_EQ(counterValue(registry, "kubemetrics_http_connections_rejected_total"), 1.0);
 
   // Once the first connection goes, there is room again; the server notices
   // the close asynchronously, so retry for a bounded time.
@@ -536,6 +538,133 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
     if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(served);
+}
+
+TEST_F(HttpServerTest, AtTheLimitTheLongestIdleConnectionMakesRoom) {
+  prometheus::Registry registry;
+  HttpServerOptions options;
+  options.max_connections = 2;
+  options.evict_idle_at_limit = true;
+  startServer(options, &registry);
+  // Both answered and kept open: idle, `older` for longer.
+  TestClient older(server_->port());
+  EXPECT_EQ(older.get("/ok").result_int(), 200u);
+  TestClient newer(server_->port());
+  EXPECT_EQ(newer.get("/ok").result_int(), 200u);
+
+  TestClient probe(server_->port());
+  EXPECT_EQ(probe.get("/ok").result_int(), 200u);
+  EXPECT_TRUE(older.closedByPeer());
+  EXPECT_EQ(newer.get("/ok").result_int(), 200u);
+  EXPECT_EQ(counterValue(registry, "kubemetrics_http_idle_connections_evicted_total"), 1.0);
+  EXPECT_EQ(counterValue(registry, "kubemetrics_http_connections_rejected_total"), 0.0);
+}
+
+// A route whose handler holds its request until released, so a test can
+// keep a connection busy or a body in flight.
+class HeldRoute {
+ public:
+  explicit HeldRoute(HttpServer& server) {
+    server.add("/hold", [this](const HttpRequest& request) {
+      entered_ = true;
+      released_.wait_for(std::chrono::seconds(10));
+      returned_ = true;
+      return textResponse(std::to_string(request.body.size()));
+    });
+  }
+  void waitEntered() const {
+    for (int i = 0; i < 500 && !entered_; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(entered_.load());
+  }
+  void release() { release_.set_value(); }
+  bool returned() const { return returned_; }
+
+ private:
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  std::atomic<bool> entered_{false};
+  std::atomic<bool> returned_{false};
+};
+
+TEST(HttpServerBusyTest, AConnectionInTheMiddleOfARequestIsNeverEvicted) {
+  prometheus::Registry registry;
+  HttpServerOptions options;
+  options.max_connections = 1;
+  options.evict_idle_at_limit = true;
+  HttpServer server(options, &registry);
+  HeldRoute held(server);
+  ASSERT_TRUE(server.start("127.0.0.1:0").has_value());
+  std::thread busy([&] {
+    TestClient client(server.port());
+    EXPECT_EQ(client.get("/hold").result_int(), 200u);
+  });
+  held.waitEntered();
+  TestClient refused(server.port());
+  EXPECT_TRUE(refused.closedByPeer());
+  held.release();
+  busy.join();
+  EXPECT_EQ(counterValue(registry, "kubemetrics_http_connections_rejected_total"), 1.0);
+  EXPECT_EQ(counterValue(registry, "kubemetrics_http_idle_connections_evicted_total"), 0.0);
+}
+
+TEST(HttpServerBodyBudgetTest, ABodyOverTheBudgetWaitsUntilTheOneInFlightIsHandled) {
+  HttpServerOptions options;
+  options.max_body_bytes_in_flight = 1 << 20;
+  HttpServer server(options);
+  HeldRoute held(server);
+  std::atomic<bool> overlapped{false};
+  server.add("/later", [&](const HttpRequest& request) {
+    if (!held.returned()) overlapped = true;
+    return textResponse(std::to_string(request.body.size()));
+  });
+  ASSERT_TRUE(server.start("127.0.0.1:0").has_value());
+  const std::string body(600 * 1024, 'x');
+  std::thread first([&] {
+    TestClient client(server.port());
+    EXPECT_EQ(client.request(bhttp::verb::post, "/hold", body).body(), "614400");
+  });
+  held.waitEntered();
+  std::thread second([&] {
+    TestClient client(server.port());
+    const Response response = client.request(bhttp::verb::post, "/later", body);
+    EXPECT_EQ(response.result_int(), 200u);
+    EXPECT_EQ(response.body(), "614400");
+  });
+  // However long the first is held, the second's handler must not run
+  // before it returned: both bodies do not fit in the budget together.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  held.release();
+  first.join();
+  second.join();
+  EXPECT_FALSE(overlapped.load()) << "the second body was read while the first was in flight";
+}
+
+TEST(HttpServerBodyBudgetTest, ABodyThatWaitsTooLongGets503WithRetryAfter) {
+  HttpServerOptions options;
+  options.max_body_bytes_in_flight = 1 << 20;
+  options.body_budget_wait = std::chrono::milliseconds(300);
+  HttpServer server(options);
+  HeldRoute held(server);
+  ASSERT_TRUE(server.start("127.0.0.1:0").has_value());
+  const std::string body(600 * 1024, 'x');
+  std::thread first([&] {
+    TestClient client(server.port());
+    EXPECT_EQ(client.request(bhttp::verb::post, "/hold", body).result_int(), 200u);
+  });
+  held.waitEntered();
+  {
+    TestClient client(server.port());
+    const Response response = client.request(bhttp::verb::post, "/hold", body);
+    EXPECT_EQ(response.result_int(), 503u);
+    EXPECT_EQ(response[bhttp::field::retry_after], "1");
+  }
+  held.release();
+  first.join();
+  // Once the first is done, its share is free again.
+  TestClient client(server.port());
+  EXPECT_EQ(client.request(bhttp::verb::post, "/hold", body).result_int(), 200u);
 }
 
 TEST(HttpServerStartTest, PortInUseIsAnErrorNamingTheAddress) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/config/config_document.h"
+#include "support/config_errors.h"
 #include "support/scoped_env.h"
 
 namespace kubemetrics::kube {
@@ -26,11 +27,7 @@ Parsed parse(std::string_view yaml) {
   return p;
 }
 
-std::vector<std::string> errorTexts(const ConfigDocument& doc) {
-  std::vector<std::string> out;
-  for (const ConfigError& e : doc.errors()) out.push_back(e.toString());
-  return out;
-}
+using testing::errorTexts;
 
 TEST(KubeApiConfigTest, DefaultsWhenAbsent) {
   const Parsed p = parse("cluster: c\n");

@@ -66,6 +66,33 @@ TEST(PrometheusEndpointConfigTest, PageCacheKeys) {
   EXPECT_EQ(bad.config.max_waiting_scrapes, defaults.max_waiting_scrapes);
 }
 
+TEST(PrometheusEndpointConfigTest, SeriesPerTargetLimit) {
+  EXPECT_EQ(PrometheusEndpointConfig().max_series_per_target, 1'000'000);
+  const Parsed off = parse("    max_series_per_target: 0\n");
+  EXPECT_TRUE(off.errors.empty()) << joined(off.errors);
+  EXPECT_EQ(off.config.max_series_per_target, 0);
+  const Parsed bad = parse("    max_series_per_target: -1\n");
+  ASSERT_EQ(bad.errors.size(), 1u) << joined(bad.errors);
+  EXPECT_EQ(bad.errors[0].path, "exporters.prometheus.max_series_per_target");
+  EXPECT_EQ(bad.config.max_series_per_target, 1'000'000);
+}
+
+TEST(PrometheusEndpointConfigTest, BasicAuthNeedsNameAndPasswordFile) {
+  const Parsed both = parse("    basic_auth: {username: u, password_file: /p}\n");
+  EXPECT_TRUE(both.errors.empty()) << joined(both.errors);
+  EXPECT_EQ(both.config.basic_auth.username, "u");
+  EXPECT_EQ(both.config.basic_auth.password_file, "/p");
+  const Parsed half = parse("    basic_auth: {username: u}\n");
+  ASSERT_EQ(half.errors.size(), 1u) << joined(half.errors);
+  EXPECT_EQ(half.errors[0].toString(),
+            "exporters.prometheus.basic_auth.password_file: basic authentication needs both "
+            "username and password_file");
+  EXPECT_TRUE(half.config.basic_auth.username.empty());
+  const Parsed colon = parse("    basic_auth: {username: \"a:b\", password_file: /p}\n");
+  ASSERT_EQ(colon.errors.size(), 1u) << joined(colon.errors);
+  EXPECT_EQ(colon.errors[0].path, "exporters.prometheus.basic_auth.username");
+}
+
 TEST(PrometheusEndpointConfigTest, PathMustStartWithSlash) {
   const Parsed parsed = parse("    path: metrics\n");
   ASSERT_EQ(parsed.errors.size(), 1u) << joined(parsed.errors);

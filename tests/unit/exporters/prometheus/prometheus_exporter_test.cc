@@ -24,6 +24,7 @@
 #include "kubemetrics/config.h"
 #include "support/component_context.h"
 #include "support/gzip.h"
+#include "support/process.h"
 
 namespace kubemetrics::exporters::prometheus {
 namespace {
@@ -196,6 +197,63 @@ TEST_F(PrometheusExporterTest, StaleMarkerRemovesTheSeriesAtOnce) {
        {MetricMetadata{Symbol::intern("solo"), MetricType::kGauge, "Alone.", ""}});
   EXPECT_NE(collectedPart().find("# TYPE solo gauge\nsolo 4\n"), std::string::npos);
   EXPECT_EQ(exporter_->seriesCount(), 2u);
+}
+
+// Two targets of one source, each told apart by its instance label.
+TEST(PrometheusExporterSeriesLimitTest, ATargetAtItsSeriesLimitGetsNoNewSeriesUntilSomeLeave) {
+  ::prometheus::Registry registry;
+  FakeClock clock;
+  PrometheusEndpointConfig config;
+  config.max_series_per_target = 3;
+  auto created = PrometheusExporter::create(config, registry, clock.fn());
+  ASSERT_TRUE(created) << created.error().message();
+  PrometheusExporter& exporter = **created;
+  const auto send = [&](std::vector<Sample> samples, std::string source) {
+    auto batch = std::make_shared<SampleBatch>();
+    batch->source = std::move(source);
+    batch->samples = std::move(samples);
+    ASSERT_TRUE(exporter.send(std::move(batch)));
+  };
+  const auto churning = [](std::string_view instance, int id, double value = 1,
+                           std::int64_t ts = 1000) {
+    return sample("m", labels({{"instance", instance}, {"id", std::to_string(id)}}), value, ts);
+  };
+  const auto refused = [&](std::string_view source) {
+    const std::string page = exporter.render();
+    const std::string line = "\nkubemetrics_prometheus_endpoint_refused_samples_total{source=\"" +
+                             std::string(source) + "\"} ";
+    const auto at = page.find(line);
+    return at == std::string::npos
+               ? std::string("absent")
+               : page.substr(at + line.size(), page.find('\n', at + 1) - at - line.size());
+  };
+
+  send({churning("a", 1), churning("a", 2), churning("a", 3), churning("a", 4), churning("b", 1)},
+       "kubernetes_pods");
+  EXPECT_EQ(exporter.seriesCount(), 4u);  // a: 1-3; b: 1
+  EXPECT_EQ(refused("kubernetes_pods"), "1");
+  // Held series are refreshed; another source with the same instance is
+  // another target.
+  send({churning("a", 1, 7), churning("a", 5)}, "kubernetes_pods");
+  send({churning("a", 9)}, "listeners/remote_write");
+  EXPECT_EQ(exporter.seriesCount(), 5u);
+  EXPECT_EQ(refused("kubernetes_pods"), "2");
+  EXPECT_EQ(refused("listeners/remote_write"), "absent");
+  EXPECT_NE(exporter.render().find("m{id=\"1\",instance=\"a\"} 7"), std::string::npos);
+  EXPECT_EQ(exporter.render().find("m{id=\"5\",instance=\"a\"}"), std::string::npos);
+
+  // A series that ends makes room for one new series.
+  send({churning("a", 2, kStaleNaN, 2000), churning("a", 5), churning("a", 6)}, "kubernetes_pods");
+  EXPECT_EQ(exporter.seriesCount(), 5u);
+  EXPECT_NE(exporter.render().find("m{id=\"5\",instance=\"a\"} 1"), std::string::npos);
+  EXPECT_EQ(refused("kubernetes_pods"), "3");
+  // So does expiry: every series of target a expires, then six arrive.
+  clock.now += minutes(6);
+  send({churning("b", 1), churning("a", 10), churning("a", 11), churning("a", 12),
+        churning("a", 13), churning("a", 14), churning("a", 15)},
+       "kubernetes_pods");
+  EXPECT_EQ(exporter.seriesCount(), 4u);  // b: 1; a: 10-12 (a 9 of the listener expired)
+  EXPECT_EQ(refused("kubernetes_pods"), "6");
 }
 
 TEST_F(PrometheusExporterTest, SendSweepsExpiredSeriesWithoutScrapes) {
@@ -624,6 +682,29 @@ TEST(PrometheusEndpointFactoryTest, ATokenFileGuardsThePage) {
   ASSERT_FALSE(failed);
   EXPECT_NE(failed.error().message().find("exporters.prometheus.token_file"), std::string::npos)
       << failed.error().message();
+}
+
+TEST(PrometheusEndpointFactoryTest, BasicAuthGuardsThePage) {
+  testing::TempDir dir;
+  const std::string password = dir.write("password", "s3cret\n");
+  auto doc = ConfigDocument::parse(
+      "basic_auth: {username: scraper, password_file: " + password + "}\n", "test");
+  ConfigNode node = doc->root();
+  testing::TestComponentContext test;
+  auto& routes = test.routes.handlers;
+  auto built = buildExporters(node, &test.context);
+  ASSERT_TRUE(built) << built.error().message();
+  HttpRequest get;
+  get.method = "GET";
+  HttpResponse refused = routes["/metrics"](get);
+  EXPECT_EQ(refused.status, 401);
+  bool challenge = false;
+  for (const auto& [name, value] : refused.headers) {
+    challenge |= name == "WWW-Authenticate" && value == "Basic realm=\"kubemetrics-agent\"";
+  }
+  EXPECT_TRUE(challenge);
+  get.headers = {{"Authorization", "Basic c2NyYXBlcjpzM2NyZXQ="}};  // base64("scraper:s3cret")
+  EXPECT_EQ(routes["/metrics"](get).status, 200);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "common/config/config_document.h"
 #include "scrapers/host/host_source.h"
 #include "support/component_context.h"
+#include "support/config_errors.h"
 
 namespace kubemetrics::scrapers::host {
 namespace {
@@ -25,11 +26,7 @@ Parsed parse(std::string_view yaml) {
   return p;
 }
 
-std::vector<std::string> errorTexts(const ConfigDocument& doc) {
-  std::vector<std::string> out;
-  for (const ConfigError& e : doc.errors()) out.push_back(e.toString());
-  return out;
-}
+using testing::errorTexts;
 
 TEST(HostConfigTest, DefaultsWhenAbsent) {
   const Parsed p = parse("cluster: c\n");

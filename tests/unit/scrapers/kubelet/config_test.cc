@@ -6,6 +6,7 @@
 
 #include "common/config/config_document.h"
 #include "scrapers/kubelet/kubelet_source.h"
+#include "support/config_errors.h"
 
 namespace kubemetrics::scrapers::kubelet {
 namespace {
@@ -22,11 +23,7 @@ Parsed parse(std::string_view yaml) {
   return p;
 }
 
-std::vector<std::string> errorTexts(const ConfigDocument& doc) {
-  std::vector<std::string> out;
-  for (const ConfigError& e : doc.errors()) out.push_back(e.toString());
-  return out;
-}
+using testing::errorTexts;
 
 TEST(KubeletConfigTest, DefaultsWhenAbsent) {
   const Parsed p = parse("cluster: c\n");

@@ -10,6 +10,7 @@
 #include "common/config/config_document.h"
 #include "kubemetrics/component.h"
 #include "support/component_context.h"
+#include "support/config_errors.h"
 
 namespace kubemetrics::scrapers::kubernetes_pods {
 
@@ -29,11 +30,7 @@ Parsed parse(std::string_view yaml) {
   return p;
 }
 
-std::vector<std::string> errorTexts(const ConfigDocument& doc) {
-  std::vector<std::string> out;
-  for (const ConfigError& e : doc.errors()) out.push_back(e.toString());
-  return out;
-}
+using testing::errorTexts;
 
 // Whether some error names `path` and contains `text`.
 bool hasError(const ConfigDocument& doc, const std::string& path, const std::string& text) {

@@ -361,6 +361,52 @@ TEST(RemoteWriteDecoderTest, DecodersSharingACacheLearnASeriesOnce) {
   EXPECT_EQ(labelsOf(from_second[1]), (LabelList{{"job", "b"}}));
 }
 
+TEST(RemoteWriteDecoderTest, ResolvesLargeRequestsInOrderChunkByChunk) {
+  // The decoder reads series in chunks (of 1,024) before resolving them:
+  // order, rejections and a failure after a resolved chunk must be as if
+  // it went series by series.
+  std::vector<std::string> all;
+  for (int i = 0; i < 2500; ++i) {
+    if (i % 700 == 699) {
+      all.push_back(series({{"job", "no-name-" + std::to_string(i)}}, {{1, i}}));
+    } else {
+      all.push_back(series({{"__name__", "m" + std::to_string(i % 7)}, {"i", std::to_string(i)}},
+                           {{static_cast<double>(i), i}, {static_cast<double>(i), i + 1}}));
+    }
+  }
+  const std::string raw = request(all);
+  WriteDecodeLimits no_cache;
+  no_cache.cached_series = 0;
+  RemoteWriteDecoder cached, uncached(no_cache);
+  for (int round = 0; round < 2; ++round) {  // round 1 hits the cache
+    for (RemoteWriteDecoder* decoder : {&uncached, &cached}) {
+      std::vector<Sample> out;
+      auto stats = decoder->decodeUncompressed(raw, out);
+      ASSERT_TRUE(stats) << stats.error().message();
+      EXPECT_EQ(stats->series, 2497u);
+      EXPECT_EQ(stats->rejected_series, 3u);
+      EXPECT_EQ(stats->rejected_samples, 3u);
+      ASSERT_EQ(out.size(), 2 * 2497u);
+      std::size_t at = 0;
+      for (int i = 0; i < 2500; ++i) {
+        if (i % 700 == 699) continue;
+        for (int k = 0; k < 2; ++k, ++at) {
+          EXPECT_EQ(out[at].name.view(), "m" + std::to_string(i % 7)) << round << " " << i;
+          EXPECT_EQ(labelsOf(out[at]), (LabelList{{"i", std::to_string(i)}})) << round << " " << i;
+          EXPECT_EQ(out[at].timestamp_ms, i + k);
+        }
+      }
+    }
+  }
+  // A request that breaks after two resolved chunks leaves `out` as it was.
+  std::vector<Sample> out = {Sample{Symbol::intern("before"), {}, 1, 1}};
+  auto result = cached.decodeUncompressed(raw + "\x0a\x05", out);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name.view(), "before");
+}
+
 // ---- request errors --------------------------------------------------------
 
 struct Failure {

@@ -46,7 +46,7 @@ class WavefrontListenerTest : public ::testing::Test {
   void start(WavefrontListenerConfig config = {}, const KubeMetadata* kube = nullptr) {
     config.enabled = true;
     config.listen = "127.0.0.1:0";
-    auto auth = RequestAuth::create(config.token_file, "token_file");
+    auto auth = RequestAuth::create({config.token_file, config.basic_auth}, "listener");
     ASSERT_TRUE(auth);
     listener_ = std::make_unique<WavefrontListener>(config, registry_, std::move(*auth), kube,
                                                     systemClock());
