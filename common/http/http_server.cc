@@ -240,8 +240,10 @@ bool Server::evictLongestIdleLocked(std::vector<std::shared_ptr<Connection>>& lo
     }
     looked.push_back(std::move(connection));
   }
-  std::sort(idle.begin(), idle.end(),
-            [](const Idle& a, const Idle& b) { return a.since < b.since; });
+  // Ids break ties in admission order.
+  std::sort(idle.begin(), idle.end(), [](const Idle& a, const Idle& b) {
+    return a.since != b.since ? a.since < b.since : a.id < b.id;
+  });
   // The oldest quarter of the idle ones goes at once, so that a flood of
   // connections is accepted at the pace of accept() rather than one scan
   // per connection: the kubelet's probe waits in the same accept queue.

@@ -93,8 +93,11 @@ bool Session::requestWaiting() const {
 }
 
 void Session::setIdle(bool idle) {
-  idle_since_ns_.store(idle ? std::chrono::steady_clock::now().time_since_epoch().count() | 1 : 0,
-                       std::memory_order_relaxed);
+  if (!idle) {
+    idle_since_ns_.store(0, std::memory_order_relaxed);
+  } else if (idle_since_ns_.load(std::memory_order_relaxed) == 0) {  // only the strand writes
+    idle_since_ns_.store(idleStamp(), std::memory_order_relaxed);
+  }
 }
 
 void Session::admitBody() {

@@ -23,9 +23,10 @@ class Connection {
  public:
   virtual ~Connection() = default;
   virtual void close() = 0;
-  /// When the connection began to wait for a request header, in
-  /// steady_clock nanoseconds; 0 when it is busy or never waits for one (a
-  /// line connection). Read from any thread.
+  /// When the connection began to wait for its next request header (from
+  /// its accept until its first request, or from the end of its last
+  /// answer), in steady_clock nanoseconds; 0 when it is busy or never waits
+  /// for one (a line connection). Read from any thread.
   virtual std::int64_t idleSinceNs() const { return 0; }
   /// Whether the peer's next request already waits unread in the socket (a
   /// probe accepted a moment ago is not idle). Read from any thread.

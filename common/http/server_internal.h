@@ -22,6 +22,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -258,7 +259,11 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   void awaitBodyBudget(std::uint64_t bytes, std::chrono::steady_clock::time_point deadline);
   void onBodyAdmitted();
   void releaseBody();
+  // Busy (false), or idle (true) since now unless it already was idle.
   void setIdle(bool idle);
+  static std::int64_t idleStamp() {
+    return std::chrono::steady_clock::now().time_since_epoch().count() | 1;  // never 0
+  }
   void readBody();
   void onBody(beast::error_code ec, std::size_t bytes);
   // A large Content-Length body, read straight into the request's body.
@@ -297,8 +302,10 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   // request header is read or the connection ends.
   std::uint64_t reserved_body_bytes_ = 0;
   std::optional<net::steady_timer> body_budget_timer_;
-  // See idleSinceNs(); written on the strand, read by the acceptor.
-  std::atomic<std::int64_t> idle_since_ns_{0};
+  // See idleSinceNs(); written on the strand, read by the acceptor. Set at
+  // construction, in the acceptor's handler, so connections accepted one
+  // after the other are idle in that order whenever their strands run.
+  std::atomic<std::int64_t> idle_since_ns_{idleStamp()};
   // The socket's descriptor, for requestWaiting() on another thread; -1 once
   // closed. Should the strand close it just after the acceptor read it,
   // the peek either finds no such socket or one that is not idle, and
