@@ -2,17 +2,15 @@
 // accepts a request body unless max_request_body allows one, and
 // max_connections caps the open connections; at the cap an idle connection
 // makes room, so one client cannot lock the kubelet's probes out.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
 #include <string>
 
 #include "agent/agent.h"
+#include "support/loopback.h"
 
 namespace kubemetrics {
 namespace {
@@ -56,13 +54,8 @@ TEST(AgentServerTest, AtMaxConnectionsAnIdleConnectionMakesRoomForAProbe) {
   // Connected and silent: idle from its accept, which comes before the
   // probe's. (A keep-alive client idle after an answer would race the test:
   // it reads the answer before the server marks the connection idle.)
-  const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int holder = testing::connectToLoopback(agent->port());
   ASSERT_GE(holder, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(agent->port());
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(holder, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
 
   httplib::Client probe("127.0.0.1", agent->port());
   probe.set_read_timeout(5, 0);
