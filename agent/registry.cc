@@ -16,6 +16,7 @@
   KM_SOURCE(kubernetes_pods)                               \
   KM_SOURCE(kubernetes_services)                           \
   KM_SOURCE(kubernetes_apiserver)                          \
+  KM_SOURCE(kubernetes_resource_metrics)                   \
   KM_LISTENER(listeners)                                   \
   KM_EXPORTER(prometheus)                                  \
   KM_EXPORTER(wavefront)                                   \

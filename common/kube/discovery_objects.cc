@@ -15,36 +15,20 @@ class DiscoveryDecoder : public JsonDecoder {
   bool decodeObject(dom::element root, const Path& root_path, KubeService& service) {
     dom::object object;
     dom::object metadata;
-    if (!asObject(root, root_path, object) ||
-        !readRequiredObject(object, "metadata", root_path, metadata)) {
-      return false;
-    }
-    const Path metadata_path(root_path, "metadata");
-    if (!readString(metadata, "namespace", metadata_path, service.namespace_name) ||
-        !readString(metadata, "name", metadata_path, service.name) ||
-        !readStringMap(metadata, "annotations", metadata_path, service.annotations)) {
-      return false;
-    }
-    if (service.name.empty()) return fail(Path(metadata_path, "name"), "missing");
-    return true;
+    return readObjectMeta(root, root_path, object, metadata, &service.namespace_name,
+                          service.name) &&
+           readStringMap(metadata, "annotations", Path(root_path, "metadata"), service.annotations);
   }
 
   bool decodeObject(dom::element root, const Path& root_path, KubeEndpointSlice& slice) {
     dom::object object;
     dom::object metadata;
-    if (!asObject(root, root_path, object) ||
-        !readRequiredObject(object, "metadata", root_path, metadata)) {
-      return false;
-    }
-    const Path metadata_path(root_path, "metadata");
     std::map<std::string, std::string, std::less<>> labels;
-    if (!readString(metadata, "namespace", metadata_path, slice.namespace_name) ||
-        !readString(metadata, "name", metadata_path, slice.name) ||
-        !readStringMap(metadata, "labels", metadata_path, labels) ||
+    if (!readObjectMeta(root, root_path, object, metadata, &slice.namespace_name, slice.name) ||
+        !readStringMap(metadata, "labels", Path(root_path, "metadata"), labels) ||
         !readString(object, "addressType", root_path, slice.address_type)) {
       return false;
     }
-    if (slice.name.empty()) return fail(Path(metadata_path, "name"), "missing");
     if (auto it = labels.find(kServiceNameLabel); it != labels.end()) {
       slice.service_name = it->second;
     }

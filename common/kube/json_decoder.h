@@ -79,6 +79,24 @@ class JsonDecoder {
     return true;
   }
 
+  // The start of every object decoder: `root` as an object, its required
+  // `metadata`, metadata.namespace (unless `namespace_name` is null) and
+  // metadata.name, which must not be empty.
+  bool readObjectMeta(dom::element root, const Path& root_path, dom::object& object,
+                      dom::object& metadata, std::string* namespace_name, std::string& name) {
+    if (!asObject(root, root_path, object) ||
+        !readRequiredObject(object, "metadata", root_path, metadata)) {
+      return false;
+    }
+    const Path metadata_path(root_path, "metadata");
+    if ((namespace_name != nullptr &&
+         !readString(metadata, "namespace", metadata_path, *namespace_name)) ||
+        !readString(metadata, "name", metadata_path, name)) {
+      return false;
+    }
+    return !name.empty() || fail(Path(metadata_path, "name"), "missing");
+  }
+
   // `out` is left as it is when the member is absent.
   bool readString(dom::object object, std::string_view key, const Path& parent, std::string& out) {
     auto value = member(object, key);

@@ -163,19 +163,17 @@ class Decoder : public JsonDecoder {
 
   bool decodePod(dom::element root, const Path& root_path, KubePod& pod) {
     dom::object object;
-    if (!asObject(root, root_path, object)) return false;
     dom::object metadata;
-    if (!readRequiredObject(object, "metadata", root_path, metadata)) return false;
+    if (!readObjectMeta(root, root_path, object, metadata, &pod.namespace_name, pod.name)) {
+      return false;
+    }
     const Path metadata_path(root_path, "metadata");
-    if (!readString(metadata, "namespace", metadata_path, pod.namespace_name) ||
-        !readString(metadata, "name", metadata_path, pod.name) ||
-        !readString(metadata, "uid", metadata_path, pod.uid) ||
+    if (!readString(metadata, "uid", metadata_path, pod.uid) ||
         !readStringMap(metadata, "labels", metadata_path, pod.labels) ||
         !readStringMap(metadata, "annotations", metadata_path, pod.annotations) ||
         !readWorkload(metadata, metadata_path, pod)) {
       return false;
     }
-    if (pod.name.empty()) return fail(Path(metadata_path, "name"), "missing");
 
     dom::object spec;
     bool has_spec = false;
@@ -203,15 +201,11 @@ class Decoder : public JsonDecoder {
 
   bool decodeNode(dom::element root, const Path& root_path, KubeNode& node) {
     dom::object object;
-    if (!asObject(root, root_path, object)) return false;
     dom::object metadata;
-    if (!readRequiredObject(object, "metadata", root_path, metadata)) return false;
-    const Path metadata_path(root_path, "metadata");
-    if (!readString(metadata, "name", metadata_path, node.name) ||
-        !readStringMap(metadata, "labels", metadata_path, node.labels)) {
+    if (!readObjectMeta(root, root_path, object, metadata, nullptr, node.name) ||
+        !readStringMap(metadata, "labels", Path(root_path, "metadata"), node.labels)) {
       return false;
     }
-    if (node.name.empty()) return fail(Path(metadata_path, "name"), "missing");
     // std::map iterates in key order, so the roles come out sorted.
     constexpr std::string_view kRolePrefix = "node-role.kubernetes.io/";
     for (const auto& [key, value] : node.labels) {

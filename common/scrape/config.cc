@@ -105,14 +105,7 @@ TargetConfig parseTarget(ConfigNode& node, const TargetConfig& defaults, bool re
     checkUrl(node, "url", config.url);
   }
   config.interval = node.getDuration("interval", defaults.interval);
-  // As Prometheus: an unset timeout is the default capped at the interval,
-  // so `interval: 5s` alone is valid; only an explicit one may be too long.
-  const bool explicit_timeout = node.has("timeout");
-  config.timeout = node.getDuration("timeout", std::min(defaults.timeout, config.interval));
-  if (explicit_timeout && config.timeout > config.interval) {
-    node.error("timeout", "must not exceed interval (" + formatDuration(config.timeout) + " > " +
-                              formatDuration(config.interval) + ")");
-  }
+  config.timeout = parseScrapeTimeout(node, defaults.timeout, config.interval);
   // jitter: a fraction of the interval ("0.1") or a duration ("2s").
   const std::string jitter = node.getString("jitter", "0");
   if (jitter != "0") {
@@ -159,6 +152,30 @@ TargetConfig parseTarget(ConfigNode& node, const TargetConfig& defaults, bool re
 }
 
 }  // namespace
+
+std::chrono::milliseconds parseScrapeTimeout(ConfigNode& node,
+                                             std::chrono::milliseconds default_timeout,
+                                             std::chrono::milliseconds interval) {
+  const std::chrono::milliseconds fallback = std::min(default_timeout, interval);
+  const bool explicit_timeout = node.has("timeout");
+  const std::chrono::milliseconds timeout = node.getDuration("timeout", fallback);
+  if (explicit_timeout && timeout > interval) {
+    node.error("timeout", "must not exceed interval (" + formatDuration(timeout) + " > " +
+                              formatDuration(interval) + ")");
+    return fallback;
+  }
+  return timeout;
+}
+
+PeriodicSourceConfig parsePeriodicSourceConfig(ConfigNode& node,
+                                               const PeriodicSourceConfig& defaults) {
+  PeriodicSourceConfig config;
+  config.enabled = node.getBool("enabled", defaults.enabled);
+  config.interval = node.getDuration("interval", defaults.interval);
+  config.timeout = parseScrapeTimeout(node, defaults.timeout, config.interval);
+  node.finish();
+  return config;
+}
 
 TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name) {
   return parseTarget(node, defaults, require_name, /*url_read=*/false);

@@ -52,6 +52,29 @@ TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, b
 /// key, in list order.
 std::vector<TargetConfig> parseTargetList(ConfigNode& node);
 
+/// Reads `timeout` as Prometheus does: unset, it is `default_timeout`
+/// capped at `interval` (so `interval: 5s` alone is valid); an explicit
+/// value longer than the interval is an error at its key, and the capped
+/// default is kept.
+std::chrono::milliseconds parseScrapeTimeout(ConfigNode& node,
+                                             std::chrono::milliseconds default_timeout,
+                                             std::chrono::milliseconds interval);
+
+/// The keys of a source with one fixed request per interval (the API
+/// server preset, the resource metrics API): `enabled`, `interval`,
+/// `timeout`. Immutable after parsing; plain value type.
+struct PeriodicSourceConfig {
+  bool enabled = false;
+  std::chrono::milliseconds interval{30000};
+  std::chrono::milliseconds timeout{10000};  // at most the interval
+};
+
+/// Reads those keys with `defaults` for the unset ones (the timeout as
+/// parseScrapeTimeout()), recording bad values with their key path, then
+/// reports unknown keys (node.finish()).
+PeriodicSourceConfig parsePeriodicSourceConfig(ConfigNode& node,
+                                               const PeriodicSourceConfig& defaults);
+
 /// Splits an http(s) URL; false when malformed.
 bool splitUrl(const std::string& url, std::string* scheme, std::string* host, std::string* port);
 

@@ -43,15 +43,7 @@ DiscoveryConfig parseDiscoveryConfig(ConfigNode& node) {
   config.enabled = node.getBool("enabled", config.enabled);
   config.interval = node.getDuration("interval", config.interval);
   config.target.interval = config.interval;
-  // As sources.prometheus (and Prometheus): an unset timeout is the default
-  // capped at the interval; only an explicit one may be too long.
-  const bool explicit_timeout = node.has("timeout");
-  config.target.timeout = node.getDuration("timeout", std::min(defaults.timeout, config.interval));
-  if (explicit_timeout && config.target.timeout > config.interval) {
-    node.error("timeout", "must not exceed interval (" + formatDuration(config.target.timeout) +
-                              " > " + formatDuration(config.interval) + ")");
-    config.target.timeout = std::min(defaults.timeout, config.interval);
-  }
+  config.target.timeout = parseScrapeTimeout(node, defaults.timeout, config.interval);
 
   ConfigNode namespaces = node.child("namespaces");
   config.namespaces.allow = readNamespaces(namespaces, "allow");

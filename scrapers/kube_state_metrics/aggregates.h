@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "common/scrape/aggregate_series.h"
 #include "kubemetrics/agent_tags.h"
 #include "kubemetrics/labels.h"
 #include "kubemetrics/sample.h"
@@ -43,19 +43,14 @@ Aggregates computeAggregates(const PodInventory& inventory);
 /// Turns Aggregates into samples named and tagged as the Wavefront
 /// collector names them (docs/collector/metrics.md of
 /// wavefrontHQ/observability-for-kubernetes, "<cluster, ns, node>.pod.count"
-/// and the CPU and memory rows):
+/// and the CPU and memory rows), through scrape::AggregateSeriesEmitter:
 ///   kubernetes.ns.{pod.count, pod_container.count, cpu.request, cpu.limit,
 ///     memory.request, memory.limit}      tags type="ns", namespace_name
 ///   kubernetes.cluster.{same}            tag  type="cluster"
 /// CPU in millicores, memory in bytes, counts as counts. Each series also
-/// carries the agent's tags (cluster, node, static and run-time tags): the
-/// KSM target tags its own series itself (so the pipeline skips its batch),
-/// and these samples travel in the same batch.
-///
-/// Staleness as Prometheus' scrape loop: a series emitted by the previous
-/// emit() and absent from this one (a namespace whose last Running pod
-/// went away, or every series when the tags changed) gets a staleness
-/// marker; retire() marks every series of the last emit() (a failed scrape).
+/// carries the agent's tags: the KSM target tags its own series itself (so
+/// the pipeline skips its batch), and these samples travel in the same
+/// batch. Staleness and retire() as AggregateSeriesEmitter's.
 ///
 /// Owned by the source's scheduler thread; not thread-safe.
 class AggregateEmitter {
@@ -70,32 +65,10 @@ class AggregateEmitter {
 
   /// Appends a staleness marker for every series of the last emit(), stamped
   /// `ts_ms`; returns how many.
-  std::size_t retire(std::int64_t ts_ms, SampleBatch& out);
-
-  enum Metric : std::size_t;
+  std::size_t retire(std::int64_t ts_ms, SampleBatch& out) { return series_.retire(ts_ms, out); }
 
  private:
-  struct Series {
-    Symbol name;
-    Labels labels;
-    friend bool operator==(const Series&, const Series&) = default;
-  };
-  struct SeriesHash {
-    std::size_t operator()(const Series& s) const {
-      return std::hash<Symbol>()(s.name) * 31 + std::hash<Labels>()(s.labels);
-    }
-  };
-  using SeriesSet = std::unordered_set<Series, SeriesHash>;
-
-  void emitGroup(std::size_t group, const Labels& labels, const GroupTotals& totals,
-                 std::int64_t ts_ms, SampleBatch& out, SeriesSet& emitted);
-  Labels groupLabels(std::string_view type, std::string_view namespace_name);
-
-  const AgentTags* tags_;
-  std::shared_ptr<const AgentTags::Snapshot> snapshot_;
-  std::vector<std::vector<Symbol>> names_;  // [group: ns, cluster][Metric]
-  SeriesSet last_;                          // the series of the last emit()
-  LabelsBuilder builder_;
+  scrape::AggregateSeriesEmitter series_;
 };
 
 }  // namespace kubemetrics::scrapers::kube_state_metrics

@@ -1,8 +1,8 @@
 // `sources.kubernetes_apiserver`: the control-plane preset, the Kubernetes
 // API server's /metrics scraped with the agent's own API credentials.
+#include "common/scrape/config.h"
 #include "common/scrape/prometheus_target.h"
 #include "common/scrape/shard.h"
-#include "config.h"
 #include "kubemetrics/component.h"
 #include "kubemetrics/log.h"
 
@@ -21,7 +21,9 @@ constexpr std::string_view kSourceName = "kubernetes_apiserver";
 /// `nonResourceURLs: ["/metrics"], verbs: ["get"]`. With a null context
 /// only validates.
 Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentContext* context) {
-  const KubernetesApiserverConfig config = parseKubernetesApiserverConfig(node);
+  // Defaults: off, every 30s, timeout 10s.
+  const scrape::PeriodicSourceConfig config =
+      scrape::parsePeriodicSourceConfig(node, scrape::PeriodicSourceConfig{});
   std::vector<SourcePtr> sources;
   if (context == nullptr || !config.enabled) return sources;
   if (context->agent.role != "cluster") {

@@ -4,7 +4,9 @@
 // and an in-process fake EC2 metadata service (identity, a spot interruption
 // notice); a second agent binary with role: cluster scrapes an in-process
 // fake kube-state-metrics (the capture of the same Kubernetes 1.35 cluster)
-// and computes the namespace and cluster aggregates; a real Prometheus
+// and computes the namespace and cluster aggregates, and the usage
+// aggregates from the resource metrics API of a fake API server
+// (tests/support/fake_kube_api.h, PodMetrics v1beta1); a real Prometheus
 // scrapes both agents' /metrics (as the job in
 // manifests/prometheus/alerts.yaml does) and receives the node agent's
 // remote write (so the push-exporter and spool self-metrics exist). Then each dashboard's
@@ -36,6 +38,7 @@
 #include <vector>
 
 #include "support/agent_process.h"
+#include "support/fake_kube_api.h"
 #include "support/process.h"
 #include "support/tls_certs.h"
 #include "unit/scrapers/ec2/fake_imds.h"
@@ -408,16 +411,29 @@ exporters:
   auto agent = AgentProcess::start({"--config", config});
   ASSERT_GT(agent.port, 0) << agent.process->output();
 
-  // The cluster agent, as manifests/base/configmap-cluster.yaml runs it:
-  // kube-state-metrics and its aggregates, nothing node-local.
+  // The cluster agent, as manifests/overlays/sharded's config runs it (one
+  // shard): kube-state-metrics and its aggregates, the usage aggregates,
+  // nothing node-local.
   std::ifstream ksm_in(std::string(KM_FIXTURES_DIR) + "/" + kKsmFixture);
   std::stringstream ksm_text;
   ksm_text << ksm_in.rdbuf();
   ASSERT_FALSE(ksm_text.str().empty()) << kKsmFixture;
   FakeKsm ksm(ksm_text.str());
+  // metrics-server's view of the capture's busiest namespaces, behind the
+  // API server (manifests/overlays/sharded enables the usage aggregates).
+  FakeKubeApi kube_api;
+  kube_api.setPodMetrics({
+      podMetricsJson("scraper", "scraper-0", {{"scraper", "180m", "96Mi"}}),
+      podMetricsJson("kube-system", "coredns-0", {{"coredns", "1532417n", "24180Ki"}}),
+  });
+  const std::string kube_token = dir_.write("kube-token", "fake-token\n");
   const std::string cluster_config = dir_.write("cluster-agent.yaml", R"(cluster: e2e-dash
 role: cluster
 node: e2e-cluster-replica
+kubernetes:
+  api_server: )" + kube_api.url() + R"(
+  bearer_token_file: )" + kube_token + R"(
+  ca_file: )" + kube_api.caFile() + R"(
 sources:
   host:
     enabled: false
@@ -426,6 +442,10 @@ sources:
   kube_state_metrics:
     enabled: true
     url: )" + ksm.url() + R"(
+    interval: 1s
+    timeout: 800ms
+  kubernetes_resource_metrics:
+    enabled: true
     interval: 1s
     timeout: 800ms
 exporters:
@@ -476,8 +496,9 @@ scrape_configs:
       "ec2_instance_info{instance_id!=\"\"}",
       "ec2_spot_interruption_seconds_left",
       "kubemetrics_exporter_push_sent_samples_total{exporter=\"remote_write\"} > 0",
-      "kubernetes_node_memory_working_set{job=\"\"}",           // remote-written (no job label)
-      "kubernetes_ns_cpu_request{namespace_name=\"scraper\"}",  // the cluster agent
+      "kubernetes_node_memory_working_set{job=\"\"}",              // remote-written (no job label)
+      "kubernetes_ns_cpu_request{namespace_name=\"scraper\"}",     // the cluster agent
+      "kubernetes_ns_cpu_usage_rate{namespace_name=\"scraper\"}",  // resource metrics API
   };
   const auto data_deadline = Clock::now() + 45s;
   for (const std::string& q : ready) {

@@ -33,7 +33,7 @@
 //    replicas equal sharding.total_shards, whose shard is the pod name,
 //    Parallel, with a headless governing Service and the API token mounted
 //    for service discovery; its ClusterRole grants exactly Services and
-//    EndpointSlices list/watch and GET /metrics. `$patch: delete` patches
+//    EndpointSlices list/watch, pods.metrics.k8s.io list and GET /metrics. `$patch: delete` patches
 //    remove their target.
 //    The proxy role: each listener the node config enables (sources.listeners)
 //    listens on the DaemonSet's container port of its name, the Service
@@ -111,11 +111,14 @@ const ALLOWED_RBAC = {
 };
 // The same for the sharded cluster agents (manifests/overlays/sharded/
 // rbac-cluster.yaml): service discovery reads Services and the
-// EndpointSlices of discovery.k8s.io ("<group>/<resource>" here), the API
-// server preset GETs the non-resource URL /metrics.
+// EndpointSlices of discovery.k8s.io ("<group>/<resource>" here), the usage
+// aggregates LIST the resource metrics API's pods (metrics.k8s.io, no
+// watch: metrics-server serves none), the API server preset GETs the
+// non-resource URL /metrics.
 const ALLOWED_CLUSTER_RBAC = {
   services: ["list", "watch"],
   "discovery.k8s.io/endpointslices": ["list", "watch"],
+  "metrics.k8s.io/pods": ["list"],
 };
 const ALLOWED_CLUSTER_NON_RESOURCE = { "/metrics": ["get"] };
 // Which ClusterRole gets which policy (any other Role or ClusterRole gets

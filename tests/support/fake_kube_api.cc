@@ -366,6 +366,34 @@ class FakeKubeApi::Impl {
           "apiserver_request_total{code=\"200\",verb=\"LIST\",resource=\"pods\"} 42\n",
           "text/plain; version=0.0.4");
     });
+    // The resource metrics API (metrics.k8s.io/v1beta1, served by
+    // metrics-server through the aggregation layer): LIST only, no
+    // resourceVersion, no watch. 404 until setPodMetrics(), as an API
+    // server without metrics-server answers.
+    server_->Get(R"(/apis/metrics.k8s.io/v1beta1/pods)", [this](const httplib::Request& req,
+                                                                httplib::Response& res) {
+      MutexLock lock(mu_);
+      log_.push_back(req.method + " " + req.target);
+      ++requests_["podmetrics/list"];
+      if (fail_count_ > 0) {
+        --fail_count_;
+        return sendStatus(res, fail_status_, "injected failure");
+      }
+      if (req.get_header_value("Authorization") != "Bearer " + token_) {
+        ++unauthorized_;
+        return sendStatus(res, 401, "Unauthorized");
+      }
+      if (!pod_metrics_) {
+        return sendStatus(res, 404, "the server could not find the requested resource");
+      }
+      std::string body = R"({"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1",)"
+                         R"("metadata":{},"items":[)";
+      for (std::size_t i = 0; i < pod_metrics_->size(); ++i) {
+        if (i > 0) body += ',';
+        body += (*pod_metrics_)[i];
+      }
+      res.set_content(body + "]}", "application/json");
+    });
     server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (res.status == 404 && res.body.empty()) {
         logRequest(req);
@@ -463,6 +491,11 @@ class FakeKubeApi::Impl {
       for (auto& watch : watches_) watch->ending = true;
     }
     cv_.notify_all();
+  }
+
+  void setPodMetrics(std::vector<std::string> items) {
+    MutexLock lock(mu_);
+    pod_metrics_ = std::move(items);
   }
 
   void failNextRequests(int count, int status) {
@@ -752,6 +785,7 @@ class FakeKubeApi::Impl {
   std::uint64_t next_snapshot_id_ KM_GUARDED_BY(mu_) = 0;
   int fail_count_ KM_GUARDED_BY(mu_) = 0;
   int fail_status_ KM_GUARDED_BY(mu_) = 500;
+  std::optional<std::vector<std::string>> pod_metrics_ KM_GUARDED_BY(mu_);  // unset: 404
   std::map<std::string, int> requests_ KM_GUARDED_BY(mu_);
   int unauthorized_ KM_GUARDED_BY(mu_) = 0;
   std::vector<std::string> log_ KM_GUARDED_BY(mu_);
@@ -788,6 +822,9 @@ void FakeKubeApi::deleteEndpointSlice(std::string_view namespace_name, std::stri
 void FakeKubeApi::sendBookmarks() { impl_->sendBookmarks(); }
 void FakeKubeApi::compactHistory() { impl_->compactHistory(); }
 void FakeKubeApi::closeWatches() { impl_->closeWatches(); }
+void FakeKubeApi::setPodMetrics(std::vector<std::string> items) {
+  impl_->setPodMetrics(std::move(items));
+}
 void FakeKubeApi::failNextRequests(int count, int status) {
   impl_->failNextRequests(count, status);
 }
@@ -907,6 +944,22 @@ std::string endpointSliceJson(const std::string& namespace_name, const std::stri
   }
   json += R"(],"ports":[{"name":"http","protocol":"TCP","port":)" + std::to_string(port) + "}]}";
   return json;
+}
+
+std::string podMetricsJson(const std::string& namespace_name, const std::string& name,
+                           const std::vector<ContainerUsage>& containers) {
+  std::string json =
+      R"({"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1beta1","metadata":{"name":)" +
+      jsonString(name) + R"(,"namespace":)" + jsonString(namespace_name) +
+      R"(,"creationTimestamp":"2024-01-01T00:01:00Z","labels":{"app":)" + jsonString(name) +
+      R"(}},"timestamp":"2024-01-01T00:00:51Z","window":"10.074s","containers":[)";
+  for (std::size_t i = 0; i < containers.size(); ++i) {
+    if (i > 0) json += ',';
+    json += R"({"name":)" + jsonString(containers[i].name) + R"(,"usage":{"cpu":)" +
+            jsonString(containers[i].cpu) + R"(,"memory":)" + jsonString(containers[i].memory) +
+            "}}";
+  }
+  return json + "]}";
 }
 
 }  // namespace kubemetrics::testing

@@ -42,6 +42,11 @@
 //    field selector, 404 NotFound for other paths, 410 Expired, and the
 //    failNextRequests() statuses (429 also sends Retry-After: 1).
 //
+// The resource metrics API follows the PodMetrics v1beta1 reference
+// (k8s.io/metrics/pkg/apis/metrics/v1beta1/types.go): a PodMetricsList
+// whose items carry metadata, timestamp, window and containers[].usage
+// {cpu, memory} as resource.Quantity strings.
+//
 // Routes: GET /api/v1/pods, /api/v1/namespaces/{ns}/pods, /api/v1/nodes,
 // /api/v1/services, /api/v1/namespaces/{ns}/services,
 // /apis/discovery.k8s.io/v1/endpointslices (and namespaced), and the API
@@ -110,12 +115,17 @@ class FakeKubeApi {
   /// Ends every open watch stream cleanly, as the server's watch timeout
   /// does.
   void closeWatches();
+  /// The PodMetrics items (podMetricsJson()) that GET
+  /// /apis/metrics.k8s.io/v1beta1/pods lists from now on, in that order;
+  /// until the first call that route answers 404, as an API server without
+  /// metrics-server does.
+  void setPodMetrics(std::vector<std::string> items);
   /// The next `count` requests (any route, before authentication) get
   /// `status` (500, 503, 429, ...) with a Status body.
   void failNextRequests(int count, int status);
 
   /// Requests received for `resource` ("pods"|"nodes"|"services"|
-  /// "endpointslices"|"metrics") and `verb` ("list"|"watch"|"get")
+  /// "endpointslices"|"metrics"|"podmetrics") and `verb` ("list"|"watch"|"get")
   /// ("list"|"watch"), whatever their answer (failed and 401 included).
   int requests(std::string_view resource, std::string_view verb) const;
   int unauthorized() const;  // 401s served
@@ -172,5 +182,18 @@ std::string endpointSliceJson(const std::string& namespace_name, const std::stri
 std::string nodeJson(const std::string& name, const std::map<std::string, std::string>& labels,
                      const std::string& cpu_capacity, const std::string& memory_capacity,
                      const std::string& cpu_allocatable, const std::string& memory_allocatable);
+
+/// One container of podMetricsJson(): its usage as the resource metrics API
+/// writes it (cpu "1532417n", memory "24180Ki").
+struct ContainerUsage {
+  std::string name;
+  std::string cpu;
+  std::string memory;
+};
+
+/// A metrics.k8s.io/v1beta1 PodMetrics of pod `namespace_name`/`name`, as
+/// metrics-server serves it (timestamp, window, one entry per container).
+std::string podMetricsJson(const std::string& namespace_name, const std::string& name,
+                           const std::vector<ContainerUsage>& containers);
 
 }  // namespace kubemetrics::testing

@@ -27,6 +27,8 @@ inline const std::map<std::string, std::string>& enablingConfigs() {
       {"sources.kubernetes_services", "{enabled: true, interval: 15s, timeout: 1s}"},
       // The API server of the context (lifecycle_test.cc), on a refusing port.
       {"sources.kubernetes_apiserver", "{enabled: true, interval: 15s, timeout: 1s}"},
+      // The same API server, for the resource metrics API.
+      {"sources.kubernetes_resource_metrics", "{enabled: true, interval: 15s, timeout: 1s}"},
       {"sources.listeners", "{wavefront: {enabled: true, listen: \"127.0.0.1:0\"}}"},
       {"exporters.prometheus", "{enabled: true, path: /metrics}"},
       {"exporters.wavefront", "{enabled: true, url: \"tcp://127.0.0.1:1\"}"},
