@@ -87,6 +87,12 @@ struct HttpServerOptions {
   // to body_budget_wait, then gets 503 with Retry-After. One request is
   // always let through, whatever its size.
   std::uint64_t max_body_bytes_in_flight = 0;
+  // For a handler that decodes a request's Content-Encoding and holds the
+  // decoded body too (up to this many bytes): a request with a
+  // Content-Encoding other than identity takes its body plus this much of
+  // max_body_bytes_in_flight, so small compressed bodies cannot multiply
+  // the memory the budget allows (a compression bomb). 0: the body only.
+  std::uint64_t decoded_body_bytes = 0;
   // Well inside a remote-write sender's timeout (30 s for Prometheus), so
   // it retries rather than fails.
   std::chrono::milliseconds body_budget_wait{5000};

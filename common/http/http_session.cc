@@ -104,7 +104,13 @@ void Session::admitBody() {
   const HttpServerOptions& options = server_.options();
   if (options.max_body_bytes_in_flight != 0 && !parser_->is_done()) {
     const auto length = parser_->content_length();
-    const std::uint64_t bytes = length ? *length : options.max_body_bytes;
+    std::uint64_t bytes = length ? *length : options.max_body_bytes;
+    if (options.decoded_body_bytes != 0) {
+      const auto encoding = parser_->get()[bhttp::field::content_encoding];
+      if (!encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
+        bytes += options.decoded_body_bytes;
+      }
+    }
     if (!server_.reserveBodyBytes(bytes)) {
       return awaitBodyBudget(bytes, std::chrono::steady_clock::now() + options.body_budget_wait);
     }

@@ -76,6 +76,8 @@ WavefrontListener::WavefrontListener(WavefrontListenerConfig config, prometheus:
       intake_(metrics_, *auth_, pods_) {
   HttpServerOptions options = listenerServerOptions(config_, "wavefront");
   options.lines.max_line_bytes = config_.max_line_bytes;
+  // report() decodes a gzip or zstd body into up to max_request_body bytes.
+  options.decoded_body_bytes = config_.max_request_body;
   options.lines.accept = [this](std::string_view peer) -> std::unique_ptr<LineConsumer> {
     if (intake_.authRequired()) {
       // A plain TCP line cannot carry a token: only HTTP senders get in.
@@ -156,9 +158,9 @@ HttpResponse WavefrontListener::report(const HttpRequest& request) {
   std::string_view body = request.body;
   if (!encoding.empty() && encoding != "identity") {
     Result<std::string> inflated =
-        encoding == "gzip" ? push::gzipDecompress(body, config_.max_request_body * 16)
+        encoding == "gzip" ? push::gzipDecompress(body, config_.max_request_body)
         : encoding == "zstd"
-            ? push::zstdDecompress(body, config_.max_request_body * 16)
+            ? push::zstdDecompress(body, config_.max_request_body)
             : makeError(ErrorCode::kInvalidArgument,
                         "Content-Encoding " + std::string(encoding) + " (gzip, zstd or none)");
     if (!inflated) {

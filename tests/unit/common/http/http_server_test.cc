@@ -669,6 +669,39 @@ TEST(HttpServerBodyBudgetTest, ABodyThatWaitsTooLongGets503WithRetryAfter) {
   EXPECT_EQ(client.request(bhttp::verb::post, "/hold", body).result_int(), 200u);
 }
 
+TEST(HttpServerBodyBudgetTest, AnEncodedBodyAlsoTakesItsDecodedShare) {
+  HttpServerOptions options;
+  options.max_body_bytes_in_flight = 1 << 20;
+  options.decoded_body_bytes = 600 * 1024;
+  options.body_budget_wait = std::chrono::milliseconds(300);
+  HttpServer server(options);
+  HeldRoute held(server);
+  server.add("/size", [](const HttpRequest& request) {
+    return textResponse(std::to_string(request.body.size()));
+  });
+  ASSERT_TRUE(server.start("127.0.0.1:0").has_value());
+  const std::string body(1024, 'x');
+  const Headers gzip = {{"Content-Encoding", "gzip"}};
+  std::thread first([&] {
+    TestClient client(server.port());
+    EXPECT_EQ(client.request(bhttp::verb::post, "/hold", body, gzip).result_int(), 200u);
+  });
+  held.waitEntered();
+  {
+    // 1 KiB + 600 KiB twice is over 1 MiB: the second encoded body waits.
+    TestClient client(server.port());
+    EXPECT_EQ(client.request(bhttp::verb::post, "/hold", body, gzip).result_int(), 503u);
+  }
+  {
+    // A plain body of the same size fits beside the first (it would get
+    // 503 after 300 ms if it did not).
+    TestClient client(server.port());
+    EXPECT_EQ(client.request(bhttp::verb::post, "/size", body).body(), "1024");
+  }
+  held.release();
+  first.join();
+}
+
 TEST(HttpServerStartTest, PortInUseIsAnErrorNamingTheAddress) {
   HttpServer first;
   ASSERT_TRUE(first.start("127.0.0.1:0").has_value());

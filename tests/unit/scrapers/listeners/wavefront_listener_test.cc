@@ -181,6 +181,37 @@ TEST_F(WavefrontListenerTest, ReportTakesPlainGzipAndZstdBodies) {
   EXPECT_EQ(sink_.samples().size(), 6u);
 }
 
+TEST_F(WavefrontListenerTest, ACompressedBodyDecodesToAtMostMaxRequestBody) {
+  WavefrontListenerConfig config;
+  config.max_request_body = 64 * 1024;
+  start(config);
+  // Valid lines that fit once decoded go through...
+  std::string fits;
+  while (fits.size() < 60 * 1024) fits += "a.b 1 source=x\n";
+  auto ok = post(*push::gzipCompress(fits), "gzip");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 202);
+  // ... a small body that decodes beyond it (a compression bomb in small:
+  // 512 KiB of one line repeated, a few KiB compressed; the limit was once
+  // 16 times max_request_body) is refused, gzip and zstd alike, and nothing
+  // of it is forwarded.
+  std::string bomb;
+  while (bomb.size() < (512u << 10)) bomb += "a.b 1 source=x\n";
+  const std::string gzip_bomb = *push::gzipCompress(bomb);
+  ASSERT_LT(gzip_bomb.size(), config.max_request_body);
+  const std::size_t forwarded = sink_.samples().size();
+  auto gzip = post(gzip_bomb, "gzip");
+  ASSERT_TRUE(gzip);
+  EXPECT_EQ(gzip->status, 413);
+  auto zstd = post(*push::zstdCompress(bomb), "zstd");
+  ASSERT_TRUE(zstd);
+  EXPECT_EQ(zstd->status, 413);
+  EXPECT_EQ(sink_.samples().size(), forwarded);
+  EXPECT_EQ(registryValue(registry_, "kubemetrics_listener_refused_requests_total",
+                          {{"listener", "wavefront"}, {"reason", "too_large"}}),
+            2);
+}
+
 TEST_F(WavefrontListenerTest, AFullPipelineHoldsTcpLinesAndAnswers503OverHttp) {
   start();
   sink_.refuse(true);
