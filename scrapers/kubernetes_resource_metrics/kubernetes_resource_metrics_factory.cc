@@ -12,23 +12,6 @@ namespace kubemetrics::scrapers::kubernetes_resource_metrics {
 
 SourceFactory buildSources;
 
-namespace {
-
-// The source and the token file it reads, owned together.
-class OwningSource : public ResourceMetricsSource {
- public:
-  OwningSource(scrape::PeriodicSourceConfig config, const kube::KubeApiConfig& api,
-               std::string server, std::unique_ptr<SecretFile> token,
-               prometheus::Registry* registry, const AgentTags* tags, const Clock& clock)
-      : ResourceMetricsSource(config, api, std::move(server), token.get(), registry, tags, clock),
-        token_(std::move(token)) {}
-
- private:
-  std::unique_ptr<SecretFile> token_;
-};
-
-}  // namespace
-
 /// One ResourceMetricsSource. Only with role: cluster (the LIST covers the
 /// whole cluster), and only on the replica of shard 0, so N replicas sum
 /// the usage once. Needs RBAC `apiGroups: ["metrics.k8s.io"], resources:
@@ -73,9 +56,9 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
   }
   logInfo(kSourceName) << "summing pod usage from " << access->server << kPodMetricsPath
                        << " every " << formatDuration(config.interval);
-  sources.push_back(std::make_unique<OwningSource>(config, api, access->server, std::move(token),
-                                                   &context->metrics, &context->tags,
-                                                   context->clock));
+  sources.push_back(std::make_unique<ResourceMetricsSource>(config, api, access->server,
+                                                            std::move(token), &context->metrics,
+                                                            &context->tags, context->clock));
   return sources;
 }
 

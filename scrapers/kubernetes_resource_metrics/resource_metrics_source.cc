@@ -30,13 +30,13 @@ std::string_view hintFor(const std::string& reason) {
   }
   if (reason == "http_403") {
     return " (the agent's ClusterRole needs `list` on pods.metrics.k8s.io, as in "
-           "manifests/base/rbac.yaml)";
+           "manifests/overlays/sharded/rbac-cluster.yaml)";
   }
   return "";
 }
 
-}  // namespace
-
+// The pods' usage summed by namespace and over the cluster, in kFamilies'
+// order.
 scrape::AggregateValues sumUsage(const std::vector<kube::PodUsage>& pods) {
   scrape::AggregateValues values;
   values.cluster.assign(std::size(kFamilies), 0.0);
@@ -51,12 +51,16 @@ scrape::AggregateValues sumUsage(const std::vector<kube::PodUsage>& pods) {
   return values;
 }
 
+}  // namespace
+
 ResourceMetricsSource::ResourceMetricsSource(scrape::PeriodicSourceConfig config,
                                              const kube::KubeApiConfig& api, std::string server,
-                                             SecretFile* token, prometheus::Registry* registry,
-                                             const AgentTags* tags, const Clock& clock)
+                                             std::unique_ptr<SecretFile> token,
+                                             prometheus::Registry* registry, const AgentTags* tags,
+                                             const Clock& clock)
     : config_(config),
-      client_(api, std::move(server), token),
+      token_(std::move(token)),
+      client_(api, std::move(server), token_.get()),
       clock_(clock),
       series_({std::begin(kFamilies), std::end(kFamilies)}, tags) {
   if (registry != nullptr) {

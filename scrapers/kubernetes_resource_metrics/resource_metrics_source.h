@@ -49,13 +49,13 @@ inline constexpr std::string_view kPodMetricsPath = "/apis/metrics.k8s.io/v1beta
 /// reason and one on recovery.
 ///
 /// Owned by the scheduler thread that calls scrape(); not thread-safe.
-/// `token` (may be null: no Authorization), `registry`, `tags` (both may
-/// be null) and `clock` must outlive it.
+/// `token` is the loaded bearer token file (null: no Authorization);
+/// `registry`, `tags` (both may be null) and `clock` must outlive it.
 class ResourceMetricsSource : public Source {
  public:
   ResourceMetricsSource(scrape::PeriodicSourceConfig config, const kube::KubeApiConfig& api,
-                        std::string server, SecretFile* token, prometheus::Registry* registry,
-                        const AgentTags* tags, const Clock& clock);
+                        std::string server, std::unique_ptr<SecretFile> token,
+                        prometheus::Registry* registry, const AgentTags* tags, const Clock& clock);
 
   // kubemetrics::Source
   std::string_view name() const override { return kSourceName; }
@@ -67,6 +67,7 @@ class ResourceMetricsSource : public Source {
                            std::int64_t ts_ms, SampleBatch& out);
 
   scrape::PeriodicSourceConfig config_;
+  std::unique_ptr<SecretFile> token_;  // before client_, which reads it
   kube::KubeApiClient client_;
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>* errors_ = nullptr;
@@ -74,9 +75,5 @@ class ResourceMetricsSource : public Source {
   scrape::AggregateSeriesEmitter series_;
   std::string last_reason_;  // of the failure logged last; "" while healthy
 };
-
-/// Sums the pods' usage by namespace and over the cluster, in the family
-/// order of ResourceMetricsSource (cpu.usage_rate, memory.working_set).
-scrape::AggregateValues sumUsage(const std::vector<kube::PodUsage>& pods);
 
 }  // namespace kubemetrics::scrapers::kubernetes_resource_metrics

@@ -373,16 +373,7 @@ class FakeKubeApi::Impl {
     server_->Get(R"(/apis/metrics.k8s.io/v1beta1/pods)", [this](const httplib::Request& req,
                                                                 httplib::Response& res) {
       MutexLock lock(mu_);
-      log_.push_back(req.method + " " + req.target);
-      ++requests_["podmetrics/list"];
-      if (fail_count_ > 0) {
-        --fail_count_;
-        return sendStatus(res, fail_status_, "injected failure");
-      }
-      if (req.get_header_value("Authorization") != "Bearer " + token_) {
-        ++unauthorized_;
-        return sendStatus(res, 401, "Unauthorized");
-      }
+      if (!admit(req, res, "podmetrics/list")) return;
       if (!pod_metrics_) {
         return sendStatus(res, 404, "the server could not find the requested resource");
       }
@@ -575,23 +566,32 @@ class FakeKubeApi::Impl {
     log_.push_back(req.method + " " + req.target);
   }
 
+  // Logs and counts a request as `counted` ("pods/list"), then answers it
+  // when failNextRequests() is pending or its token is wrong; true when the
+  // route goes on to serve it.
+  bool admit(const httplib::Request& req, httplib::Response& res, const std::string& counted)
+      KM_REQUIRES(mu_) {
+    log_.push_back(req.method + " " + req.target);
+    ++requests_[counted];
+    if (fail_count_ > 0) {
+      --fail_count_;
+      sendStatus(res, fail_status_, "injected failure");
+      return false;
+    }
+    if (req.get_header_value("Authorization") != "Bearer " + token_) {
+      ++unauthorized_;
+      sendStatus(res, 401, "Unauthorized");
+      return false;
+    }
+    return true;
+  }
+
   void handle(const httplib::Request& req, httplib::Response& res, const std::string& resource,
               const std::string& namespace_name) {
     const bool watch = isTrue(req.get_param_value("watch"));
     {
       MutexLock lock(mu_);
-      log_.push_back(req.method + " " + req.target);
-      ++requests_[resource + (watch ? "/watch" : "/list")];
-      if (fail_count_ > 0) {
-        --fail_count_;
-        sendStatus(res, fail_status_, "injected failure");
-        return;
-      }
-      if (req.get_header_value("Authorization") != "Bearer " + token_) {
-        ++unauthorized_;
-        sendStatus(res, 401, "Unauthorized");
-        return;
-      }
+      if (!admit(req, res, resource + (watch ? "/watch" : "/list"))) return;
     }
     Selector selector;
     std::string selector_error =
