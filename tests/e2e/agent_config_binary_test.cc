@@ -22,6 +22,7 @@
 #include "support/agent_yaml.h"
 #include "support/backends.h"
 #include "support/exposition.h"
+#include "support/http_get.h"
 #include "support/loopback.h"
 #include "support/process.h"
 #include "support/tls_certs.h"
@@ -34,13 +35,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string getMetrics(int port) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get("/metrics");
-  return res && res->status == 200 ? res->body : std::string();
-}
-
 // Polls the agent's page until `done` holds for it (bounded by `timeout`),
 // returning the last page.
 std::string waitForPage(int port, const std::function<bool(const std::string&)>& done,
@@ -48,7 +42,7 @@ std::string waitForPage(int port, const std::function<bool(const std::string&)>&
   std::string page;
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {
-    page = getMetrics(port);
+    page = metricsPage(port);
     if (done(page)) break;
     std::this_thread::sleep_for(milliseconds(200));
   }

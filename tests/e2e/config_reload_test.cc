@@ -17,6 +17,7 @@
 #include "support/agent_process.h"
 #include "support/backends.h"
 #include "support/counting_target.h"
+#include "support/http_get.h"
 #include "support/process.h"
 
 namespace kubemetrics::testing {
@@ -57,18 +58,11 @@ class ConfigMapVolume {
   int versions_ = 0;
 };
 
-std::string getPage(int port) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get("/metrics");
-  return res && res->status == 200 ? res->body : std::string();
-}
-
 /// Polls the agent's page (bounded) until it contains `text`.
 bool waitOnPage(int port, const std::string& text, std::chrono::seconds timeout = 20s) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   do {
-    if (getPage(port).find(text) != std::string::npos) return true;
+    if (metricsPage(port).find(text) != std::string::npos) return true;
     std::this_thread::sleep_for(100ms);
   } while (std::chrono::steady_clock::now() < until);
   return false;
@@ -140,7 +134,7 @@ TEST_F(ConfigReloadTest, ConfigMapSymlinkSwapIsAppliedOnTheSameAddress) {
 
   volume.publish(probeConfig("after", target_url_));
   ASSERT_TRUE(waitOnPage(port_, "reload_probe{cluster=\"after\"")) << agent.process->output();
-  const std::string page = getPage(port_);
+  const std::string page = metricsPage(port_);
   EXPECT_EQ(page.find("cluster=\"before\""), std::string::npos) << "the old agent's series stayed";
   EXPECT_NE(page.find(reloads("applied") + " 1\n"), std::string::npos) << page;
   EXPECT_NE(page.find("kubemetrics_config_last_reload_successful 1\n"), std::string::npos);
@@ -173,7 +167,7 @@ TEST_F(ConfigReloadTest, AnInvalidFileOnSighupIsRefusedAndCountedAndTheRunningOn
       << agent.process->output();
   EXPECT_NE(agent.process->output().find("refused, the running configuration stays"),
             std::string::npos);
-  const std::string page = getPage(port_);
+  const std::string page = metricsPage(port_);
   EXPECT_NE(page.find(reloads("invalid") + " 1\n"), std::string::npos) << page;
   EXPECT_NE(page.find("kubemetrics_config_last_reload_successful 0\n"), std::string::npos);
   EXPECT_TRUE(waitOnPage(port_, "reload_probe{cluster=\"before\"")) << "the running agent stopped";

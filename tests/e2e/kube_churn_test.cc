@@ -18,6 +18,7 @@
 #include "support/agent_process.h"
 #include "support/fake_kube_api.h"
 #include "support/sanitizers.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics {
 namespace {
@@ -27,19 +28,10 @@ using testing::AgentProcess;
 using testing::FakeKubeApi;
 using testing::procStatusKib;
 using testing::readFile;
+using testing::waitFor;
 
 constexpr char kNode[] = "datagen-1-35";
 constexpr int kPodsPerRound = 5000;  // 10,000 events
-
-template <class Pred>
-bool waitFor(Pred pred, milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return pred();
-}
 
 TEST(KubeChurnTest, PodCacheReturnsToTheLiveCountAndMemoryStopsGrowing) {
   FakeKubeApi api;

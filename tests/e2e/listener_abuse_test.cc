@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "support/agent_process.h"
+#include "support/http_get.h"
 #include "support/loopback.h"
 #include "support/process.h"
 
@@ -47,13 +48,6 @@ std::string agentYaml(int listener_port, int max_connections, const std::string&
          "exporters:\n  prometheus: {cache_for: 0s}\n";
 }
 
-std::string getPage(int port) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get("/metrics");
-  return res && res->status == 200 ? res->body : std::string();
-}
-
 /// True when the agent's /metrics page shows a series named `name`.
 bool onPage(const std::string& page, const std::string& name) {
   return page.find("\n" + name + "{") != std::string::npos;
@@ -63,7 +57,7 @@ bool onPage(const std::string& page, const std::string& name) {
 bool waitOnPage(int port, const std::string& name, std::chrono::milliseconds timeout) {
   const auto until = Clock::now() + timeout;
   do {
-    if (onPage(getPage(port), name)) return true;
+    if (onPage(metricsPage(port), name)) return true;
     std::this_thread::sleep_for(50ms);
   } while (Clock::now() < until);
   return false;
@@ -193,7 +187,7 @@ TEST_F(ListenerAbuseTest, ClientDisconnectingMidLineLosesOnlyThatLine) {
   // A later client's line arrives; by then the cut one would have too.
   ASSERT_TRUE(sendOnNewConnection(listener_port_, "abuse.cut.after 4 source=c\n"));
   EXPECT_TRUE(waitOnPage(agent_.port, "abuse_cut_after", 10s));
-  const std::string page = getPage(agent_.port);
+  const std::string page = metricsPage(agent_.port);
   EXPECT_FALSE(onPage(page, "abuse_cut_c")) << "the truncated line was forwarded";
   EXPECT_EQ(agent_.metric("kubemetrics_listener_lost_lines_total",
                           "listener=\"wavefront\",reason=\"truncated\""),
@@ -368,7 +362,7 @@ TEST_F(ListenerAbuseTest, IdleConnectionsBeyondTheLimitAreCountedAndHealthStillA
   // Only the attempts that found the slots still taken were refused.
   EXPECT_EQ(agent_.metric(kRejected, kWavefrontServer), refused + attempts - 1);
   expectHealthy(health);
-  EXPECT_FALSE(onPage(getPage(agent_.port), "abuse_while_full"));
+  EXPECT_FALSE(onPage(metricsPage(agent_.port), "abuse_while_full"));
   expectDescriptorsReleased(agent_, fds_at_start);
 }
 

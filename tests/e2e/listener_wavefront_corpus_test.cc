@@ -20,9 +20,11 @@
 #include "support/agent_process.h"
 #include "support/backends.h"
 #include "support/exposition.h"
+#include "support/http_get.h"
 #include "support/line_sink.h"
 #include "support/loopback.h"
 #include "support/process.h"
+#include "support/wait_for.h"
 #include "unit/exporters/wavefront/wavefront_line_validator.h"
 
 namespace kubemetrics::testing {
@@ -208,26 +210,8 @@ std::string agentYaml(int listener_port, int sink_port, const std::string& spool
          spool_dir + "\"}\n";
 }
 
-std::string getPage(int port) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get("/metrics");
-  return res && res->status == 200 ? res->body : std::string();
-}
-
 std::string rejectedLabels(const std::string& reason) {
   return "listener=\"wavefront\",reason=\"" + reason + "\"";
-}
-
-/// Waits (bounded) until `done` holds.
-template <typename Predicate>
-bool waitFor(Predicate done, std::chrono::seconds timeout = 30s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
 }
 
 class ListenerWavefrontCorpusTest : public ::testing::Test {
@@ -252,7 +236,7 @@ class ListenerWavefrontCorpusTest : public ::testing::Test {
   void expectForwardedExactly(const Corpus& corpus, const std::string& prefix,
                               std::int64_t sent_from_ms, double received_before, int times) {
     const double want = received_before + static_cast<double>(corpus.valid.size());
-    ASSERT_TRUE(waitFor([&] { return received() >= want; }))
+    ASSERT_TRUE(waitFor([&] { return received() >= want; }, 30s))
         << "received " << received() << " of " << want << "\n"
         << agent_.process->output();
     EXPECT_EQ(received(), want);
@@ -274,7 +258,7 @@ class ListenerWavefrontCorpusTest : public ::testing::Test {
       }
       return true;
     };
-    EXPECT_TRUE(waitFor(collect)) << sink_.lines().size() << " lines at the sink";
+    EXPECT_TRUE(waitFor(collect, 30s)) << sink_.lines().size() << " lines at the sink";
     for (const ValidLine& v : corpus.valid) {
       SCOPED_TRACE(v.line.substr(0, 120));
       const auto& got = at_sink[v.name];
@@ -297,7 +281,7 @@ class ListenerWavefrontCorpusTest : public ::testing::Test {
     }
 
     // On /metrics: one series per valid line, its labels = tags + source.
-    const std::string page = getPage(agent_.port);
+    const std::string page = metricsPage(agent_.port);
     for (const ValidLine& v : corpus.valid) {
       SCOPED_TRACE(v.line.substr(0, 120));
       const auto series = exposedSeries(page, prometheusName(v.name));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/http_get.h"
 #include "support/process.h"
 
 namespace kubemetrics::testing {
@@ -19,13 +20,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-std::string getMetrics(int port) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get("/metrics");
-  return res ? res->body : std::string();
-}
 
 // The value of the first line starting with `name{` that contains every
 // `needle`, or NaN.
@@ -118,7 +112,7 @@ TEST(PrometheusFaultsTest, FaultyTargetsDoNotDisturbTheAgentOrEachOther) {
     return true;
   };
   while (std::chrono::steady_clock::now() < until) {
-    body = getMetrics(agent.port);
+    body = metricsPage(agent.port);
     if (complete()) break;
     std::this_thread::sleep_for(milliseconds(250));
   }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/http_get.h"
 #include "support/process.h"
 
 namespace kubemetrics::testing {
@@ -54,13 +55,6 @@ std::string config(const std::string& role, int port) {
          "    timeout: 1s\n";
 }
 
-std::string getMetrics(int port) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get("/metrics");
-  return res ? res->body : std::string();
-}
-
 TEST(PrometheusRoleTest, NodeRoleNeverRequestsKubeStateMetrics) {
   FakeKsm ksm;
   TempDir dir;
@@ -74,7 +68,7 @@ TEST(PrometheusRoleTest, NodeRoleNeverRequestsKubeStateMetrics) {
   EXPECT_NE(out.find("only the agent with role: cluster scrapes kube-state-metrics"),
             std::string::npos)
       << out;
-  EXPECT_EQ(getMetrics(agent.port).find("kube_pod_info"), std::string::npos);
+  EXPECT_EQ(metricsPage(agent.port).find("kube_pod_info"), std::string::npos);
 }
 
 TEST(PrometheusRoleTest, ClusterRoleScrapesKubeStateMetrics) {
@@ -86,7 +80,7 @@ TEST(PrometheusRoleTest, ClusterRoleScrapesKubeStateMetrics) {
   std::string body;
   for (int i = 0; i < 100 && body.find("kube_pod_info{") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    body = getMetrics(agent.port);
+    body = metricsPage(agent.port);
   }
   EXPECT_GE(ksm.requests.load(), 1);
   EXPECT_NE(body.find("kube_pod_info{"), std::string::npos) << agent.process->output();

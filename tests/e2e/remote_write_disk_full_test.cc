@@ -28,6 +28,7 @@
 #include "support/backends.h"
 #include "support/counting_target.h"
 #include "support/process.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics {
 namespace {
@@ -66,13 +67,6 @@ std::uintmax_t fillUp(const std::string& path) {
     if (written > (64ULL << 20)) break;  // not a small tmpfs after all
   }
   return written;
-}
-
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::seconds timeout) {
-  const auto until = Clock::now() + timeout;
-  while (!pred() && Clock::now() < until) std::this_thread::sleep_for(100ms);
-  return pred();
 }
 
 TEST(RemoteWriteDiskFullTest, FullSpoolDoesNotSpinDropsOnlyByPolicyAndResumes) {

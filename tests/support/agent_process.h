@@ -1,13 +1,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <memory>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "support/http_get.h"
 #include "support/process.h"
 
 namespace kubemetrics::testing {
@@ -45,14 +45,12 @@ struct AgentProcess {
   /// without labels) on the agent's /metrics, or -1 when the page or the
   /// series is missing.
   double metric(const std::string& name, const std::string& labels) const {
-    httplib::Client client("127.0.0.1", port);
-    auto res = client.Get("/metrics");
-    if (!res || res->status != 200) return -1;
+    const std::string page = metricsPage(port);
     // At a line start: "name " also ends the HELP and TYPE lines' prefix.
     const std::string key = "\n" + (labels.empty() ? name + " " : name + "{" + labels + "} ");
-    const auto at = res->body.find(key);
+    const auto at = page.find(key);
     if (at == std::string::npos) return -1;
-    return std::stod(res->body.substr(at + key.size()));
+    return std::stod(page.substr(at + key.size()));
   }
 };
 

@@ -12,11 +12,16 @@
 #include "agent/agent.h"
 #include "agent/agent_config.h"
 #include "kubemetrics/deadline.h"
+#include "support/http_get.h"
+#include "support/wait_for.h"
 #include "unit/scrapers/ec2/fake_imds.h"
 
 namespace kubemetrics::scrapers::ec2 {
 namespace {
 
+using kubemetrics::testing::httpGet;
+using kubemetrics::testing::metricsPage;
+using kubemetrics::testing::waitFor;
 using std::chrono::milliseconds;
 using testing::BlackholePort;
 using testing::FakeImds;
@@ -39,24 +44,6 @@ std::string agentYaml(const std::string& endpoint) {
          "  prometheus: {enabled: true, path: /metrics, expire_after: 1s}\n";
 }
 
-std::string get(int port, const std::string& path, int* status = nullptr) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get(path.c_str());
-  if (status) *status = res ? res->status : -1;
-  return res ? res->body : std::string();
-}
-
-template <class Pred>
-bool waitFor(Pred pred, milliseconds limit) {
-  const auto end = SteadyClock::now() + limit;
-  while (SteadyClock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return pred();
-}
-
 TEST(AgentEc2Test, EverySampleCarriesTheEc2Tags) {
   clearAwsEnvironment();
   FakeImds imds;
@@ -67,10 +54,10 @@ TEST(AgentEc2Test, EverySampleCarriesTheEc2Tags) {
   const int port = (*agent)->port();
 
   ASSERT_TRUE(waitFor(
-      [&] { return get(port, "/status").find("identity instance_id=") != std::string::npos; },
+      [&] { return httpGet(port, "/status").find("identity instance_id=") != std::string::npos; },
       milliseconds(5000)))
-      << get(port, "/status");
-  const std::string status = get(port, "/status");
+      << httpGet(port, "/status");
+  const std::string status = httpGet(port, "/status");
   EXPECT_NE(status.find("== ec2 =="), std::string::npos) << status;
   EXPECT_NE(status.find("endpoint " + imds.endpoint() + " (from config)"), std::string::npos)
       << status;
@@ -81,7 +68,7 @@ TEST(AgentEc2Test, EverySampleCarriesTheEc2Tags) {
   // tags; they expire (expire_after: 1s). Wait that out, then every series
   // must be tagged.
   std::this_thread::sleep_for(milliseconds(1600));
-  const std::string page = get(port, "/metrics");
+  const std::string page = metricsPage(port);
   std::istringstream lines(page);
   std::string line;
   int checked = 0;
@@ -110,13 +97,14 @@ TEST(AgentEc2Test, EverySampleCarriesTheEc2Tags) {
         // Labels are sorted: account_id comes before action.
         static const std::regex kSeries(
             "\\nec2_spot_interruption_seconds_left\\{[^}]*action=\"terminate\"");
-        return std::regex_search(get(port, "/metrics"), kSeries);
+        return std::regex_search(metricsPage(port), kSeries);
       },
       milliseconds(3000)));
   const auto took = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - set_at);
   std::cerr << "[ measured ] spot notice on /metrics after " << took.count()
             << " ms (spot_interval 300 ms)\n";
-  EXPECT_NE(get(port, "/status").find("spot terminate at 2017-09-18T08:22:00Z"), std::string::npos);
+  EXPECT_NE(httpGet(port, "/status").find("spot terminate at 2017-09-18T08:22:00Z"),
+            std::string::npos);
   (*agent)->stop();
   EXPECT_EQ(imds.getsWithoutToken(), 0);
 }
@@ -130,7 +118,7 @@ TEST(AgentEc2Test, OffEc2StartUpAndReadinessDoNotWaitForTheProbe) {
   ASSERT_TRUE((*agent)->start());
   const auto start_took = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - began);
   int code = 0;
-  const std::string ready = get((*agent)->port(), "/readyz", &code);
+  const std::string ready = httpGet((*agent)->port(), "/readyz", &code);
   const auto ready_took = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - began);
   EXPECT_EQ(code, 200) << ready;
   std::cerr << "[ measured ] blackholed IMDS: Agent::start " << start_took.count()
@@ -140,12 +128,12 @@ TEST(AgentEc2Test, OffEc2StartUpAndReadinessDoNotWaitForTheProbe) {
   // The source concludes "not on EC2" after the token PUT and one v1 GET.
   ASSERT_TRUE(waitFor(
       [&] {
-        return get((*agent)->port(), "/status").find("state absent: not on EC2") !=
+        return httpGet((*agent)->port(), "/status").find("state absent: not on EC2") !=
                std::string::npos;
       },
       milliseconds(2000)))
-      << get((*agent)->port(), "/status");
-  const std::string status = get((*agent)->port(), "/status");
+      << httpGet((*agent)->port(), "/status");
+  const std::string status = httpGet((*agent)->port(), "/status");
   std::smatch m;
   ASSERT_TRUE(std::regex_search(status, m, std::regex("first_probe_ms ([0-9]+)"))) << status;
   std::cerr << "[ measured ] blackholed IMDS: probe gave up after " << m[1] << " ms\n";
@@ -155,12 +143,12 @@ TEST(AgentEc2Test, OffEc2StartUpAndReadinessDoNotWaitForTheProbe) {
   std::string page;
   EXPECT_TRUE(waitFor(
       [&] {
-        page = get((*agent)->port(), "/metrics");
+        page = metricsPage((*agent)->port());
         return page.find("node_memory_MemTotal_bytes{") != std::string::npos;
       },
       milliseconds(5000)));
   EXPECT_EQ(page.find("instance_id="), std::string::npos);
-  EXPECT_NE(get((*agent)->port(), "/readyz").find("source ec2: up"), std::string::npos);
+  EXPECT_NE(httpGet((*agent)->port(), "/readyz").find("source ec2: up"), std::string::npos);
   (*agent)->stop();
 }
 
@@ -171,10 +159,10 @@ TEST(AgentEc2Test, BuiltInDefaultConfigRunsNoEc2Source) {
   auto agent = Agent::create(defaultConfigYaml(), "built-in default", overrides);
   ASSERT_TRUE(agent) << agent.error().message();
   ASSERT_TRUE((*agent)->start());
-  const std::string ready = get((*agent)->port(), "/readyz");
+  const std::string ready = httpGet((*agent)->port(), "/readyz");
   EXPECT_NE(ready.find("source host"), std::string::npos) << ready;
   EXPECT_EQ(ready.find("source ec2"), std::string::npos) << ready;
-  const std::string status = get((*agent)->port(), "/status");
+  const std::string status = httpGet((*agent)->port(), "/status");
   EXPECT_NE(status.find("state disabled: sources.ec2.enabled: false"), std::string::npos) << status;
   (*agent)->stop();
 }

@@ -18,7 +18,9 @@
 #include "agent/agent.h"
 #include "support/fake_kube_api.h"
 #include "support/fake_pod.h"
+#include "support/http_get.h"
 #include "support/tls_certs.h"
+#include "support/wait_for.h"
 #include "unit/scrapers/kubelet/fake_kubelet.h"
 
 namespace kubemetrics {
@@ -27,7 +29,9 @@ namespace {
 using scrapers::kubelet::testing::FakeKubelet;
 using std::chrono::milliseconds;
 using testing::FakeKubeApi;
+using testing::metricsPage;
 using testing::TlsCerts;
+using testing::waitFor;
 
 constexpr char kNode[] = "datagen-1-35";
 constexpr char kKubeletToken[] = "kubelet-token";
@@ -42,23 +46,6 @@ std::string readFile(const std::string& path) {
 
 std::string fixture(const std::string& name) {
   return readFile(std::string(KM_FIXTURES_DIR) + "/" + name);
-}
-
-std::string get(int port, const std::string& path) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get(path.c_str());
-  return res ? res->body : std::string();
-}
-
-template <class Pred>
-bool waitFor(Pred pred, milliseconds limit = milliseconds(10000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return pred();
 }
 
 /// The /metrics lines of `metric` whose labels contain every one of `parts`.
@@ -132,7 +119,7 @@ class AgentKubernetesTest : public ::testing::Test {
     port_ = agent_->port();
   }
 
-  std::string metrics() const { return get(port_, "/metrics"); }
+  std::string metrics() const { return metricsPage(port_); }
 
   FakeKubeApi api_;
   std::unique_ptr<FakeKubelet> kubelet_;

@@ -26,6 +26,8 @@
 #include "common/scrape/shard.h"
 #include "support/fake_kube_api.h"
 #include "support/fake_pod.h"
+#include "support/http_get.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics {
 namespace {
@@ -34,27 +36,12 @@ using std::chrono::milliseconds;
 using testing::endpointSliceJson;
 using testing::FakeKubeApi;
 using testing::FakePod;
+using testing::metricsPage;
 using testing::serviceJson;
+using testing::waitFor;
 
 constexpr int kServices = 3;
 constexpr int kEndpointsPerService = 4;
-
-std::string get(int port, const std::string& path) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get(path.c_str());
-  return res ? res->body : std::string();
-}
-
-template <class Pred>
-bool waitFor(Pred pred, milliseconds limit = milliseconds(15000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return pred();
-}
 
 // The `instance` of every live `up` line of `job` on a /metrics page.
 std::set<std::string> upInstances(const std::string& page, const std::string& job) {
@@ -149,7 +136,7 @@ TEST_F(ClusterShardingTest, TwoReplicasScrapeDisjointShardsThatCoverEveryTarget)
   for (int ordinal = 0; ordinal < 2; ++ordinal) {
     const int port = agents_[ordinal]->port();
     EXPECT_TRUE(waitFor([&] {
-      pages[ordinal] = get(port, "/metrics");
+      pages[ordinal] = metricsPage(port);
       seen[ordinal] = upInstances(pages[ordinal], "kubernetes-service-endpoints");
       return seen[ordinal] == expected[ordinal] &&
              pages[ordinal].find("kube_pod_info{") != std::string::npos;
@@ -181,11 +168,11 @@ TEST_F(ClusterShardingTest, TwoReplicasScrapeDisjointShardsThatCoverEveryTarget)
   // The API server: one replica, the one shardOf(its URL) names.
   const int apiserver_shard = scrape::shardOf(api_.url() + "/metrics", 2);
   ASSERT_TRUE(waitFor([&] {
-    pages[apiserver_shard] = get(agents_[apiserver_shard]->port(), "/metrics");
+    pages[apiserver_shard] = metricsPage(agents_[apiserver_shard]->port());
     return pages[apiserver_shard].find("apiserver_request_total{") != std::string::npos;
   })) << pages[apiserver_shard];
   EXPECT_EQ(upInstances(pages[apiserver_shard], "kubernetes-apiservers").size(), 1u);
-  const std::string other_page = get(agents_[1 - apiserver_shard]->port(), "/metrics");
+  const std::string other_page = metricsPage(agents_[1 - apiserver_shard]->port());
   EXPECT_EQ(other_page.find("apiserver_request_total{"), std::string::npos);
   EXPECT_TRUE(upInstances(other_page, "kubernetes-apiservers").empty());
   EXPECT_GT(api_.requests("metrics", "get"), 0);

@@ -22,6 +22,7 @@
 #include "support/process.h"
 #include "support/registry_value.h"
 #include "support/tls_certs.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics::kube {
 namespace {
@@ -30,6 +31,7 @@ using kubemetrics::testing::FakeKubeApi;
 using kubemetrics::testing::registryValue;
 using kubemetrics::testing::TempDir;
 using namespace std::chrono_literals;
+using kubemetrics::testing::waitFor;
 
 // The node of the kubelet fixture's pods.
 constexpr const char* kNode = "datagen-1-35";
@@ -37,17 +39,6 @@ constexpr const char* kNode = "datagen-1-35";
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Polls `done` every 5ms until it holds or `timeout` passes.
-template <typename Pred>
-bool waitUntil(Pred done, std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
 }
 
 std::set<std::string> podKeys(const KubeSnapshot& snapshot) {
@@ -134,7 +125,7 @@ class KubeMetadataServiceTest : public ::testing::Test {
     service_ = std::make_unique<KubeMetadataService>(config(), kNode, registry_);
     ASSERT_TRUE(service_->acquire("test")) << "acquire";
     service_->start();
-    ASSERT_TRUE(waitUntil([&] { return service_->snapshot()->synced; })) << "never synced";
+    ASSERT_TRUE(waitFor([&] { return service_->snapshot()->synced; })) << "never synced";
     // Both watches open: changes from now on come as events.
     ASSERT_TRUE(api_.waitForWatches(2, 10s));
   }
@@ -211,7 +202,7 @@ TEST_F(KubeMetadataServiceTest, NodeCapacityAndAllocatableEqualTheNodeObject) {
   EXPECT_EQ(snapshot->node->allocatable.memory_bytes, 15.0 * 1024 * 1024 * 1024);
   // A node update comes as an event.
   api_.upsertNode(kubemetrics::testing::nodeJson(kNode, {{"zone", "b"}}, "8", "16Gi", "7", "14Gi"));
-  ASSERT_TRUE(waitUntil([&] {
+  ASSERT_TRUE(waitFor([&] {
     auto s = service_->snapshot();
     return s->node && s->node->allocatable.cpu_millicores == 7000;
   }));
@@ -234,12 +225,12 @@ TEST_F(KubeMetadataServiceTest, RelabelledPodShowsInTheNextSnapshotAndDeleteRemo
     seen->versions.push_back(s.version);
   });
   api_.upsertPod(kubemetrics::testing::podJson("scraper", "web-1", kNode, {{"app", "web"}}));
-  ASSERT_TRUE(waitUntil([&] { return service_->snapshot()->pod("scraper", "web-1") != nullptr; }));
+  ASSERT_TRUE(waitFor([&] { return service_->snapshot()->pod("scraper", "web-1") != nullptr; }));
   const std::uint64_t before = service_->snapshot()->version;
 
   api_.upsertPod(kubemetrics::testing::podJson("scraper", "web-1", kNode,
                                                {{"app", "web"}, {"track", "canary"}}));
-  ASSERT_TRUE(waitUntil([&] { return service_->snapshot()->version > before; }));
+  ASSERT_TRUE(waitFor([&] { return service_->snapshot()->version > before; }));
   // The very next snapshot carries the new labels.
   const auto next = service_->snapshot();
   EXPECT_EQ(next->version, before + 1);
@@ -249,7 +240,7 @@ TEST_F(KubeMetadataServiceTest, RelabelledPodShowsInTheNextSnapshotAndDeleteRemo
   EXPECT_EQ(web->labels.at("track"), "canary");
 
   api_.deletePod("scraper", "web-1");
-  ASSERT_TRUE(waitUntil([&] { return service_->snapshot()->pod("scraper", "web-1") == nullptr; }));
+  ASSERT_TRUE(waitFor([&] { return service_->snapshot()->pod("scraper", "web-1") == nullptr; }));
   EXPECT_EQ(podKeys(*service_->snapshot()), fixture_keys_);
   // Subscribers saw each version once, in order.
   std::lock_guard<std::mutex> lock(seen->mu);
@@ -271,7 +262,7 @@ TEST_F(KubeMetadataServiceTest, GoneCausesExactlyOneRelistWithoutLossOrDuplicate
   expected.insert("scraper/late-arrival");
   expected.erase("kube-system/kindnet-zkpn8");
 
-  ASSERT_TRUE(waitUntil([&] { return podKeys(*service_->snapshot()) == expected; }))
+  ASSERT_TRUE(waitFor([&] { return podKeys(*service_->snapshot()) == expected; }))
       << ::testing::PrintToString(podKeys(*service_->snapshot()));
   ASSERT_TRUE(api_.waitForWatches(2, 10s));
   EXPECT_EQ(metric("kubemetrics_kubernetes_relists_total", {{"kind", "pod"}, {"reason", "gone"}}),
@@ -282,7 +273,7 @@ TEST_F(KubeMetadataServiceTest, GoneCausesExactlyOneRelistWithoutLossOrDuplicate
   // Still live after the re-list: a later change arrives as an event.
   api_.deletePod("scraper", "late-arrival");
   expected.erase("scraper/late-arrival");
-  ASSERT_TRUE(waitUntil([&] { return podKeys(*service_->snapshot()) == expected; }));
+  ASSERT_TRUE(waitFor([&] { return podKeys(*service_->snapshot()) == expected; }));
 }
 
 TEST_F(KubeMetadataServiceTest, BookmarkAdvancesTheResourceVersionOfTheNextWatch) {
@@ -305,13 +296,13 @@ TEST_F(KubeMetadataServiceTest, BookmarkAdvancesTheResourceVersionOfTheNextWatch
   // server's version on; only a bookmark tells the reflector.
   api_.upsertPod(kubemetrics::testing::podJson("default", "elsewhere-3", "other-node", {}));
   api_.sendBookmarks();
-  ASSERT_TRUE(waitUntil([&] {
+  ASSERT_TRUE(waitFor([&] {
     return metric("kubemetrics_kubernetes_watch_events_total",
                   {{"kind", "pod"}, {"type", "BOOKMARK"}}) >= 1;
   }));
   const std::uint64_t version = service_->snapshot()->version;
   api_.closeWatches();
-  ASSERT_TRUE(waitUntil([&] { return watchTargets().size() >= 2; }));
+  ASSERT_TRUE(waitFor([&] { return watchTargets().size() >= 2; }));
   const std::string next_rv = queryValue(watchTargets()[1], "resourceVersion");
   EXPECT_NE(next_rv, listed_rv);
   EXPECT_FALSE(next_rv.empty());
@@ -329,7 +320,7 @@ TEST_F(KubeMetadataServiceTest, RotatedTokenKeepsWorking) {
   api_.closeWatches();  // the next requests must carry the new token
   api_.upsertPod(kubemetrics::testing::podJson("scraper", "after-rotation", kNode, {}));
   ASSERT_TRUE(
-      waitUntil([&] { return service_->snapshot()->pod("scraper", "after-rotation") != nullptr; }));
+      waitFor([&] { return service_->snapshot()->pod("scraper", "after-rotation") != nullptr; }));
   std::set<std::string> expected = fixture_keys_;
   expected.insert("scraper/after-rotation");
   EXPECT_EQ(podKeys(*service_->snapshot()), expected);
@@ -342,14 +333,14 @@ TEST_F(KubeMetadataServiceTest, RejectedTokenIsCountedAndRecoversWhenTheFileRota
   startSynced();
   api_.setToken("next-token");  // the server moved on before the file did
   api_.closeWatches();
-  ASSERT_TRUE(waitUntil([&] {
+  ASSERT_TRUE(waitFor([&] {
     return metric("kubemetrics_kubernetes_api_errors_total",
                   {{"kind", "pod"}, {"reason", "unauthorized"}}) >= 1;
   }));
   rotateToken("next-token");
   api_.upsertPod(kubemetrics::testing::podJson("scraper", "after-401", kNode, {}));
   ASSERT_TRUE(
-      waitUntil([&] { return service_->snapshot()->pod("scraper", "after-401") != nullptr; }));
+      waitFor([&] { return service_->snapshot()->pod("scraper", "after-401") != nullptr; }));
   EXPECT_EQ(podKeys(*service_->snapshot()).size(), fixture_keys_.size() + 1);
 }
 
@@ -357,7 +348,7 @@ TEST_F(KubeMetadataServiceTest, ServiceUnavailableBacksOffThenRecovers) {
   startSynced();
   api_.failNextRequests(4, 503);
   api_.closeWatches();
-  ASSERT_TRUE(waitUntil([&] {
+  ASSERT_TRUE(waitFor([&] {
     return metric("kubemetrics_kubernetes_api_errors_total",
                   {{"kind", "pod"}, {"reason", "http_503"}}) +
                metric("kubemetrics_kubernetes_api_errors_total",
@@ -366,7 +357,7 @@ TEST_F(KubeMetadataServiceTest, ServiceUnavailableBacksOffThenRecovers) {
   }));
   api_.upsertPod(kubemetrics::testing::podJson("scraper", "after-503", kNode, {}));
   ASSERT_TRUE(
-      waitUntil([&] { return service_->snapshot()->pod("scraper", "after-503") != nullptr; }));
+      waitFor([&] { return service_->snapshot()->pod("scraper", "after-503") != nullptr; }));
   EXPECT_EQ(podKeys(*service_->snapshot()).size(), fixture_keys_.size() + 1);
   // A failed watch is retried from its version: no re-list.
   EXPECT_EQ(metric("kubemetrics_kubernetes_relists_total", {{"kind", "pod"}, {"reason", "gone"}}),
@@ -389,7 +380,7 @@ TEST_F(KubeMetadataServiceTest, ChurnReturnsTheCacheToTheLiveCount) {
     if (i >= 8) api_.deletePod("churn", "churn-" + std::to_string(i - 8));
   }
   for (int i = kPods - 8; i < kPods; ++i) api_.deletePod("churn", "churn-" + std::to_string(i));
-  ASSERT_TRUE(waitUntil(
+  ASSERT_TRUE(waitFor(
       [&] {
         return metric("kubemetrics_kubernetes_watch_events_total",
                       {{"kind", "pod"}, {"type", "ADDED"}}) +
@@ -452,7 +443,7 @@ TEST_F(KubeMetadataServiceTest, WrongCaIsAConnectErrorNotACrash) {
   service_ = std::make_unique<KubeMetadataService>(untrusting, kNode, registry_);
   ASSERT_TRUE(service_->acquire("test"));
   service_->start();
-  ASSERT_TRUE(waitUntil([&] {
+  ASSERT_TRUE(waitFor([&] {
     return metric("kubemetrics_kubernetes_api_errors_total",
                   {{"kind", "pod"}, {"reason", "connect"}}) >= 2;
   }));

@@ -29,6 +29,7 @@
 #include "support/fake_pod.h"
 #include "support/process.h"
 #include "support/registry_value.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics::scrapers::kubernetes_services {
 namespace {
@@ -41,16 +42,7 @@ using kubemetrics::testing::serviceJson;
 using kubemetrics::testing::SliceEndpoint;
 using kubemetrics::testing::TempDir;
 using namespace std::chrono_literals;
-
-template <typename Pred>
-bool waitUntil(Pred done, std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
+using kubemetrics::testing::waitFor;
 
 // The samples of `name` (markers or not) whose labels include `labels`.
 std::vector<const Sample*> select(const SampleBatch& batch, std::string_view name,
@@ -171,7 +163,7 @@ TEST_F(ServiceDiscoveryTest, ThreeEndpointsAreThreeTargetsThenARemovedOneGoesSta
   const int lists_before = api_.requests("endpointslices", "list");
   const std::uint64_t version = catalog_->snapshot()->version;
   api_.upsertEndpointSlice(slice(1, false));
-  ASSERT_TRUE(waitUntil([&] { return catalog_->snapshot()->version > version; }));
+  ASSERT_TRUE(waitFor([&] { return catalog_->snapshot()->version > version; }));
   EXPECT_EQ(api_.requests("endpointslices", "list"), lists_before);
 
   SampleBatch second;
@@ -203,7 +195,7 @@ TEST_F(ServiceDiscoveryTest, ThreeEndpointsAreThreeTargetsThenARemovedOneGoesSta
   // The Service loses its annotation: every target goes, with markers.
   const std::uint64_t before_unannotate = catalog_->snapshot()->version;
   api_.upsertService(serviceJson("shop", "web", {}));
-  ASSERT_TRUE(waitUntil([&] { return catalog_->snapshot()->version > before_unannotate; }));
+  ASSERT_TRUE(waitFor([&] { return catalog_->snapshot()->version > before_unannotate; }));
   SampleBatch fourth;
   (void)source->scrape(fourth, deadlineIn(20s));
   EXPECT_TRUE(source->targetKeysForTest().empty());

@@ -27,12 +27,14 @@
 #include "scrapers/kube_state_metrics/ksm_source.h"
 #include "support/component_context.h"
 #include "support/exposition.h"
+#include "support/http_get.h"
 #include "support/line_sink.h"
 
 namespace kubemetrics {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::metricsPage;
 
 std::string fixture(const std::string& name) {
   std::ifstream in(std::string(KM_FIXTURES_DIR) + "/ksm/" + name);
@@ -240,13 +242,6 @@ TEST(KsmAggregatesConfigTest, RejectsANonBoolean) {
 
 // ------------------------------------------------------------ the agent
 
-std::string get(int port, const std::string& path) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
-  auto res = client.Get(path.c_str());
-  return res ? res->body : std::string();
-}
-
 /// The value of the series `name` whose labels include `labels` on the
 /// page, if any.
 std::optional<double> seriesValue(const std::string& page, const std::string& name,
@@ -301,7 +296,7 @@ TEST(KsmAgentAggregatesTest, ThePrometheusPageAndWavefrontGetThemWithTheAgentTag
   std::optional<double> cpu;
   for (int i = 0; i < 100 && !cpu; ++i) {
     std::this_thread::sleep_for(milliseconds(100));
-    page = get(port, "/metrics");
+    page = metricsPage(port);
     cpu = seriesValue(page, "kubernetes_cluster_cpu_request", {{"type", "cluster"}});
   }
   ASSERT_TRUE(cpu) << page.substr(0, 2000);

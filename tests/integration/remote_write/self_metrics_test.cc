@@ -18,11 +18,13 @@
 #include "agent/agent.h"
 #include "remote_write/remote_write.pb.h"
 #include "support/counting_target.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::waitFor;
 
 /// One received series: its labels (with __name__) and the values it got.
 struct ReceivedSeries {
@@ -111,16 +113,6 @@ class RecordingIngestion {
   int port_ = 0;
   std::thread thread_;
 };
-
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::milliseconds limit) {
-  const auto end = SteadyClock::now() + limit;
-  while (SteadyClock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
 
 std::string agentYaml(const std::string& target_url, int remote_write_port, int wavefront_port,
                       const std::string& remote_write_extra) {

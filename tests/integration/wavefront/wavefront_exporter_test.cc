@@ -31,6 +31,7 @@
 #include "kubemetrics/labels.h"
 #include "support/gzip.h"
 #include "support/manual_clock.h"
+#include "support/wait_for.h"
 #include "unit/common/push/clock_steps.h"
 #include "unit/exporters/wavefront/wavefront_line_validator.h"
 
@@ -42,6 +43,7 @@ using testing::parseWavefrontLine;
 using testing::strictlyValid;
 using testing::WfLine;
 using Tags = std::vector<std::pair<std::string, std::string>>;
+using kubemetrics::testing::waitFor;
 
 // --- decoding, written against the libraries directly ----------------------
 
@@ -187,16 +189,6 @@ double invalidTotal(prometheus::Registry& registry) {
     for (const auto& metric : family.metric) total += metric.counter.value;
   }
   return total;
-}
-
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::milliseconds limit = 10s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
 }
 
 WavefrontConfig baseConfig(const std::string& url) {

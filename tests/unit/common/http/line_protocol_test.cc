@@ -15,6 +15,7 @@
 
 #include "common/http/http_server.h"
 #include "support/loopback.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics {
 namespace {
@@ -37,18 +38,15 @@ struct Record {
     std::lock_guard<std::mutex> lock(mu);
     return lines;
   }
+  // Evaluates `predicate` under the record's lock.
   template <class Predicate>
   bool waitFor(Predicate predicate, std::chrono::milliseconds timeout = 5s) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (predicate()) return true;
-      }
-      std::this_thread::sleep_for(2ms);
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    return predicate();
+    return testing::waitFor(
+        [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          return predicate();
+        },
+        timeout, 2ms);
   }
 };
 

@@ -24,6 +24,7 @@
 #include "support/manual_clock.h"
 #include "support/process.h"
 #include "support/registry_value.h"
+#include "support/wait_for.h"
 #include "unit/common/push/clock_steps.h"
 
 namespace kubemetrics::push {
@@ -35,6 +36,7 @@ using kubemetrics::testing::ManualClock;
 using kubemetrics::testing::registryValue;
 using kubemetrics::testing::stepUntil;
 using kubemetrics::testing::TempDir;
+using kubemetrics::testing::waitFor;
 
 // Body = the sample values joined by ',', so the fake backend can count them.
 class FakeEncoder : public PayloadEncoder {
@@ -167,18 +169,6 @@ PushConfig fastConfig(const std::string& spool_dir) {
   return c;
 }
 
-// Waits in real time for what needs no time to pass on the exporter's
-// clock; a bound against a hang, not a timing assertion.
-template <class Pred>
-bool waitUntil(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
-
 // One exporter under test on a manual clock, with its fake backend. Its
 // destructor shuts the exporter down while stepping the clock, so a failed
 // assertion cannot leave a sender asleep in manual time for ever.
@@ -217,7 +207,7 @@ TEST(PushExporterTest, BatchesBySizeAndByTime) {
   // 250 samples: two full batches of 100 at once, 50 after max_wait.
   ASSERT_TRUE(exporter->send(batchOf(0, 250)));
   // The full ones need no time to pass ...
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 200; }));
+  ASSERT_TRUE(waitFor([&] { return backend->deliveredSamples() == 200; }));
   // ... the rest goes once max_wait has passed on the clock. The sender
   // counts a delivery after the backend has it: wait for both.
   ASSERT_TRUE(stepUntil(rig.clock, [&] {
@@ -284,9 +274,9 @@ TEST(PushExporterTest, DropIsCountedAndNotRetried) {
   backend->script = {DeliveryOutcome::drop("HTTP 400: bad labels")};
   ASSERT_TRUE(rig.create(fastConfig("")));
   ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return rig.exporter->stats().dropped_samples == 100; }));
+  ASSERT_TRUE(waitFor([&] { return rig.exporter->stats().dropped_samples == 100; }));
   ASSERT_TRUE(rig.exporter->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 100; }));
+  ASSERT_TRUE(waitFor([&] { return backend->deliveredSamples() == 100; }));
   EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
                           {{"exporter", "t"}, {"reason", "rejected"}}),
             100);
@@ -314,7 +304,7 @@ TEST(PushExporterTest, BoundedInFlight) {
   config.batch.max_samples = 10;
   ASSERT_TRUE(rig.create(config));
   ASSERT_TRUE(rig.exporter->send(batchOf(0, 300)));
-  ASSERT_TRUE(waitUntil([&] { return backend->deliveredSamples() == 300; }));
+  ASSERT_TRUE(waitFor([&] { return backend->deliveredSamples() == 300; }));
   EXPECT_EQ(backend->max_in_flight.load(), 3);
 }
 
@@ -415,10 +405,10 @@ TEST(PushExporterTest, FullQueueGoesToTheSpoolBeforeTheNewPayload) {
   ASSERT_TRUE(rig.create(config));
   auto& exporter = rig.exporter;
   ASSERT_TRUE(exporter->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return backend->attemptCount() >= 1; }));  // taken, backing off
+  ASSERT_TRUE(waitFor([&] { return backend->attemptCount() >= 1; }));  // taken, backing off
   for (int i = 1; i < 5; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
   // 1 and 2 were queued; 3 found the queue full; 4 came behind the spool.
-  ASSERT_TRUE(waitUntil([&] { return exporter->stats().spooled_samples == 400; }));
+  ASSERT_TRUE(waitFor([&] { return exporter->stats().spooled_samples == 400; }));
   {
     std::lock_guard<std::mutex> lock(backend->mu);
     backend->fallback = DeliveryOutcome::delivered();
@@ -448,13 +438,13 @@ TEST(PushExporterTest, WithoutSpoolAHalfFullQueueIsBacklogged) {
     auto& exporter = rig.exporter;
     EXPECT_FALSE(exporter->backlogged());
     ASSERT_TRUE(exporter->send(batchOf(0, 100)));
-    ASSERT_TRUE(waitUntil([&] { return backend->attemptCount() >= 1; }));  // taken, backing off
+    ASSERT_TRUE(waitFor([&] { return backend->attemptCount() >= 1; }));  // taken, backing off
     ASSERT_TRUE(exporter->send(batchOf(100, 100)));
     ASSERT_TRUE(exporter->send(batchOf(200, 100)));  // two of four queued
     if (spool) {
-      EXPECT_FALSE(waitUntil([&] { return exporter->backlogged(); }, 200ms));
+      EXPECT_FALSE(waitFor([&] { return exporter->backlogged(); }, 200ms));
     } else {
-      EXPECT_TRUE(waitUntil([&] { return exporter->backlogged(); }));
+      EXPECT_TRUE(waitFor([&] { return exporter->backlogged(); }));
     }
     {
       std::lock_guard<std::mutex> lock(backend->mu);
@@ -531,7 +521,7 @@ TEST(PushExporterTest, WalHoldsPayloadsInMemoryWhileTheDiskRefusesThenResumes) {
   // Payload 0 is refused by the disk, then sent live (the spool is empty)
   // and retried by its sender; 1 and 2 are held, then dropped for 3 and 4.
   ASSERT_TRUE(exporter->send(batchOf(0, 100)));
-  ASSERT_TRUE(waitUntil([&] { return backend->attemptCount() >= 1; }));
+  ASSERT_TRUE(waitFor([&] { return backend->attemptCount() >= 1; }));
   for (int i = 1; i < 5; ++i) ASSERT_TRUE(exporter->send(batchOf(i * 100, 100)));
   ASSERT_TRUE(stepUntil(rig.clock, [&] { return exporter->stats().dropped_samples == 200; }));
   ASSERT_TRUE(stepUntil(rig.clock, [&] { return backend->attemptCount() >= 3; }));
@@ -793,8 +783,8 @@ TEST(PushExporterTest, ShutdownSpoolsAndRestartReplays) {
   }
   Rig rig;
   ASSERT_TRUE(rig.create(fastConfig(tmp.path())));
-  ASSERT_TRUE(waitUntil([&] { return rig.backend->deliveredSamples() == 50; }));
-  ASSERT_TRUE(waitUntil([&] { return rig.exporter->idleForTest(); }));
+  ASSERT_TRUE(waitFor([&] { return rig.backend->deliveredSamples() == 50; }));
+  ASSERT_TRUE(waitFor([&] { return rig.exporter->idleForTest(); }));
 }
 
 TEST(PushExporterTest, WithoutSpoolExhaustedRetriesAreDroppedAndCounted) {

@@ -21,6 +21,7 @@
 #include "support/manual_clock.h"
 #include "support/process.h"
 #include "support/registry_value.h"
+#include "support/wait_for.h"
 #include "unit/common/push/clock_steps.h"
 
 namespace kubemetrics::exporters::remote_write {
@@ -32,6 +33,7 @@ using kubemetrics::testing::registryValue;
 using kubemetrics::testing::ScopeExitStepping;
 using kubemetrics::testing::stepUntil;
 using kubemetrics::testing::TempDir;
+using kubemetrics::testing::waitFor;
 
 struct Received {
   SteadyClock::time_point at;  // by the exporter's clock
@@ -147,18 +149,6 @@ SharedBatch batchOf(int n) {
     batch->samples.push_back(Sample{Symbol::intern("test.metric"), b.build(), 1.0 * i, now});
   }
   return batch;
-}
-
-// Waits in real time for what needs no time to pass on the exporter's
-// clock; a bound against a hang, not a timing assertion.
-template <class Pred>
-bool waitUntil(Pred pred, std::chrono::milliseconds timeout = 15s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 double counter(prometheus::Registry& r, const std::string& name,
@@ -290,7 +280,7 @@ TEST(RemoteWriteRetryTest, BadRequestIsDroppedAndCounted) {
   ASSERT_TRUE(stepUntil(clock, [&] { return (*exporter)->stats().dropped_samples == 7; }));
   // Idle: the sender is done with the payload. One it meant to retry would
   // stay in flight, asleep in its backoff, until the clock moved on.
-  ASSERT_TRUE(waitUntil([&] { return (*exporter)->idleForTest(); }));
+  ASSERT_TRUE(waitFor([&] { return (*exporter)->idleForTest(); }));
   EXPECT_EQ(backend.received().size(), 1u);
   EXPECT_EQ(counter(registry, "kubemetrics_exporter_push_dropped_samples_total",
                     {{"reason", "rejected"}}),
