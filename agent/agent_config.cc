@@ -127,6 +127,7 @@ PipelineConfig parsePipeline(ConfigNode& node) {
   p.exporter_queue_capacity = static_cast<std::size_t>(node.getInt(
       "exporter_queue_capacity", static_cast<std::int64_t>(p.exporter_queue_capacity), 1, 1000000));
   p.workers = static_cast<int>(node.getInt("workers", p.workers, 1, 16));
+  p.node_tag = node.getBool("node_tag", p.node_tag);
   p.tags = node.getStringMap("tags");
   for (const auto& [name, value] : p.tags) {
     const std::string at = "tags." + name;

@@ -60,6 +60,7 @@ struct PipelineConfig {
   std::string ring_full_policy = "drop_newest";  // drop_newest | drop_oldest
   std::size_t exporter_queue_capacity = 1024;    // batches per exporter
   int workers = 1;                               // processor threads
+  bool node_tag = true;                          // the top-level `node` as a tag on every sample
   std::map<std::string, std::string> tags;       // static tags, added to every sample
   std::vector<std::string> allow;                // RE2, full match on the metric name
   std::vector<std::string> deny;                 // RE2, full match on the metric name

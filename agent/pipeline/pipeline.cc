@@ -21,7 +21,7 @@ std::int64_t toNanos(Deadline d) {
 AgentTags::Tags configuredTags(const AgentConfig& config) {
   AgentTags::Tags tags;
   tags.emplace_back("cluster", config.cluster);
-  tags.emplace_back("node", config.node);
+  if (config.pipeline.node_tag) tags.emplace_back("node", config.node);
   for (const auto& [name, value] : config.pipeline.tags) tags.emplace_back(name, value);
   return tags;
 }

@@ -72,6 +72,7 @@ TEST(AgentConfigTest, ValidFileSetsEveryKey) {
   EXPECT_EQ(c.pipeline.ring_full_policy, "drop_oldest");
   EXPECT_EQ(c.pipeline.exporter_queue_capacity, 4096u);
   EXPECT_EQ(c.pipeline.workers, 4);
+  EXPECT_FALSE(c.pipeline.node_tag);
   EXPECT_EQ(c.pipeline.tags,
             (std::map<std::string, std::string>{{"env", "production"}, {"team", "platform"}}));
   EXPECT_EQ(c.pipeline.allow, (std::vector<std::string>{"kubernetes\\..*", "node_.*"}));
@@ -91,6 +92,7 @@ TEST(AgentConfigTest, DefaultsForAbsentKeysAreInTheEffectiveConfig) {
   EXPECT_EQ(c.pipeline.ring_full_policy, "drop_newest");
   EXPECT_EQ(c.pipeline.exporter_queue_capacity, 1024u);
   EXPECT_EQ(c.pipeline.workers, 1);
+  EXPECT_TRUE(c.pipeline.node_tag);
   EXPECT_TRUE(c.pipeline.tags.empty());
   EXPECT_TRUE(c.pipeline.allow.empty());
   EXPECT_TRUE(c.pipeline.deny.empty());
@@ -112,6 +114,7 @@ TEST(AgentConfigTest, DefaultsForAbsentKeysAreInTheEffectiveConfig) {
                 "  ring_full_policy: drop_newest\n"
                 "  exporter_queue_capacity: 1024\n"
                 "  workers: 1\n"
+                "  node_tag: true\n"
                 "  tags: {}\n"
                 "  allow: []\n"
                 "  deny: []\n"

@@ -187,6 +187,27 @@ TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {
   EXPECT_EQ(exporters[0]->shutdowns(), 1);
 }
 
+TEST(PipelineTest, LeavesOutTheNodeTagWhenSwitchedOff) {
+  AgentConfig config = testConfig();
+  config.pipeline.node_tag = false;
+  std::vector<RecordingExporter*> exporters;
+  Fixture f(config, &exporters);
+  f.pipeline->start();
+  auto batch = makeBatch(1, 1);
+  LabelsBuilder own;
+  own.set("node", "sender-node");
+  batch->samples.push_back(Sample{Symbol::intern("proxied"), own.build(), 2, 1000});
+  ASSERT_TRUE(f.pipeline->submit(std::move(batch)));
+  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
+
+  auto got = exporters[0]->batches();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]->samples[0].labels.get("cluster"), "test-cluster");
+  EXPECT_FALSE(got[0]->samples[0].labels.contains("node"));
+  // A node label the sample brings is its own, untouched.
+  EXPECT_EQ(got[0]->samples[1].labels.get("node"), "sender-node");
+}
+
 TEST(PipelineTest, RuntimeTagsApplyFromTheNextBatchOn) {
   AgentConfig config = testConfig();
   RuntimeTags runtime;
