@@ -7,8 +7,9 @@ contestant, the median of each figure over its N runs, and its ratios are
 between medians; those are what is compared. The min-max of the per-round
 ratios (each run against vmagent's run of the same round) is shown beside
 them, to show how much a single run would have moved. Older single-run
-files (no "runs") compare as a run of one. Exits 1 unless every ratio is
-within the tolerance."""
+files (no "runs") compare as a run of one. Each scenario (tagged, plain)
+both files ran is compared; files from before the scenarios hold only
+`tagged`. Exits 1 unless every ratio is within the tolerance."""
 import argparse
 import json
 import re
@@ -22,7 +23,9 @@ SIZES = ("pods", "window", "interval", "ksm_shards", "node_targets")
 def load(path):
     with open(path) as f:
         d = json.load(f)
-    d["by_name"] = {r["name"]: r for r in d["rows"]}
+    # Before the scenarios, "rows" was the list of the one (tagged) scenario.
+    rows = d["rows"] if isinstance(d["rows"], dict) else {"tagged": d["rows"]}
+    d["by_scenario"] = {sc: {r["name"]: r for r in rs} for sc, rs in rows.items()}
     d["repeat"] = d.get("repeat", 1)
     return d
 
@@ -66,26 +69,31 @@ def main():
         print("- **the runs differ in** " + ", ".join(
             f"{k} ({a['args'].get(k)} vs {b['args'].get(k)})" for k in differ))
     print()
-    print("| contestant | ratio to vmagent (of medians) | run 1 (per-round min-max) "
+    scenarios = [sc for sc in a["by_scenario"] if sc in b["by_scenario"]]
+    if not scenarios:
+        print("- **no scenario in common**")
+        return 1
+    print("| scenario | contestant | ratio to vmagent (of medians) | run 1 (per-round min-max) "
           "| run 2 (per-round min-max) | change | within +-%g%% |" % (tol * 100))
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     all_ok = True
-    for name, ra in a["by_name"].items():
-        rb = b["by_name"].get(name)
-        if name == "vmagent" or rb is None:
-            continue
-        for key, label in KEYS:
-            x, y = ra.get(key + "_ratio"), rb.get(key + "_ratio")
-            if not finite(x) or not finite(y) or x == 0:
-                print(f"| {name} | {label} | {x} | {y} | n/a | no result |")
-                all_ok = False
+    for scenario in scenarios:
+        for name, ra in a["by_scenario"][scenario].items():
+            rb = b["by_scenario"][scenario].get(name)
+            if name == "vmagent" or rb is None:
                 continue
-            change = (y - x) / x
-            ok = abs(change) <= tol
-            all_ok &= ok
-            print(f"| {name} | {label} | {x:.2f}{round_spread(ra, key)} "
-                  f"| {y:.2f}{round_spread(rb, key)} | {change * 100:+.1f}% "
-                  f"| {'yes' if ok else '**NO**'} |")
+            for key, label in KEYS:
+                x, y = ra.get(key + "_ratio"), rb.get(key + "_ratio")
+                if not finite(x) or not finite(y) or x == 0:
+                    print(f"| {scenario} | {name} | {label} | {x} | {y} | n/a | no result |")
+                    all_ok = False
+                    continue
+                change = (y - x) / x
+                ok = abs(change) <= tol
+                all_ok &= ok
+                print(f"| {scenario} | {name} | {label} | {x:.2f}{round_spread(ra, key)} "
+                      f"| {y:.2f}{round_spread(rb, key)} | {change * 100:+.1f}% "
+                      f"| {'yes' if ok else '**NO**'} |")
     print()
     print("all ratios within tolerance" if all_ok else "NOT all ratios within tolerance")
     return 0 if all_ok else 1

@@ -14,9 +14,17 @@ twice its live data when a scrape burst comes (343 and 646 MiB in two
 identical runs). A contestant's row is a result only if every one of its
 runs delivered exactly the expected samples.
 
-Defaults: 10,000 pods, 10 s interval, 90 s window, 3 rounds (about 20 min);
---quick: 2,000 pods, 30 s, 1 round (about 3 min); --memory: 33,000 pods, 30 s
-interval, 150 s, 1 round (about 13 min; --memory --repeat 3 about 40 min).
+Two scenarios run in every round (--scenarios): `tagged`, where every
+contestant adds `cluster` and `node` (vmagent `node` by a relabel rule that
+fills it only where a series has none, as the others' tags do), and `plain`,
+where each adds only `cluster` (vmagent a -remoteWrite.label, Prometheus an
+external label, the agent `pipeline.node_tag: false`), so the three send
+identical series and vmagent runs no relabeling. Each scenario gets its own
+table.
+
+Defaults: 10,000 pods, 10 s interval, 90 s window, 3 rounds (about 40 min
+for both scenarios); --quick: 2,000 pods, 30 s, 1 round (about 6 min);
+--memory: 33,000 pods, 30 s interval, 150 s, 1 round (about 26 min).
 """
 import argparse
 import atexit
@@ -249,16 +257,26 @@ class Sink:
 
 # ---------------------------------------------------------------- contestants
 
-def scrape_yaml(targets, interval, timeout):
-    lines = ["global:", f"  scrape_interval: {interval}s", f"  scrape_timeout: {timeout}s",
-             "  external_labels: {cluster: bench, node: bench-node}", "scrape_configs:"]
+# What each scenario's contestants add to every series (see the docstring).
+SCENARIOS = {
+    "tagged": "cluster and node on every series (vmagent: node by a relabel rule)",
+    "plain": "cluster only (vmagent: no relabel rule; the agent: pipeline.node_tag: false)",
+}
+EXTERNAL_LABELS = {"tagged": "{cluster: bench, node: bench-node}", "plain": "{cluster: bench}"}
+
+
+def scrape_yaml(targets, interval, timeout, external_labels=None):
+    lines = ["global:", f"  scrape_interval: {interval}s", f"  scrape_timeout: {timeout}s"]
+    if external_labels:
+        lines.append(f"  external_labels: {external_labels}")
+    lines += ["scrape_configs:"]
     for t in targets:
         lines += [f"  - job_name: {t['name']}",
                   f"    static_configs: [{{targets: ['127.0.0.1:{t['port']}']}}]"]
     return "\n".join(lines) + "\n"
 
 
-def start_agent(args, d, targets, sink, extra_prefix=()):
+def start_agent(args, d, targets, sink, scenario="tagged", extra_prefix=()):
     port = free_port()
     lines = ["cluster: bench", "node: bench-node", "log_level: warn",
              f'server: {{listen: "127.0.0.1:{port}"}}', "sources:",
@@ -270,6 +288,8 @@ def start_agent(args, d, targets, sink, extra_prefix=()):
     lines += ["exporters:", "  prometheus: {enabled: false}",
               f'  remote_write: {{enabled: true, url: "{sink.write_url}"}}',
               f'  spool: {{enabled: true, dir: "{d}/spool"}}']
+    if scenario == "plain":
+        lines += ["pipeline: {node_tag: false}"]
     cfg = os.path.join(d, "agent.yaml")
     with open(cfg, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -278,34 +298,37 @@ def start_agent(args, d, targets, sink, extra_prefix=()):
     return p, f"http://127.0.0.1:{port}/metrics", cmd
 
 
-def start_vmagent(args, d, targets, sink):
+def start_vmagent(args, d, targets, sink, scenario="tagged"):
     port = free_port()
     cfg = os.path.join(d, "scrape.yml")
     with open(cfg, "w") as f:
-        f.write(scrape_yaml(targets, args.interval, args.timeout).replace(
-            "  external_labels: {cluster: bench, node: bench-node}\n", ""))
+        f.write(scrape_yaml(targets, args.interval, args.timeout))
     # -remoteWrite.label overrides a label the series already has (node_exporter's
     # node_buddyinfo_blocks{node="0"}, kube_pod_info{node=...}); Prometheus'
     # external_labels and the agent's tags only fill a missing one. So `cluster`
     # (no target has it) is a -remoteWrite.label, and `node` a relabel rule that
     # sets it only where it is missing: the same series reach the sink from all three.
-    relabel = os.path.join(d, "relabel.yml")
-    with open(relabel, "w") as f:
-        f.write("- source_labels: [node]\n  regex: ''\n  target_label: node\n"
-                "  replacement: bench-node\n")
+    # In the plain scenario nobody adds `node`, so vmagent needs no rule.
+    relabel = []
+    if scenario == "tagged":
+        path = os.path.join(d, "relabel.yml")
+        with open(path, "w") as f:
+            f.write("- source_labels: [node]\n  regex: ''\n  target_label: node\n"
+                    "  replacement: bench-node\n")
+        relabel = [f"-remoteWrite.relabelConfig={path}"]
     cmd = ["vmagent", f"-promscrape.config={cfg}", f"-remoteWrite.url={sink.write_url}",
-           "-remoteWrite.label=cluster=bench", f"-remoteWrite.relabelConfig={relabel}",
+           "-remoteWrite.label=cluster=bench", *relabel,
            f"-remoteWrite.tmpDataPath={d}/vmagent-data", f"-httpListenAddr=127.0.0.1:{port}",
            "-promscrape.maxScrapeSize=1GB", "-loggerLevel=WARN"]
     p = start(cmd, os.path.join(d, "vmagent.log"))
     return p, f"http://127.0.0.1:{port}/metrics", cmd
 
 
-def start_prometheus(args, d, targets, sink):
+def start_prometheus(args, d, targets, sink, scenario="tagged"):
     port = free_port()
     cfg = os.path.join(d, "prometheus.yml")
     with open(cfg, "w") as f:
-        f.write(scrape_yaml(targets, args.interval, args.timeout))
+        f.write(scrape_yaml(targets, args.interval, args.timeout, EXTERNAL_LABELS[scenario]))
         f.write(f"remote_write:\n  - url: {sink.write_url}\n")
     cmd = ["prometheus", "--enable-feature=agent", f"--config.file={cfg}",
            f"--storage.agent.path={d}/prom-agent", f"--web.listen-address=127.0.0.1:{port}",
@@ -343,23 +366,24 @@ def layout(server, rnd):
     return [dict(t, port=t["ports"][(rnd - 1) % len(t["ports"])]) for t in server["targets"]]
 
 
-def run_contestant(name, rnd, args, server, workdir):
-    """One run of one contestant in round `rnd`: a fresh process, work
-    directory and sink. Returns its row (raw figures; derive() adds the rest)."""
-    tag = f"{name}-r{rnd}"
+def run_contestant(name, rnd, args, server, workdir, scenario):
+    """One run of one contestant in round `rnd` and `scenario`: a fresh
+    process, work directory and sink. Returns its row (raw figures; derive()
+    adds the rest)."""
+    tag = f"{name}-{scenario}-r{rnd}"
     d = os.path.join(workdir, tag)
     os.makedirs(d)
     t_start = time.monotonic()
     sink = Sink(workdir, tag)
     targets = layout(server, rnd)
-    row = {"name": name, "round": rnd, "notes": []}
+    row = {"name": name, "round": rnd, "scenario": scenario, "notes": []}
     p = None
     try:
         ctl(server, "/reset")
         ctl(server, "/open")
         t_open = time.monotonic()
         srv_cpu0 = ctl(server, "/stats")["cpu_seconds"]
-        p, metrics_url, cmd = CONTESTANTS[name](args, d, targets, sink)
+        p, metrics_url, cmd = CONTESTANTS[name](args, d, targets, sink, scenario)
         row["command"] = " ".join(shlex.quote(c) for c in cmd)
         peak_rss = 0
         while time.monotonic() - t_open < args.window:
@@ -442,7 +466,7 @@ def finite(x):
 
 def derive(runs):
     """Per run: ok (exactly the expected samples at the sink), the per-sample
-    figures, and the ratios to vmagent's run of the same round (shown per round
+    figures, and the ratios to vmagent's run of the same round and scenario (shown per round
     only: the result is the ratio between medians, see summarize())."""
     for r in runs:
         r["ok"] = ("error" not in r and r.get("received") == r.get("expected")
@@ -456,7 +480,7 @@ def derive(runs):
                                      if r.get("own_samples") else float("nan"))
     for r in runs:
         base = next((b for b in runs if b["name"] == "vmagent" and b["round"] == r["round"]
-                     and b["ok"]), None)
+                     and b["scenario"] == r["scenario"] and b["ok"]), None)
         for k in RATIO_KEYS:
             r[k + "_ratio"] = (r[k] / base[k] if base and r["ok"] and base[k] else float("nan"))
     return runs
@@ -745,6 +769,7 @@ def write_results(args, text, marker):
 MODES = {"default": (10000, 90.0, 10, 3), "quick": (2000, 30.0, 10, 1),
          "memory": (33000, 150.0, 30, 1), "profile": (2000, 60.0, 10, 1)}
 ALL_CONTESTANTS = "kubemetrics-agent,vmagent,prometheus-agent"
+ALL_SCENARIOS = ",".join(SCENARIOS)
 
 
 def main():
@@ -775,6 +800,10 @@ def main():
                     help="1M-active-series variant: 33,000 pods, 30 s interval, 150 s, 1 round; "
                          "peak RSS")
     ap.add_argument("--contestants", default=ALL_CONTESTANTS)
+    ap.add_argument("--scenarios", default=ALL_SCENARIOS,
+                    help="comma-separated, run in this order in every round: tagged (every "
+                         "contestant adds cluster and node), plain (cluster only: identical "
+                         "series, no relabeling in vmagent) (default: both)")
     ap.add_argument("--agent-bin", default=os.environ.get(
         "AGENT_BIN", os.path.join(REPO, "build-e2ebench/agent/kubemetrics-agent")))
     ap.add_argument("--profile", action="store_true",
@@ -806,6 +835,7 @@ def main():
     args.standard = (args.pods == pods and args.window == window and args.interval == interval
                      and args.repeat >= repeat and args.ksm_shards in (None, default_shards)
                      and args.node_targets == 4 and args.contestants == ALL_CONTESTANTS
+                     and args.scenarios == ALL_SCENARIOS
                      and args.profile_window == 60)
     args.ksm_shards = args.ksm_shards or default_shards
     args.drain = max(90.0, 3.0 * args.interval) + (120.0 if args.pods > 20000 else 0.0)
@@ -816,6 +846,9 @@ def main():
     if not os.access(args.agent_bin, os.X_OK):
         sys.exit(f"no agent binary at {args.agent_bin} (bench/e2e/run.sh builds it)")
     names = args.contestants.split(",")
+    scenarios = args.scenarios.split(",")
+    if any(sc not in SCENARIOS for sc in scenarios):
+        sys.exit(f"unknown scenario in {args.scenarios}; known: {', '.join(SCENARIOS)}")
     unknown = [n for n in names if n not in CONTESTANTS]
     if unknown:
         sys.exit(f"unknown contestant(s) {', '.join(unknown)}; known: {', '.join(CONTESTANTS)}")
@@ -844,7 +877,8 @@ def main():
               f"({args.pods:,} pods x 30 + {args.node_targets} node exporters), generated in "
               f"{server['generate_seconds']:.1f} s; interval {args.interval} s, "
               f"window {args.window:.0f} s" + ("" if args.profile else
-                                               f", {args.repeat} round(s) of {len(names)}"),
+                                               f", {args.repeat} round(s) of {len(names)} x "
+                                               f"{len(scenarios)} scenario(s)"),
               flush=True)
         text = [f"### Run of {started}: `{command}`", "",
                 f"{len(server['targets'])} target endpoints ({args.ksm_shards} kube-state-metrics "
@@ -853,43 +887,54 @@ def main():
                 f"{args.interval} s" + (" by the agent alone under valgrind." if args.profile else
                                         f" for {args.window:.0f} s by each contestant in turn, in "
                                         f"{args.repeat} interleaved round(s) ({', '.join(names)}"
+                                        f", in scenario(s) {', '.join(scenarios)}"
                                         + ("; then again" if args.repeat > 1 else "")
                                         + "), each run with a fresh process and sink."),
                 "", f"Agent: {describe_build(args)}.", ""]
         if not args.profile:
             runs = []
             for rnd in range(1, args.repeat + 1):
-                for name in names:
-                    print(f"# round {rnd}/{args.repeat}: {name} ...", flush=True)
-                    r = run_contestant(name, rnd, args, server, workdir)
-                    runs.append(r)
-                    print("#   " + json.dumps({k: v for k, v in r.items()
-                                               if k not in ("scrapes", "command")}), flush=True)
+                for scenario in scenarios:
+                    for name in names:
+                        print(f"# round {rnd}/{args.repeat}, {scenario}: {name} ...", flush=True)
+                        r = run_contestant(name, rnd, args, server, workdir, scenario)
+                        runs.append(r)
+                        print("#   " + json.dumps({k: v for k, v in r.items()
+                                                   if k not in ("scrapes", "command")}), flush=True)
             derive(runs)
-            rows = summarize(runs, names)
             took = (time.monotonic() - t_begin) / 60
-            t, det = table(rows), details(runs)
-            # With one round the per-run table would repeat the summary.
-            rt = runs_table(runs) if args.repeat > 1 else ""
-            print()
-            print(t)
-            print()
-            if rt:
-                print(rt)
-                print()
-            print(det)
-            print(f"\n# {took:.1f} min in all")
+            rows = {}
             text += [f"Median over the {args.repeat} run(s) of each contestant, (min-max) where "
                      "they differ; the ratios to vmagent are between medians." if args.repeat > 1
                      else "One run per contestant (1 round): the peak-RSS ratio of a single "
-                     "run is noisy (vmagent's Go heap growth).", "", t, ""]
-            if rt:
-                text += ["Every run (the ratios here are to vmagent's run of the same round):",
-                         "", rt, ""]
-            text += [det, "", f"{took:.1f} min in all.", "",
+                     "run is noisy (vmagent's Go heap growth).", ""]
+            for scenario in scenarios:
+                sruns = [r for r in runs if r["scenario"] == scenario]
+                rows[scenario] = summarize(sruns, names)
+                t, det = table(rows[scenario]), details(sruns)
+                # With one round the per-run table would repeat the summary.
+                rt = runs_table(sruns) if args.repeat > 1 else ""
+                head = f"#### Scenario `{scenario}`: {SCENARIOS[scenario]}"
+                print()
+                print(head)
+                print()
+                print(t)
+                print()
+                if rt:
+                    print(rt)
+                    print()
+                print(det)
+                text += [head, "", t, ""]
+                if rt:
+                    text += ["Every run (the ratios here are to vmagent's run of the same round):",
+                             "", rt, ""]
+                text += [det, ""]
+            print(f"\n# {took:.1f} min in all")
+            text += [f"{took:.1f} min in all.", "",
                      "Commands (round 1; the other rounds differ only in ports and directories):",
                      ""]
-            text += [f"- {r['name']}: `{r.get('command', '?')}`" for r in runs if r["round"] == 1]
+            text += [f"- {r['name']} ({r['scenario']}): `{r.get('command', '?')}`"
+                     for r in runs if r["round"] == 1]
             text += ["", "Machine and versions:", "", machine_and_versions(args), ""]
             os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
             with open(os.path.join(HERE, "results", f"{STAMP}-{mode}.json"), "w") as f:

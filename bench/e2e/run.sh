@@ -5,9 +5,11 @@
 # The contestants run in interleaved rounds (agent, vmagent, prometheus, then
 # again) and the table shows each one's median over its runs.
 #
-#   bench/e2e/run.sh              # 10,000 pods, 10 s interval, 90 s per run, 3 rounds (~20 min)
-#   bench/e2e/run.sh --quick      # smoke test: 2,000 pods, 30 s, 1 round (~3 min)
-#   bench/e2e/run.sh --memory     # 1M active series (33,000 pods, 30 s interval), 1 round (~13 min)
+#   bench/e2e/run.sh              # 10,000 pods, 10 s interval, 90 s per run, 3 rounds (~40 min)
+#   bench/e2e/run.sh --quick      # smoke test: 2,000 pods, 30 s, 1 round (~6 min)
+#   bench/e2e/run.sh --memory     # 1M active series (33,000 pods, 30 s interval), 1 round (~26 min)
+#   (each round runs both scenarios: tagged = cluster and node added by every
+#   contestant, plain = cluster only; --scenarios picks one)
 #   bench/e2e/run.sh --profile    # the agent alone under callgrind, top functions
 #   bench/e2e/run.sh --listeners  # proxy role: Wavefront lines and remote write pushed to
 #                                 # the agent, remote write vs vmagent (~8 min; listeners.py)
