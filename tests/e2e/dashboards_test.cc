@@ -516,9 +516,10 @@ scrape_configs:
   // A few more scrapes so every rate window holds several points.
   std::this_thread::sleep_for(5s);
 
-  // Every variable lists values; every panel query returns data. Each query
-  // gets a few retries (a rate whose window just started).
+  // Every variable lists values; every panel query returns data (each one
+  // retried while it returns nothing, below).
   std::size_t passed = 0;
+  Clock::duration retry_budget = 120s;
   for (const Dashboard& d : dashboards) {
     std::map<std::string, std::string> values;
     for (const Variable& v : d.variables) {
@@ -562,21 +563,28 @@ scrape_configs:
             << "dashboard " << d.file << ", panel \"" << q.panel << "\": metric " << metric
             << " is not in Prometheus";
       }
-      ApiAnswer a;
-      // Up to three scrape intervals: past a rate window just started, or a
-      // scrape of the agent that timed out.
-      for (int attempt = 0; attempt < 12; ++attempt) {
-        a = api.query(promql);
-        if (!a.ok || a.results > 0) break;  // an invalid query does not heal
+      // Retried while it returns nothing (an invalid query does not heal):
+      // past a rate window just started, or past scrapes of an agent that
+      // failed, each of which leaves all of that agent's series stale until
+      // the next good scrape (a sanitizer build on a loaded machine can miss
+      // several 2 s scrapes in a row). Bounded per query and in all, so a
+      // broken dashboard still fails in bounded time.
+      const auto retry_started = Clock::now();
+      const auto give_up = retry_started + std::min<Clock::duration>(30s, retry_budget);
+      ApiAnswer a = api.query(promql);
+      while (a.ok && a.results == 0 && Clock::now() < give_up) {
         std::this_thread::sleep_for(500ms);
+        a = api.query(promql);
       }
+      retry_budget -= std::min<Clock::duration>(retry_budget, Clock::now() - retry_started);
       if (a.ok && a.results > 0) {
         ++passed;
       } else {
         ADD_FAILURE() << "dashboard " << d.file << " (" << d.title << "), panel \"" << q.panel
                       << "\" " << q.ref_id << ": "
                       << (a.ok ? "no data" : "query failed: " + a.error) << "\n  expr:   " << q.expr
-                      << "\n  ran as: " << promql;
+                      << "\n  ran as: " << promql
+                      << "\n  up of the scrape jobs: " << api.query("up").body;
       }
     }
   }
