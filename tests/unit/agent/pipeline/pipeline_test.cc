@@ -163,49 +163,51 @@ TEST(PipelineTest, ABackloggedExporterIsHeldBackAndOffersAreRefused) {
   EXPECT_EQ(exporters[0]->batches().size(), 2u);
 }
 
-TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {
-  AgentConfig config = testConfig();
-  config.pipeline.tags = {{"env", "prod"}};
+// Runs one batch through a pipeline of `config`: makeBatch's sample, then a
+// "proxied" sample that brings `label`=`value` of its own. Returns the batch
+// the exporter got (null when it got another count) and its shutdowns.
+SharedBatch tagOneBatch(const AgentConfig& config, const std::string& label,
+                        const std::string& value, int* shutdowns) {
   std::vector<RecordingExporter*> exporters;
   Fixture f(config, &exporters);
   f.pipeline->start();
   auto batch = makeBatch(1, 1);
   LabelsBuilder own;
-  own.set("cluster", "theirs");
+  own.set(label, value);
   batch->samples.push_back(Sample{Symbol::intern("proxied"), own.build(), 2, 1000});
-  ASSERT_TRUE(f.pipeline->submit(std::move(batch)));
+  EXPECT_TRUE(f.pipeline->submit(std::move(batch)));
   f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
-
+  *shutdowns = exporters[0]->shutdowns();
   auto got = exporters[0]->batches();
-  ASSERT_EQ(got.size(), 1u);
-  const Sample& tagged = got[0]->samples[0];
+  EXPECT_EQ(got.size(), 1u);
+  return got.size() == 1 ? got[0] : nullptr;
+}
+
+TEST(PipelineTest, AddsClusterNodeAndStaticTagsKeepingExistingLabels) {
+  AgentConfig config = testConfig();
+  config.pipeline.tags = {{"env", "prod"}};
+  int shutdowns = 0;
+  SharedBatch got = tagOneBatch(config, "cluster", "theirs", &shutdowns);
+  ASSERT_NE(got, nullptr);
+  const Sample& tagged = got->samples[0];
   EXPECT_EQ(tagged.labels.get("cluster"), "test-cluster");
   EXPECT_EQ(tagged.labels.get("node"), "node-a");
   EXPECT_EQ(tagged.labels.get("env"), "prod");
   EXPECT_EQ(tagged.labels.get("batch"), "1");
-  EXPECT_EQ(got[0]->samples[1].labels.get("cluster"), "theirs");
-  EXPECT_EQ(exporters[0]->shutdowns(), 1);
+  EXPECT_EQ(got->samples[1].labels.get("cluster"), "theirs");
+  EXPECT_EQ(shutdowns, 1);
 }
 
 TEST(PipelineTest, LeavesOutTheNodeTagWhenSwitchedOff) {
   AgentConfig config = testConfig();
   config.pipeline.node_tag = false;
-  std::vector<RecordingExporter*> exporters;
-  Fixture f(config, &exporters);
-  f.pipeline->start();
-  auto batch = makeBatch(1, 1);
-  LabelsBuilder own;
-  own.set("node", "sender-node");
-  batch->samples.push_back(Sample{Symbol::intern("proxied"), own.build(), 2, 1000});
-  ASSERT_TRUE(f.pipeline->submit(std::move(batch)));
-  f.pipeline->shutdown(deadlineIn(std::chrono::seconds(5)));
-
-  auto got = exporters[0]->batches();
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0]->samples[0].labels.get("cluster"), "test-cluster");
-  EXPECT_FALSE(got[0]->samples[0].labels.contains("node"));
+  int shutdowns = 0;
+  SharedBatch got = tagOneBatch(config, "node", "sender-node", &shutdowns);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->samples[0].labels.get("cluster"), "test-cluster");
+  EXPECT_FALSE(got->samples[0].labels.contains("node"));
   // A node label the sample brings is its own, untouched.
-  EXPECT_EQ(got[0]->samples[1].labels.get("node"), "sender-node");
+  EXPECT_EQ(got->samples[1].labels.get("node"), "sender-node");
 }
 
 TEST(PipelineTest, RuntimeTagsApplyFromTheNextBatchOn) {
