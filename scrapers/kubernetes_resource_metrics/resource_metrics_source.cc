@@ -18,10 +18,6 @@ constexpr scrape::AggregateFamily kFamilies[] = {
      "Working-set memory of the pods' containers, bytes (resource metrics API, metrics-server)."},
 };
 
-std::int64_t unixMs(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 // What a user checks first for a reason.
 std::string_view hintFor(const std::string& reason) {
   if (reason == "http_404" || reason == "http_503") {
@@ -94,7 +90,7 @@ Result<ScrapeStats> ResourceMetricsSource::fail(const std::string& reason,
 Result<ScrapeStats> ResourceMetricsSource::scrape(SampleBatch& out, Deadline deadline) {
   const Deadline bounded = std::min(deadline, SteadyClock::now() + config_.timeout);
   kube::ApiResult<std::string> body = client_.get(std::string(kPodMetricsPath), bounded);
-  const std::int64_t ts_ms = unixMs(clock_.wallNow());
+  const std::int64_t ts_ms = clock_.wallMs();
   if (!body) return fail(body.error().reason(), body.error().message, ts_ms, out);
   Result<kube::ObjectList<kube::PodUsage>> list = kube::decodePodMetricsList(*body);
   if (!list) {

@@ -6,12 +6,9 @@
 // every series stale and is counted by reason, and only the cluster
 // replica of shard 0 lists.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +18,7 @@
 #include "support/component_context.h"
 #include "support/config_errors.h"
 #include "support/fake_kube_api.h"
+#include "support/process.h"
 #include "support/registry_value.h"
 
 namespace kubemetrics::scrapers::kubernetes_resource_metrics {
@@ -34,6 +32,7 @@ using testing::ContainerUsage;
 using testing::FakeKubeApi;
 using testing::podMetricsJson;
 using testing::registryValue;
+using testing::TempDir;
 
 constexpr double kKi = 1024;
 constexpr double kMi = 1024 * 1024;
@@ -63,12 +62,7 @@ std::vector<std::string> staleSeries(const SampleBatch& batch) {
 
 class ResourceMetricsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/km-resource-metrics-XXXXXX";
-    dir_ = ::mkdtemp(dir);
-    std::ofstream(dir_ + "/token") << "fake-token\n";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { token_file_ = dir_.write("token", "fake-token\n"); }
 
   // The sources the factory builds for an agent of `role`, shard `shard`
   // of `total`, on the fake API server.
@@ -76,7 +70,7 @@ class ResourceMetricsTest : public ::testing::Test {
     context_.agent.role = role;
     context_.agent.shard = shard;
     context_.agent.total_shards = total;
-    context_.kube.access = KubeApiAccess{api_.url(), dir_ + "/token", api_.caFile(), false};
+    context_.kube.access = KubeApiAccess{api_.url(), token_file_, api_.caFile(), false};
     auto doc = ConfigDocument::parse("{enabled: true, interval: 15s, timeout: 5s}", "t");
     ConfigNode node = doc->root();
     auto sources = scrapers::kubernetes_resource_metrics::buildSources(node, &context_.context);
@@ -93,7 +87,8 @@ class ResourceMetricsTest : public ::testing::Test {
                          {{"reason", reason}});
   }
 
-  std::string dir_;
+  TempDir dir_;
+  std::string token_file_;
   FakeKubeApi api_;
   testing::TestComponentContext context_;
 };
