@@ -87,9 +87,10 @@ void checkUrl(ConfigNode& node, std::string_view key, const std::string& url) {
   }
 }
 
-/// parseTargetConfig, with the URL read by the caller when `url_read`.
+/// parseTargetConfig, with the URL read by the caller when `url_read` and
+/// `default_jitter` for a target that sets no `jitter`.
 TargetConfig parseTarget(ConfigNode& node, const TargetConfig& defaults, bool require_name,
-                         bool url_read) {
+                         bool url_read, std::string_view default_jitter) {
   TargetConfig config = defaults;
   if (require_name) {
     config.name = node.getString("name", "");
@@ -107,7 +108,7 @@ TargetConfig parseTarget(ConfigNode& node, const TargetConfig& defaults, bool re
   config.interval = node.getDuration("interval", defaults.interval);
   config.timeout = parseScrapeTimeout(node, defaults.timeout, config.interval);
   // jitter: a fraction of the interval ("0.1") or a duration ("2s").
-  const std::string jitter = node.getString("jitter", "0");
+  const std::string jitter = node.getString("jitter", std::string(default_jitter));
   if (jitter != "0") {
     char* end = nullptr;
     const double fraction = std::strtod(jitter.c_str(), &end);
@@ -178,7 +179,7 @@ PeriodicSourceConfig parsePeriodicSourceConfig(ConfigNode& node,
 }
 
 TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name) {
-  return parseTarget(node, defaults, require_name, /*url_read=*/false);
+  return parseTarget(node, defaults, require_name, /*url_read=*/false, "0");
 }
 
 std::vector<TargetConfig> parseTargetList(ConfigNode& node) {
@@ -202,7 +203,7 @@ std::vector<TargetConfig> parseTargetList(ConfigNode& node) {
         if (!seen.insert(url).second) element.error("urls", "\"" + url + "\" is listed twice");
       }
     }
-    TargetConfig config = parseTarget(element, TargetConfig(), true, listed);
+    TargetConfig config = parseTarget(element, TargetConfig(), true, listed, kDefaultTargetJitter);
     if (!config.name.empty() && !names.insert(config.name).second) {
       element.error("name", "duplicate target name \"" + config.name + "\"");
     }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kubemetrics/config.h"
@@ -17,9 +18,11 @@ struct TargetConfig {
   std::string url;   // required; http:// or https:// URL of the exposition
   std::chrono::milliseconds interval{30000};  // time between scrapes; default 30s
   std::chrono::milliseconds timeout{10000};   // whole-scrape bound; default 10s, <= interval
-  // Random delay before each scrape, so targets sharing an interval do not
-  // fire together: a fraction of the interval ("0.1") or a duration
-  // ("2s"); default 0 (none). Must stay below the interval.
+  // Bound on the target's fixed scrape phase, so targets sharing an
+  // interval do not fire together: a fraction of the interval ("0.1") or a
+  // duration ("2s"); `sources.prometheus` defaults to half the interval
+  // (kDefaultTargetJitter), the kube-state-metrics source to 0. Below the
+  // interval.
   std::chrono::milliseconds jitter{0};
   bool honor_labels = false;                  // keep scraped job/instance/extra labels on conflicts
   std::map<std::string, std::string> labels;  // extra labels on every series
@@ -40,8 +43,16 @@ struct TargetConfig {
   std::string instance() const;
 };
 
+/// The `jitter` of a `sources.prometheus` target that sets none: half its
+/// interval, so the targets of a node (which mostly share one interval)
+/// reach the exporters spread over it instead of in one burst, while each
+/// target's first scrape still comes within half an interval of the start.
+inline constexpr std::string_view kDefaultTargetJitter = "0.5";
+
 /// Reads one target mapping; `defaults` gives the per-key defaults (the
-/// kube-state-metrics source has its own URL and interval). `require_name`
+/// kube-state-metrics source has its own URL and interval; its `jitter`
+/// defaults to 0: one target per agent, whose first scrape feeds the
+/// aggregates, has nothing to spread against). `require_name`
 /// is false where the name is fixed. Errors go to the node's document, and
 /// node.finish() reports unknown keys.
 TargetConfig parseTargetConfig(ConfigNode& node, const TargetConfig& defaults, bool require_name);

@@ -272,6 +272,30 @@ TEST(PrometheusConfigTest, ReadsTheTargetList) {
   EXPECT_NE(doc->effectiveYaml().find("insecure_skip_verify: true"), std::string::npos);
 }
 
+// A target that sets no jitter is spread over half its interval (so a
+// node's targets, which mostly share one interval, do not fire together);
+// `jitter: 0` still scrapes at once, and the kube-state-metrics source
+// (parseTargetConfig) keeps 0 unless it asks.
+TEST(PrometheusConfigTest, JitterDefaultsToHalfTheIntervalOfAPrometheusTarget) {
+  auto doc = ConfigDocument::parse(
+      "sources:\n"
+      "  prometheus:\n"
+      "    - {name: a, url: \"http://127.0.0.1:9100/metrics\", interval: 10s}\n"
+      "    - {name: b, url: \"http://127.0.0.1:9101/metrics\", jitter: 0}\n"
+      "  kube_state_metrics: {url: \"http://127.0.0.1:8080/metrics\", interval: 10s}\n",
+      "test");
+  std::vector<TargetConfig> targets = targetListOf(*doc);
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[0].jitter, std::chrono::seconds(5));
+  EXPECT_EQ(targets[1].jitter, std::chrono::milliseconds(0));
+  ConfigNode root = doc->root();
+  ConfigNode sources = root.child("sources");
+  ConfigNode ksm = sources.child("kube_state_metrics");
+  TargetConfig single = parseTargetConfig(ksm, TargetConfig(), false);
+  EXPECT_EQ(single.jitter, std::chrono::milliseconds(0));
+  EXPECT_TRUE(doc->errors().empty());
+}
+
 // As Prometheus' static_configs: one job, several targets, each its own
 // instance; every other key shared.
 TEST(PrometheusConfigTest, OneJobWithSeveralUrls) {
