@@ -14,6 +14,7 @@
 #include "common/http/http_server.h"
 #include "common/kube/metadata_service.h"
 #include "common/push/push_exporter.h"
+#include "kubemetrics/kube_metadata.h"
 #include "kubemetrics/labels.h"
 
 namespace kubemetrics {
@@ -151,9 +152,7 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   if (agent->config_.pipeline.enrich.enabled) {
     auto acquired = agent->kube_->acquire("pipeline.enrich");
     if (!acquired) {
-      return makeError(
-          ErrorCode::kInvalidArgument,
-          "pipeline.enrich.enabled: needs the Kubernetes API: " + acquired.error().message());
+      return needsKubernetesApi("pipeline.enrich.enabled", acquired.error());
     }
     kube = *acquired;
   }

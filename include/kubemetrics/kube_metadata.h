@@ -145,4 +145,13 @@ class KubeMetadataProvider {
   virtual Result<KubeApiAccess> apiAccess() const = 0;
 };
 
+/// The start-up error of a component that needs the Kubernetes API and
+/// could not get it from KubeMetadataProvider (`cause`): "<enabled_path>:
+/// needs the Kubernetes API: <cause>", with the cause's code, so every such
+/// component names its own key and the same reason.
+inline tl::unexpected<Error> needsKubernetesApi(std::string_view enabled_path, const Error& cause) {
+  return makeError(cause.code(),
+                   std::string(enabled_path) + ": needs the Kubernetes API: " + cause.message());
+}
+
 }  // namespace kubemetrics

@@ -34,9 +34,7 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
   }
   Result<KubeApiAccess> access = context->kube.apiAccess();
   if (!access) {
-    return makeError(
-        access.error().code(),
-        node.pathOf("enabled") + ": needs the Kubernetes API: " + access.error().message());
+    return needsKubernetesApi(node.pathOf("enabled"), access.error());
   }
   scrape::TargetConfig target;
   target.name = "kubernetes-apiservers";

@@ -24,8 +24,7 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
   }
   Result<KubeMetadata*> kube = context->kube.acquire("sources.kubernetes_pods");
   if (!kube) {
-    return makeError(kube.error().code(), node.pathOf("enabled") + ": needs the Kubernetes API: " +
-                                              kube.error().message());
+    return needsKubernetesApi(node.pathOf("enabled"), kube.error());
   }
   sources.push_back(std::make_unique<KubernetesPodsSource>(
       std::move(config), context->agent.node, *kube, &context->metrics, &context->tags));

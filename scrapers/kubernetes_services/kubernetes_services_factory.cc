@@ -27,9 +27,7 @@ Result<std::vector<SourcePtr>> buildSources(ConfigNode& node, const ComponentCon
   Result<KubeServiceCatalog*> catalog =
       context->kube.acquireServices("sources.kubernetes_services");
   if (!catalog) {
-    return makeError(
-        catalog.error().code(),
-        node.pathOf("enabled") + ": needs the Kubernetes API: " + catalog.error().message());
+    return needsKubernetesApi(node.pathOf("enabled"), catalog.error());
   }
   logInfo(kSourceName) << "scraping the endpoints of annotated services in shard "
                        << context->agent.shard << " of " << context->agent.total_shards;

@@ -19,6 +19,7 @@
 #include "support/fake_kube_api.h"
 #include "support/fake_pod.h"
 #include "support/http_get.h"
+#include "support/scoped_env.h"
 #include "support/tls_certs.h"
 #include "support/wait_for.h"
 #include "unit/scrapers/kubelet/fake_kubelet.h"
@@ -30,6 +31,7 @@ using scrapers::kubelet::testing::FakeKubelet;
 using std::chrono::milliseconds;
 using testing::FakeKubeApi;
 using testing::metricsPage;
+using testing::ScopedEnv;
 using testing::TlsCerts;
 using testing::waitFor;
 
@@ -128,6 +130,21 @@ class AgentKubernetesTest : public ::testing::Test {
   std::unique_ptr<Agent> agent_;
   int port_ = 0;
 };
+
+// Enrichment without an API server (none configured, not in a cluster)
+// fails at start with its key and the reason, as the Kubernetes sources do.
+TEST(AgentKubernetesStartTest, EnrichWithoutAnApiServerFailsAtItsKey) {
+  ScopedEnv in_cluster("KUBERNETES_SERVICE_HOST", nullptr);
+  auto agent = Agent::create(
+      "cluster: itest\nnode: node-a\nserver: {listen: 127.0.0.1:0}\n"
+      "pipeline: {enrich: {enabled: true}}\n"
+      "sources: {host: {enabled: false}, ec2: {enabled: false}, kubelet: {enabled: false}}\n",
+      "test");
+  ASSERT_FALSE(agent);
+  EXPECT_EQ(agent.error().message().rfind("pipeline.enrich.enabled: needs the Kubernetes API: ", 0),
+            0u)
+      << agent.error().message();
+}
 
 TEST_F(AgentKubernetesTest, PodSamplesCarryTheirPodsLabelsAndWorkload) {
   startAgent();

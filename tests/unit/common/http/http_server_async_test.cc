@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/http/http_server.h"
+#include "support/wait_for.h"
 
 namespace kubemetrics {
 namespace {
@@ -29,10 +30,9 @@ class HeldAnswers {
     std::lock_guard<std::mutex> lock(mu_);
     return held_.size();
   }
-  // Polls until `n` are held; false after 5 s.
+  // Polls until `n` are held; false after the shared bound.
   bool waitFor(std::size_t n) {
-    for (int i = 0; i < 500 && count() < n; ++i) std::this_thread::sleep_for(milliseconds(10));
-    return count() >= n;
+    return testing::waitFor([&] { return count() >= n; });
   }
   std::vector<HttpResponder> take() {
     std::lock_guard<std::mutex> lock(mu_);

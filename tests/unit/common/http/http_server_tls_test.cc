@@ -16,19 +16,18 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/http/http_server.h"
 #include "kubemetrics/http_client.h"
 #include "support/process.h"
 #include "support/registry_value.h"
 #include "support/tls_certs.h"
+#include "support/wait_for.h"
 #include "unit/common/http/client_test_support.h"
 
 namespace kubemetrics {
 namespace {
 
-using namespace std::chrono_literals;
 using testing::get;
 using testing::registryValue;
 using testing::soon;
@@ -70,7 +69,7 @@ class HttpServerTlsTest : public ::testing::Test {
                          {{"server", "test"}});
   }
   bool waitForHandshakeFailures(double count) {
-    for (int i = 0; i < 500 && handshakeFailures() < count; ++i) std::this_thread::sleep_for(10ms);
+    testing::waitFor([&] { return handshakeFailures() >= count; });
     return handshakeFailures() == count;
   }
 
@@ -212,15 +211,10 @@ TEST_F(HttpServerTlsTest, LinesAndHttpsShareATlsPort) {
   stream.handshake(net::ssl::stream_base::client);
   const std::string sent = "cpu.load 1 source=a\nmem.used 2 source=b\n";
   net::write(stream, net::buffer(sent));
-  bool arrived = false;
-  for (int i = 0; i < 500 && !arrived; ++i) {
-    {
-      std::lock_guard<std::mutex> lock(record.mu);
-      arrived = record.lines == sent;
-    }
-    if (!arrived) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(arrived);
+  EXPECT_TRUE(testing::waitFor([&] {
+    std::lock_guard<std::mutex> lock(record.mu);
+    return record.lines == sent;
+  }));
   boost::system::error_code ignored;
   stream.next_layer().close(ignored);
 
