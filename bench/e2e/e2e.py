@@ -146,6 +146,25 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
 
 
+def disk_write_bytes(pid):
+    """Bytes the process has sent, or will send, to a block device: its
+    dirtied page-cache bytes less those cancelled because the file was
+    truncated or deleted before writeback (/proc/PID/io, all threads). A
+    file written and deleted within the writeback delay costs nothing here,
+    so this is what reaches the disk, not what passed write(). 0 on a
+    tmpfs work directory."""
+    with open(f"/proc/{pid}/io") as f:
+        io = dict(line.split(": ") for line in f.read().splitlines())
+    return int(io["write_bytes"]) - int(io["cancelled_write_bytes"])
+
+
+def workdir_fs(path):
+    """The filesystem type under `path` (tmpfs would hide every disk write)."""
+    out = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", path], capture_output=True,
+                         text=True)
+    return out.stdout.strip() or "an unknown filesystem"
+
+
 def status_kib(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -287,7 +306,7 @@ def start_agent(args, d, targets, sink, scenario="tagged", extra_prefix=()):
                      f'max_body_bytes: 1GiB}}')
     lines += ["exporters:", "  prometheus: {enabled: false}",
               f'  remote_write: {{enabled: true, url: "{sink.write_url}"}}',
-              f'  spool: {{enabled: true, dir: "{d}/spool"}}']
+              f'  spool: {{enabled: true, mode: {args.agent_spool_mode}, dir: "{d}/spool"}}']
     if scenario == "plain":
         lines += ["pipeline: {node_tag: false}"]
     cfg = os.path.join(d, "agent.yaml")
@@ -412,6 +431,7 @@ def run_contestant(name, rnd, args, server, workdir, scenario):
             time.sleep(2.0)
         row["drain_s"] = time.monotonic() - t_open - row["window_s"]
         row["cpu_s"] = cpu_seconds(p.pid) if p.poll() is None else float("nan")
+        row["disk_bytes"] = disk_write_bytes(p.pid) if p.poll() is None else float("nan")
         row["received"] = got
         if got != expected:
             by_job = sink.count(TARGET_MATCH, by="job")
@@ -476,6 +496,8 @@ def derive(runs):
         r["cpu_per_msample"] = r["cpu_s"] / (r["received"] / 1e6) if r["received"] > 0 else float("nan")
         on_wire = r["all_samples"] + r["stale_markers"]
         r["wire_bytes_per_sample"] = r["wire_bytes"] / on_wire if on_wire else float("nan")
+        r["disk_bytes_per_sample"] = (r["disk_bytes"] / r["received"] if r["received"] > 0
+                                      else float("nan"))
         r["own_bytes_per_sample"] = (r["own_bytes"] / r["own_samples"]
                                      if r.get("own_samples") else float("nan"))
     for r in runs:
@@ -496,7 +518,7 @@ def summarize(runs, names):
         row = {"name": name, "repeats": len(rs), "ok_repeats": sum(1 for r in rs if r["ok"]),
                "ok": bool(rs) and all(r["ok"] for r in rs),
                "failed_rounds": [r["round"] for r in rs if not r["ok"]]}
-        for k in RATIO_KEYS + ("cpu_s", "own_bytes_per_sample"):
+        for k in RATIO_KEYS + ("cpu_s", "own_bytes_per_sample", "disk_bytes_per_sample"):
             vals = [r[k] for r in rs if "error" not in r and finite(r.get(k))]
             row[k] = statistics.median(vals) if vals else float("nan")
             row[k + "_min"] = min(vals) if vals else float("nan")
@@ -527,7 +549,7 @@ def spread(r, k, spec, scale=1.0):
 def table(rows):
     head = ["contestant", "runs with samples at sink = expected", "result",
             "CPU s / M samples", "x vmagent", "peak RSS MiB", "x vmagent",
-            "wire B / sample", "x vmagent", "self-reported B / sample"]
+            "wire B / sample", "x vmagent", "self-reported B / sample", "disk B / sample"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         result = "ok" if r["ok"] else (
@@ -537,7 +559,8 @@ def table(rows):
             spread(r, "cpu_per_msample", ".2f"), fmt(r["cpu_per_msample_ratio"], ".2f"),
             spread(r, "peak_rss_kib", ".0f", 1024), fmt(r["peak_rss_kib_ratio"], ".2f"),
             spread(r, "wire_bytes_per_sample", ".2f"), fmt(r["wire_bytes_per_sample_ratio"], ".2f"),
-            spread(r, "own_bytes_per_sample", ".2f")]) + " |")
+            spread(r, "own_bytes_per_sample", ".2f"), spread(r, "disk_bytes_per_sample", ".1f")])
+            + " |")
     return "\n".join(out)
 
 
@@ -804,6 +827,11 @@ def main():
                     help="comma-separated, run in this order in every round: tagged (every "
                          "contestant adds cluster and node), plain (cluster only: identical "
                          "series, no relabeling in vmagent) (default: both)")
+    ap.add_argument("--agent-spool-mode", choices=("wal", "overflow"), default="wal",
+                    help="the agent's exporters.spool.mode (default wal, the agent's default: "
+                         "every request is journaled before it is sent; overflow writes only "
+                         "what cannot be delivered at once). The disk B / sample column shows "
+                         "what each contestant wrote to the disk")
     ap.add_argument("--agent-bin", default=os.environ.get(
         "AGENT_BIN", os.path.join(REPO, "build-e2ebench/agent/kubemetrics-agent")))
     ap.add_argument("--profile", action="store_true",
@@ -835,7 +863,7 @@ def main():
     args.standard = (args.pods == pods and args.window == window and args.interval == interval
                      and args.repeat >= repeat and args.ksm_shards in (None, default_shards)
                      and args.node_targets == 4 and args.contestants == ALL_CONTESTANTS
-                     and args.scenarios == ALL_SCENARIOS
+                     and args.scenarios == ALL_SCENARIOS and args.agent_spool_mode == "wal"
                      and args.profile_window == 60)
     args.ksm_shards = args.ksm_shards or default_shards
     args.drain = max(90.0, 3.0 * args.interval) + (120.0 if args.pods > 20000 else 0.0)
@@ -890,7 +918,10 @@ def main():
                                         f", in scenario(s) {', '.join(scenarios)}"
                                         + ("; then again" if args.repeat > 1 else "")
                                         + "), each run with a fresh process and sink."),
-                "", f"Agent: {describe_build(args)}.", ""]
+                "", f"Agent: {describe_build(args)}; exporters.spool.mode "
+                f"`{args.agent_spool_mode}`. Disk B / sample: bytes each contestant wrote to "
+                f"the disk (/proc/PID/io write_bytes less cancelled_write_bytes) per sample "
+                f"delivered; the work directory is on {workdir_fs(workdir)}.", ""]
         if not args.profile:
             runs = []
             for rnd in range(1, args.repeat + 1):
