@@ -14,6 +14,9 @@ namespace kubemetrics::exporters::prometheus {
 namespace {
 
 constexpr std::size_t kSelfMetricsRoom = 256 * 1024;
+// Reserved per row for " <value>\n": most values are short integers or
+// counts; a longer one grows its family's buffer.
+constexpr std::size_t kValueTextEstimate = 12;
 
 // Whether `text` needs no escaping and no UTF-8 repair: the common case,
 // appended in one piece.
@@ -61,9 +64,14 @@ bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// A series of a group: its label text ("{a=\"1\"}" or "") and then its
+// value text (" 1.5\n") are a slice of the group's line_tails, so a million
+// rows are not a million heap blocks, each value is formatted once, and the
+// page's size is known exactly before it is written.
 struct Row {
-  std::string labels;  // "{a=\"1\"}" or ""
-  double value;
+  std::uint64_t label_offset;
+  std::uint32_t label_size;
+  std::uint8_t value_size;  // " <value>\n" after the label text
   std::int64_t timestamp_ms;
   SteadyClock::time_point refreshed;
 };
@@ -76,6 +84,16 @@ struct Group {
   std::string_view help_from;  // raw name whose help is used, for a stable choice
   const FamilyInfo* info = nullptr;
   std::vector<Row> rows;
+  std::string line_tails;         // every row's label and value text, one after the other
+  std::size_t row_count = 0;      // the rows to come, to reserve them
+  std::size_t tail_estimate = 0;  // line_tails' size to come, to reserve it
+
+  std::string_view labels(const Row& row) const {
+    return std::string_view(line_tails).substr(row.label_offset, row.label_size);
+  }
+  std::string_view lineTail(const Row& row) const {
+    return std::string_view(line_tails).substr(row.label_offset, row.label_size + row.value_size);
+  }
 };
 
 const FamilyInfo& emptyInfo() {
@@ -116,23 +134,45 @@ class LabelNames {
   std::unordered_map<const void*, std::string> names_;
 };
 
-std::string labelText(const Labels& labels, bool& reserved_label, LabelNames& names) {
-  if (labels.empty()) return {};
-  // Sorted by mapped name; a name that maps onto an earlier one is dropped,
-  // because duplicate label names make the whole page unparseable.
-  std::vector<std::pair<const std::string*, std::string_view>> mapped;
-  mapped.reserve(labels.size());
+using MappedLabels = std::vector<std::pair<const std::string*, std::string_view>>;
+
+// `labels` with their mapped names into `mapped` (reused: no allocation per
+// series), sorted by mapped name, stably.
+void mapLabels(const Labels& labels, LabelNames& names, MappedLabels& mapped) {
+  mapped.clear();
   for (const Label& label : labels) {
     mapped.emplace_back(&names.mapped(label.name), label.value.view());
   }
-  std::stable_sort(mapped.begin(), mapped.end(),
-                   [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  // Sized before it is filled: grown by doubling, a million label texts
-  // would hold up to twice their size.
+  const auto by_name = [](const auto& a, const auto& b) { return *a.first < *b.first; };
+  if (mapped.size() > 32) {
+    std::stable_sort(mapped.begin(), mapped.end(), by_name);
+    return;
+  }
+  // Insertion sort: stable, and unlike std::stable_sort it allocates no
+  // buffer, once per series.
+  for (std::size_t i = 1; i < mapped.size(); ++i) {
+    for (std::size_t j = i; j > 0 && by_name(mapped[j], mapped[j - 1]); --j) {
+      std::swap(mapped[j], mapped[j - 1]);
+    }
+  }
+}
+
+// About the size of the label text of `labels`: exact unless a value needs
+// escaping or a name mapping changes its length (then the reserve grows).
+std::size_t labelTextEstimate(const Labels& labels) {
+  if (labels.empty()) return 0;
   std::size_t size = 2;
-  for (const auto& [name, value] : mapped) size += name->size() + value.size() + 4;
-  std::string out;
-  out.reserve(size);
+  for (const Label& label : labels) {
+    size += label.name.view().size() + label.value.view().size() + 4;
+  }
+  return size;
+}
+
+// Appends the label text of `mapped` (from mapLabels) to `out`.
+void appendLabelText(std::string& out, const MappedLabels& mapped, bool& reserved_label) {
+  if (mapped.empty()) return;
+  // A name that maps onto an earlier one is dropped, because duplicate label
+  // names make the whole page unparseable.
   out.push_back('{');
   const std::string* previous = nullptr;
   for (const auto& [name_ptr, value] : mapped) {
@@ -147,7 +187,6 @@ std::string labelText(const Labels& labels, bool& reserved_label, LabelNames& na
     out.push_back('"');
   }
   out.push_back('}');
-  return out;
 }
 
 std::string_view typeText(const std::string& name, const Group& group) {
@@ -196,7 +235,12 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
   // thousand names.
   std::unordered_map<const void*, Group*> group_of;
   LabelNames label_names;
-  for (SeriesSnapshot& s : series) {
+  MappedLabels mapped;
+  // First the size of each group, so its rows and label texts are allocated
+  // once instead of doubled while they fill.
+  std::vector<Group*> group_of_series;
+  group_of_series.reserve(series.size());
+  for (const SeriesSnapshot& s : series) {
     auto [it, inserted] = group_of.try_emplace(s.name.id(), nullptr);
     if (inserted) {
       Group& group = groups[text::mapMetricName(s.name.view())];
@@ -205,19 +249,40 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
       it->second = &group;
     }
     Group& group = *it->second;
-    group.rows.push_back(Row{labelText(s.labels, group.reserved_label, label_names), s.value,
-                             s.timestamp_ms, s.refreshed});
+    group_of_series.push_back(&group);
+    ++group.row_count;
+    group.tail_estimate += labelTextEstimate(s.labels) + kValueTextEstimate;
   }
+  for (auto& [name, group] : groups) {
+    group.rows.reserve(group.row_count);
+    group.line_tails.reserve(group.tail_estimate);
+  }
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const SeriesSnapshot& s = series[i];
+    Group& group = *group_of_series[i];
+    mapLabels(s.labels, label_names, mapped);
+    std::string& tails = group.line_tails;
+    const std::size_t offset = tails.size();
+    appendLabelText(tails, mapped, group.reserved_label);
+    const std::size_t value_offset = tails.size();
+    tails.push_back(' ');
+    appendValue(tails, s.value);
+    tails.push_back('\n');
+    group.rows.push_back(Row{offset, static_cast<std::uint32_t>(value_offset - offset),
+                             static_cast<std::uint8_t>(tails.size() - value_offset), s.timestamp_ms,
+                             s.refreshed});
+  }
+  std::vector<Group*>().swap(group_of_series);
   // Freed, not just cleared: the rows now hold what the page needs.
   std::vector<SeriesSnapshot>().swap(series);
 
-  // The exact size of what follows (values at their longest), so the page
-  // is allocated once instead of doubled and copied while the rows live.
+  // The size of what follows (exact but for the help texts' escapes), so the
+  // page is allocated once instead of doubled and copied while the rows live.
   std::size_t size = out.size();
   for (const auto& [name, group] : groups) {
-    size += 2 * name.size() + 64 + (group.info ? group.info->help.size() * 2 : 0) +
+    size += 2 * name.size() + 80 + (group.info ? group.info->help.size() * 2 : 0) +
             (group.info ? group.info->source.size() * 2 : 0);
-    for (const Row& row : group.rows) size += name.size() + row.labels.size() + 26;
+    for (const Row& row : group.rows) size += name.size() + row.label_size + row.value_size;
   }
   // Plus room for the agent's own metrics, which the caller appends: a
   // reallocation of a full page would double it.
@@ -229,9 +294,13 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
       continue;
     }
     // Equal label texts end up adjacent with the latest first.
-    std::sort(group.rows.begin(), group.rows.end(), [](const Row& a, const Row& b) {
-      return std::tie(a.labels, b.timestamp_ms, b.refreshed) <
-             std::tie(b.labels, a.timestamp_ms, a.refreshed);
+    // (A structured binding cannot be captured before clang 16.)
+    const Group& texts = group;
+    std::sort(group.rows.begin(), group.rows.end(), [&texts](const Row& a, const Row& b) {
+      const std::string_view a_labels = texts.labels(a);
+      const std::string_view b_labels = texts.labels(b);
+      return std::tie(a_labels, b.timestamp_ms, b.refreshed) <
+             std::tie(b_labels, a.timestamp_ms, a.refreshed);
     });
     out += "# HELP ";
     out += name;
@@ -252,22 +321,22 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
     out += typeText(name, group);
     out.push_back('\n');
     ++stats.families;
-    const std::string* previous = nullptr;
+    const Row* previous = nullptr;
     for (const Row& row : group.rows) {
-      if (previous != nullptr && *previous == row.labels) {
+      const std::string_view labels = group.labels(row);
+      if (previous != nullptr && group.labels(*previous) == labels) {
         ++stats.duplicates;
         continue;
       }
-      previous = &row.labels;
+      previous = &row;
       out += name;
-      out += row.labels;
-      out.push_back(' ');
-      appendValue(out, row.value);
-      out.push_back('\n');
+      out += group.lineTail(row);
       ++stats.series;
     }
-    // Written: its label texts go now, so the rows shrink as the page grows.
+    // Written: its rows and label texts go now, so they shrink as the page
+    // grows.
     std::vector<Row>().swap(group.rows);
+    std::string().swap(group.line_tails);
   }
   return stats;
 }
