@@ -9,11 +9,13 @@
 namespace kubemetrics::testing {
 
 /// The body of GET `path` on 127.0.0.1:`port`, whatever its status, or ""
-/// without an answer (5 s read timeout); `*status` gets the status, -1
-/// without an answer.
+/// without an answer; `*status` gets the status, -1 without an answer. The
+/// read timeout (60 s) only bounds a hang: a page rendered while a storm or
+/// a loaded CI machine holds the agent can take well over 5 s (a 5 s bound
+/// made AgentAbuseTest read no page after its storm).
 inline std::string httpGet(int port, const std::string& path, int* status = nullptr) {
   httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(5, 0);
+  client.set_read_timeout(60, 0);
   auto res = client.Get(path);
   if (status != nullptr) *status = res ? res->status : -1;
   return res ? res->body : std::string();
