@@ -282,7 +282,8 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
   for (const auto& [name, group] : groups) {
     size += 2 * name.size() + 80 + (group.info ? group.info->help.size() * 2 : 0) +
             (group.info ? group.info->source.size() * 2 : 0);
-    for (const Row& row : group.rows) size += name.size() + row.label_size + row.value_size;
+    // Every row's line is the name and its tail, all of them in line_tails.
+    size += name.size() * group.rows.size() + group.line_tails.size();
   }
   // Plus room for the agent's own metrics, which the caller appends: a
   // reallocation of a full page would double it.
