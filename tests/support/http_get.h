@@ -11,8 +11,7 @@ namespace kubemetrics::testing {
 /// The body of GET `path` on 127.0.0.1:`port`, whatever its status, or ""
 /// without an answer; `*status` gets the status, -1 without an answer. The
 /// read timeout (60 s) only bounds a hang: a page rendered while a storm or
-/// a loaded CI machine holds the agent can take well over 5 s (a 5 s bound
-/// made AgentAbuseTest read no page after its storm).
+/// a loaded CI machine holds the agent can take well over 5 s.
 inline std::string httpGet(int port, const std::string& path, int* status = nullptr) {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(60, 0);
