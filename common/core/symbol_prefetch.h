@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -32,5 +33,20 @@ inline void prefetchLabelsNode(const Labels& labels) {
 void prefetchSymbolSlots(std::span<const Label> labels);
 /// Stage 3: their texts' nodes.
 void prefetchSymbolTexts(std::span<const Label> labels);
+
+/// Samples between two stages: far enough for a stage's loads to land
+/// before the next stage reads them, near enough to stay in cache.
+inline constexpr std::size_t kLabelsPrefetchStep = 4;
+
+/// The three stages for a loop at `index` of `count` label sets, each
+/// stage kLabelsPrefetchStep sets further ahead than the next;
+/// `labels_at(i)` gives the i-th set.
+template <typename LabelsAt>
+inline void prefetchLabelsAhead(std::size_t index, std::size_t count, LabelsAt&& labels_at) {
+  constexpr std::size_t step = kLabelsPrefetchStep;
+  if (index + 3 * step < count) prefetchLabelsNode(labels_at(index + 3 * step));
+  if (index + 2 * step < count) prefetchSymbolSlots(labels_at(index + 2 * step).items());
+  if (index + step < count) prefetchSymbolTexts(labels_at(index + step).items());
+}
 
 }  // namespace kubemetrics

@@ -27,8 +27,6 @@ constexpr std::uint64_t kMaxRecordBytes = 512u << 20;
 
 constexpr std::size_t kSampleEntryBytes = 1 + 4 + 4 + 8 + 8;
 
-constexpr std::size_t kPrefetchStep = 4;
-
 char* putLe32(char* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(v >> (8 * i));
   return p;
@@ -245,15 +243,8 @@ void BatchJournal::record(std::span<const Sample> samples) {
     // read from their interned nodes: misses, started here in stages (the
     // set's node, its symbols' slots, their texts), each a few samples
     // before the next needs what it loaded.
-    if (i + 3 * kPrefetchStep < samples.size()) {
-      prefetchLabelsNode(samples[i + 3 * kPrefetchStep].labels);
-    }
-    if (i + 2 * kPrefetchStep < samples.size()) {
-      prefetchSymbolSlots(samples[i + 2 * kPrefetchStep].labels.items());
-    }
-    if (i + kPrefetchStep < samples.size()) {
-      prefetchSymbolTexts(samples[i + kPrefetchStep].labels.items());
-    }
+    prefetchLabelsAhead(i, samples.size(),
+                        [&samples](std::size_t j) -> const Labels& { return samples[j].labels; });
     const Sample& sample = samples[i];
     const std::uint32_t name = nameIndex(sample.name);
     const std::uint32_t set = labelsIndex(sample.labels);

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <map>
+#include <span>
 #include <tuple>
 #include <utility>
 
+#include "common/core/symbol_prefetch.h"
 #include "common/text/prometheus_names.h"
 #include "common/text/utf8.h"
 
@@ -14,14 +17,30 @@ namespace kubemetrics::exporters::prometheus {
 namespace {
 
 constexpr std::size_t kSelfMetricsRoom = 256 * 1024;
-// Reserved per row for " <value>\n": most values are short integers or
-// counts; a longer one grows its family's buffer.
-constexpr std::size_t kValueTextEstimate = 12;
+// The longest " <value>\n": a sign, 17 significant digits, a point and a
+// 5-character exponent ("-2.2250738585072014e-308"), a space and a newline.
+constexpr std::size_t kValueTextBound = 26;
 
 // Whether `text` needs no escaping and no UTF-8 repair: the common case,
 // appended in one piece.
 bool plainAscii(std::string_view text, bool escape_quote) {
-  for (const char c : text) {
+  // Eight bytes at a time (every label value of the page passes here): a
+  // byte is flagged when its top bit is set or it is a backslash, a newline
+  // or (with escape_quote) a double quote.
+  constexpr std::uint64_t kOnes = 0x0101010101010101;
+  constexpr std::uint64_t kHighs = 0x8080808080808080;
+  const auto zero_byte = [](std::uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+  const std::uint64_t quote = escape_quote ? kOnes * '"' : kOnes * '\\';
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    if (((word & kHighs) | zero_byte(word ^ (kOnes * '\\')) | zero_byte(word ^ (kOnes * '\n')) |
+         zero_byte(word ^ quote)) != 0) {
+      return false;
+    }
+  }
+  for (const char c : text.substr(i)) {
     if (c == '\\' || c == '\n' || (c == '"' && escape_quote) ||
         static_cast<unsigned char>(c) >= 0x80) {
       return false;
@@ -64,29 +83,24 @@ bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// A series of a group: its label text ("{a=\"1\"}" or "") and then its
-// value text (" 1.5\n") are a slice of the group's line_tails, so a million
-// rows are not a million heap blocks, each value is formatted once, and the
-// page's size is known exactly before it is written.
+// A series of the family being written: its label text ("{a=\"1\"}" or
+// "") and then its value text (" 1.5\n") are a slice of the family's
+// line_tails, so a family's rows are not a heap block each and each value
+// is formatted once.
 struct Row {
-  std::uint64_t label_offset;
+  std::size_t label_offset;
   std::uint32_t label_size;
   std::uint8_t value_size;  // " <value>\n" after the label text
   std::int64_t timestamp_ms;
   SteadyClock::time_point refreshed;
 };
 
-struct Group {
-  bool has_info = false;
-  bool type_conflict = false;
-  bool reserved_label = false;  // an `le` or `quantile` label
-  MetricType type = MetricType::kUntyped;
-  std::string_view help_from;  // raw name whose help is used, for a stable choice
-  const FamilyInfo* info = nullptr;
+// One family's rows and texts, reused from family to family so that only
+// the largest family's worth is ever allocated.
+struct FamilyRows {
   std::vector<Row> rows;
-  std::string line_tails;         // every row's label and value text, one after the other
-  std::size_t row_count = 0;      // the rows to come, to reserve them
-  std::size_t tail_estimate = 0;  // line_tails' size to come, to reserve it
+  std::string line_tails;       // every row's label and value text, one after the other
+  bool reserved_label = false;  // an `le` or `quantile` label
 
   std::string_view labels(const Row& row) const {
     return std::string_view(line_tails).substr(row.label_offset, row.label_size);
@@ -94,6 +108,19 @@ struct Group {
   std::string_view lineTail(const Row& row) const {
     return std::string_view(line_tails).substr(row.label_offset, row.label_size + row.value_size);
   }
+};
+
+struct Group {
+  bool has_info = false;
+  bool type_conflict = false;
+  MetricType type = MetricType::kUntyped;
+  std::string_view help_from;  // raw name whose help is used, for a stable choice
+  const FamilyInfo* info = nullptr;
+  std::size_t row_count = 0;      // how many series it has
+  std::size_t text_estimate = 0;  // its lines' size but for the names: exact unless
+                                  // escapes or label-name mapping lengthen them
+  std::size_t first = 0;          // where its series start in the page order
+  std::size_t placed = 0;         // how many of them are placed there so far
 };
 
 const FamilyInfo& emptyInfo() {
@@ -189,8 +216,8 @@ void appendLabelText(std::string& out, const MappedLabels& mapped, bool& reserve
   out.push_back('}');
 }
 
-std::string_view typeText(const std::string& name, const Group& group) {
-  if (group.type_conflict || group.reserved_label) return "untyped";
+std::string_view typeText(const std::string& name, const Group& group, bool reserved_label) {
+  if (group.type_conflict || reserved_label) return "untyped";
   const bool total = endsWith(name, "_total");
   switch (group.type) {
     case MetricType::kCounter:
@@ -206,6 +233,59 @@ std::string_view typeText(const std::string& name, const Group& group) {
       // names (x_bucket, x_sum); untyped keeps them valid without regrouping.
       return "untyped";
   }
+}
+
+// Fills `family` with the rows and texts of the series `order` names, in
+// that order.
+void fillRows(FamilyRows& family, const std::vector<SeriesSnapshot>& series,
+              std::span<const std::uint32_t> order, LabelNames& label_names, MappedLabels& mapped) {
+  family.rows.clear();
+  family.line_tails.clear();
+  family.reserved_label = false;
+  std::string& tails = family.line_tails;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    // A family's series lie all over the snapshot, and their label sets all
+    // over the heap: misses, started in stages a few series ahead (the
+    // snapshot entry one stage before its label set's node).
+    if (const std::size_t ahead = i + 4 * kLabelsPrefetchStep; ahead < order.size()) {
+      __builtin_prefetch(&series[order[ahead]]);
+    }
+    prefetchLabelsAhead(i, order.size(),
+                        [&](std::size_t j) -> const Labels& { return series[order[j]].labels; });
+    const SeriesSnapshot& s = series[order[i]];
+    mapLabels(s.labels, label_names, mapped);
+    const std::size_t offset = tails.size();
+    appendLabelText(tails, mapped, family.reserved_label);
+    const std::size_t value_offset = tails.size();
+    tails.push_back(' ');
+    appendValue(tails, s.value);
+    tails.push_back('\n');
+    family.rows.push_back(Row{offset, static_cast<std::uint32_t>(value_offset - offset),
+                              static_cast<std::uint8_t>(tails.size() - value_offset),
+                              s.timestamp_ms, s.refreshed});
+  }
+}
+
+void appendHeader(std::string& out, const std::string& name, const Group& group,
+                  bool reserved_label) {
+  out += "# HELP ";
+  out += name;
+  out.push_back(' ');
+  const FamilyInfo& info = *group.info;
+  if (!info.help.empty()) {
+    appendHelp(out, info.help);
+  } else if (!info.source.empty()) {
+    out += "Collected by kubemetrics-agent from source ";
+    appendHelp(out, info.source);
+    out.push_back('.');
+  } else {
+    out += "Collected by kubemetrics-agent.";
+  }
+  out += "\n# TYPE ";
+  out += name;
+  out.push_back(' ');
+  out += typeText(name, group, reserved_label);
+  out.push_back('\n');
 }
 
 }  // namespace
@@ -234,10 +314,6 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
   // Mapping is per name, not per series: a million series share a few
   // thousand names.
   std::unordered_map<const void*, Group*> group_of;
-  LabelNames label_names;
-  MappedLabels mapped;
-  // First the size of each group, so its rows and label texts are allocated
-  // once instead of doubled while they fill.
   std::vector<Group*> group_of_series;
   group_of_series.reserve(series.size());
   for (const SeriesSnapshot& s : series) {
@@ -251,93 +327,61 @@ ExpositionStats writeExposition(std::string& out, std::vector<SeriesSnapshot> se
     Group& group = *it->second;
     group_of_series.push_back(&group);
     ++group.row_count;
-    group.tail_estimate += labelTextEstimate(s.labels) + kValueTextEstimate;
+    group.text_estimate += labelTextEstimate(s.labels) + kValueTextBound;
   }
+  // The series in page order, family by family (a counting sort), so each
+  // family's texts are built, written and dropped in turn: only the page
+  // and the largest family's texts are ever alive together.
+  std::size_t size = out.size();
+  std::size_t next = 0;
   for (auto& [name, group] : groups) {
-    group.rows.reserve(group.row_count);
-    group.line_tails.reserve(group.tail_estimate);
+    group.first = next;
+    next += group.row_count;
+    size += 2 * name.size() + 80 + group.info->help.size() * 2 + group.info->source.size() * 2 +
+            name.size() * group.row_count + group.text_estimate;
   }
+  std::vector<std::uint32_t> order(series.size());
   for (std::size_t i = 0; i < series.size(); ++i) {
-    const SeriesSnapshot& s = series[i];
     Group& group = *group_of_series[i];
-    mapLabels(s.labels, label_names, mapped);
-    std::string& tails = group.line_tails;
-    const std::size_t offset = tails.size();
-    appendLabelText(tails, mapped, group.reserved_label);
-    const std::size_t value_offset = tails.size();
-    tails.push_back(' ');
-    appendValue(tails, s.value);
-    tails.push_back('\n');
-    group.rows.push_back(Row{offset, static_cast<std::uint32_t>(value_offset - offset),
-                             static_cast<std::uint8_t>(tails.size() - value_offset), s.timestamp_ms,
-                             s.refreshed});
+    order[group.first + group.placed++] = static_cast<std::uint32_t>(i);
   }
   std::vector<Group*>().swap(group_of_series);
-  // Freed, not just cleared: the rows now hold what the page needs.
-  std::vector<SeriesSnapshot>().swap(series);
-
-  // The size of what follows (exact but for the help texts' escapes), so the
-  // page is allocated once instead of doubled and copied while the rows live.
-  std::size_t size = out.size();
-  for (const auto& [name, group] : groups) {
-    size += 2 * name.size() + 80 + (group.info ? group.info->help.size() * 2 : 0) +
-            (group.info ? group.info->source.size() * 2 : 0);
-    // Every row's line is the name and its tail, all of them in line_tails.
-    size += name.size() * group.rows.size() + group.line_tails.size();
-  }
-  // Plus room for the agent's own metrics, which the caller appends: a
-  // reallocation of a full page would double it.
+  // Reserved whole (values at their longest), so the page is allocated once
+  // instead of doubled and copied; plus room for the agent's own metrics,
+  // which the caller appends.
   out.reserve(size + kSelfMetricsRoom);
 
+  LabelNames label_names;
+  MappedLabels mapped;
+  FamilyRows family;
   for (auto& [name, group] : groups) {
     if (reserved_names.contains(name)) {
-      stats.reserved_series += group.rows.size();
+      stats.reserved_series += group.row_count;
       continue;
     }
+    fillRows(family, series, std::span(order).subspan(group.first, group.row_count), label_names,
+             mapped);
     // Equal label texts end up adjacent with the latest first.
-    // (A structured binding cannot be captured before clang 16.)
-    const Group& texts = group;
-    std::sort(group.rows.begin(), group.rows.end(), [&texts](const Row& a, const Row& b) {
-      const std::string_view a_labels = texts.labels(a);
-      const std::string_view b_labels = texts.labels(b);
+    std::sort(family.rows.begin(), family.rows.end(), [&family](const Row& a, const Row& b) {
+      const std::string_view a_labels = family.labels(a);
+      const std::string_view b_labels = family.labels(b);
       return std::tie(a_labels, b.timestamp_ms, b.refreshed) <
              std::tie(b_labels, a.timestamp_ms, a.refreshed);
     });
-    out += "# HELP ";
-    out += name;
-    out.push_back(' ');
-    const FamilyInfo& info = *group.info;
-    if (!info.help.empty()) {
-      appendHelp(out, info.help);
-    } else if (!info.source.empty()) {
-      out += "Collected by kubemetrics-agent from source ";
-      appendHelp(out, info.source);
-      out.push_back('.');
-    } else {
-      out += "Collected by kubemetrics-agent.";
-    }
-    out += "\n# TYPE ";
-    out += name;
-    out.push_back(' ');
-    out += typeText(name, group);
-    out.push_back('\n');
+    appendHeader(out, name, group, family.reserved_label);
     ++stats.families;
     const Row* previous = nullptr;
-    for (const Row& row : group.rows) {
-      const std::string_view labels = group.labels(row);
-      if (previous != nullptr && group.labels(*previous) == labels) {
+    for (const Row& row : family.rows) {
+      const std::string_view labels = family.labels(row);
+      if (previous != nullptr && family.labels(*previous) == labels) {
         ++stats.duplicates;
         continue;
       }
       previous = &row;
       out += name;
-      out += group.lineTail(row);
+      out += family.lineTail(row);
       ++stats.series;
     }
-    // Written: its rows and label texts go now, so they shrink as the page
-    // grows.
-    std::vector<Row>().swap(group.rows);
-    std::string().swap(group.line_tails);
   }
   return stats;
 }

@@ -134,8 +134,6 @@ inline std::uint64_t seriesHash(const void* name, const void* labels) {
   return h;
 }
 
-constexpr std::uint32_t kPrefetchStep = 4;
-
 // Slot of a Symbol id in a direct-mapped memo of `slots` (a power of two)
 // entries: ids are 16-byte aligned heap addresses.
 inline std::size_t memoSlot(const void* id, std::size_t slots) {
@@ -348,15 +346,8 @@ std::string_view RemoteWriteEncoder::serialize(std::span<const Sample> samples) 
     // misses on their interned nodes: started in stages (the set's node,
     // its symbols' slots, their texts), each a few series before the next
     // needs what it loaded.
-    if (index + 3 * kPrefetchStep < series_.size()) {
-      prefetchLabelsNode(series_[index + 3 * kPrefetchStep]->labels);
-    }
-    if (index + 2 * kPrefetchStep < series_.size()) {
-      prefetchSymbolSlots(series_[index + 2 * kPrefetchStep]->labels.items());
-    }
-    if (index + kPrefetchStep < series_.size()) {
-      prefetchSymbolTexts(series_[index + kPrefetchStep]->labels.items());
-    }
+    prefetchLabelsAhead(index, series_.size(),
+                        [this](std::size_t i) -> const Labels& { return series_[i]->labels; });
     const std::size_t begin_point = next_point;
     while (next_point < points_.size() && points_[next_point].series == index) ++next_point;
     const std::span<const Point> points(points_.data() + begin_point, next_point - begin_point);

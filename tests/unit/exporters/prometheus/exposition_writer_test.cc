@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,31 @@ TEST(ExpositionWriterTest, EscapesLabelValuesAndHelp) {
   EXPECT_EQ(out, "a \"quoted\" \\\\ help\\nline");
 }
 
+// Long values are checked a word at a time: a byte to escape is found
+// wherever it lies, in a full word or in the tail.
+TEST(ExpositionWriterTest, EscapesABytePlacedAnywhereInALongValue) {
+  const std::vector<std::pair<char, std::string>> label_escapes = {
+      {'\\', "\\\\"}, {'\n', "\\n"}, {'"', "\\\""}, {'\xff', "\xef\xbf\xbd"}};
+  for (const auto& [byte, escaped] : label_escapes) {
+    for (std::size_t at = 0; at < 21; ++at) {
+      std::string value(21, 'a');
+      value[at] = byte;
+      std::string out;
+      appendLabelValue(out, value);
+      EXPECT_EQ(out, std::string(at, 'a') + escaped + std::string(20 - at, 'a'))
+          << "byte " << static_cast<int>(static_cast<unsigned char>(byte)) << " at " << at;
+    }
+  }
+  // HELP text keeps its double quotes, wherever they are.
+  for (std::size_t at = 0; at < 21; ++at) {
+    std::string help(21, 'h');
+    help[at] = '"';
+    std::string out;
+    appendHelp(out, help);
+    EXPECT_EQ(out, help);
+  }
+}
+
 TEST(ExpositionWriterTest, ReplacesInvalidUtf8) {
   std::string out;
   appendLabelValue(out, "caf\xc3\xa9 \xff \xe2\x82 \xed\xa0\x80 \xf0\x9f\x98\x80");
@@ -62,6 +89,9 @@ TEST(ExpositionWriterTest, FormatsValuesShortestRoundTrip) {
   EXPECT_EQ(text(std::numeric_limits<double>::quiet_NaN()), "NaN");
   EXPECT_EQ(text(std::numeric_limits<double>::infinity()), "+Inf");
   EXPECT_EQ(text(-std::numeric_limits<double>::infinity()), "-Inf");
+  // The longest texts there are: the page's size bound counts on 24 bytes.
+  EXPECT_EQ(text(-std::numeric_limits<double>::min()), "-2.2250738585072014e-308");
+  EXPECT_EQ(text(-std::numeric_limits<double>::max()), "-1.7976931348623157e+308");
   const double odd = 0.1 + 0.2;
   EXPECT_EQ(std::stod(text(odd)), odd);
 }
@@ -108,6 +138,34 @@ TEST(ExpositionWriterTest, RendersSmallSetExactly) {
   EXPECT_EQ(stats.families, 5u);
   EXPECT_EQ(stats.series, 7u);
   EXPECT_EQ(stats.duplicates, 0u);
+}
+
+// Many families whose series arrive interleaved and shuffled (as a hash
+// map hands them over): each family comes out whole, in name order, its
+// series in label order.
+TEST(ExpositionWriterTest, GathersInterleavedSeriesIntoSortedFamilies) {
+  std::vector<SeriesSnapshot> input;
+  const std::vector<std::string> names = {"c_metric", "a_metric", "b_metric"};
+  for (int pod = 0; pod < 40; ++pod) {
+    for (const std::string& name : names) {
+      input.push_back(series(name, labels({{"pod", "pod-" + std::to_string(100 + pod)}}), pod));
+    }
+  }
+  std::mt19937 shuffle_seed(7);
+  std::shuffle(input.begin(), input.end(), shuffle_seed);
+  std::string expected;
+  for (const std::string name : {"a_metric", "b_metric", "c_metric"}) {
+    expected +=
+        "# HELP " + name + " Collected by kubemetrics-agent.\n# TYPE " + name + " untyped\n";
+    for (int pod = 0; pod < 40; ++pod) {
+      expected +=
+          name + "{pod=\"pod-" + std::to_string(100 + pod) + "\"} " + std::to_string(pod) + "\n";
+    }
+  }
+  ExpositionStats stats;
+  EXPECT_EQ(render(std::move(input), {}, {}, &stats), expected);
+  EXPECT_EQ(stats.families, 3u);
+  EXPECT_EQ(stats.series, 120u);
 }
 
 TEST(ExpositionWriterTest, SeriesCollidingAfterMappingEmitOnceLatestWins) {
