@@ -369,7 +369,8 @@ OWN_METRICS = {
 # one's own unit: the agent counts samples, vmagent requests).
 OWN_RETRIES = {
     "kubemetrics-agent": ("kubemetrics_exporter_push_retried_samples_total",
-                          "kubemetrics_exporter_push_spooled_samples_total"),
+                          "kubemetrics_exporter_push_spooled_samples_total",
+                          "kubemetrics_exporter_push_journaled_samples_total"),
     "vmagent": ("vmagent_remotewrite_retries_count_total",),
     "prometheus-agent": ("prometheus_remote_storage_samples_retried_total",),
 }

@@ -238,7 +238,8 @@ struct PushStats {
   std::uint64_t failed_samples = 0;             // attempts that failed (each retryable failure)
   std::uint64_t retried_samples = 0;            // samples in re-sent payloads
   std::uint64_t dropped_samples = 0;            // lost for good, any reason
-  std::uint64_t spooled_samples = 0;            // written to the spool
+  std::uint64_t spooled_samples = 0;            // held in the spool: not deliverable at once
+  std::uint64_t journaled_samples = 0;          // written ahead to the spool (wal mode)
   std::uint64_t spool_records = 0;              // records waiting in the spool now
   std::uint64_t spool_bytes = 0;                // bytes of segment files now
   std::uint64_t spool_corrupt_records = 0;      // skipped by CRC/length checks

@@ -37,9 +37,15 @@ struct Families {
                     .Register(r)),
         spooled(prometheus::BuildCounter()
                     .Name("kubemetrics_exporter_push_spooled_samples_total")
-                    .Help("Samples written to the disk spool because they could not be "
-                          "delivered or queued.")
+                    .Help("Samples held in the disk spool because they could not be delivered "
+                          "at once: a failed attempt, the backend backing off, a full queue, "
+                          "the stop. 0 while the backend keeps up.")
                     .Register(r)),
+        journaled(prometheus::BuildCounter()
+                      .Name("kubemetrics_exporter_push_journaled_samples_total")
+                      .Help("Samples written ahead to the disk spool before their first "
+                            "attempt (spool.mode wal: every sample).")
+                      .Register(r)),
         raw_bytes(prometheus::BuildCounter()
                       .Name("kubemetrics_exporter_push_uncompressed_bytes_total")
                       .Help("Bytes of encoded payloads before compression.")
@@ -112,6 +118,7 @@ struct Families {
   prometheus::Family<prometheus::Counter>& retried;
   prometheus::Family<prometheus::Counter>& dropped;
   prometheus::Family<prometheus::Counter>& spooled;
+  prometheus::Family<prometheus::Counter>& journaled;
   prometheus::Family<prometheus::Counter>& raw_bytes;
   prometheus::Family<prometheus::Counter>& wire_bytes;
   prometheus::Family<prometheus::Counter>& requests;
@@ -145,6 +152,7 @@ struct PushMetrics::Series {
         spool_error(f.dropped.Add({{"exporter", name}, {"reason", "spool_error"}})),
         no_spool(f.dropped.Add({{"exporter", name}, {"reason", "no_spool"}})),
         spooled(f.spooled.Add({{"exporter", name}})),
+        journaled(f.journaled.Add({{"exporter", name}})),
         raw_bytes(f.raw_bytes.Add({{"exporter", name}})),
         wire_bytes(f.wire_bytes.Add({{"exporter", name}})),
         delivered_requests(f.requests.Add({{"exporter", name}, {"outcome", "delivered"}})),
@@ -174,6 +182,7 @@ struct PushMetrics::Series {
   prometheus::Counter& spool_error;
   prometheus::Counter& no_spool;
   prometheus::Counter& spooled;
+  prometheus::Counter& journaled;
   prometheus::Counter& raw_bytes;
   prometheus::Counter& wire_bytes;
   prometheus::Counter& delivered_requests;
@@ -214,6 +223,9 @@ void PushMetrics::addSent(std::uint64_t samples) { add(series_->sent, sent_, sam
 void PushMetrics::addFailed(std::uint64_t samples) { add(series_->failed, failed_, samples); }
 void PushMetrics::addRetried(std::uint64_t samples) { add(series_->retried, retried_, samples); }
 void PushMetrics::addSpooled(std::uint64_t samples) { add(series_->spooled, spooled_, samples); }
+void PushMetrics::addJournaled(std::uint64_t samples) {
+  add(series_->journaled, journaled_, samples);
+}
 
 void PushMetrics::addDropped(Drop reason, std::uint64_t samples) {
   prometheus::Counter* counter = nullptr;
@@ -304,6 +316,7 @@ PushStats PushMetrics::stats() const {
   s.retried_samples = retried_.load(std::memory_order_acquire);
   s.dropped_samples = dropped_.load(std::memory_order_acquire);
   s.spooled_samples = spooled_.load(std::memory_order_acquire);
+  s.journaled_samples = journaled_.load(std::memory_order_acquire);
   s.requests = requests_.load(std::memory_order_acquire);
   s.spool_corrupt_records = corrupt_.load(std::memory_order_acquire);
   s.spool_write_errors = spool_write_errors_.load(std::memory_order_acquire);

@@ -45,7 +45,10 @@ class PushMetrics {
   void addSent(std::uint64_t samples);
   void addFailed(std::uint64_t samples);
   void addRetried(std::uint64_t samples);
+  /// Samples held in the spool because they could not be delivered at once.
   void addSpooled(std::uint64_t samples);
+  /// Samples written ahead to the spool before their first attempt (wal).
+  void addJournaled(std::uint64_t samples);
   void addDropped(Drop reason, std::uint64_t samples);
   /// One spool append that failed (the payload's fate is counted apart).
   void addSpoolWriteError();
@@ -83,7 +86,8 @@ class PushMetrics {
   Mutex corrupt_mu_;
   std::uint64_t last_corrupt_ KM_GUARDED_BY(corrupt_mu_) = 0;
   std::atomic<std::uint64_t> sent_{0}, failed_{0}, retried_{0}, dropped_{0}, spooled_{0},
-      requests_{0}, corrupt_{0}, spool_write_errors_{0}, recovered_{0}, journal_write_errors_{0};
+      journaled_{0}, requests_{0}, corrupt_{0}, spool_write_errors_{0}, recovered_{0},
+      journal_write_errors_{0};
 };
 
 }  // namespace kubemetrics::push

@@ -71,9 +71,47 @@ bool SpoolReplayer::append(const EncodedPayload& payload) {
   // The gauges first: whoever sees the samples counted as spooled also
   // sees the spool's size that holds them.
   refreshGauges();
-  // A record too large for the cap is the one counted above.
-  if (loss->stored) metrics_.addSpooled(payload.samples);
+  if (!write_ahead_) {
+    // A record too large for the cap is the one counted above.
+    if (loss->stored) metrics_.addSpooled(payload.samples);
+    return true;
+  }
+  std::uint64_t held_back = 0;
+  {
+    MutexLock lock(mu_);
+    // The drop-oldest for the cap takes held-back records first; a record
+    // too large for the cap never entered the spool.
+    releaseOldestLocked(loss->dropped_samples - (loss->stored ? 0 : payload.samples));
+    if (loss->stored && backend_failing_) held_back = holdBackAllLocked();
+  }
+  if (loss->stored) metrics_.addJournaled(payload.samples);
+  if (held_back > 0) metrics_.addSpooled(held_back);
   return true;
+}
+
+void SpoolReplayer::noteStopped() {
+  if (!write_ahead_) return;
+  std::uint64_t held_back = 0;
+  {
+    MutexLock lock(mu_);
+    held_back = holdBackAllLocked();
+  }
+  if (held_back > 0) metrics_.addSpooled(held_back);
+}
+
+std::uint64_t SpoolReplayer::holdBackAllLocked() {
+  const std::uint64_t in_spool = spool_->samples();
+  if (in_spool <= held_back_) return 0;
+  const std::uint64_t newly = in_spool - held_back_;
+  held_back_ = in_spool;
+  return newly;
+}
+
+void SpoolReplayer::releaseOldestLocked(std::uint64_t samples) {
+  held_back_ -= std::min(held_back_, samples);
+  // A record popped after the cap dropped it would be released twice:
+  // held-back records are in the spool, never more.
+  held_back_ = std::min(held_back_, spool_->samples());
 }
 
 void SpoolReplayer::backendUp() {
@@ -121,18 +159,28 @@ void SpoolReplayer::replayOne(const Attempt& attempt) {
     }
     if (repeat) metrics_.addRetried(record->payload.samples);
     const DeliveryOutcome outcome = attempt(record->payload);
+    std::uint64_t held_back = 0;
     if (outcome.kind != DeliveryOutcome::Kind::kRetry) {
       spool_->pop(record->id);
       MutexLock lock(mu_);
       backoff_ = retry_.initial();
       replayed_bytes_ += record->payload.body.size();
+      if (write_ahead_) {
+        backend_failing_ = false;
+        releaseOldestLocked(record->payload.samples);
+      }
     } else {
       MutexLock lock(mu_);
       not_before_ = clock_.now() + retry_.waitFor(backoff_, outcome);
       backoff_ = retry_.next(backoff_);
       failed_id_ = record->id;
+      if (write_ahead_) {
+        backend_failing_ = true;
+        held_back = holdBackAllLocked();
+      }
     }
     refreshGauges();
+    if (held_back > 0) metrics_.addSpooled(held_back);
   } else {
     // Counted records but none readable (every one skipped as corrupt just
     // now): wait a backoff rather than claim the next replay at once, so

@@ -54,8 +54,12 @@ class SpoolReplayer {
   /// Appends `payload` to the spool (there must be one): true when its fate
   /// is settled there (stored, or dropped for max_bytes and counted); false
   /// when the write failed (counted as a spool write error, warned), the
-  /// payload still the caller's.
+  /// payload still the caller's. Counted as spooled in overflow mode; in
+  /// wal mode as journaled, and as spooled too while the backend fails.
   bool append(const EncodedPayload& payload);
+  /// The exporter stopped: in wal mode, what is left in the spool was not
+  /// delivered in this run and counts as spooled (as far as not yet).
+  void noteStopped();
 
   /// A live payload was delivered: the backend answers again, so replay at
   /// once, from the initial backoff.
@@ -97,6 +101,11 @@ class SpoolReplayer {
   SpoolReplayer(std::unique_ptr<Spool> spool, bool write_ahead, PushMetrics& metrics,
                 Backoff& backoff, const Clock& clock);
   bool dueLocked(SteadyClock::time_point now) const KM_REQUIRES(mu_);
+  // Wal mode: every record in the spool is held back now; returns the
+  // samples newly so (to count as spooled once mu_ is released).
+  std::uint64_t holdBackAllLocked() KM_REQUIRES(mu_);
+  // Wal mode: `samples` of the oldest records left the spool.
+  void releaseOldestLocked(std::uint64_t samples) KM_REQUIRES(mu_);
   double secondsToEmpty(std::uint64_t bytes);
   static constexpr std::chrono::seconds kRateWindow{10};
   void noteCorrupt();
@@ -115,6 +124,14 @@ class SpoolReplayer {
   // The record whose last attempt failed: sending it again is a retry
   // (in wal mode a record's first attempt is its first send).
   std::uint64_t failed_id_ KM_GUARDED_BY(mu_) = 0;
+  // Wal mode, where every record is in the spool before it is sent:
+  // "spooled" counts what could not be delivered at once. The last attempt
+  // failed (until one succeeds): what is in the spool now, and what is
+  // appended meanwhile, is held back. held_back_ is the samples of the
+  // oldest records counted so; a FIFO holds them back oldest first, so they
+  // are always its oldest, and leave it first.
+  bool backend_failing_ KM_GUARDED_BY(mu_) = false;
+  std::uint64_t held_back_ KM_GUARDED_BY(mu_) = 0;
   // Bytes replayed so far, and (time, that count) about once a second over
   // the last kRateWindow: the delivery rate behind time-to-empty.
   std::uint64_t replayed_bytes_ KM_GUARDED_BY(mu_) = 0;
