@@ -100,7 +100,6 @@ class PushExporter::Impl {
     std::deque<EncodedPayload> left = pool_->drain(deadline);
     // What no sender took goes to disk for the next run.
     for (EncodedPayload& payload : left) replayer_->spoolOrDrop(payload, "shutdown");
-    replayer_->noteStopped();
     replayer_->refreshGauges();
   }
 

@@ -38,8 +38,8 @@ struct Families {
         spooled(prometheus::BuildCounter()
                     .Name("kubemetrics_exporter_push_spooled_samples_total")
                     .Help("Samples held in the disk spool because they could not be delivered "
-                          "at once: a failed attempt, the backend backing off, a full queue, "
-                          "the stop. 0 while the backend keeps up.")
+                          "at once: a failed attempt, the backend backing off, a full queue. "
+                          "0 while the backend keeps up.")
                     .Register(r)),
         journaled(prometheus::BuildCounter()
                       .Name("kubemetrics_exporter_push_journaled_samples_total")

@@ -89,16 +89,6 @@ bool SpoolReplayer::append(const EncodedPayload& payload) {
   return true;
 }
 
-void SpoolReplayer::noteStopped() {
-  if (!write_ahead_) return;
-  std::uint64_t held_back = 0;
-  {
-    MutexLock lock(mu_);
-    held_back = holdBackAllLocked();
-  }
-  if (held_back > 0) metrics_.addSpooled(held_back);
-}
-
 std::uint64_t SpoolReplayer::holdBackAllLocked() {
   const std::uint64_t in_spool = spool_->samples();
   if (in_spool <= held_back_) return 0;

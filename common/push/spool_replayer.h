@@ -57,9 +57,6 @@ class SpoolReplayer {
   /// payload still the caller's. Counted as spooled in overflow mode; in
   /// wal mode as journaled, and as spooled too while the backend fails.
   bool append(const EncodedPayload& payload);
-  /// The exporter stopped: in wal mode, what is left in the spool was not
-  /// delivered in this run and counts as spooled (as far as not yet).
-  void noteStopped();
 
   /// A live payload was delivered: the backend answers again, so replay at
   /// once, from the initial backoff.
