@@ -27,6 +27,8 @@ constexpr std::uint64_t kMaxRecordBytes = 512u << 20;
 
 constexpr std::size_t kSampleEntryBytes = 1 + 4 + 4 + 8 + 8;
 
+constexpr std::size_t kRecordSamples = 1024;
+
 char* putLe32(char* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(v >> (8 * i));
   return p;
@@ -236,6 +238,17 @@ void BatchJournal::record(std::span<const Sample> samples) {
       return;
     }
   }
+  // A scrape's whole batch (75,000 samples of a kube-state-metrics shard)
+  // in one record would hold megabytes of buffer for the agent's lifetime:
+  // records of at most kRecordSamples keep it small. The file's index of
+  // names and label sets spans its records, so each record defines only
+  // what is new to the file.
+  for (std::size_t first = 0; first < samples.size() && !broken_; first += kRecordSamples) {
+    writeRecord(samples.subspan(first, std::min(kRecordSamples, samples.size() - first)));
+  }
+}
+
+void BatchJournal::writeRecord(std::span<const Sample> samples) {
   record_.assign(kHeaderBytes, '\0');
   record_.reserve(kHeaderBytes + samples.size() * 32);
   for (std::size_t i = 0; i < samples.size(); ++i) {

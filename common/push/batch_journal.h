@@ -88,6 +88,8 @@ class BatchJournal {
   BatchJournal(std::string dir, PushMetrics& metrics, bool journal_new);
   std::string path(std::uint64_t seq) const;
   void close();
+  // One record of `samples`, appended to the current file.
+  void writeRecord(std::span<const Sample> samples);
   // The file's index of `name` / `labels`, appending its definition to
   // record_ the first time.
   std::uint32_t nameIndex(const Symbol& name);

@@ -133,6 +133,36 @@ TEST_F(JournalTest, ATornOrDamagedRecordEndsTheFileAndKeepsWhatCameBefore) {
   expectSameSamples(left.samples, kept);
 }
 
+// A scrape's whole batch in one call (a kube-state-metrics shard sends
+// 75,000 samples) goes into several records, so the journal's buffer stays
+// small: the later records use the label sets the earlier ones defined,
+// and a kill in the last record keeps the ones before it.
+TEST_F(JournalTest, ABigBatchIsWrittenInSeveralRecordsAndReadBackWhole) {
+  std::vector<Sample> batch;
+  for (int round = 0; round < 2; ++round) {
+    for (int pod = 0; pod < 5000; ++pod) {
+      batch.push_back(sample(round == 0 ? "kube_pod_info" : "kube_pod_status_ready",
+                             podLabels("pod-" + std::to_string(pod)), pod, 1000 + round));
+    }
+  }
+  {
+    auto journal = open();
+    journal->record(batch);
+  }
+  const std::string file = journalFiles(dir.path()).at(0);
+  BatchJournal::Leftover left = open()->read(open()->leftovers().at(0));
+  EXPECT_FALSE(left.torn);
+  expectSameSamples(left.samples, batch);
+
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 10);
+  left = open()->read(open()->leftovers().at(0));
+  EXPECT_TRUE(left.torn);
+  ASSERT_GT(left.samples.size(), 0u);  // the records before the torn one
+  ASSERT_LT(left.samples.size(), batch.size());
+  expectSameSamples(left.samples,
+                    std::vector<Sample>(batch.begin(), batch.begin() + left.samples.size()));
+}
+
 TEST_F(JournalTest, AnUnwritableDirectoryIsCountedAndTheBatchStaysInMemory) {
   auto journal = open();
   std::filesystem::remove_all(dir.path());
