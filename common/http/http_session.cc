@@ -286,12 +286,18 @@ void Session::onRequest() {
       // either this post reaches the io_context before the server releases
       // it, or the session is gone and the answer is dropped.
       MutexLock lock(pending->mu);
-      std::shared_ptr<Session> session = std::move(pending->session);
-      if (!session) return;  // answered already, or the server stopped
-      net::post(session->executor_,
-                [session, context, &server, response = std::move(response)]() mutable {
-                  session->answer(server.checked(std::move(response), context.path_label), context);
-                });
+      if (!pending->session) return;  // answered already, or the server stopped
+      // The posted answer takes the only reference this thread had: were
+      // one left here, it could be the session's last once the answer ran
+      // and the server stopped, and ~Session would then run on this thread
+      // after the io_context (whose services its socket and timer use) is
+      // gone. Queued and never run, the answer is destroyed with the
+      // io_context, which is safe.
+      const auto executor = pending->session->executor_;
+      net::post(executor, [session = std::move(pending->session), context, &server,
+                           response = std::move(response)]() mutable {
+        session->answer(server.checked(std::move(response), context.path_label), context);
+      });
     });
     return;
   }
