@@ -111,16 +111,15 @@ struct FamilyRows {
 };
 
 struct Group {
-  bool has_info = false;
   bool type_conflict = false;
   MetricType type = MetricType::kUntyped;
-  std::string_view help_from;  // raw name whose help is used, for a stable choice
-  const FamilyInfo* info = nullptr;
-  std::size_t row_count = 0;      // how many series it has
-  std::size_t text_estimate = 0;  // its lines' size but for the names: exact unless
-                                  // escapes or label-name mapping lengthen them
-  std::size_t first = 0;          // where its series start in the page order
-  std::size_t placed = 0;         // how many of them are placed there so far
+  std::string_view help_from;        // raw name whose help is used, for a stable choice
+  const FamilyInfo* info = nullptr;  // set by the group's first mergeInfo()
+  std::size_t row_count = 0;         // how many series it has
+  std::size_t text_estimate = 0;     // its lines' size but for the names: exact unless
+                                     // escapes or label-name mapping lengthen them
+  std::size_t first = 0;             // where its series start in the page order
+  std::size_t placed = 0;            // how many of them are placed there so far
 };
 
 const FamilyInfo& emptyInfo() {
@@ -129,8 +128,7 @@ const FamilyInfo& emptyInfo() {
 }
 
 void mergeInfo(Group& group, std::string_view raw_name, const FamilyInfo& info) {
-  if (!group.has_info) {
-    group.has_info = true;
+  if (group.info == nullptr) {
     group.type = info.type;
     group.help_from = raw_name;
     group.info = &info;
