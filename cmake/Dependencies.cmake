@@ -18,6 +18,9 @@ target_include_directories(km_snappy INTERFACE ${SNAPPY_INCLUDE_DIR})
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# ISA-L's igzip: gzip decoding of scrape bodies at about 3x zlib's speed
+# (common/http/content_encoding.cc). zlib still compresses.
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
 if(KM_BUILD_TESTS)
   find_package(GTest REQUIRED)
   # Debian builds cpp-httplib as a shared library with OpenSSL, zlib and

@@ -14,7 +14,7 @@ packages=(
   libboost1.81-all-dev libboost-url1.81-dev
   prometheus-cpp-dev libcpp-httplib-dev
   libprotobuf-dev protobuf-compiler
-  libsnappy-dev libzstd-dev zlib1g-dev libssl-dev
+  libsnappy-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev
   libyaml-cpp-dev libsimdjson-dev libre2-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests: real peers and tools

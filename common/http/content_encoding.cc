@@ -1,11 +1,13 @@
 #include "common/http/content_encoding.h"
 
+#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <utility>
 
@@ -44,6 +46,23 @@ double qValue(std::string_view params) {
     return q;
   }
   return 1;
+}
+
+std::string_view inflateErrorText(int rc) {
+  switch (rc) {
+    case ISAL_INVALID_WRAPPER:
+      return "not a gzip member";
+    case ISAL_UNSUPPORTED_METHOD:
+      return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM:
+      return "checksum mismatch";
+    case ISAL_INVALID_LOOKBACK:
+      return "invalid distance";
+    case ISAL_NEED_DICT:
+      return "needs a preset dictionary";
+    default:
+      return "invalid deflate data";
+  }
 }
 
 }  // namespace
@@ -108,62 +127,63 @@ Result<std::string> gzipCompress(std::string_view data) {
   return out;
 }
 
+// ISA-L's inflate (igzip) instead of zlib's: the same RFC 1951/1952
+// decoding at about 3x zlib's speed on x86-64 (SIMD Huffman decoding and a
+// carry-less-multiply CRC-32), and gzip-compressed scrape bodies are the
+// agent's largest single CPU cost. With crc_flag ISAL_GZIP it parses each
+// member's header and checks its CRC-32 and length trailer itself.
 struct GzipDecoder::State {
-  z_stream zs{};
-  bool initialized = false;
+  inflate_state zs{};
   bool any_input = false;
   bool member_done = false;  // the last member ended; more input starts another
   bool failed = false;
   std::array<char, 64 * 1024> out{};
+
+  void startMember() {
+    isal_inflate_reset(&zs);
+    zs.crc_flag = ISAL_GZIP;
+  }
 };
 
 GzipDecoder::GzipDecoder() : state_(std::make_unique<State>()) {
-  // windowBits 15 + 16: gzip wrapper only (no zlib or raw deflate).
-  state_->initialized = inflateInit2(&state_->zs, 15 + 16) == Z_OK;
+  isal_inflate_init(&state_->zs);
+  state_->zs.crc_flag = ISAL_GZIP;  // the gzip wrapper only (no zlib or raw deflate)
 }
 
-GzipDecoder::~GzipDecoder() {
-  if (state_->initialized) inflateEnd(&state_->zs);
-}
+GzipDecoder::~GzipDecoder() = default;
 
 Result<void> GzipDecoder::feed(std::string_view encoded, const Sink& sink) {
   State& st = *state_;
-  if (!st.initialized) return makeError(ErrorCode::kInternal, "gzip: inflateInit2 failed");
   if (st.failed) return makeError(ErrorCode::kDataLoss, "gzip: corrupt data");
   if (encoded.empty()) return {};
   st.any_input = true;
   // avail_in is 32-bit, so a piece past 4 GiB goes in slices.
-  constexpr std::size_t kSlice = std::numeric_limits<uInt>::max();
+  constexpr std::size_t kSlice = std::numeric_limits<std::uint32_t>::max();
   while (!encoded.empty()) {
     const std::size_t n = std::min(encoded.size(), kSlice);
-    st.zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(encoded.data()));
-    st.zs.avail_in = static_cast<uInt>(n);
+    st.zs.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(encoded.data()));
+    st.zs.avail_in = static_cast<std::uint32_t>(n);
     encoded.remove_prefix(n);
     for (;;) {
       if (st.member_done) {
         if (st.zs.avail_in == 0) break;
-        // Another member follows (or garbage, which inflate rejects).
-        if (inflateReset(&st.zs) != Z_OK) {
-          st.failed = true;
-          return makeError(ErrorCode::kInternal, "gzip: inflateReset failed");
-        }
+        // Another member follows (or garbage, which the header check rejects).
+        st.startMember();
         st.member_done = false;
       }
-      st.zs.next_out = reinterpret_cast<Bytef*>(st.out.data());
-      st.zs.avail_out = static_cast<uInt>(st.out.size());
-      const int rc = inflate(&st.zs, Z_NO_FLUSH);
+      st.zs.next_out = reinterpret_cast<std::uint8_t*>(st.out.data());
+      st.zs.avail_out = static_cast<std::uint32_t>(st.out.size());
+      const int rc = isal_inflate(&st.zs);
       const std::size_t produced = st.out.size() - st.zs.avail_out;
-      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+      if (rc != ISAL_DECOMP_OK) {
         st.failed = true;
-        if (rc == Z_MEM_ERROR) return makeError(ErrorCode::kInternal, "gzip: out of memory");
-        return makeError(
-            ErrorCode::kDataLoss,
-            std::string("gzip: corrupt data (") + (st.zs.msg ? st.zs.msg : "inflate failed") + ")");
+        return makeError(ErrorCode::kDataLoss,
+                         "gzip: corrupt data (" + std::string(inflateErrorText(rc)) + ")");
       }
       if (produced > 0) {
         if (auto sunk = sink(std::string_view(st.out.data(), produced)); !sunk) return sunk;
       }
-      if (rc == Z_STREAM_END) {
+      if (st.zs.block_state == ISAL_BLOCK_FINISH) {
         st.member_done = true;
         continue;
       }

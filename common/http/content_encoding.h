@@ -25,7 +25,8 @@ bool acceptsGzip(std::string_view accept_encoding);
 Result<std::string> gzipCompress(std::string_view data);
 
 /// Decodes a Content-Encoding: gzip body as it arrives, piece by piece, with
-/// bounded memory (zlib's window plus one 64 KiB output buffer). Concatenated
+/// bounded memory (ISA-L's inflate state, 85 KiB with its window, plus one
+/// 64 KiB output buffer). Concatenated
 /// members are decoded one after another, as gzip(1) does; bytes after a
 /// member that do not start another member are corrupt. Owned by one thread.
 class GzipDecoder {
