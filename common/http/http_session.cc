@@ -287,16 +287,23 @@ void Session::onRequest() {
       // it, or the session is gone and the answer is dropped.
       MutexLock lock(pending->mu);
       if (!pending->session) return;  // answered already, or the server stopped
-      // The posted answer takes the only reference this thread had: were
-      // one left here, it could be the session's last once the answer ran
-      // and the server stopped, and ~Session would then run on this thread
-      // after the io_context (whose services its socket and timer use) is
-      // gone. Queued and never run, the answer is destroyed with the
-      // io_context, which is safe.
-      const auto executor = pending->session->executor_;
-      net::post(executor, [session = std::move(pending->session), context, &server,
-                           response = std::move(response)]() mutable {
-        session->answer(server.checked(std::move(response), context.path_label), context);
+      // Nothing of the io_context may be left on this thread once the
+      // answer is posted: the answer can run, the session read its next
+      // request and the server stop and go before this thread leaves this
+      // scope, and whatever it still held would be destroyed after the
+      // io_context. A session reference would run ~Session (its socket and
+      // timer) then, a copy of the session's strand executor would release
+      // the strand (its service). So the answer takes the only session
+      // reference, and goes through the io_context's plain executor, whose
+      // copies own nothing; on an io thread it moves to the strand. Queued
+      // and never run, it is destroyed with the io_context, which is safe.
+      net::post(server.ioContext(), [session = std::move(pending->session), context, &server,
+                                     response = std::move(response)]() mutable {
+        const net::any_io_executor strand = session->executor_;
+        net::dispatch(strand, [session = std::move(session), context, &server,
+                               response = std::move(response)]() mutable {
+          session->answer(server.checked(std::move(response), context.path_label), context);
+        });
       });
     });
     return;

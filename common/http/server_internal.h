@@ -97,6 +97,7 @@ class Server {
 
   // For sessions.
   const HttpServerOptions& options() const { return options_; }
+  net::io_context& ioContext() { return ioc_; }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   struct Handled {
     HttpResponse response;
