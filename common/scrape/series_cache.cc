@@ -43,19 +43,59 @@ SeriesCache::Key SeriesCache::keyOf(std::string_view text) {
 
 static_assert(sizeof(SeriesInfo) <= 32, "one per cached series: mind its size");
 
+namespace {
+
+// How far ahead of the expected series its entry is prefetched, and (half
+// as far) the label set whose count a sample's copy of the labels bumps:
+// each stage finds the line the one before loaded, while the lookups
+// between overlap the misses.
+constexpr std::size_t kEntryPrefetchAhead = 8;
+constexpr std::size_t kLabelsPrefetchAhead = 4;
+
+}  // namespace
+
 SeriesCache::SeriesCache(SeriesLabeler labeler, SeriesCacheOptions options)
     : labeler_(std::move(labeler)), options_(options) {
   // Here, where Entry is complete and its accessibility is the class's.
-  static_assert(sizeof(Entry) <= 40, "one per cached series: mind its size");
+  static_assert(sizeof(Entry) <= 56, "one per cached series: mind its size");
 }
 
 SeriesCache::~SeriesCache() = default;
 
 // ---- series ---------------------------------------------------------------
 
+void SeriesCache::prefetchExpected() const {
+  if (expected_ + kEntryPrefetchAhead < live_order_.size()) {
+    const Entry* ahead = live_order_[expected_ + kEntryPrefetchAhead];
+    __builtin_prefetch(ahead);
+    __builtin_prefetch(&ahead->key);
+  }
+  if (expected_ + kLabelsPrefetchAhead < live_order_.size()) {
+    const void* labels = live_order_[expected_ + kLabelsPrefetchAhead]->labels.id();
+    if (labels != nullptr) __builtin_prefetch(labels);
+  }
+}
+
 const SeriesInfo* SeriesCache::find(std::string_view series_text) {
   const Key key = keyOf(series_text);
-  if (auto it = entries_.find(key); it != entries_.end()) return &it->second;
+  if (expected_ < live_order_.size()) {
+    prefetchExpected();
+    const Entry* next = live_order_[expected_];
+    if (next->key == key) {
+      ++expected_;
+      ++stats_.in_order;
+      return next;
+    }
+  }
+  if (auto it = entries_.find(key); it != entries_.end()) {
+    // Out of order: go on after where this series was in the previous
+    // scrape, unless it had no place there or already had a sample in
+    // this one (a repeated series; its position is then of order_).
+    if (it->live && it->generation != generation_ && it->position != kNoPosition) {
+      expected_ = it->position + 1;
+    }
+    return &*it;
+  }
   missed_ = key;
   return nullptr;
 }
@@ -63,15 +103,16 @@ const SeriesInfo* SeriesCache::find(std::string_view series_text) {
 const SeriesInfo* SeriesCache::add(SeriesInfo&& info, LabelsBuilder& scraped) {
   Entry entry;
   static_cast<SeriesInfo&>(entry) = std::move(info);
+  entry.key = missed_;
   entry.labels = labeler_ ? labeler_(entry.name, scraped) : scraped.build();
   ++stats_.new_series;
-  return &entries_.emplace(missed_, std::move(entry)).first->second;
+  return &*entries_.insert(std::move(entry)).first;
 }
 
 void SeriesCache::accepted(const SeriesInfo& series, bool own_timestamp) {
   // Every SeriesInfo this resolver hands out is an entry's; the parser only
   // reads it, the cache may update the entry's staleness state.
-  Entry& entry = const_cast<Entry&>(static_cast<const Entry&>(series));
+  const Entry& entry = static_cast<const Entry&>(series);
   if (entry.generation != generation_) touch(entry, own_timestamp);
 }
 
@@ -83,13 +124,13 @@ void SeriesCache::beginScrape(ExpositionFormat format, SampleBatch* out,
   // series' staleness state. Only eviction is done, so a caller that never
   // ends its scrapes still has a bounded cache.
   if (scrape_open_) {
-    std::erase_if(entries_, [g = generation_](const auto& kv) {
-      return !kv.second.live && kv.second.generation + 2 <= g;
-    });
+    std::erase_if(entries_,
+                  [g = generation_](const Entry& e) { return !e.live && e.generation + 2 <= g; });
   }
   scrape_open_ = true;
   touched_ = 0;
   unchanged_ = 0;
+  expected_ = 0;
   order_.clear();
   for (Orphan& orphan : orphans_) orphan.seen = false;
   // The same series text is valid or not depending on the grammar, and a
@@ -117,12 +158,16 @@ bool SeriesCache::orphanBefore(const A& a, const B& b) {
 }
 
 // Called at a series' first sample of the scrape, once its timestamp is known.
-void SeriesCache::touch(Entry& entry, bool own_timestamp) {
+void SeriesCache::touch(const Entry& entry, bool own_timestamp) {
   entry.generation = generation_;
   entry.tracked = !own_timestamp;
   ++touched_;
   unchanged_ += entry.live == entry.tracked;
-  if (entry.tracked) order_.push_back(&entry);
+  if (entry.tracked) {
+    // order_ becomes live_order_ when the scrape is kept.
+    entry.position = std::min<std::uint64_t>(order_.size(), kNoPosition);
+    order_.push_back(&entry);
+  }
   if (!orphans_.empty()) {
     const auto it =
         std::lower_bound(orphans_.begin(), orphans_.end(), entry,
@@ -145,13 +190,13 @@ void SeriesCache::endScrape(bool kept) {
   const bool steady = kept && touched_ == entries_.size() && unchanged_ == touched_;
   if (!steady) {
     const std::uint64_t g = generation_;
-    for (Entry* e : live_order_) {
+    for (const Entry* e : live_order_) {
       if (!(kept && e->generation == g)) appendMarker(e->name, e->labels);
       e->live = false;
     }
-    for (Entry* e : order_) e->live = kept;
+    for (const Entry* e : order_) e->live = kept;
     if (touched_ < entries_.size()) {
-      std::erase_if(entries_, [g](const auto& kv) { return kv.second.generation + 2 <= g; });
+      std::erase_if(entries_, [g](const Entry& e) { return e.generation + 2 <= g; });
     }
   }
   if (!orphans_.empty()) {
@@ -170,10 +215,11 @@ void SeriesCache::endScrape(bool kept) {
 // Keeps the live series as orphans (their markers are still owed): the
 // entries they were are gone.
 void SeriesCache::clear() {
-  for (Entry* e : live_order_) {
+  for (const Entry* e : live_order_) {
     orphans_.push_back(Orphan{e->name, e->labels, orphans_.size()});
   }
   live_order_.clear();
+  expected_ = 0;
   order_.clear();
   entries_.clear();
   std::sort(orphans_.begin(), orphans_.end(),

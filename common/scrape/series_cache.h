@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/scrape/parser.h"
@@ -27,6 +27,7 @@ struct SeriesCacheOptions {
 struct SeriesCacheStats {
   std::size_t new_series = 0;     // series texts not in the cache (first seen this scrape)
   std::size_t stale_markers = 0;  // staleness markers appended (endScrape())
+  std::size_t in_order = 0;       // finds answered by the previous scrape's order, no lookup
 };
 
 /// What one target keeps between scrapes, as Prometheus' scrape cache
@@ -36,7 +37,12 @@ struct SeriesCacheStats {
 /// The cache maps each series' raw text (`name{labels}`, stored as a
 /// 128-bit hash of it) to its interned name, final labels and what the
 /// grammar read of it (SeriesInfo), so a steady target costs no allocation
-/// per sample: each line is a hash lookup plus a number parse. A series
+/// per sample: each line is a hash plus a number parse. A target exposes
+/// its series in the same order every scrape, so find() first checks the
+/// series that came next in the previous scrape (prefetched a few lines
+/// ahead) and looks the text up only when that is not it; after a lookup
+/// it goes on from where the found series was, so a series that vanished
+/// or appeared costs one lookup, not the rest of the scrape. A series
 /// absent from two scrapes in a row leaves the cache when the second one
 /// ends. The same text reads differently under another grammar, so a scrape
 /// in another format than the previous one starts an empty cache.
@@ -97,23 +103,46 @@ class SeriesCache final : public SeriesResolver {
     std::uint64_t hi = 0;
     friend bool operator==(const Key&, const Key&) = default;
   };
-  // Already a hash: any 64 bits of it will do.
-  struct KeyHash {
-    std::size_t operator()(const Key& key) const noexcept { return key.lo; }
-  };
   // What the cache knows of one series text. There is one per active series
-  // of every target, so its size matters (40 bytes, asserted in the .cc):
-  // only the final labels are kept (what the grammar needs of the scraped
-  // ones is worked out once, in SeriesInfo), and the staleness flags share
-  // the generation's word.
+  // of every target, so its size matters (56 bytes, asserted in the .cc; a
+  // set node of 64, as a map node of key and a 40-byte entry was): only the
+  // final labels are kept (what the grammar needs of the scraped ones is
+  // worked out once, in SeriesInfo), and the staleness state and the order
+  // hint share one word. The key is in the entry, so an entry reached from
+  // the previous scrape's order can be checked against a text's key. The
+  // set's elements are const; only the key must not change, so the rest of
+  // the state is mutable.
   struct Entry : SeriesInfo {
-    std::uint64_t generation : 62 = 0;  // of the last scrape that had a sample of it
+    Key key;
+    // Of the last scrape that had a sample of it (38 bits: a scrape a
+    // second for 8,000 years).
+    mutable std::uint64_t generation : 38 = 0;
+    // Where this series was in live_order_ when it was put there (a hint,
+    // always checked by key; kNoPosition beyond the field's range).
+    mutable std::uint64_t position : 24 = 0;
     // `live`: the last ended scrape kept a sample of this series stamped at
     // scrape time, and no marker was written since, so it gets one when it
     // vanishes. `tracked`: this scrape's first sample of it has no timestamp
     // of its own (meaningful while `generation` is this scrape's).
-    std::uint64_t live : 1 = 0;
-    std::uint64_t tracked : 1 = 0;
+    mutable std::uint64_t live : 1 = 0;
+    mutable std::uint64_t tracked : 1 = 0;
+  };
+  static constexpr std::uint64_t kNoPosition = (std::uint64_t{1} << 24) - 1;
+  // The key is already a hash: any 64 bits of it will do. Transparent, so
+  // the set is searched by key without making an entry.
+  struct EntryHash {
+    using is_transparent = void;
+    std::size_t operator()(const Key& key) const noexcept { return key.lo; }
+    std::size_t operator()(const Entry& entry) const noexcept { return entry.key.lo; }
+  };
+  struct EntryKeyEqual {
+    using is_transparent = void;
+    static const Key& keyOf(const Key& key) { return key; }
+    static const Key& keyOf(const Entry& entry) { return entry.key; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return keyOf(a) == keyOf(b);
+    }
   };
   // A live series of a dropped cache, owed a marker at the end of the next
   // ended scrape unless that scrape has a sample of the same name and labels.
@@ -127,14 +156,16 @@ class SeriesCache final : public SeriesResolver {
   static Key keyOf(std::string_view text);
   template <class A, class B>
   static bool orphanBefore(const A& a, const B& b);
-  void touch(Entry& entry, bool own_timestamp);
+  void touch(const Entry& entry, bool own_timestamp);
+  // Prefetches the entries the next finds will want if the order holds.
+  void prefetchExpected() const;
   void appendMarker(const Symbol& name, const Labels& labels);
 
   SeriesLabeler labeler_;
   SeriesCacheOptions options_;
   // Node-based: entries stay put on rehash, for the pointers below and the
   // SeriesInfo pointers handed to the parser.
-  std::unordered_map<Key, Entry, KeyHash> entries_;
+  std::unordered_set<Entry, EntryHash, EntryKeyEqual> entries_;
   std::uint64_t generation_ = 0;  // of the current (or last) scrape
   ExpositionFormat last_format_ = ExpositionFormat::kText;
   Key missed_;  // of the last find() that missed: add() stores under it
@@ -155,8 +186,11 @@ class SeriesCache final : public SeriesResolver {
   // ones it may make live), in the order of their first samples.
   // `live_order_`: the live series, in the order of the last kept scrape;
   // exactly the entries with `live` set, so never evicted.
-  std::vector<Entry*> order_;
-  std::vector<Entry*> live_order_;
+  // `expected_`: the index in live_order_ of the series the next find()
+  // most likely wants (the scrape's order follows the last kept one's).
+  std::vector<const Entry*> order_;
+  std::vector<const Entry*> live_order_;
+  std::size_t expected_ = 0;
   // Sorted by (name id, labels id); empty but for the scrape after a drop.
   std::vector<Orphan> orphans_;
 };
