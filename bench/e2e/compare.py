@@ -15,7 +15,8 @@ import json
 import re
 import sys
 
-KEYS = [("cpu_per_msample", "CPU / sample"), ("peak_rss_kib", "peak RSS"),
+KEYS = [("cpu_per_msample", "CPU / sample"),
+        ("steady_cpu_per_msample", "steady CPU / sample"), ("peak_rss_kib", "peak RSS"),
         ("wire_bytes_per_sample", "wire B / sample")]
 SIZES = ("pods", "window", "interval", "ksm_shards", "node_targets")
 
@@ -32,6 +33,10 @@ def load(path):
 
 def finite(x):
     return isinstance(x, (int, float)) and x == x
+
+
+def fmt_missing(x):
+    return "not measured" if x is None else f"{x:.2f}" if finite(x) else str(x)
 
 
 def round_spread(row, key):
@@ -84,6 +89,10 @@ def main():
                 continue
             for key, label in KEYS:
                 x, y = ra.get(key + "_ratio"), rb.get(key + "_ratio")
+                if x is None or y is None:  # a run from before the figure existed
+                    print(f"| {scenario} | {name} | {label} | {fmt_missing(x)} "
+                          f"| {fmt_missing(y)} | n/a | not in both runs |")
+                    continue
                 if not finite(x) or not finite(y) or x == 0:
                     print(f"| {scenario} | {name} | {label} | {x} | {y} | n/a | no result |")
                     all_ok = False
