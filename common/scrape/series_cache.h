@@ -137,11 +137,11 @@ class SeriesCache final : public SeriesResolver {
   };
   struct EntryKeyEqual {
     using is_transparent = void;
-    static const Key& keyOf(const Key& key) { return key; }
-    static const Key& keyOf(const Entry& entry) { return entry.key; }
+    static const Key& keyIn(const Key& key) { return key; }
+    static const Key& keyIn(const Entry& entry) { return entry.key; }
     template <class A, class B>
     bool operator()(const A& a, const B& b) const noexcept {
-      return keyOf(a) == keyOf(b);
+      return keyIn(a) == keyIn(b);
     }
   };
   // A live series of a dropped cache, owed a marker at the end of the next
