@@ -431,8 +431,8 @@ def run_contestant(name, rnd, args, server, workdir, scenario):
                           served_samples(ctl(server, "/stats")))
         steady_cpu_end = cpu_seconds(p.pid)
         st = ctl(server, "/close")
-        steady_end = time.monotonic()
-        row["window_s"] = time.monotonic() - t_open
+        window_end = time.monotonic()
+        row["window_s"] = window_end - t_open
         row["server_cpu_s"] = st["cpu_seconds"] - srv_cpu0
         row["server_max_serve_s"] = max(t["max_serve_seconds"] for t in st["targets"])
         row["failed_writes"] = sum(t["failed_writes"] for t in st["targets"])
@@ -441,7 +441,7 @@ def run_contestant(name, rnd, args, server, workdir, scenario):
         expected_by_job = {t["name"]: t["served"] * t["series"] for t in st["targets"]}
         row["expected"] = expected
         if steady is not None:
-            row["steady_s"] = steady_end - steady[0]
+            row["steady_s"] = window_end - steady[0]
             row["steady_cpu_s"] = steady_cpu_end - steady[1]
             row["steady_samples"] = expected - steady[2]
         # Wait for everything served in the window to reach the sink.
