@@ -48,19 +48,21 @@ void putText(std::string& out, std::string_view text) {
 // indices defined before use. The dictionary runs on across records.
 class BodyReader {
  public:
-  BodyReader(std::vector<Symbol>& names, std::vector<Labels>& label_sets,
-             std::vector<Sample>& samples)
-      : names_(names), label_sets_(label_sets), samples_(samples) {}
+  explicit BodyReader(BatchJournal::Leftover& out) : out_(out) {}
 
   // False when the body is malformed (nothing of it is kept then).
   bool read(std::string_view body) {
     body_ = body;
     const std::size_t names_before = names_.size(), sets_before = label_sets_.size();
-    const std::size_t samples_before = samples_.size();
+    const std::size_t samples_before = out_.samples.size();
+    const std::size_t encoded_before = out_.encoded.size();
+    const std::size_t encoded_samples_before = out_.encoded_samples;
     if (readAll()) return true;
     names_.resize(names_before);
     label_sets_.resize(sets_before);
-    samples_.resize(samples_before);
+    out_.samples.resize(samples_before);
+    out_.encoded.resize(encoded_before);
+    out_.encoded_samples = encoded_samples_before;
     return false;
   }
 
@@ -95,8 +97,15 @@ class BodyReader {
         if (set > 0) sample.labels = label_sets_[set - 1];
         sample.value = std::bit_cast<double>(getLe(body_.data() + 8, 8));
         sample.timestamp_ms = static_cast<std::int64_t>(getLe(body_.data() + 16, 8));
-        samples_.push_back(std::move(sample));
+        out_.samples.push_back(std::move(sample));
         body_.remove_prefix(24);
+      } else if (tag == 'e') {
+        auto count = readU32();
+        if (!count) return false;
+        auto bytes = readText();
+        if (!bytes) return false;
+        out_.encoded.append(*bytes);
+        out_.encoded_samples += *count;
       } else {
         return false;
       }
@@ -119,9 +128,10 @@ class BodyReader {
     return text;
   }
 
-  std::vector<Symbol>& names_;
-  std::vector<Labels>& label_sets_;
-  std::vector<Sample>& samples_;
+  BatchJournal::Leftover& out_;
+  // The file's dictionary runs on across its records.
+  std::vector<Symbol> names_;
+  std::vector<Labels> label_sets_;
   std::string_view body_;
   LabelsBuilder builder_;
 };
@@ -161,9 +171,7 @@ BatchJournal::Leftover BatchJournal::read(std::uint64_t seq) const {
   out.seq = seq;
   std::ifstream in(path(seq), std::ios::binary);
   const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<Symbol> names;
-  std::vector<Labels> label_sets;
-  BodyReader reader(names, label_sets, out.samples);
+  BodyReader reader(out);
   std::string_view rest = data;
   while (!rest.empty()) {
     if (rest.size() < kHeaderBytes) return out.torn = true, out;
@@ -225,19 +233,21 @@ std::uint32_t BatchJournal::labelsIndex(const Labels& labels) {
   return index;
 }
 
+bool BatchJournal::ready() {
+  if (broken_ || !journal_new_) return false;
+  if (fd_ >= 0) return true;
+  seq_ = next_seq_++;
+  fd_ = ::open(path(seq_).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (fd_ >= 0) return true;
+  broken_ = true;
+  metrics_.addJournalWriteError();
+  metrics_.warn("journal", "spool: cannot create batch journal " + path(seq_) + ": " + errnoText() +
+                               "; the batch being filled is in memory only");
+  return false;
+}
+
 void BatchJournal::record(std::span<const Sample> samples) {
-  if (samples.empty() || broken_ || !journal_new_) return;
-  if (fd_ < 0) {
-    seq_ = next_seq_++;
-    fd_ = ::open(path(seq_).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-    if (fd_ < 0) {
-      broken_ = true;
-      metrics_.addJournalWriteError();
-      metrics_.warn("journal", "spool: cannot create batch journal " + path(seq_) + ": " +
-                                   errnoText() + "; the batch being filled is in memory only");
-      return;
-    }
-  }
+  if (samples.empty() || !ready()) return;
   // A scrape's whole batch (75,000 samples of a kube-state-metrics shard)
   // in one record would hold megabytes of buffer for the agent's lifetime:
   // records of at most kRecordSamples keep it small. The file's index of
@@ -268,11 +278,25 @@ void BatchJournal::writeRecord(std::span<const Sample> samples) {
     p = putLe64(p, std::bit_cast<std::uint64_t>(sample.value));
     putLe64(p, static_cast<std::uint64_t>(sample.timestamp_ms));
   }
+  writeFramed();
+}
+
+void BatchJournal::recordEncoded(std::string_view encoded, std::size_t samples) {
+  if (encoded.empty() || !ready()) return;
+  record_.assign(kHeaderBytes, '\0');
+  char* p = extendRecord(1 + 4 + 4 + encoded.size());
+  *p++ = 'e';
+  p = putLe32(p, static_cast<std::uint32_t>(samples));
+  p = putLe32(p, static_cast<std::uint32_t>(encoded.size()));
+  std::memcpy(p, encoded.data(), encoded.size());
+  writeFramed();
+}
+
+void BatchJournal::writeFramed() {
   const std::string_view body = std::string_view(record_).substr(kHeaderBytes);
-  std::string header;
-  putU32(header, static_cast<std::uint32_t>(body.size()));
-  putU32(header, crc32c(body));
-  std::copy(header.begin(), header.end(), record_.begin());
+  char* header = record_.data();
+  header = putLe32(header, static_cast<std::uint32_t>(body.size()));
+  putLe32(header, crc32c(body));
   if (!writeAll(fd_, record_.data(), record_.size())) {
     broken_ = true;
     metrics_.addJournalWriteError();

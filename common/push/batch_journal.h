@@ -4,6 +4,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/push/pointer_index.h"
@@ -29,10 +30,16 @@ namespace kubemetrics::push {
 ///   'l' u32 count, count x (u32 length, text, u32 length, text)
 ///                                   defines its next label set (1, 2, ...)
 ///   's' u32 name, u32 label set (0: none), u64 value bits, i64 timestamp
+///   'e' u32 samples, u32 length, bytes
+///                                   samples already encoded by an appending
+///                                   PayloadEncoder (its uncompressed format)
 /// so a series' texts are written once per batch, not once per sample. A
 /// name or set is defined before the first sample using it, in the same
 /// record, and the file's dictionary keeps a handle of each, so an address
-/// is never reused for another text while the file is open.
+/// is never reused for another text while the file is open. An exporter
+/// whose encoder appends writes only 'e' records, each a whole append(), so
+/// a torn tail leaves whole pieces of the body behind; the encoded bytes
+/// are the exporter's own format, as the spool's payloads are.
 ///
 /// Durability: written, never synced. The page cache survives the process,
 /// which is what this is for; a power loss can lose the batch being filled
@@ -53,6 +60,8 @@ class BatchJournal {
   struct Leftover {
     std::uint64_t seq = 0;
     std::vector<Sample> samples;
+    std::string encoded;  // the 'e' records' bytes, in order
+    std::size_t encoded_samples = 0;
     bool torn = false;  // a record was cut short or failed its CRC
   };
 
@@ -77,6 +86,9 @@ class BatchJournal {
   /// errors) and warned; that file takes no more records (the samples are still in the
   /// batch in memory, only not on disk).
   void record(std::span<const Sample> samples);
+  /// The same for `samples` samples already encoded as `encoded` (one
+  /// append() of the exporter's encoder): one 'e' record.
+  void recordEncoded(std::string_view encoded, std::size_t samples);
   /// Ends the current batch's file: the next record() opens a new one.
   /// Returns its number for release(), 0 when nothing was recorded.
   std::uint64_t cut();
@@ -88,8 +100,13 @@ class BatchJournal {
   BatchJournal(std::string dir, PushMetrics& metrics, bool journal_new);
   std::string path(std::uint64_t seq) const;
   void close();
+  // Opens the batch's file on its first record; false when it cannot take
+  // one (broken, overflow mode, or the create failed).
+  bool ready();
   // One record of `samples`, appended to the current file.
   void writeRecord(std::span<const Sample> samples);
+  // Frames record_[kHeaderBytes, end) and appends it to the file.
+  void writeFramed();
   // The file's index of `name` / `labels`, appending its definition to
   // record_ the first time.
   std::uint32_t nameIndex(const Symbol& name);

@@ -24,6 +24,7 @@ Batcher::Batcher(const PushConfig::Batch& config, PayloadEncoderPtr encoder, Pus
       sink_(std::move(sink)),
       tick_(std::move(tick)),
       journal_(journal),
+      appends_(encoder_->appends()),
       max_wait_(config.max_wait) {}
 
 Batcher::~Batcher() { close(); }
@@ -47,12 +48,20 @@ void Batcher::recoverJournal() {
                                    " ends in a torn record (the previous run died while "
                                    "writing it); its complete records are sent");
     }
-    metrics_.addRecovered(left.samples.size());
+    metrics_.addRecovered(left.samples.size() + left.encoded_samples);
+    std::vector<Cut> cuts;
     for (std::size_t at = 0; at < left.samples.size(); at += config_.max_samples) {
       const std::size_t end = std::min(left.samples.size(), at + config_.max_samples);
-      Cut cut{{left.samples.begin() + static_cast<std::ptrdiff_t>(at),
-               left.samples.begin() + static_cast<std::ptrdiff_t>(end)},
-              0};
+      Cut& cut = cuts.emplace_back();
+      cut.samples.assign(left.samples.begin() + static_cast<std::ptrdiff_t>(at),
+                         left.samples.begin() + static_cast<std::ptrdiff_t>(end));
+    }
+    if (left.encoded_samples > 0) {
+      Cut& cut = cuts.emplace_back();
+      cut.encoded = std::move(left.encoded);
+      cut.encoded_samples = left.encoded_samples;
+    }
+    for (Cut& cut : cuts) {
       {
         ClockLock lock(mu_);
         ++handing_over_;
@@ -65,28 +74,67 @@ void Batcher::recoverJournal() {
 
 bool Batcher::add(const SampleBatch& batch) {
   MutexLock handover(handover_mu_);
-  std::vector<Cut> ready;
-  {
-    ClockLock lock(mu_);
-    if (closed_) return false;
-    const std::span<const Sample> samples = batch.samples;
-    std::size_t unrecorded = 0;  // samples before this are in the journal
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-      const Sample& sample = samples[i];
-      if (pending_.empty()) pending_since_ = clock_.now();
-      pending_.push_back(sample);
-      pending_bytes_ += encoder_->estimateBytes(sample);
-      if (pending_.size() >= config_.max_samples || pending_bytes_ >= config_.max_bytes) {
-        if (journal_) journal_->record(samples.subspan(unrecorded, i + 1 - unrecorded));
-        unrecorded = i + 1;
-        ready.push_back(takeLocked());
-      }
+  std::span<const Sample> rest = batch.samples;
+  bool first = true;
+  // Each batch is handed over as soon as it is cut, before the next is
+  // filled: its buffer then comes back for the next (spare_encoded_).
+  do {
+    std::optional<Cut> cut;
+    {
+      ClockLock lock(mu_);
+      if (first && closed_) return false;  // once taken, a batch goes in whole
+      first = false;
+      rest = appends_ ? appendLocked(rest, cut) : addSamplesLocked(rest, cut);
+      if (pendingLocked()) cv_.notify_all();  // the timer starts counting max_wait
     }
-    if (journal_) journal_->record(samples.subspan(unrecorded));
-    if (!pending_.empty()) cv_.notify_all();  // the timer starts counting max_wait
-  }
-  for (Cut& cut : ready) encodeAndHandOver(std::move(cut));
+    if (cut) encodeAndHandOver(std::move(*cut));
+  } while (!rest.empty());
   return true;
+}
+
+std::span<const Sample> Batcher::addSamplesLocked(std::span<const Sample> samples,
+                                                  std::optional<Cut>& cut) {
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const Sample& sample = samples[i];
+    if (pending_count_ == 0) pending_since_ = clock_.now();
+    pending_.push_back(sample);
+    ++pending_count_;
+    pending_bytes_ += encoder_->estimateBytes(sample);
+    if (pending_count_ >= config_.max_samples || pending_bytes_ >= config_.max_bytes) {
+      if (journal_) journal_->record(samples.first(i + 1));
+      cut = takeLocked();
+      return samples.subspan(i + 1);
+    }
+  }
+  if (journal_) journal_->record(samples);
+  return {};
+}
+
+std::span<const Sample> Batcher::appendLocked(std::span<const Sample> samples,
+                                              std::optional<Cut>& cut) {
+  if (samples.empty()) return {};
+  if (pending_count_ == 0) pending_since_ = clock_.now();
+  // The batch fills where addSamplesLocked() would cut it (by count, or by
+  // the encoder's estimate of the bytes): one append() takes all of this
+  // send()'s share, so the encoder groups its series as encode() would.
+  std::size_t take = 0;
+  bool full = false;
+  while (take < samples.size() && !full) {
+    pending_bytes_ += encoder_->estimateBytes(samples[take++]);
+    full = pending_count_ + take >= config_.max_samples || pending_bytes_ >= config_.max_bytes;
+  }
+  const std::size_t encoded_before = pending_encoded_.size();
+  std::size_t dropped = 0;
+  encoder_->append(samples.first(take), pending_encoded_, &dropped);
+  metrics_.addDropped(PushMetrics::Drop::kInvalid, dropped);
+  pending_count_ += take;
+  pending_carried_ += take - dropped;
+  if (journal_) {
+    journal_->recordEncoded(std::string_view(pending_encoded_).substr(encoded_before),
+                            take - dropped);
+  }
+  if (full) cut = takeLocked();
+  return samples.subspan(take);
 }
 
 void Batcher::flush() {
@@ -94,7 +142,7 @@ void Batcher::flush() {
   Cut cut;
   {
     ClockLock lock(mu_);
-    if (pending_.empty()) return;
+    if (!pendingLocked()) return;
     cut = takeLocked();
   }
   encodeAndHandOver(std::move(cut));
@@ -113,12 +161,16 @@ void Batcher::close() {
 
 bool Batcher::idle() const {
   ClockLock lock(mu_);
-  return pending_.empty() && handing_over_ == 0;
+  return !pendingLocked() && handing_over_ == 0;
 }
 
 Batcher::Cut Batcher::takeLocked() {
-  Cut cut{std::move(pending_), journal_ ? journal_->cut() : 0};
+  Cut cut{std::move(pending_), std::move(pending_encoded_), pending_carried_,
+          journal_ ? journal_->cut() : 0};
   pending_ = {};
+  pending_encoded_ = std::exchange(spare_encoded_, {});
+  pending_count_ = 0;
+  pending_carried_ = 0;
   pending_bytes_ = 0;
   ++handing_over_;
   return cut;
@@ -130,17 +182,36 @@ void Batcher::encodeAndHandOver(Cut cut) {
   std::size_t invalid = 0;
   Result<EncodedPayload> encoded = makeError(ErrorCode::kInternal, "not encoded");
   try {
-    encoded = encoder_->encode(cut.samples, &invalid);
+    if (cut.samples.empty()) {
+      // What an appending encoder wrote, possibly in a previous run (a
+      // journal's leftover): compress only. Nothing to encode when this
+      // encoder does not append (the exporter's format changed): dropped.
+      if (cut.encoded_samples == 0) {
+        encoded = EncodedPayload{};
+      } else if (appends_) {
+        encoded = encoder_->compress(cut.encoded, cut.encoded_samples);
+      } else {
+        encoded = makeError(ErrorCode::kInternal,
+                            "encoded samples left by an earlier run, and this exporter's "
+                            "encoder cannot take them");
+      }
+    } else {
+      encoded = encoder_->encode(cut.samples, &invalid);
+    }
   } catch (const std::exception& e) {
     encoded = makeError(ErrorCode::kInternal, std::string("encoder threw: ") + e.what());
   }
   metrics_.addDropped(PushMetrics::Drop::kInvalid, invalid);
+  const std::size_t samples = cut.samples.size() + cut.encoded_samples;
   if (!encoded) {
-    metrics_.addDropped(PushMetrics::Drop::kEncodeError, cut.samples.size() - invalid);
-    metrics_.warn("encode", "cannot encode a batch of " + std::to_string(cut.samples.size()) +
+    metrics_.addDropped(PushMetrics::Drop::kEncodeError, samples - invalid);
+    metrics_.warn("encode", "cannot encode a batch of " + std::to_string(samples) +
                                 " samples, dropped: " + encoded.error().message());
   } else {
     cut.samples.clear();
+    // Its buffer fills the next batch: no new pages, and no growth, per batch.
+    cut.encoded.clear();
+    spare_encoded_ = std::move(cut.encoded);
     EncodedPayload& payload = *encoded;
     if (payload.samples > 0) {
       if (payload.content_encoding.empty()) {
@@ -166,7 +237,7 @@ void Batcher::timerLoop() {
   ClockLock lock(mu_);
   while (!closed_) {
     const auto now = clock_.now();
-    if (!pending_.empty() && now - pending_since_ >= max_wait_) {
+    if (pendingLocked() && now - pending_since_ >= max_wait_) {
       // Cutting takes handover_mu_ first (the lock order); the batch may
       // have been cut meanwhile by add(), which is as good.
       lock.unlock();
@@ -175,7 +246,7 @@ void Batcher::timerLoop() {
         std::optional<Cut> cut;
         {
           ClockLock relock(mu_);
-          if (!pending_.empty()) cut = takeLocked();
+          if (pendingLocked()) cut = takeLocked();
         }
         if (cut) encodeAndHandOver(std::move(*cut));
       }
@@ -183,15 +254,15 @@ void Batcher::timerLoop() {
       continue;
     }
     Deadline wake = now + kTick;
-    if (!pending_.empty()) wake = std::min(wake, pending_since_ + max_wait_);
-    metrics_.setPending(pending_.size());
+    if (pendingLocked()) wake = std::min(wake, pending_since_ + max_wait_);
+    metrics_.setPending(pending_count_);
     lock.unlock();
     if (tick_) tick_();
     lock.lock();
     if (closed_) break;
     // Also woken by a batch that starts now and is due before `wake`.
     lock.waitUntil(clock_, cv_, wake, [this, wake]() KM_REQUIRES(mu_) {
-      return closed_ || (!pending_.empty() && pending_since_ + max_wait_ < wake);
+      return closed_ || (pendingLocked() && pending_since_ + max_wait_ < wake);
     });
   }
 }

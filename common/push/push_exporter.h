@@ -97,6 +97,31 @@ class PayloadEncoder {
   /// How to split this encoder's bodies (see PayloadSplitter); none by
   /// default: a refused body is dropped whole.
   virtual PayloadSplitter splitter() const { return {}; }
+
+  // Incremental encoding, for a format whose uncompressed body is a run of
+  // independent pieces (remote write's TimeSeries, Wavefront's lines): the
+  // exporter then encodes each sample once, as it arrives, journals those
+  // bytes (spool.mode wal) rather than the samples, and only compresses at
+  // the cut. An encoder without it gets encode() at the cut.
+
+  /// True when append() and compress() are implemented. Constant.
+  virtual bool appends() const { return false; }
+  /// Appends the uncompressed encoding of `samples` to `raw`, which holds
+  /// earlier append() output of this encoder (or is empty): what encode()
+  /// would write for them, so a format that groups a series' samples does
+  /// so within the call (the exporter passes each send()'s share of a
+  /// batch in one call). Samples the format cannot carry are left out and
+  /// added to `*dropped`.
+  virtual void append(std::span<const Sample> samples, std::string& raw, std::size_t* dropped) {
+    (void)samples, (void)raw, (void)dropped;
+  }
+  /// Compresses `raw` (append() output, possibly of an earlier run, read
+  /// back from the journal) into one body carrying `samples` samples. An
+  /// error (kInternal: the compressor failed) drops the batch, counted.
+  virtual Result<EncodedPayload> compress(std::string_view raw, std::size_t samples) {
+    (void)raw, (void)samples;
+    return makeError(ErrorCode::kInternal, "this encoder does not append");
+  }
 };
 
 using PayloadEncoderPtr = std::unique_ptr<PayloadEncoder>;

@@ -336,10 +336,45 @@ char* RemoteWriteEncoder::extend(std::size_t n) {
   return p;
 }
 
-std::string_view RemoteWriteEncoder::serialize(std::span<const Sample> samples) {
+std::size_t RemoteWriteEncoder::seriesSize(std::span<const Point> points) const {
+  std::size_t size = 0;
+  for (const WireLabel& label : merged_) size += lenFieldSize(label.size);
+  for (const Point& p : points) size += lenFieldSize(sampleSize(p.value, p.timestamp_ms));
+  return size;
+}
+
+// One WriteRequest.timeseries field: merged_'s labels and `points`, of
+// `size` bytes inside (seriesSize()), at `p`.
+char* RemoteWriteEncoder::putSeries(char* p, std::size_t size,
+                                    std::span<const Point> points) const {
+  *p++ = kTagTimeseries;
+  p = putVarint(p, size);
+  for (const WireLabel& label : merged_) {
+    *p++ = kTagLabels;
+    p = putVarint(p, label.size);
+    p = putLenField(p, kTagName, label.name);
+    p = putLenField(p, kTagValue, label.value);
+  }
+  for (const Point& point : points) {
+    *p++ = kTagSamples;
+    p = putVarint(p, sampleSize(point.value, point.timestamp_ms));
+    if (doubleBits(point.value) != 0) {
+      *p++ = kTagSampleValue;
+      std::memcpy(p, &point.value, 8);  // little-endian IEEE 754, as the wire wants
+      p += 8;
+    }
+    if (point.timestamp_ms != 0) {
+      *p++ = kTagTimestamp;
+      p = putVarint(p, static_cast<std::uint64_t>(point.timestamp_ms));
+    }
+  }
+  return p;
+}
+
+template <typename Extend>
+void RemoteWriteEncoder::writeRequest(std::span<const Sample> samples, Extend extend) {
   clearCachesIfLarge();
   groupSeries(samples);
-  out_size_ = 0;
   std::size_t next_point = 0;
   for (std::uint32_t index = 0; index < series_.size(); ++index) {
     // A proxy's batch is mostly series of their own, whose label texts are
@@ -352,38 +387,28 @@ std::string_view RemoteWriteEncoder::serialize(std::span<const Sample> samples) 
     while (next_point < points_.size() && points_[next_point].series == index) ++next_point;
     const std::span<const Point> points(points_.data() + begin_point, next_point - begin_point);
     seriesLabels(*series_[index]);
-
     // Sizes first, then one reservation for the whole series.
-    std::size_t size = 0;
-    for (const WireLabel& label : merged_) size += lenFieldSize(label.size);
-    for (const Point& p : points) size += lenFieldSize(sampleSize(p.value, p.timestamp_ms));
+    const std::size_t size = seriesSize(points);
     char* p = extend(1 + varintSize(size) + size);
-    [[maybe_unused]] const char* end = p + 1 + varintSize(size) + size;
-
-    *p++ = kTagTimeseries;
-    p = putVarint(p, size);
-    for (const WireLabel& label : merged_) {
-      *p++ = kTagLabels;
-      p = putVarint(p, label.size);
-      p = putLenField(p, kTagName, label.name);
-      p = putLenField(p, kTagValue, label.value);
-    }
-    for (const Point& point : points) {
-      *p++ = kTagSamples;
-      p = putVarint(p, sampleSize(point.value, point.timestamp_ms));
-      if (doubleBits(point.value) != 0) {
-        *p++ = kTagSampleValue;
-        std::memcpy(p, &point.value, 8);  // little-endian IEEE 754, as the wire wants
-        p += 8;
-      }
-      if (point.timestamp_ms != 0) {
-        *p++ = kTagTimestamp;
-        p = putVarint(p, static_cast<std::uint64_t>(point.timestamp_ms));
-      }
-    }
-    assert(p == end);
+    [[maybe_unused]] const char* end = putSeries(p, size, points);
+    assert(end == p + 1 + varintSize(size) + size);
   }
+}
+
+std::string_view RemoteWriteEncoder::serialize(std::span<const Sample> samples) {
+  out_size_ = 0;
+  writeRequest(samples, [this](std::size_t n) { return extend(n); });
   return std::string_view(out_.data(), out_size_);
+}
+
+void RemoteWriteEncoder::append(std::span<const Sample> samples, std::string& raw,
+                                std::size_t* dropped) {
+  (void)dropped;  // every sample is representable once mapped
+  writeRequest(samples, [&raw](std::size_t n) {
+    const std::size_t at = raw.size();
+    raw.resize(at + n);  // geometric growth: amortised, and the batch's buffer is reused
+    return raw.data() + at;
+  });
 }
 
 std::string RemoteWriteEncoder::serializeForTest(std::span<const Sample> samples) {
@@ -393,9 +418,16 @@ std::string RemoteWriteEncoder::serializeForTest(std::span<const Sample> samples
 Result<push::EncodedPayload> RemoteWriteEncoder::encode(std::span<const Sample> samples,
                                                         std::size_t* dropped) {
   (void)dropped;  // every sample is representable once mapped
-  const std::string_view raw = serialize(samples);
+  auto payload = compress(serialize(samples), samples.size());
+  // Keep the scratch from growing without bound after one huge batch.
+  releaseIfHuge(out_);
+  return payload;
+}
+
+Result<push::EncodedPayload> RemoteWriteEncoder::compress(std::string_view raw,
+                                                          std::size_t samples) {
   push::EncodedPayload payload;
-  payload.samples = samples.size();
+  payload.samples = samples;
   payload.raw_bytes = raw.size();
   payload.content_encoding = compression_;
   // Every body is a copy of exactly its bytes, so its capacity is its size
@@ -416,8 +448,6 @@ Result<push::EncodedPayload> RemoteWriteEncoder::encode(std::span<const Sample> 
   } else {
     payload.body.assign(raw);
   }
-  // Keep the scratch from growing without bound after one huge batch.
-  releaseIfHuge(out_);
   releaseIfHuge(compressed_);
   return payload;
 }

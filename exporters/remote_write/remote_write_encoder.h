@@ -21,8 +21,9 @@ inline constexpr std::string_view kVersionHeader = "X-Prometheus-Remote-Write-Ve
 inline constexpr std::string_view kVersion = "0.1.0";
 
 /// Encodes samples as one snappy-compressed protobuf WriteRequest
-/// (remote_write.proto): samples grouped by series, each series' samples
-/// sorted by timestamp, labels sorted by name with `__name__` first (its
+/// (remote_write.proto): samples grouped by series (within each encode()
+/// or append() call), each series' samples sorted by timestamp, labels
+/// sorted by name with `__name__` first (its
 /// name mapped like the /metrics page does: '.' -> '_'), label names
 /// sanitised by text::mapLabelName, label values made valid
 /// UTF-8. `external_labels` are added to every series that lacks them.
@@ -49,6 +50,13 @@ class RemoteWriteEncoder : public push::PayloadEncoder {
   // kubemetrics::push::PayloadEncoder
   Result<push::EncodedPayload> encode(std::span<const Sample> samples,
                                       std::size_t* dropped) override;
+  bool appends() const override { return true; }
+  /// The TimeSeries encode() would write for `samples`: a series that
+  /// comes back in a later call gets a TimeSeries of its own there (the
+  /// 1.0 spec allows several samples of a series in a request; receivers
+  /// take each TimeSeries on its own).
+  void append(std::span<const Sample> samples, std::string& raw, std::size_t* dropped) override;
+  Result<push::EncodedPayload> compress(std::string_view raw, std::size_t samples) override;
   std::string_view contentEncoding() const override { return compression_; }
   std::size_t estimateBytes(const Sample& sample) const override;
   /// splitWriteRequest (write_request_split.h).
@@ -99,6 +107,14 @@ class RemoteWriteEncoder : public push::PayloadEncoder {
   void seriesLabels(const Sample& first);
   // Appends `n` bytes to out_ and returns where to write them.
   char* extend(std::size_t n);
+  // The bytes inside the TimeSeries of merged_'s labels and `points`, and
+  // that TimeSeries written at `p` (returns its end).
+  std::size_t seriesSize(std::span<const Point> points) const;
+  char* putSeries(char* p, std::size_t size, std::span<const Point> points) const;
+  // The TimeSeries of `samples`, each written where extend(its size)
+  // points.
+  template <typename Extend>
+  void writeRequest(std::span<const Sample> samples, Extend extend);
   // The uncompressed WriteRequest, in out_ (valid until the next call).
   std::string_view serialize(std::span<const Sample> samples);
 

@@ -89,32 +89,40 @@ std::size_t WavefrontEncoder::estimateBytes(const Sample& sample) const {
 Result<push::EncodedPayload> WavefrontEncoder::encode(std::span<const Sample> samples,
                                                       std::size_t* dropped) {
   lines_.clear();
+  const std::size_t dropped_before = *dropped;
+  append(samples, lines_, dropped);
+  return compress(lines_, samples.size() - (*dropped - dropped_before));
+}
+
+void WavefrontEncoder::append(std::span<const Sample> samples, std::string& raw,
+                              std::size_t* dropped) {
   FormatStats stats;
-  for (const Sample& sample : samples) formatter_.format(sample, lines_, stats);
+  for (const Sample& sample : samples) formatter_.format(sample, raw, stats);
   totals_.add(stats);
   if (metrics_ != nullptr) metrics_->record(stats);
   *dropped += stats.droppedTotal();
+}
 
+Result<push::EncodedPayload> WavefrontEncoder::compress(std::string_view raw, std::size_t samples) {
   push::EncodedPayload payload;
-  payload.samples = stats.lines;
-  payload.raw_bytes = lines_.size();
+  payload.samples = samples;
+  payload.raw_bytes = raw.size();
   payload.content_encoding = std::string(contentEncodingOf(compression_));
   switch (compression_) {
     case Compression::kZstd: {
-      auto body = push::zstdCompress(lines_, level_ == 0 ? 3 : level_);
+      auto body = push::zstdCompress(raw, level_ == 0 ? 3 : level_);
       if (!body) return tl::unexpected(body.error());
       payload.body = std::move(*body);
       break;
     }
     case Compression::kGzip: {
-      auto body = push::gzipCompress(lines_, level_ == 0 ? 6 : level_);
+      auto body = push::gzipCompress(raw, level_ == 0 ? 6 : level_);
       if (!body) return tl::unexpected(body.error());
       payload.body = std::move(*body);
       break;
     }
     case Compression::kNone:
-      // Copy rather than move: lines_ keeps its capacity for the next batch.
-      payload.body = lines_;
+      payload.body.assign(raw);
       break;
   }
   return payload;

@@ -57,6 +57,9 @@ class WavefrontEncoder : public push::PayloadEncoder {
                                       std::size_t* dropped) override;
   std::string_view contentEncoding() const override { return contentEncodingOf(compression_); }
   std::size_t estimateBytes(const Sample& sample) const override;
+  bool appends() const override { return true; }
+  void append(std::span<const Sample> samples, std::string& raw, std::size_t* dropped) override;
+  Result<push::EncodedPayload> compress(std::string_view raw, std::size_t samples) override;
 
   /// Totals since construction (tests, bench).
   const FormatStats& totals() const { return totals_; }

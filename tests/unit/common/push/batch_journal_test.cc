@@ -163,6 +163,39 @@ TEST_F(JournalTest, ABigBatchIsWrittenInSeveralRecordsAndReadBackWhole) {
                     std::vector<Sample>(batch.begin(), batch.begin() + left.samples.size()));
 }
 
+// An appending encoder's batch is journaled as its bytes, one record per
+// append(): read back whole and in order with the count of samples they
+// carry, and a torn last record loses only that piece, never part of one.
+TEST_F(JournalTest, EncodedPiecesComeBackWholeWithTheirSampleCounts) {
+  std::uintmax_t two_records = 0;
+  {
+    auto journal = open();
+    journal->recordEncoded("series-a;series-b;", 2);
+    journal->recordEncoded(std::string(3000, 'x'), 7);
+    two_records = std::filesystem::file_size(journalFiles(dir.path()).at(0));
+    journal->recordEncoded("series-c;", 1);
+    journal->recordEncoded("", 0);  // nothing to write: no record
+  }
+  const std::string file = journalFiles(dir.path()).at(0);
+  BatchJournal::Leftover left = open()->read(open()->leftovers().at(0));
+  EXPECT_FALSE(left.torn);
+  EXPECT_TRUE(left.samples.empty());
+  EXPECT_EQ(left.encoded, "series-a;series-b;" + std::string(3000, 'x') + "series-c;");
+  EXPECT_EQ(left.encoded_samples, 10u);
+
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 2);
+  left = open()->read(open()->leftovers().at(0));
+  EXPECT_TRUE(left.torn);
+  EXPECT_EQ(left.encoded, "series-a;series-b;" + std::string(3000, 'x'));
+  EXPECT_EQ(left.encoded_samples, 9u);
+  // ... and a kill inside the second record's header keeps the first.
+  std::filesystem::resize_file(file, two_records - 3000);
+  left = open()->read(open()->leftovers().at(0));
+  EXPECT_TRUE(left.torn);
+  EXPECT_EQ(left.encoded, "series-a;series-b;");
+  EXPECT_EQ(left.encoded_samples, 2u);
+}
+
 TEST_F(JournalTest, AnUnwritableDirectoryIsCountedAndTheBatchStaysInMemory) {
   auto journal = open();
   std::filesystem::remove_all(dir.path());

@@ -38,20 +38,33 @@ using kubemetrics::testing::stepUntil;
 using kubemetrics::testing::TempDir;
 using kubemetrics::testing::waitFor;
 
-// Body = the sample values joined by ',', so the fake backend can count them.
+// Body = the sample values joined by ',', so the fake backend can count
+// them. Appending (as the real encoders) or not, to test both of the
+// exporter's ways of filling a batch.
 class FakeEncoder : public PayloadEncoder {
  public:
+  explicit FakeEncoder(bool appends) : appends_(appends) {}
   Result<EncodedPayload> encode(std::span<const Sample> samples, std::size_t* dropped) override {
-    EncodedPayload p;
+    std::string raw;
+    const std::size_t dropped_before = *dropped;
+    append(samples, raw, dropped);
+    return compress(raw, samples.size() - (*dropped - dropped_before));
+  }
+  bool appends() const override { return appends_; }
+  void append(std::span<const Sample> samples, std::string& raw, std::size_t* dropped) override {
     for (const Sample& s : samples) {
       if (s.value < 0) {  // "not representable"
         ++*dropped;
         continue;
       }
-      p.body += std::to_string(static_cast<long long>(s.value)) + ",";
-      ++p.samples;
+      raw += std::to_string(static_cast<long long>(s.value)) + ",";
     }
-    p.raw_bytes = p.body.size();
+  }
+  Result<EncodedPayload> compress(std::string_view raw, std::size_t samples) override {
+    EncodedPayload p;
+    p.body = raw;
+    p.samples = samples;
+    p.raw_bytes = raw.size();
     return p;
   }
   std::string_view contentEncoding() const override { return "identity-test"; }
@@ -75,6 +88,9 @@ class FakeEncoder : public PayloadEncoder {
       return halves;
     };
   }
+
+ private:
+  const bool appends_;
 };
 
 // A scriptable backend shared by every transport of one exporter.
@@ -181,7 +197,7 @@ struct Rig {
     if (exporter) shutdown(2s);
   }
   ::testing::AssertionResult create(const PushConfig& config) {
-    auto created = PushExporter::create("t", config, std::make_unique<FakeEncoder>(),
+    auto created = PushExporter::create("t", config, std::make_unique<FakeEncoder>(appending),
                                         factoryFor(backend), registry, clock);
     if (!created) return ::testing::AssertionFailure() << created.error().message();
     exporter = std::move(*created);
@@ -193,14 +209,16 @@ struct Rig {
     exporter->shutdown(clock.now() + in);
   }
 
+  bool appending = true;  // the encoder's mode: set before create()
   ManualClock clock;
   std::shared_ptr<FakeBackend> backend;
   prometheus::Registry registry;
   std::unique_ptr<PushExporter> exporter;
 };
 
-TEST(PushExporterTest, BatchesBySizeAndByTime) {
+void batchesBySizeAndByTime(bool appending) {
   Rig rig;
+  rig.appending = appending;
   ASSERT_TRUE(rig.create(fastConfig("")));
   auto& exporter = rig.exporter;
   auto& backend = rig.backend;
@@ -231,6 +249,13 @@ TEST(PushExporterTest, BatchesBySizeAndByTime) {
   rig.shutdown(2s);
   rig.shutdown(2s);  // twice is fine
   EXPECT_FALSE(exporter->send(batchOf(0, 1)));
+}
+
+TEST(PushExporterTest, BatchesBySizeAndByTime) {
+  for (const bool appending : {true, false}) {
+    SCOPED_TRACE(appending ? "appending encoder" : "encoder of whole batches");
+    batchesBySizeAndByTime(appending);
+  }
 }
 
 TEST(PushExporterTest, RetriesWithBackoffThenDelivers) {
@@ -285,13 +310,19 @@ TEST(PushExporterTest, DropIsCountedAndNotRetried) {
 }
 
 TEST(PushExporterTest, InvalidSamplesAreDroppedAndCounted) {
-  Rig rig;
-  ASSERT_TRUE(rig.create(fastConfig("")));
-  ASSERT_TRUE(rig.exporter->send(batchOf(-10, 20)));  // -10..-1 invalid
-  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.backend->deliveredSamples() == 10; }));
-  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
-                          {{"exporter", "t"}, {"reason", "invalid"}}),
-            10);
+  for (const bool appending : {true, false}) {
+    SCOPED_TRACE(appending ? "appending encoder" : "encoder of whole batches");
+    Rig rig;
+    rig.appending = appending;
+    ASSERT_TRUE(rig.create(fastConfig("")));
+    ASSERT_TRUE(rig.exporter->send(batchOf(-10, 20)));  // -10..-1 invalid
+    ASSERT_TRUE(stepUntil(rig.clock, [&] {
+      return rig.backend->deliveredSamples() == 10 && rig.exporter->stats().sent_samples == 10;
+    }));
+    EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
+                            {{"exporter", "t"}, {"reason", "invalid"}}),
+              10);
+  }
 }
 
 TEST(PushExporterTest, BoundedInFlight) {
@@ -588,15 +619,23 @@ std::vector<std::string> journalFiles(const std::string& dir) {
   return files;
 }
 
-TEST(PushExporterTest, WalJournalsTheBatchBeingFilledUntilItIsSpooled) {
+std::string valuesText(int from, int count) {
+  std::string text;
+  for (int i = from; i < from + count; ++i) text += std::to_string(i) + ",";
+  return text;
+}
+
+void walJournalsTheBatchBeingFilledUntilItIsSpooled(bool appending) {
   TempDir tmp;
   Rig rig;
+  rig.appending = appending;
   auto config = fastConfig(tmp.path());
   config.batch.max_wait = 10s;
   ASSERT_TRUE(rig.create(config));
   ASSERT_TRUE(rig.exporter->send(batchOf(0, 30)));
   ASSERT_TRUE(rig.exporter->send(batchOf(30, 20)));
-  // A SIGKILL now would leave this file: the 50 samples not yet cut.
+  // A SIGKILL now would leave this file: the 50 samples not yet cut, as
+  // the encoder's bytes when it appends.
   const std::vector<std::string> files = journalFiles(tmp.path() + "/t");
   ASSERT_EQ(files.size(), 1u);
   prometheus::Registry reader_registry;
@@ -604,17 +643,34 @@ TEST(PushExporterTest, WalJournalsTheBatchBeingFilledUntilItIsSpooled) {
   auto reader = BatchJournal::open(tmp.path() + "/t", reader_metrics);
   ASSERT_TRUE(reader);
   const BatchJournal::Leftover left = (*reader)->read((*reader)->leftovers().at(0));
-  ASSERT_EQ(left.samples.size(), 50u);
-  EXPECT_EQ(left.samples.back().value, 49);
+  if (appending) {
+    EXPECT_TRUE(left.samples.empty());
+    EXPECT_EQ(left.encoded, valuesText(0, 50));
+    EXPECT_EQ(left.encoded_samples, 50u);
+  } else {
+    ASSERT_EQ(left.samples.size(), 50u);
+    EXPECT_EQ(left.samples.back().value, 49);
+    EXPECT_TRUE(left.encoded.empty());
+  }
   // Once cut and spooled, the journal goes.
   rig.exporter->flushForTest();
   EXPECT_TRUE(journalFiles(tmp.path() + "/t").empty());
   ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.backend->deliveredSamples() == 50; }));
 }
 
+TEST(PushExporterTest, WalJournalsTheBatchBeingFilledUntilItIsSpooled) {
+  for (const bool appending : {true, false}) {
+    SCOPED_TRACE(appending ? "appending encoder" : "encoder of whole batches");
+    walJournalsTheBatchBeingFilledUntilItIsSpooled(appending);
+  }
+}
+
 // What a run killed with 150 samples not yet cut leaves is sent first by
-// the next, before anything it adds, whatever its spool mode.
-void restartSendsTheBatchAKilledRunWasFillingFirst(SpoolConfig::Mode mode) {
+// the next, before anything it adds, whatever its spool mode, and whether
+// the killed run journaled samples (an encoder of whole batches, or an
+// older version of the agent) or an appending encoder's bytes.
+void restartSendsTheBatchAKilledRunWasFillingFirst(SpoolConfig::Mode mode, bool appending,
+                                                   bool killed_appended) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/t";
   ASSERT_TRUE(std::filesystem::create_directories(dir));
@@ -623,10 +679,16 @@ void restartSendsTheBatchAKilledRunWasFillingFirst(SpoolConfig::Mode mode) {
     PushMetrics killed_metrics(killed_registry, "t");
     auto killed = BatchJournal::open(dir, killed_metrics);
     ASSERT_TRUE(killed);
-    (*killed)->record(batchOf(0, 120)->samples);
-    (*killed)->record(batchOf(120, 30)->samples);
+    if (killed_appended) {
+      (*killed)->recordEncoded(valuesText(0, 120), 120);
+      (*killed)->recordEncoded(valuesText(120, 30), 30);
+    } else {
+      (*killed)->record(batchOf(0, 120)->samples);
+      (*killed)->record(batchOf(120, 30)->samples);
+    }
   }
   Rig rig;
+  rig.appending = appending;
   auto config = fastConfig(tmp.path());
   config.max_in_flight = 1;
   config.spool.mode = mode;
@@ -645,14 +707,50 @@ void restartSendsTheBatchAKilledRunWasFillingFirst(SpoolConfig::Mode mode) {
             150);
   EXPECT_TRUE(journalFiles(dir).empty());
   std::lock_guard<std::mutex> lock(rig.backend->mu);
-  EXPECT_EQ(rig.backend->delivered.size(), 3u);  // cut at max_samples: 100 + 50, then 50
+  // Samples are cut at max_samples: 100 + 50, then 50; bytes go as they
+  // were written, one batch of the killed run (which wrote 150 here).
+  EXPECT_EQ(rig.backend->delivered.size(), killed_appended ? 2u : 3u);
 }
 
 TEST(PushExporterTest, RestartSendsTheBatchAKilledRunWasFillingFirst) {
   for (const auto mode : {SpoolConfig::Mode::kWal, SpoolConfig::Mode::kOverflow}) {
-    SCOPED_TRACE(mode == SpoolConfig::Mode::kWal ? "wal" : "switched to overflow");
-    restartSendsTheBatchAKilledRunWasFillingFirst(mode);
+    for (const bool appending : {true, false}) {
+      for (const bool killed_appended : {true, false}) {
+        if (killed_appended && !appending) continue;  // below
+        SCOPED_TRACE(std::string(mode == SpoolConfig::Mode::kWal ? "wal" : "switched to overflow") +
+                     (appending ? ", appending encoder" : ", encoder of whole batches") +
+                     (killed_appended ? ", bytes left" : ", samples left"));
+        restartSendsTheBatchAKilledRunWasFillingFirst(mode, appending, killed_appended);
+      }
+    }
   }
+}
+
+// Bytes of an appending encoder cannot go through one that does not
+// append (the exporter's format changed between the runs): dropped and
+// counted, never sent as something else.
+TEST(PushExporterTest, EncodedLeftoversAnEncoderCannotTakeAreDroppedAndCounted) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/t";
+  ASSERT_TRUE(std::filesystem::create_directories(dir));
+  {
+    prometheus::Registry killed_registry;
+    PushMetrics killed_metrics(killed_registry, "t");
+    auto killed = BatchJournal::open(dir, killed_metrics);
+    ASSERT_TRUE(killed);
+    (*killed)->recordEncoded(valuesText(0, 40), 40);
+  }
+  Rig rig;
+  rig.appending = false;
+  ASSERT_TRUE(rig.create(fastConfig(tmp.path())));
+  ASSERT_TRUE(rig.exporter->send(batchOf(40, 10)));
+  ASSERT_TRUE(stepUntil(rig.clock, [&] { return rig.exporter->idleForTest(); }));
+  EXPECT_EQ(deliveredValues(*rig.backend),
+            (std::vector<int>{40, 41, 42, 43, 44, 45, 46, 47, 48, 49}));
+  EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
+                          {{"exporter", "t"}, {"reason", "encode_error"}}),
+            40);
+  EXPECT_TRUE(journalFiles(dir).empty());
 }
 
 TEST(PushExporterTest, FlushModeReplaysAtOnceWithShortBatchesAndBackoff) {

@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ std::vector<std::pair<std::string, std::string>> labelsOf(const pb::TimeSeries& 
 }
 
 using kubemetrics::testing::readFile;
+
+// Our bytes are what protobuf itself writes for the message they parse to.
+void expectCanonical(const std::string& raw) {
+  pb::WriteRequest request;
+  ASSERT_TRUE(request.ParseFromString(raw));
+  EXPECT_EQ(raw, request.SerializeAsString());
+}
 
 TEST(RemoteWriteEncoderTest, GroupsBySeriesSortsByTimeAndMapsNames) {
   RemoteWriteEncoder encoder(
@@ -169,14 +177,58 @@ TEST(RemoteWriteEncoderTest, MatchesGeneratedSerializationOfFixtures) {
     EXPECT_EQ(got, want);
     // Our hand-written wire bytes equal protobuf's own serialization.
     EXPECT_EQ(encoder.serializeForTest(samples), again.SerializeAsString());
+    // Appended in one call (one send() into a batch): the same bytes.
+    std::string raw;
+    encoder.append(samples, raw, &dropped);
+    EXPECT_EQ(raw, again.SerializeAsString());
+    auto compressed = encoder.compress(raw, samples.size());
+    ASSERT_TRUE(compressed);
+    EXPECT_EQ(compressed->samples, samples.size());
+    EXPECT_EQ(compressed->raw_bytes, raw.size());
+    EXPECT_EQ(compressed->body, payload->body);
+    EXPECT_EQ(dropped, 0u);
   }
 }
 
-// Our bytes are what protobuf itself writes for the message they parse to.
-void expectCanonical(const std::string& raw) {
-  pb::WriteRequest request;
-  ASSERT_TRUE(request.ParseFromString(raw));
-  EXPECT_EQ(raw, request.SerializeAsString());
+// append() groups each call's samples by series, in time order, as
+// encode() does; a series that comes back in a later call (a later send()
+// into the same batch) is a TimeSeries of its own, after the first.
+TEST(RemoteWriteEncoderTest, AppendGroupsEachCallsSamplesBySeries) {
+  RemoteWriteEncoder encoder(std::vector<std::pair<std::string, std::string>>{{"cluster", "c"}});
+  const Labels pod = labelsOf({{"pod", "web-1"}});
+  const Labels other = labelsOf({{"pod", "web-2"}});
+  const std::vector<Sample> first_send = {
+      sample("m", pod, 3, 3000),
+      sample("m", other, 9, 0),
+      sample("m", pod, 1, 1000),
+      sample("m", pod, 2, 2000),
+  };
+  const std::vector<Sample> second_send = {sample("m", pod, 4, 4000)};
+  std::string raw;
+  std::size_t dropped = 0;
+  encoder.append(first_send, raw, &dropped);
+  EXPECT_EQ(raw, encoder.serializeForTest(first_send));
+  encoder.append(second_send, raw, &dropped);
+  expectCanonical(raw);
+  auto payload = encoder.compress(raw, 5);
+  ASSERT_TRUE(payload);
+  EXPECT_EQ(payload->samples, 5u);
+  const pb::WriteRequest request = decode(*payload);
+  ASSERT_EQ(request.timeseries_size(), 3);
+  const auto& grouped = request.timeseries(0);
+  EXPECT_EQ(labelsOf(grouped), (std::vector<std::pair<std::string, std::string>>{
+                                   {"__name__", "m"}, {"cluster", "c"}, {"pod", "web-1"}}));
+  ASSERT_EQ(grouped.samples_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(grouped.samples(i).timestamp(), 1000 * (i + 1));
+    EXPECT_EQ(grouped.samples(i).value(), i + 1);
+  }
+  EXPECT_EQ(labelsOf(request.timeseries(1)).back().second, "web-2");
+  EXPECT_GT(request.timeseries(1).samples(0).timestamp(), 1700000000000);  // stamped
+  EXPECT_EQ(labelsOf(request.timeseries(2)), labelsOf(grouped));
+  ASSERT_EQ(request.timeseries(2).samples_size(), 1);
+  EXPECT_EQ(request.timeseries(2).samples(0).timestamp(), 4000);
+  EXPECT_EQ(dropped, 0u);
 }
 
 TEST(RemoteWriteEncoderTest, EdgeCasesMatchProtobufSerialization) {

@@ -4,6 +4,7 @@
 #include <prometheus/registry.h>
 
 #include <cmath>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,28 @@ TEST(WavefrontEncoderTest, EncodesEachCompression) {
     EXPECT_EQ(encoder.encode(in, &dropped2).value().body, payload->body);
     EXPECT_EQ(encoder.totals().lines, 200u);
   }
+}
+
+// As the exporter fills a batch, one send() at a time: the lines appended,
+// invalid samples counted, then the same body as encode().
+TEST(WavefrontEncoderTest, AppendsLinesAndCompressesThemLikeEncode) {
+  const auto in = samples();
+  const std::string lines = expectedLines(in);
+  WavefrontEncoder encoder(LineFormatOptions{"", "agent"}, Compression::kZstd, 0, nullptr);
+  std::string raw;
+  std::size_t dropped = 0;
+  encoder.append(std::span(in).first(1), raw, &dropped);
+  EXPECT_EQ(raw, lines.substr(0, lines.find('\n') + 1));
+  encoder.append(std::span(in).subspan(1), raw, &dropped);
+  EXPECT_EQ(raw, lines);
+  EXPECT_EQ(dropped, 1u);  // the NaN
+  auto payload = encoder.compress(raw, in.size() - dropped);
+  ASSERT_TRUE(payload) << payload.error().message();
+  EXPECT_EQ(payload->samples, 100u);
+  EXPECT_EQ(payload->raw_bytes, lines.size());
+  EXPECT_EQ(payload->content_encoding, "zstd");
+  EXPECT_EQ(push::zstdDecompress(payload->body).value(), lines);
+  EXPECT_EQ(encoder.totals().lines, 100u);
 }
 
 TEST(WavefrontEncoderTest, CountsInvalidSamplesByReason) {
