@@ -283,13 +283,21 @@ void BatchJournal::writeRecord(std::span<const Sample> samples) {
 
 void BatchJournal::recordEncoded(std::string_view encoded, std::size_t samples) {
   if (encoded.empty() || !ready()) return;
-  record_.assign(kHeaderBytes, '\0');
-  char* p = extendRecord(1 + 4 + 4 + encoded.size());
+  // Framed without copying the bytes (a send()'s share of a batch): the
+  // record's header and the entry's head, then the bytes, in two writes; a
+  // kill between them leaves a torn record, which reading detects.
+  constexpr std::size_t kEntryHead = 1 + 4 + 4;
+  char head[kHeaderBytes + kEntryHead];
+  char* p = head + kHeaderBytes;
   *p++ = 'e';
   p = putLe32(p, static_cast<std::uint32_t>(samples));
-  p = putLe32(p, static_cast<std::uint32_t>(encoded.size()));
-  std::memcpy(p, encoded.data(), encoded.size());
-  writeFramed();
+  putLe32(p, static_cast<std::uint32_t>(encoded.size()));
+  const std::string_view entry_head(head + kHeaderBytes, kEntryHead);
+  p = putLe32(head, static_cast<std::uint32_t>(kEntryHead + encoded.size()));
+  putLe32(p, crc32c(encoded, crc32c(entry_head)));
+  if (!writeAll(fd_, head, sizeof(head)) || !writeAll(fd_, encoded.data(), encoded.size())) {
+    writeFailed();
+  }
 }
 
 void BatchJournal::writeFramed() {
@@ -297,12 +305,14 @@ void BatchJournal::writeFramed() {
   char* header = record_.data();
   header = putLe32(header, static_cast<std::uint32_t>(body.size()));
   putLe32(header, crc32c(body));
-  if (!writeAll(fd_, record_.data(), record_.size())) {
-    broken_ = true;
-    metrics_.addJournalWriteError();
-    metrics_.warn("journal", "spool: cannot write batch journal " + path(seq_) + ": " +
-                                 errnoText() + "; the batch being filled is in memory only");
-  }
+  if (!writeAll(fd_, record_.data(), record_.size())) writeFailed();
+}
+
+void BatchJournal::writeFailed() {
+  broken_ = true;
+  metrics_.addJournalWriteError();
+  metrics_.warn("journal", "spool: cannot write batch journal " + path(seq_) + ": " + errnoText() +
+                               "; the batch being filled is in memory only");
 }
 
 std::uint64_t BatchJournal::cut() {

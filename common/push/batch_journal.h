@@ -107,6 +107,8 @@ class BatchJournal {
   void writeRecord(std::span<const Sample> samples);
   // Frames record_[kHeaderBytes, end) and appends it to the file.
   void writeFramed();
+  // Counts and warns a failed write; the file takes nothing more.
+  void writeFailed();
   // The file's index of `name` / `labels`, appending its definition to
   // record_ the first time.
   std::uint32_t nameIndex(const Symbol& name);

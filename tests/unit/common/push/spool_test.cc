@@ -69,10 +69,12 @@ TEST(Crc32cTest, KnownVector) {
 TEST(Crc32cTest, TheCpuInstructionAndTheTablesAgree) {
   EXPECT_EQ(crc32cPortable("123456789"), 0xE3069283u);
   std::string data;
-  for (int i = 0; i < 4099; ++i) data.push_back(static_cast<char>((i * 7919) ^ (i >> 3)));
-  // Every length around the 8-byte steps, at every alignment, continued.
+  for (int i = 0; i < 20011; ++i) data.push_back(static_cast<char>((i * 7919) ^ (i >> 3)));
+  // Every length around the 8-byte steps and the 6,144-byte blocks of three
+  // strides, at every alignment, continued.
   for (std::size_t offset = 0; offset < 8; ++offset) {
-    for (std::size_t length : {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4091}) {
+    for (std::size_t length :
+         {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4091, 6143, 6144, 6145, 12288, 20003}) {
       const std::string_view piece = std::string_view(data).substr(offset, length);
       ASSERT_EQ(crc32c(piece), crc32cPortable(piece)) << offset << "+" << length;
       ASSERT_EQ(crc32c(piece, 0xDEADBEEF), crc32cPortable(piece, 0xDEADBEEF));
