@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -665,6 +666,18 @@ TEST(PushExporterTest, WalJournalsTheBatchBeingFilledUntilItIsSpooled) {
   }
 }
 
+// Leaves in `dir` what a run killed while filling a batch leaves: the
+// journal `write` fills, never cut nor released.
+void leaveKilledRunsJournal(const std::string& dir,
+                            const std::function<void(BatchJournal&)>& write) {
+  ASSERT_TRUE(std::filesystem::create_directories(dir));
+  prometheus::Registry registry;
+  PushMetrics metrics(registry, "t");
+  auto killed = BatchJournal::open(dir, metrics);
+  ASSERT_TRUE(killed);
+  write(**killed);
+}
+
 // What a run killed with 150 samples not yet cut leaves is sent first by
 // the next, before anything it adds, whatever its spool mode, and whether
 // the killed run journaled samples (an encoder of whole batches, or an
@@ -673,20 +686,15 @@ void restartSendsTheBatchAKilledRunWasFillingFirst(SpoolConfig::Mode mode, bool 
                                                    bool killed_appended) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/t";
-  ASSERT_TRUE(std::filesystem::create_directories(dir));
-  {
-    prometheus::Registry killed_registry;
-    PushMetrics killed_metrics(killed_registry, "t");
-    auto killed = BatchJournal::open(dir, killed_metrics);
-    ASSERT_TRUE(killed);
+  leaveKilledRunsJournal(dir, [&](BatchJournal& killed) {
     if (killed_appended) {
-      (*killed)->recordEncoded(valuesText(0, 120), 120);
-      (*killed)->recordEncoded(valuesText(120, 30), 30);
+      killed.recordEncoded(valuesText(0, 120), 120);
+      killed.recordEncoded(valuesText(120, 30), 30);
     } else {
-      (*killed)->record(batchOf(0, 120)->samples);
-      (*killed)->record(batchOf(120, 30)->samples);
+      killed.record(batchOf(0, 120)->samples);
+      killed.record(batchOf(120, 30)->samples);
     }
-  }
+  });
   Rig rig;
   rig.appending = appending;
   auto config = fastConfig(tmp.path());
@@ -732,14 +740,8 @@ TEST(PushExporterTest, RestartSendsTheBatchAKilledRunWasFillingFirst) {
 TEST(PushExporterTest, EncodedLeftoversAnEncoderCannotTakeAreDroppedAndCounted) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/t";
-  ASSERT_TRUE(std::filesystem::create_directories(dir));
-  {
-    prometheus::Registry killed_registry;
-    PushMetrics killed_metrics(killed_registry, "t");
-    auto killed = BatchJournal::open(dir, killed_metrics);
-    ASSERT_TRUE(killed);
-    (*killed)->recordEncoded(valuesText(0, 40), 40);
-  }
+  leaveKilledRunsJournal(dir,
+                         [](BatchJournal& killed) { killed.recordEncoded(valuesText(0, 40), 40); });
   Rig rig;
   rig.appending = false;
   ASSERT_TRUE(rig.create(fastConfig(tmp.path())));
