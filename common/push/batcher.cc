@@ -92,37 +92,36 @@ bool Batcher::add(const SampleBatch& batch) {
   return true;
 }
 
+std::size_t Batcher::fillLocked(std::span<const Sample> samples, bool& full) {
+  if (pending_count_ == 0 && !samples.empty()) pending_since_ = clock_.now();
+  std::size_t take = 0;
+  full = false;
+  while (take < samples.size() && !full) {
+    pending_bytes_ += encoder_->estimateBytes(samples[take++]);
+    full = pending_count_ + take >= config_.max_samples || pending_bytes_ >= config_.max_bytes;
+  }
+  return take;
+}
+
 std::span<const Sample> Batcher::addSamplesLocked(std::span<const Sample> samples,
                                                   std::optional<Cut>& cut) {
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    const Sample& sample = samples[i];
-    if (pending_count_ == 0) pending_since_ = clock_.now();
-    pending_.push_back(sample);
-    ++pending_count_;
-    pending_bytes_ += encoder_->estimateBytes(sample);
-    if (pending_count_ >= config_.max_samples || pending_bytes_ >= config_.max_bytes) {
-      if (journal_) journal_->record(samples.first(i + 1));
-      cut = takeLocked();
-      return samples.subspan(i + 1);
-    }
-  }
-  if (journal_) journal_->record(samples);
-  return {};
+  bool full = false;
+  const std::size_t take = fillLocked(samples, full);
+  pending_.insert(pending_.end(), samples.begin(),
+                  samples.begin() + static_cast<std::ptrdiff_t>(take));
+  pending_count_ += take;
+  if (journal_) journal_->record(samples.first(take));
+  if (full) cut = takeLocked();
+  return samples.subspan(take);
 }
 
 std::span<const Sample> Batcher::appendLocked(std::span<const Sample> samples,
                                               std::optional<Cut>& cut) {
   if (samples.empty()) return {};
-  if (pending_count_ == 0) pending_since_ = clock_.now();
-  // The batch fills where addSamplesLocked() would cut it (by count, or by
-  // the encoder's estimate of the bytes): one append() takes all of this
-  // send()'s share, so the encoder groups its series as encode() would.
-  std::size_t take = 0;
+  // One append() takes all of this send()'s share of the batch, so the
+  // encoder groups its series as encode() would.
   bool full = false;
-  while (take < samples.size() && !full) {
-    pending_bytes_ += encoder_->estimateBytes(samples[take++]);
-    full = pending_count_ + take >= config_.max_samples || pending_bytes_ >= config_.max_bytes;
-  }
+  const std::size_t take = fillLocked(samples, full);
   const std::size_t encoded_before = pending_encoded_.size();
   std::size_t dropped = 0;
   encoder_->append(samples.first(take), pending_encoded_, &dropped);

@@ -87,6 +87,11 @@ class Batcher {
     std::size_t encoded_samples = 0;
     std::uint64_t journal_seq = 0;
   };
+  // How many of `samples` the batch takes before it is full (by count, or
+  // by the encoder's estimate of the bytes), counting their bytes and
+  // starting the batch's clock; `full` when it is then. Both ways of
+  // filling a batch cut it there.
+  std::size_t fillLocked(std::span<const Sample> samples, bool& full) KM_REQUIRES(mu_);
   // Adds `samples` to the batch until it is full: then cuts it into `cut`
   // and returns the samples not taken yet.
   std::span<const Sample> addSamplesLocked(std::span<const Sample> samples, std::optional<Cut>& cut)
