@@ -141,13 +141,13 @@ struct GzipDecoder::State {
 
   void startMember() {
     isal_inflate_reset(&zs);
-    zs.crc_flag = ISAL_GZIP;
+    zs.crc_flag = ISAL_GZIP;  // the gzip wrapper only (no zlib or raw deflate)
   }
 };
 
 GzipDecoder::GzipDecoder() : state_(std::make_unique<State>()) {
   isal_inflate_init(&state_->zs);
-  state_->zs.crc_flag = ISAL_GZIP;  // the gzip wrapper only (no zlib or raw deflate)
+  state_->startMember();
 }
 
 GzipDecoder::~GzipDecoder() = default;
