@@ -217,6 +217,15 @@ struct Rig {
   std::unique_ptr<PushExporter> exporter;
 };
 
+// Runs `test` with an appending encoder (as the real ones), then with an
+// encoder of whole batches: the exporter's two ways of filling a batch.
+void forEachEncoderMode(const std::function<void(bool appending)>& test) {
+  for (const bool appending : {true, false}) {
+    SCOPED_TRACE(appending ? "appending encoder" : "encoder of whole batches");
+    test(appending);
+  }
+}
+
 void batchesBySizeAndByTime(bool appending) {
   Rig rig;
   rig.appending = appending;
@@ -252,12 +261,7 @@ void batchesBySizeAndByTime(bool appending) {
   EXPECT_FALSE(exporter->send(batchOf(0, 1)));
 }
 
-TEST(PushExporterTest, BatchesBySizeAndByTime) {
-  for (const bool appending : {true, false}) {
-    SCOPED_TRACE(appending ? "appending encoder" : "encoder of whole batches");
-    batchesBySizeAndByTime(appending);
-  }
-}
+TEST(PushExporterTest, BatchesBySizeAndByTime) { forEachEncoderMode(batchesBySizeAndByTime); }
 
 TEST(PushExporterTest, RetriesWithBackoffThenDelivers) {
   Rig rig;
@@ -311,8 +315,7 @@ TEST(PushExporterTest, DropIsCountedAndNotRetried) {
 }
 
 TEST(PushExporterTest, InvalidSamplesAreDroppedAndCounted) {
-  for (const bool appending : {true, false}) {
-    SCOPED_TRACE(appending ? "appending encoder" : "encoder of whole batches");
+  forEachEncoderMode([](bool appending) {
     Rig rig;
     rig.appending = appending;
     ASSERT_TRUE(rig.create(fastConfig("")));
@@ -323,7 +326,7 @@ TEST(PushExporterTest, InvalidSamplesAreDroppedAndCounted) {
     EXPECT_EQ(registryValue(rig.registry, "kubemetrics_exporter_push_dropped_samples_total",
                             {{"exporter", "t"}, {"reason", "invalid"}}),
               10);
-  }
+  });
 }
 
 TEST(PushExporterTest, BoundedInFlight) {
@@ -660,10 +663,7 @@ void walJournalsTheBatchBeingFilledUntilItIsSpooled(bool appending) {
 }
 
 TEST(PushExporterTest, WalJournalsTheBatchBeingFilledUntilItIsSpooled) {
-  for (const bool appending : {true, false}) {
-    SCOPED_TRACE(appending ? "appending encoder" : "encoder of whole batches");
-    walJournalsTheBatchBeingFilledUntilItIsSpooled(appending);
-  }
+  forEachEncoderMode(walJournalsTheBatchBeingFilledUntilItIsSpooled);
 }
 
 // Leaves in `dir` what a run killed while filling a batch leaves: the
