@@ -394,8 +394,10 @@ def main():
                     help="the agent's exporters.spool (default on, as in the scrape bench; its "
                          "journal records every batch)")
     ap.add_argument("--results-md", default=None,
-                    help="write the block into this file (default bench/RESULTS.md for a run "
-                         "with the default sizes)")
+                    help="the file whose <!-- e2e:listeners --> block to replace (default "
+                         "bench/RESULTS.md, and only by a run with the default sizes, "
+                         "scenarios and receivers; '' for none); the run's own "
+                         "results/<time>-listeners.md is written either way")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     args.agent_bin = os.environ.get("AGENT_BIN") or os.path.join(
