@@ -112,6 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     path = entry.path().string();
   }
   bool damaged = false;
+  bool garbage = false;
   if (control.size() >= 3) {
     const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(control[i]); };
     const auto file_size = std::filesystem::file_size(path);
@@ -128,13 +129,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if ((byte(0) & 4) != 0) {  // garbage instead
       std::ofstream(path, std::ios::binary | std::ios::trunc) << control.substr(3);
-      damaged = true;
+      damaged = garbage = true;
     }
   }
   auto reader = BatchJournal::open(workDir(), metrics());
   if (!reader || (*reader)->leftovers().size() != 1) std::abort();
   const BatchJournal::Leftover left = (*reader)->read((*reader)->leftovers()[0]);
-  const bool garbage = control.size() >= 3 && (static_cast<unsigned char>(control[0]) & 4) != 0;
   if (encoded && !garbage) {
     // Whole records only: the bytes read end where a record ended, with
     // the samples recorded up to there.

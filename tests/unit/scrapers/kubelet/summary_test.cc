@@ -430,11 +430,12 @@ std::string generatedSummary(int first, int count, int step) {
 TEST(KubeletSummaryTest, ChurnKeepsTheRateCacheBounded) {
   Collector collector;
   std::size_t max_size = 0;
+  constexpr int kScrapes = 1000;
   // 1,000 scrapes; 20 pods live at a time, one new pod per scrape and one
   // gone, so 1,019 distinct pods pass through: fifty times the live set,
   // which an unbounded cache could not hide (10,000 scrapes said no more
   // and took 100 s under ASan and load).
-  for (int step = 0; step < 1000; ++step) {
+  for (int step = 0; step < kScrapes; ++step) {
     collector.run(generatedSummary(step, 20, step));
     max_size = std::max(max_size, collector.emitter().rateCacheSize());
   }
@@ -444,7 +445,7 @@ TEST(KubeletSummaryTest, ChurnKeepsTheRateCacheBounded) {
   EXPECT_LE(max_size, 20 * per_pod + 1);
   EXPECT_EQ(collector.emitter().rateCacheSize(), 20 * per_pod + 1);
   // Pods all gone: only the node's series stays.
-  collector.run(generatedSummary(0, 0, 1001));
+  collector.run(generatedSummary(0, 0, kScrapes + 1));
   EXPECT_EQ(collector.emitter().rateCacheSize(), 1u);
 }
 
