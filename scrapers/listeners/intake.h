@@ -9,6 +9,7 @@
 #include "common/http/http_server.h"
 #include "common/http/request_auth.h"
 #include "config.h"
+#include "kubemetrics/agent_tags.h"
 #include "kubemetrics/http.h"
 #include "kubemetrics/listener.h"
 #include "listener_metrics.h"
@@ -17,12 +18,14 @@
 namespace kubemetrics::scrapers::listeners {
 
 /// What a listener's connections and request handlers share: the sink
-/// (set by start(), cleared by stop()), the metrics, the token check and
-/// the sender pods. Thread-safe; outlives the listener's server.
+/// (set by start(), cleared by stop()), the metrics, the token check, the
+/// sender pods and the agent's tags. Thread-safe; outlives the listener's
+/// server. `tags`, when given, must outlive it.
 class Intake {
  public:
-  Intake(ListenerMetrics& metrics, RequestAuth& auth, SenderPods& pods)
-      : metrics_(metrics), auth_(auth), pods_(pods) {}
+  Intake(ListenerMetrics& metrics, RequestAuth& auth, SenderPods& pods,
+         const AgentTags* tags = nullptr)
+      : metrics_(metrics), auth_(auth), pods_(pods), tags_(tags) {}
 
   void open(SampleSink& sink) { sink_.store(&sink, std::memory_order_release); }
   void close() { sink_.store(nullptr, std::memory_order_release); }
@@ -37,6 +40,14 @@ class Intake {
   HttpResponse answerOffer(SampleBatchPtr& batch, const std::optional<SenderPod>& sender,
                            int ok_status, std::string ok_body);
 
+  /// The agent's tags for a listener to add itself as it builds its label
+  /// sets (then stamping the batch's tags_version, see AgentTags), or null
+  /// when the pipeline's Tagger must add them: no tags were given, or they
+  /// name `namespace` or `pod`. A sender pod's tags, added by offer() after
+  /// the listener's, must then come first, as they do when the Tagger runs
+  /// later; tags naming neither give the same labels in either order.
+  std::shared_ptr<const AgentTags::Snapshot> tagsToAdd() const;
+
   /// A refusal: `status` with `text`, counted under `reason`.
   HttpResponse refuse(int status, std::string_view reason, std::string text);
   /// Null when the request may go on, else the 401 to send.
@@ -50,6 +61,7 @@ class Intake {
   ListenerMetrics& metrics_;
   RequestAuth& auth_;
   SenderPods& pods_;
+  const AgentTags* const tags_;
   std::atomic<SampleSink*> sink_{nullptr};
 };
 

@@ -44,7 +44,7 @@ Result<std::vector<ListenerPtr>> buildListeners(ConfigNode& node, const Componen
     if (!auth) return tl::unexpected(auth.error());
     out.push_back(std::make_unique<RemoteWriteListener>(
         config.remote_write, context->metrics, std::move(*auth),
-        senderMetadata(*context, "sources.listeners.remote_write")));
+        senderMetadata(*context, "sources.listeners.remote_write"), &context->tags));
   }
   return out;
 }

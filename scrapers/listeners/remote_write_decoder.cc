@@ -67,7 +67,8 @@ RemoteWriteDecoder::RemoteWriteDecoder(WriteDecodeLimits limits,
 }
 
 Result<WriteDecodeStats> RemoteWriteDecoder::decode(std::string_view snappy_body,
-                                                    std::vector<Sample>& out) {
+                                                    std::vector<Sample>& out,
+                                                    const AgentTags::Snapshot* tags) {
   std::size_t length = 0;
   if (!snappy::GetUncompressedLength(snappy_body.data(), snappy_body.size(), &length)) {
     return makeError(ErrorCode::kInvalidArgument,
@@ -86,7 +87,7 @@ Result<WriteDecodeStats> RemoteWriteDecoder::decode(std::string_view snappy_body
   }
   Result<WriteDecodeStats> result =
       snappy::RawUncompress(snappy_body.data(), snappy_body.size(), uncompressed_.get())
-          ? decodeUncompressed(std::string_view(uncompressed_.get(), length), out)
+          ? decodeUncompressed(std::string_view(uncompressed_.get(), length), out, tags)
           : makeError(ErrorCode::kInvalidArgument,
                       "remote write: corrupt snappy block (" + std::to_string(snappy_body.size()) +
                           " bytes declaring " + std::to_string(length) + ")");
@@ -99,7 +100,8 @@ Result<WriteDecodeStats> RemoteWriteDecoder::decode(std::string_view snappy_body
 }
 
 Result<WriteDecodeStats> RemoteWriteDecoder::decodeUncompressed(std::string_view write_request,
-                                                                std::vector<Sample>& out) {
+                                                                std::vector<Sample>& out,
+                                                                const AgentTags::Snapshot* tags) {
   if (write_request.size() > limits_.max_uncompressed_bytes) {
     return makeError(ErrorCode::kResourceExhausted,
                      "remote write: request of " + std::to_string(write_request.size()) +
@@ -109,6 +111,7 @@ Result<WriteDecodeStats> RemoteWriteDecoder::decodeUncompressed(std::string_view
   const std::size_t kept = out.size();
   origin_ = write_request.data();
   out_ = &out;
+  tags_ = tags;
   stats_ = WriteDecodeStats{};
   seen_samples_ = 0;
   error_.clear();
@@ -119,6 +122,7 @@ Result<WriteDecodeStats> RemoteWriteDecoder::decodeUncompressed(std::string_view
       decodeRequest(write_request.data(), write_request.data() + write_request.size()) &&
       resolveAll();
   out_ = nullptr;
+  tags_ = nullptr;
   releaseIfLarge();
   if (!ok) {
     out.erase(out.begin() + static_cast<std::ptrdiff_t>(kept), out.end());
@@ -139,6 +143,13 @@ bool RemoteWriteDecoder::resolveAll() {
   // outnumber the CPU's caches; asking for it kPrefetchAhead series early
   // overlaps the misses with the work on the series in between.
   const std::size_t n = series_.size();
+  // Room for the chunk's samples at once, growing as push_back would (a
+  // request's chunks each reserving their exact size would copy the whole
+  // vector each time).
+  std::vector<Sample>& out = *out_;
+  if (const std::size_t needed = out.size() + points_.size(); needed > out.capacity()) {
+    out.reserve(std::max(needed, 2 * out.capacity()));
+  }
   for (std::size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) {
     if (!series_[i].key.empty()) cache_->prefetch(series_[i].hash);
   }
@@ -160,9 +171,9 @@ bool RemoteWriteDecoder::resolveOne(const PendingSeries& series) {
   if (!series.key.empty()) {
     // Emitted under the shard's lock: the samples copy the handles
     // straight from the entry.
-    if (cache_->visit(series.key, series.hash, [&](const Symbol& name, const Labels& labels) {
-          emit(name, labels, points);
-        })) {
+    if (cache_->visit(
+            series.key, series.hash, tagsVersion(),
+            [&](const Symbol& name, const Labels& labels) { emit(name, labels, points); })) {
       return true;
     }
   }
@@ -178,7 +189,7 @@ bool RemoteWriteDecoder::resolveOne(const PendingSeries& series) {
     stats_.rejected_samples += points.size();
     return true;
   }
-  if (!series.key.empty()) cache_->insert(series.key, series.hash, name, labels);
+  if (!series.key.empty()) cache_->insert(series.key, series.hash, tagsVersion(), name, labels);
   emit(name, labels, points);
   return true;
 }
@@ -383,6 +394,7 @@ RemoteWriteDecoder::Rejection RemoteWriteDecoder::resolveSeries(Symbol& name, La
   for (const auto& [label, value] : labels_) {
     if (!value.empty() && label != kNameLabel) builder_.set(label, value);
   }
+  if (tags_ != nullptr) tags_->addTo(builder_);
   labels = builder_.build();
   return Rejection::kNone;
 }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "kubemetrics/agent_tags.h"
 #include "kubemetrics/labels.h"
 #include "kubemetrics/result.h"
 #include "kubemetrics/sample.h"
@@ -88,7 +89,10 @@ struct WriteDecodeStats {
 ///
 /// A series seen before (the same label bytes on the wire) is resolved from
 /// a bounded cache (WriteDecodeLimits::cached_series), which keeps the
-/// decoding of a steady sender's requests mostly to reading samples.
+/// decoding of a steady sender's requests mostly to reading samples. Given
+/// the agent's tags, the decoder adds them to each series as it parses it
+/// (AgentTags::Snapshot::addTo: a label the series has wins) and the cache
+/// keeps the tagged labels, so a cached series costs no tagging at all.
 ///
 /// Not thread-safe: the decompression buffer and label scratch are reused
 /// between calls (the buffer is freed after a request over 16 MiB). Use one
@@ -105,11 +109,13 @@ class RemoteWriteDecoder {
                               std::shared_ptr<SharedSeriesLabelCache> cache = nullptr);
 
   /// Decodes a snappy-compressed body (the HTTP request body) and appends
-  /// its samples to `out`.
-  Result<WriteDecodeStats> decode(std::string_view snappy_body, std::vector<Sample>& out);
+  /// its samples to `out`, with `tags` added to their labels when given.
+  Result<WriteDecodeStats> decode(std::string_view snappy_body, std::vector<Sample>& out,
+                                  const AgentTags::Snapshot* tags = nullptr);
   /// Decodes an already uncompressed WriteRequest.
   Result<WriteDecodeStats> decodeUncompressed(std::string_view write_request,
-                                              std::vector<Sample>& out);
+                                              std::vector<Sample>& out,
+                                              const AgentTags::Snapshot* tags = nullptr);
 
   const WriteDecodeLimits& limits() const { return limits_; }
 
@@ -151,9 +157,12 @@ class RemoteWriteDecoder {
   // Appends `points` as samples of the series (name, labels).
   void emit(const Symbol& name, const Labels& labels, std::span<const Point> points);
   void releaseIfLarge();
-  // Checks labels_, and on success interns them into name/labels.
+  // Checks labels_, and on success interns them into name/labels (with
+  // tags_ added).
   Rejection resolveSeries(Symbol& name, Labels& labels);
   void reject(Rejection why, const char* series_at);
+  // The cache version of this request's labels.
+  std::uint64_t tagsVersion() const { return tags_ != nullptr ? tags_->version : 0; }
   // Records a request error at `at` (a pointer into the request).
   bool fail(ErrorCode code, const char* at, std::string_view what, std::string_view where);
   bool failWire(wire::WireError error, const char* at, std::string_view where);
@@ -162,6 +171,7 @@ class RemoteWriteDecoder {
   // Per request.
   const char* origin_ = nullptr;  // start of the uncompressed request, for offsets
   std::vector<Sample>* out_ = nullptr;
+  const AgentTags::Snapshot* tags_ = nullptr;  // null: untagged (cache version 0)
   WriteDecodeStats stats_;
   std::size_t seen_samples_ = 0;  // delivered or not, for max_samples
   ErrorCode error_code_ = ErrorCode::kInvalidArgument;

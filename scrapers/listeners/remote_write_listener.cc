@@ -8,12 +8,12 @@ namespace kubemetrics::scrapers::listeners {
 RemoteWriteListener::RemoteWriteListener(RemoteWriteListenerConfig config,
                                          prometheus::Registry& registry,
                                          std::unique_ptr<RequestAuth> auth,
-                                         const KubeMetadata* kube)
+                                         const KubeMetadata* kube, const AgentTags* tags)
     : config_(std::move(config)),
       metrics_(registry, "remote_write"),
       auth_(std::move(auth)),
       pods_(kube),
-      intake_(metrics_, *auth_, pods_),
+      intake_(metrics_, *auth_, pods_, tags),
       series_cache_(std::make_shared<SharedSeriesLabelCache>(
           kCachedSeries, kCachedSeries * RemoteWriteDecoder::kCachedKeyBytes)) {
   server_ = std::make_unique<HttpServer>(listenerServerOptions(config_, "remote_write"), &registry);
@@ -81,7 +81,8 @@ HttpResponse RemoteWriteListener::decodeAndOffer(const HttpRequest& request,
                                                  RemoteWriteDecoder& decoder) {
   auto batch = std::make_unique<SampleBatch>();
   batch->source = "listeners/remote_write";
-  auto decoded = decoder.decode(request.body, batch->samples);
+  const std::shared_ptr<const AgentTags::Snapshot> tags = intake_.tagsToAdd();
+  auto decoded = decoder.decode(request.body, batch->samples, tags.get());
   if (!decoded) {
     const bool too_large = decoded.error().code() == ErrorCode::kResourceExhausted;
     return intake_.refuse(too_large ? 413 : 400, too_large ? "too_large" : "bad_request",
@@ -96,6 +97,7 @@ HttpResponse RemoteWriteListener::decodeAndOffer(const HttpRequest& request,
   for (const auto& [reason, series] : rejected) {
     if (series != 0) metrics_.rejected(reason, series);
   }
+  if (tags != nullptr) batch->tags_version = tags->version;
   return intake_.answerOffer(batch, pods_.find(request.peer_address), 204, "");
 }
 

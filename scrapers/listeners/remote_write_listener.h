@@ -25,11 +25,15 @@ namespace kubemetrics::scrapers::listeners {
 /// the pipeline is full, so the sender retries instead of losing it
 /// (Prometheus retries 5xx always, 429 only when configured to). A series
 /// that cannot be taken (no name, bad labels) is rejected alone, counted.
+/// The agent's tags are added as the series are decoded (Intake::tagsToAdd),
+/// so a cached series is sent on tagged, without the pipeline's Tagger.
 /// Thread-safety as Listener.
 class RemoteWriteListener final : public Listener {
  public:
+  /// `tags` (may be null: the pipeline adds them) must outlive the listener.
   RemoteWriteListener(RemoteWriteListenerConfig config, prometheus::Registry& registry,
-                      std::unique_ptr<RequestAuth> auth, const KubeMetadata* kube);
+                      std::unique_ptr<RequestAuth> auth, const KubeMetadata* kube,
+                      const AgentTags* tags = nullptr);
   ~RemoteWriteListener() override;
 
   std::string_view name() const override { return "listeners/remote_write"; }

@@ -36,11 +36,16 @@ SharedSeriesLabelCache::SharedSeriesLabelCache(std::size_t max_entries, std::siz
   }
 }
 
-void SharedSeriesLabelCache::insert(std::string_view key, std::uint64_t hash, const Symbol& name,
-                                    const Labels& labels) {
+void SharedSeriesLabelCache::insert(std::string_view key, std::uint64_t hash, std::uint64_t version,
+                                    const Symbol& name, const Labels& labels) {
   if (!enabled_) return;
   Shard& shard = shardOf(hash);
   MutexLock lock(shard.mu);
+  if (version < shard.version) return;
+  if (version > shard.version) {
+    shard.cache.clear();
+    shard.version = version;
+  }
   shard.cache.insert(key, hash, name, labels);
   shard.slots.store(shard.cache.slotsData(), std::memory_order_relaxed);
   shard.mask.store(shard.cache.slotMask(), std::memory_order_relaxed);

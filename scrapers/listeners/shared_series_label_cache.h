@@ -30,6 +30,13 @@ namespace kubemetrics::scrapers::listeners {
 /// hash is seeded per cache, so no sender can aim its series at one shard
 /// to empty it faster than its own series count allows.
 ///
+/// Entries belong to a version: the AgentTags version whose tags their
+/// labels carry (0: none). A lookup finds only an entry of its own version;
+/// a shard handed an insert of a newer version empties first (its entries
+/// carry old tags), and drops an insert of an older one (a request decoded
+/// while the tags changed). Versions only grow, so no shard flips back and
+/// forth.
+///
 /// Thread-safe.
 class SharedSeriesLabelCache {
  public:
@@ -38,39 +45,37 @@ class SharedSeriesLabelCache {
   SharedSeriesLabelCache(std::size_t max_entries, std::size_t max_key_bytes,
                          std::size_t shards = 16);
 
-  /// True and (name, labels) set to the entry stored for exactly `key`
-  /// (copies of the handles, taken under the shard's lock).
+  /// True and (name, labels) set to the version-0 entry stored for exactly
+  /// `key` (copies of the handles, taken under the shard's lock).
   bool find(std::string_view key, Symbol& name, Labels& labels) const {
-    return visit(key, [&](const Symbol& n, const Labels& l) {
-      name = n;
-      labels = l;
-    });
+    return enabled_ && visit(key, hashOf(key), 0, [&](const Symbol& n, const Labels& l) {
+             name = n;
+             labels = l;
+           });
   }
-  /// Calls use(name, labels) with the entry stored for exactly `key`, under
-  /// the shard's lock (the references die with it: copy what is kept), and
-  /// returns true; false when there is none. Spares the copies find()
-  /// makes when `use` copies the handles anyway.
+  /// Calls use(name, labels) with the entry of `version` stored for exactly
+  /// `key`, `hash` = hashOf(key), under the shard's lock (the references die
+  /// with it: copy what is kept), and returns true; false when there is
+  /// none. Spares the copies find() makes when `use` copies the handles
+  /// anyway.
   template <typename Use>
-  bool visit(std::string_view key, Use&& use) const {
-    return enabled_ && visit(key, hashOf(key), std::forward<Use>(use));
-  }
-  /// The same, with `hash` = hashOf(key) computed by the caller.
-  template <typename Use>
-  bool visit(std::string_view key, std::uint64_t hash, Use&& use) const {
+  bool visit(std::string_view key, std::uint64_t hash, std::uint64_t version, Use&& use) const {
     if (!enabled_) return false;
     Shard& shard = shardOf(hash);
     MutexLock lock(shard.mu);
+    if (shard.version != version) return false;
     const SeriesLabelCache::Entry* entry = shard.cache.find(key, hash);
     if (entry == nullptr) return false;
     use(entry->name, entry->labels);
     return true;
   }
-  /// As SeriesLabelCache::insert, in the key's shard.
+  /// As SeriesLabelCache::insert, in the key's shard, as version 0.
   void insert(std::string_view key, const Symbol& name, const Labels& labels) {
-    if (enabled_) insert(key, hashOf(key), name, labels);
+    if (enabled_) insert(key, hashOf(key), 0, name, labels);
   }
-  /// The same, with `hash` = hashOf(key).
-  void insert(std::string_view key, std::uint64_t hash, const Symbol& name, const Labels& labels);
+  /// The same, with `hash` = hashOf(key), as `version`.
+  void insert(std::string_view key, std::uint64_t hash, std::uint64_t version, const Symbol& name,
+              const Labels& labels);
 
   /// The seeded hash visit() and insert() take.
   std::uint64_t hashOf(std::string_view key) const { return hasher_.hashOf(key); }
@@ -106,6 +111,7 @@ class SharedSeriesLabelCache {
         : cache(max_entries, max_key_bytes, seed) {}
     mutable Mutex mu;
     SeriesLabelCache cache KM_GUARDED_BY(mu);
+    std::uint64_t version KM_GUARDED_BY(mu) = 0;  // of every entry of `cache`
     // cache.slotsData() and slotMask(), stored under mu after each insert,
     // read by prefetch() without it.
     std::atomic<const void*> slots{nullptr};

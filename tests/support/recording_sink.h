@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@ class RecordingSink : public SampleSink {
     ++offers_;
     if (refuse_.load()) return false;
     std::lock_guard<std::mutex> lock(mu_);
+    tags_versions_.push_back(batch->tags_version);
     for (Sample& sample : batch->samples) samples_.push_back(std::move(sample));
     batch.reset();
     return true;
@@ -27,6 +29,11 @@ class RecordingSink : public SampleSink {
   std::vector<Sample> samples() {
     std::lock_guard<std::mutex> lock(mu_);
     return samples_;
+  }
+  /// The tags_version of each batch taken, in arrival order.
+  std::vector<std::uint64_t> tagsVersions() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tags_versions_;
   }
   bool waitForSamples(std::size_t count,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
@@ -43,6 +50,7 @@ class RecordingSink : public SampleSink {
   std::atomic<int> offers_{0};
   std::mutex mu_;
   std::vector<Sample> samples_;
+  std::vector<std::uint64_t> tags_versions_;
 };
 
 }  // namespace kubemetrics::testing

@@ -48,13 +48,25 @@ std::string writeRequest(const std::vector<Sample>& samples) {
 
 class RemoteWriteListenerTest : public ::testing::Test {
  protected:
-  void start(RemoteWriteListenerConfig config = {}, const KubeMetadata* kube = nullptr) {
+  void start(RemoteWriteListenerConfig config = {}, const KubeMetadata* kube = nullptr,
+             const AgentTags* tags = nullptr) {
     config.enabled = true;
     config.listen = "127.0.0.1:0";
     auto auth = RequestAuth::create({config.token_file, config.basic_auth}, "listener");
     ASSERT_TRUE(auth);
-    listener_ = std::make_unique<RemoteWriteListener>(config, registry_, std::move(*auth), kube);
+    listener_ =
+        std::make_unique<RemoteWriteListener>(config, registry_, std::move(*auth), kube, tags);
     ASSERT_TRUE(listener_->start(sink_));
+  }
+  // Loopback is the address of this node's pod monitoring/prometheus-0.
+  void startAsSenderPod(const AgentTags* tags = nullptr) {
+    KubePod pod;
+    pod.namespace_name = "monitoring";
+    pod.name = "prometheus-0";
+    pod.pod_ip = "127.0.0.1";
+    kube_.setPod(pod);
+    kube_.setSynced(true);
+    start({}, &kube_, tags);
   }
   httplib::Result post(const std::string& body,
                        httplib::Headers headers = {
@@ -70,6 +82,7 @@ class RemoteWriteListenerTest : public ::testing::Test {
 
   prometheus::Registry registry_;
   RecordingSink sink_;
+  testing::FakeKubeMetadata kube_;
   std::unique_ptr<RemoteWriteListener> listener_;
 };
 
@@ -180,14 +193,7 @@ TEST_F(RemoteWriteListenerTest, ATokenFileGuardsTheEndpoint) {
 }
 
 TEST_F(RemoteWriteListenerTest, SamplesOfAPodOfThisNodeGetItsNamespaceAndName) {
-  testing::FakeKubeMetadata kube;
-  KubePod pod;
-  pod.namespace_name = "monitoring";
-  pod.name = "prometheus-0";
-  pod.pod_ip = "127.0.0.1";
-  kube.setPod(pod);
-  kube.setSynced(true);
-  start({}, &kube);
+  startAsSenderPod();
   auto answer =
       post(writeRequest({sample("own", {{"job", "p"}}, 1, 1000),
                          sample("others", {{"namespace", "shop"}, {"pod", "web-1"}}, 2, 1000)}));
@@ -200,6 +206,45 @@ TEST_F(RemoteWriteListenerTest, SamplesOfAPodOfThisNodeGetItsNamespaceAndName) {
   // A series about another pod keeps its own tags.
   EXPECT_EQ(got[1].labels.get("namespace"), "shop");
   EXPECT_EQ(got[1].labels.get("pod"), "web-1");
+}
+
+TEST_F(RemoteWriteListenerTest, TheListenerAddsTheAgentsTagsAndStampsTheirVersion) {
+  const AgentTags tags({{"cluster", "prod"}, {"node", "n1"}});
+  startAsSenderPod(&tags);
+  const std::string body = writeRequest(
+      {sample("own", {{"job", "p"}}, 1, 1000), sample("named", {{"cluster", "other"}}, 2, 1000)});
+  // The second request's series come from the listener's cache, tagged.
+  for (int request = 0; request < 2; ++request) {
+    auto answer = post(body);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 204);
+  }
+  const auto got = sink_.samples();
+  ASSERT_EQ(got.size(), 4u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const std::string_view cluster = got[i].name.view() == "own" ? "prod" : "other";
+    EXPECT_EQ(got[i].labels.get("cluster"), cluster) << i;
+    EXPECT_EQ(got[i].labels.get("node"), "n1") << i;
+    EXPECT_EQ(got[i].labels.get("namespace"), "monitoring") << i;
+    EXPECT_EQ(got[i].labels.get("pod"), "prometheus-0") << i;
+  }
+  // So the pipeline's Tagger leaves these batches alone.
+  EXPECT_EQ(sink_.tagsVersions(), (std::vector<std::uint64_t>{tags.version(), tags.version()}));
+}
+
+TEST_F(RemoteWriteListenerTest, TagsNamingAPodAreLeftToThePipeline) {
+  // The sender pod's own `pod` must win over a static `pod` tag, as when the
+  // Tagger runs after the listener: the listener does not add such tags.
+  const AgentTags tags({{"cluster", "prod"}, {"pod", "static"}});
+  startAsSenderPod(&tags);
+  auto answer = post(writeRequest({sample("own", {{"job", "p"}}, 1, 1000)}));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 204);
+  const auto got = sink_.samples();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].labels.get("pod"), "prometheus-0");
+  EXPECT_FALSE(got[0].labels.contains("cluster"));
+  EXPECT_EQ(sink_.tagsVersions(), (std::vector<std::uint64_t>{0}));
 }
 
 }  // namespace

@@ -361,6 +361,48 @@ TEST(RemoteWriteDecoderTest, DecodersSharingACacheLearnASeriesOnce) {
   EXPECT_EQ(labelsOf(from_second[1]), (LabelList{{"job", "b"}}));
 }
 
+AgentTags::Snapshot tagsSnapshot(std::uint64_t version, const LabelList& tags) {
+  AgentTags::Snapshot snapshot;
+  snapshot.version = version;
+  for (const auto& [name, value] : tags) {
+    snapshot.tags.push_back(Label{Symbol::intern(name), Symbol::intern(value)});
+  }
+  return snapshot;
+}
+
+TEST(RemoteWriteDecoderTest, AddsTheAgentsTagsAndCachesTheTaggedSeries) {
+  const std::string raw = request({
+      series({{"__name__", "m"}, {"job", "a"}}, {{1, 1}}),
+      series({{"__name__", "m"}, {"cluster", "own"}, {"job", "b"}}, {{2, 2}}),
+  });
+  auto cache = std::make_shared<SharedSeriesLabelCache>(4096, 4096 * 256);
+  RemoteWriteDecoder decoder({}, cache);
+  const AgentTags::Snapshot v1 = tagsSnapshot(1, {{"cluster", "prod"}, {"node", "n1"}});
+  // The second round resolves both series from the cache, tagged as the first.
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Sample> out;
+    ASSERT_TRUE(decoder.decodeUncompressed(raw, out, &v1));
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(labelsOf(out[0]), (LabelList{{"cluster", "prod"}, {"job", "a"}, {"node", "n1"}}))
+        << round;
+    // A label the series has wins, as in the pipeline's Tagger.
+    EXPECT_EQ(labelsOf(out[1]), (LabelList{{"cluster", "own"}, {"job", "b"}, {"node", "n1"}}))
+        << round;
+    EXPECT_EQ(cache->size(), 2u);
+  }
+  // New tags: the cached series carry the old ones, so they are parsed again.
+  const AgentTags::Snapshot v2 = tagsSnapshot(2, {{"cluster", "prod"}, {"node", "n2"}});
+  std::vector<Sample> out;
+  ASSERT_TRUE(decoder.decodeUncompressed(raw, out, &v2));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(labelsOf(out[0]), (LabelList{{"cluster", "prod"}, {"job", "a"}, {"node", "n2"}}));
+  // Untagged decoding never takes a tagged entry.
+  out.clear();
+  ASSERT_TRUE(decoder.decodeUncompressed(raw, out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(labelsOf(out[0]), (LabelList{{"job", "a"}}));
+}
+
 TEST(RemoteWriteDecoderTest, ResolvesLargeRequestsInOrderChunkByChunk) {
   // The decoder reads series in chunks (of 1,024) before resolving them:
   // order, rejections and a failure after a resolved chunk must be as if

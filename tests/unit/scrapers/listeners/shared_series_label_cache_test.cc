@@ -59,6 +59,36 @@ TEST(SharedSeriesLabelCacheTest, StaysWithinItsBoundByEmptyingAShard) {
   EXPECT_EQ(SharedSeriesLabelCache(100, 100 * 64, 16).shards(), 1u);
 }
 
+TEST(SharedSeriesLabelCacheTest, EntriesAreFoundOnlyUnderTheirVersion) {
+  SharedSeriesLabelCache cache(4096, 4096 * 64, 1);
+  const Symbol name = Symbol::intern("up");
+  auto findsAt = [&](int i, std::uint64_t version) {
+    const std::string key = keyOf(i);
+    Labels got;
+    const bool hit = cache.visit(key, cache.hashOf(key), version,
+                                 [&](const Symbol&, const Labels& labels) { got = labels; });
+    return hit && got == seriesLabels(i);
+  };
+  auto insertAt = [&](int i, std::uint64_t version) {
+    const std::string key = keyOf(i);
+    cache.insert(key, cache.hashOf(key), version, name, seriesLabels(i));
+  };
+  insertAt(1, 3);
+  EXPECT_TRUE(findsAt(1, 3));
+  EXPECT_FALSE(findsAt(1, 0));
+  EXPECT_FALSE(findsAt(1, 4));
+  // A newer version's insert empties the shard: its entries had old tags.
+  insertAt(2, 4);
+  EXPECT_FALSE(findsAt(1, 3));
+  EXPECT_TRUE(findsAt(2, 4));
+  EXPECT_EQ(cache.size(), 1u);
+  // An older version's insert (a request decoded as the tags changed) is dropped.
+  insertAt(3, 3);
+  EXPECT_FALSE(findsAt(3, 3));
+  EXPECT_TRUE(findsAt(2, 4));
+  EXPECT_EQ(cache.size(), 1u);
+}
+
 TEST(SharedSeriesLabelCacheTest, ZeroDisables) {
   SharedSeriesLabelCache cache(0, 0);
   EXPECT_FALSE(cache.enabled());
