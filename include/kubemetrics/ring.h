@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -108,13 +109,7 @@ class BoundedRing {
     // lost race for a pushed item and would sleep again until the timeout.
     const std::uint64_t epoch = wake_epoch_.load(std::memory_order_relaxed);
     for (;;) {
-      // Spin briefly first: when producers and consumers run at the same
-      // pace, the next item is usually a few hundred nanoseconds away, and
-      // sleeping would make every push pay for a wake-up.
-      for (int spin = 0; spin < kSpinsBeforeSleep; ++spin) {
-        if (auto item = tryPop()) return item;
-        std::this_thread::yield();
-      }
+      if (auto item = spinPop()) return item;
       std::unique_lock<std::mutex> lock(sleep_mu_);
       if (wake_epoch_.load(std::memory_order_relaxed) != epoch) return tryPop();
       sleepers_.fetch_add(1, std::memory_order_relaxed);
@@ -136,6 +131,8 @@ class BoundedRing {
   }
 
   std::size_t capacity() const { return mask_ + 1; }
+  /// How many yields the next waitPop() spins for before it sleeps.
+  int spinsForTest() const { return spins_.load(std::memory_order_relaxed); }
   /// Items in the ring; exact only when no thread is pushing or popping.
   std::size_t sizeApprox() const {
     const std::size_t tail = tail_.load(std::memory_order_relaxed);
@@ -144,7 +141,31 @@ class BoundedRing {
   }
 
  private:
-  static constexpr int kSpinsBeforeSleep = 64;
+  static constexpr int kMaxSpins = 64;
+  static constexpr int kMinSpins = 2;
+
+  // Looks for an item, then again after each of up to spins_ yields of the
+  // CPU. When producers and consumers run at the same pace the next item is
+  // usually a few hundred nanoseconds away, and sleeping would make every
+  // push pay for a wake-up. But when items come seldom (a proxy's requests,
+  // a scrape's batches) each yield in vain is a system call, costly under a
+  // hypervisor (3% of the agent's CPU as a remote-write proxy on a cloud
+  // VM), and the push that ends the sleep wakes the consumer anyway. So the
+  // spin adapts: back to its full length when spinning found an item,
+  // halved (down to kMinSpins) when it did not.
+  std::optional<T> spinPop() {
+    if (auto item = tryPop()) return item;
+    const int spins = spins_.load(std::memory_order_relaxed);
+    for (int spin = 0; spin < spins; ++spin) {
+      std::this_thread::yield();
+      if (auto item = tryPop()) {
+        if (spins != kMaxSpins) spins_.store(kMaxSpins, std::memory_order_relaxed);
+        return item;
+      }
+    }
+    if (spins != kMinSpins) spins_.store(std::max(spins / 2, kMinSpins), std::memory_order_relaxed);
+    return std::nullopt;
+  }
 
   struct alignas(64) Cell {
     std::atomic<std::size_t> sequence{0};
@@ -156,6 +177,9 @@ class BoundedRing {
   alignas(64) std::atomic<std::size_t> tail_{0};
   alignas(64) std::atomic<std::size_t> head_{0};
   alignas(64) std::atomic<std::uint32_t> sleepers_{0};
+  // How long waitPop() spins before it sleeps (spinPop()); shared by the
+  // consumers, as they see the same pace of pushes.
+  std::atomic<int> spins_{kMaxSpins};
   // Bumped by wakeAll() under sleep_mu_, so sleepers read it race-free there.
   std::atomic<std::uint64_t> wake_epoch_{0};
   std::mutex sleep_mu_;

@@ -135,6 +135,22 @@ TEST(BoundedRingTest, WaitPopWithZeroTimeoutDoesNotBlock) {
   EXPECT_LT(elapsedMs(start), milliseconds(1000));
 }
 
+TEST(BoundedRingTest, WaitsThatSpinInVainShortenTheSpin) {
+  // Each empty wait halves how long the next one spins, down to the floor;
+  // waits still take what is queued and sleep until the timeout.
+  BoundedRing<int> ring(8);
+  EXPECT_EQ(ring.spinsForTest(), 64);
+  for (int expected : {32, 16, 8, 4, 2, 2}) {
+    EXPECT_FALSE(ring.waitPop(milliseconds(0)).has_value());
+    EXPECT_EQ(ring.spinsForTest(), expected);
+  }
+  ASSERT_TRUE(ring.tryPush(5));
+  EXPECT_EQ(ring.waitPop(milliseconds(5000)), std::optional<int>(5));
+  // Found at the first look: spinning neither helped nor failed.
+  EXPECT_EQ(ring.spinsForTest(), 2);
+  EXPECT_FALSE(ring.waitPop(milliseconds(20)).has_value());
+}
+
 TEST(BoundedRingTest, WaitPopWakesPromptlyOnPushFromAnotherThread) {
   BoundedRing<int> ring(8);
   std::atomic<bool> waiting{false};
