@@ -34,10 +34,7 @@ HttpResponse Intake::answerOffer(SampleBatchPtr& batch, const std::optional<Send
 std::shared_ptr<const AgentTags::Snapshot> Intake::tagsToAdd() const {
   if (tags_ == nullptr) return nullptr;
   auto snapshot = tags_->current();
-  for (const Label& tag : snapshot->tags) {
-    if (tag.name.view() == "namespace" || tag.name.view() == "pod") return nullptr;
-  }
-  return snapshot;
+  return namesASenderLabel(*snapshot) ? nullptr : snapshot;
 }
 
 HttpResponse Intake::refuse(int status, std::string_view reason, std::string text) {

@@ -23,16 +23,23 @@ std::optional<SenderPod> SenderPods::find(std::string_view address) {
   return it == by_address_.end() ? std::nullopt : it->second;
 }
 
+namespace {
+
+constexpr std::string_view kNamespaceLabel = "namespace";
+constexpr std::string_view kPodLabel = "pod";
+
+}  // namespace
+
 void tagWithSender(SampleBatch& batch, const SenderPod& sender) {
-  const Symbol namespace_label = Symbol::intern("namespace");
-  const Symbol pod_label = Symbol::intern("pod");
+  const Symbol namespace_label = Symbol::intern(kNamespaceLabel);
+  const Symbol pod_label = Symbol::intern(kPodLabel);
   const Symbol namespace_value = Symbol::intern(sender.namespace_name);
   const Symbol pod_value = Symbol::intern(sender.name);
   LabelsBuilder builder;
   Labels last_in;
   Labels last_out;
   for (Sample& sample : batch.samples) {
-    if (sample.labels.contains("namespace") || sample.labels.contains("pod")) continue;
+    if (sample.labels.contains(kNamespaceLabel) || sample.labels.contains(kPodLabel)) continue;
     // Lines of one series usually come together: reuse the last set.
     if (!(sample.labels == last_in) || last_out.empty()) {
       last_in = sample.labels;
@@ -42,6 +49,13 @@ void tagWithSender(SampleBatch& batch, const SenderPod& sender) {
     }
     sample.labels = last_out;
   }
+}
+
+bool namesASenderLabel(const AgentTags::Snapshot& tags) {
+  for (const Label& tag : tags.tags) {
+    if (tag.name.view() == kNamespaceLabel || tag.name.view() == kPodLabel) return true;
+  }
+  return false;
 }
 
 }  // namespace kubemetrics::scrapers::listeners

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "kubemetrics/agent_tags.h"
 #include "kubemetrics/kube_metadata.h"
 #include "kubemetrics/mutex.h"
 #include "kubemetrics/sample.h"
@@ -41,5 +42,10 @@ class SenderPods {
 
 /// Adds `namespace` and `pod` to every sample of `batch` that has neither.
 void tagWithSender(SampleBatch& batch, const SenderPod& sender);
+
+/// True when `tags` name a label tagWithSender() adds (`namespace` or
+/// `pod`): only then does it matter whether they are added before or after
+/// the sender's.
+bool namesASenderLabel(const AgentTags::Snapshot& tags);
 
 }  // namespace kubemetrics::scrapers::listeners
