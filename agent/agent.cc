@@ -4,7 +4,9 @@
 #include <prometheus/gauge.h>
 
 #include <sstream>
+#include <utility>
 
+#include "agent/pipeline/enricher.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/registry.h"
 #include "agent/scheduler.h"
@@ -139,7 +141,12 @@ Result<std::unique_ptr<Agent>> Agent::create(std::string_view yaml, const std::s
   auto doc = ConfigDocument::parse(yaml, origin);
   ConfigNode root = doc->root();
   parseAgentConfig(root);
-  agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_);
+  // A source that tags its own series must not let a static tag named as
+  // the Enricher's labels win over a pod's value (AgentTags::Snapshot).
+  AgentTags::NamePredicate enriched;
+  if (agent->config_.pipeline.enrich.enabled) enriched = &Enricher::addsLabel;
+  agent->tags_ = std::make_unique<AgentTags>(configuredTags(agent->config_), &agent->runtime_tags_,
+                                             std::move(enriched));
   agent->kube_ = std::make_unique<kube::KubeMetadataService>(agent->config_.kubernetes,
                                                              agent->config_.node, *agent->metrics_);
   ComponentContext context{agent->config_,       agent->spool_, *agent->metrics_, *agent->server_,

@@ -24,11 +24,17 @@ Result<std::vector<std::shared_ptr<const re2::RE2>>> compileAll(
   return out;
 }
 
+constexpr std::string_view kLabelTagPrefix = "label.";
+constexpr std::string_view kWorkloadKind = "workload_kind";
+constexpr std::string_view kWorkloadName = "workload_name";
+constexpr std::string_view kPhase = "phase";
+constexpr std::string_view kNodeRole = "node_role";
+
 // The tag a pod or node label becomes.
 Symbol labelTag(std::string_view key) {
   std::string name;
-  name.reserve(6 + key.size());
-  name.append("label.").append(key);
+  name.reserve(kLabelTagPrefix.size() + key.size());
+  name.append(kLabelTagPrefix).append(key);
   return Symbol::intern(name);
 }
 
@@ -142,6 +148,11 @@ Enricher::Entry Enricher::enrich(const Labels& labels) {
   return withTags(labels, nodeTags());
 }
 
+bool Enricher::addsLabel(std::string_view name) {
+  return name.starts_with(kLabelTagPrefix) || name == kWorkloadKind || name == kWorkloadName ||
+         name == kPhase || name == kNodeRole;
+}
+
 const Enricher::Tags& Enricher::podTags(const KubePod& pod) {
   auto it = pod_tags_.find(&pod);
   if (it != pod_tags_.end()) return it->second;
@@ -154,9 +165,9 @@ const Enricher::Tags& Enricher::podTags(const KubePod& pod) {
     }
   }
   const std::pair<std::string_view, std::string_view> fields[] = {
-      {"workload_kind", pod.workload_kind},
-      {"workload_name", pod.workload_name},
-      {"phase", pod.phase},
+      {kWorkloadKind, pod.workload_kind},
+      {kWorkloadName, pod.workload_name},
+      {kPhase, pod.phase},
   };
   for (const auto& [name, value] : fields) {
     if (!value.empty()) tags.emplace_back(Symbol::intern(name), Symbol::intern(value));
@@ -170,7 +181,7 @@ const Enricher::Tags& Enricher::nodeTags() {
   node_tags_ = std::make_unique<Tags>();
   const KubeNode& node = *snapshot_->node;
   if (!node.role.empty()) {
-    node_tags_->emplace_back(Symbol::intern("node_role"), Symbol::intern(node.role));
+    node_tags_->emplace_back(Symbol::intern(kNodeRole), Symbol::intern(node.role));
   }
   if (!node_filter_.takesNone()) {
     for (const auto& [key, value] : node.labels) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -76,6 +77,11 @@ class Enricher {
                                                   std::size_t max_cache_entries = 1 << 20);
 
   Stats apply(SampleBatch& batch);
+
+  /// True for every name apply() may add (`phase`, `workload_kind`,
+  /// `workload_name`, `node_role`, `label.*`), whatever the filters: the
+  /// agent's tags of such a name must be added after it (AgentTags).
+  static bool addsLabel(std::string_view name);
 
   std::size_t cacheSizeForTest() const { return cache_.size(); }
 

@@ -258,7 +258,8 @@ void Pipeline::process(SampleBatchPtr batch, Tagger& tagger, NameFilter& filter,
   const auto began = SteadyClock::now();
   metrics_->filtered.Increment(static_cast<double>(filter.apply(*batch)));
   // Before the tagger: where both would add a tag (a static `phase`, say),
-  // the pod's own value is the more specific one and wins.
+  // the pod's own value is the more specific one and wins. A source that
+  // tags its own series leaves such tags to this order (pipeline_only).
   if (enricher != nullptr) {
     const Enricher::Stats stats = enricher->apply(*batch);
     if (stats.enriched != 0) metrics_->enriched.Increment(static_cast<double>(stats.enriched));

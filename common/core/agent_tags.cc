@@ -1,5 +1,8 @@
 #include "kubemetrics/agent_tags.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace kubemetrics {
 namespace {
 
@@ -13,7 +16,9 @@ void appendTags(const AgentTags::Tags& tags, std::vector<Label>& out) {
 
 }  // namespace
 
-AgentTags::AgentTags(const Tags& static_tags, const RuntimeTags* runtime) : runtime_(runtime) {
+AgentTags::AgentTags(const Tags& static_tags, const RuntimeTags* runtime,
+                     NamePredicate added_before_tags)
+    : runtime_(runtime), added_before_tags_(std::move(added_before_tags)) {
   appendTags(static_tags, static_tags_);
 }
 
@@ -27,6 +32,10 @@ std::shared_ptr<const AgentTags::Snapshot> AgentTags::current() const {
     fresh->version = wanted;
     fresh->tags = static_tags_;
     if (runtime_ != nullptr) appendTags(*runtime_->tags(), fresh->tags);
+    fresh->pipeline_only =
+        added_before_tags_ && std::ranges::any_of(fresh->tags, [&](const Label& t) {
+          return added_before_tags_(t.name.view());
+        });
     snapshot_ = std::move(fresh);
   }
   return snapshot_;

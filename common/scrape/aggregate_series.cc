@@ -28,7 +28,7 @@ Labels AggregateSeriesEmitter::groupLabels(std::string_view type, std::string_vi
   builder_.clear();
   builder_.set("type", type);
   if (!namespace_name.empty()) builder_.set("namespace_name", namespace_name);
-  if (snapshot_ != nullptr) snapshot_->addTo(builder_);
+  if (snapshot_ != nullptr && !snapshot_->pipeline_only) snapshot_->addTo(builder_);
   return builder_.build();
 }
 

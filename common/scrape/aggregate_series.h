@@ -39,7 +39,8 @@ struct AggregateValues {
 ///   kubernetes.cluster.<family>  tag  type="cluster"
 /// Each series also carries the agent's tags (cluster, node, static and
 /// run-time tags) when `tags` is given, because the sources that compute
-/// aggregates tag their batches themselves.
+/// aggregates tag their batches themselves; but not a snapshot marked
+/// pipeline_only, which those sources leave to the pipeline too.
 ///
 /// Staleness as Prometheus' scrape loop: a series emitted by the previous
 /// emit() and absent from this one (a namespace that went away, or every

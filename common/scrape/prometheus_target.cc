@@ -127,7 +127,7 @@ Labels PrometheusTarget::labelSeries(const Symbol& /*name*/, LabelsBuilder& scra
     scraped.set(exported, value);
     scraped.set(target.name, target.value);
   }
-  if (tags_snapshot_ != nullptr) tags_snapshot_->addTo(scraped);
+  if (const AgentTags::Snapshot* own = ownTags()) own->addTo(scraped);
   return scraped.build();
 }
 
@@ -144,7 +144,7 @@ void PrometheusTarget::refreshTags(SampleBatch& out, std::int64_t ts_ms) {
     // labels come out the same, its own label overriding the changed tag).
     parser_.clearCache();
     LabelsBuilder builder(target_labels_);
-    tags_snapshot_->addTo(builder);
+    if (const AgentTags::Snapshot* own = ownTags()) own->addTo(builder);
     Labels report = builder.build();
     if (reported && report != report_labels_) {
       // The target under its old labels is gone for good: as Prometheus does
@@ -156,7 +156,7 @@ void PrometheusTarget::refreshTags(SampleBatch& out, std::int64_t ts_ms) {
     }
     report_labels_ = std::move(report);
   }
-  if (own_batch) out.tags_version = tags_snapshot_->version;
+  if (own_batch && ownTags() != nullptr) out.tags_version = tags_snapshot_->version;
 }
 
 void PrometheusTarget::appendReport(SampleBatch& out, std::int64_t ts_ms, double seconds, bool up,

@@ -90,14 +90,20 @@ class PrometheusTarget : public Source {
   void countError(const std::string& reason);
   // Follows a change of the agent's tags; `ts_ms`: this scrape's time.
   void refreshTags(SampleBatch& out, std::int64_t ts_ms);
+  // The tags this target adds to its series itself; null when the pipeline
+  // adds them (no AgentTags, or a snapshot marked pipeline_only).
+  const AgentTags::Snapshot* ownTags() const {
+    return tags_snapshot_ != nullptr && !tags_snapshot_->pipeline_only ? tags_snapshot_.get()
+                                                                       : nullptr;
+  }
 
   TargetConfig config_;
   std::string source_name_;
   std::vector<Label> target_label_list_;  // sorted
   Labels target_labels_;
   const AgentTags* tags_;
-  std::shared_ptr<const AgentTags::Snapshot> tags_snapshot_;  // null: the pipeline tags
-  Labels report_labels_;  // target_labels_ with the tags, for up and scrape_*
+  std::shared_ptr<const AgentTags::Snapshot> tags_snapshot_;  // the latest taken, or null
+  Labels report_labels_;  // target_labels_ with ownTags(), for up and scrape_*
   std::unique_ptr<HttpClient> client_;
   TargetParser parser_;  // the grammar, and the series cache with staleness
   std::chrono::milliseconds phase_{0};

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,7 +24,10 @@ namespace kubemetrics {
 /// builds the set, so the series holds one interned set instead of two (as
 /// scraped, then tagged); it stamps the batch with the snapshot's version
 /// (SampleBatch::tags_version) and the pipeline leaves that batch alone. Such
-/// a source must rebuild its sets when version() changes.
+/// a source must rebuild its sets when version() changes, and must leave a
+/// snapshot marked `pipeline_only` to the pipeline: one of its tags names a
+/// label that a stage before the Tagger (the Enricher: a pod's `phase`, say)
+/// adds with precedence over the tag, which only the pipeline's order keeps.
 ///
 /// Thread-safe: version() is one atomic load; current() takes a mutex and
 /// rebuilds the snapshot only when the run-time tags changed. Snapshots are
@@ -35,6 +40,7 @@ class AgentTags {
   struct Snapshot {
     std::uint64_t version = 0;  // never 0 for a snapshot from current()
     std::vector<Label> tags;
+    bool pipeline_only = false;  // a tag names a label the pipeline adds first
 
     /// Adds every tag the builder's set lacks.
     void addTo(LabelsBuilder& builder) const {
@@ -42,7 +48,12 @@ class AgentTags {
     }
   };
 
-  explicit AgentTags(const Tags& static_tags, const RuntimeTags* runtime = nullptr);
+  /// Names of the labels a pipeline stage adds before the tags, its value
+  /// winning over a tag's (Enricher::addsLabel); none when empty.
+  using NamePredicate = std::function<bool(std::string_view)>;
+
+  explicit AgentTags(const Tags& static_tags, const RuntimeTags* runtime = nullptr,
+                     NamePredicate added_before_tags = {});
 
   /// Changes whenever the tags do; never 0, so a batch's default
   /// tags_version (0) never matches it.
@@ -53,6 +64,7 @@ class AgentTags {
  private:
   std::vector<Label> static_tags_;
   const RuntimeTags* runtime_;
+  NamePredicate added_before_tags_;
   mutable Mutex mu_;
   mutable std::shared_ptr<const Snapshot> snapshot_ KM_GUARDED_BY(mu_);
 };

@@ -34,7 +34,7 @@ HttpResponse Intake::answerOffer(SampleBatchPtr& batch, const std::optional<Send
 std::shared_ptr<const AgentTags::Snapshot> Intake::tagsToAdd() const {
   if (tags_ == nullptr) return nullptr;
   auto snapshot = tags_->current();
-  return namesASenderLabel(*snapshot) ? nullptr : snapshot;
+  return snapshot->pipeline_only || namesASenderLabel(*snapshot) ? nullptr : snapshot;
 }
 
 HttpResponse Intake::refuse(int status, std::string_view reason, std::string text) {

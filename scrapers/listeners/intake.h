@@ -42,10 +42,11 @@ class Intake {
 
   /// The agent's tags for a listener to add itself as it builds its label
   /// sets (then stamping the batch's tags_version, see AgentTags), or null
-  /// when the pipeline's Tagger must add them: no tags were given, or they
-  /// name `namespace` or `pod`. A sender pod's tags, added by offer() after
-  /// the listener's, must then come first, as they do when the Tagger runs
-  /// later; tags naming neither give the same labels in either order.
+  /// when the pipeline's Tagger must add them: no tags were given, the
+  /// snapshot is pipeline_only, or they name `namespace` or `pod`. A sender
+  /// pod's tags, added by offer() after the listener's, must then come
+  /// first, as they do when the Tagger runs later; tags naming neither give
+  /// the same labels in either order.
   std::shared_ptr<const AgentTags::Snapshot> tagsToAdd() const;
 
   /// A refusal: `status` with `text`, counted under `reason`.

@@ -97,8 +97,10 @@ class AgentKubernetesTest : public ::testing::Test {
   void startAgent() { startAgentWith("", "expire_after: 1s"); }
 
   /// `extra_sources`: more lines under `sources:`; `prometheus_options`:
-  /// more keys of exporters.prometheus.
-  void startAgentWith(const std::string& extra_sources, const std::string& prometheus_options) {
+  /// more keys of exporters.prometheus; `pipeline_options`: more lines
+  /// under `pipeline:`.
+  void startAgentWith(const std::string& extra_sources, const std::string& prometheus_options,
+                      const std::string& pipeline_options = "") {
     const std::string yaml =
         std::string("cluster: itest\nnode: ") + kNode +
         "\nserver: {listen: 127.0.0.1:0}\n"
@@ -106,7 +108,8 @@ class AgentKubernetesTest : public ::testing::Test {
         api_.url() + "\n  ca_file: " + api_.caFile() + "\n  bearer_token_file: " + dir_ +
         "/api-token\n"
         "pipeline:\n  enrich:\n    enabled: true\n"
-        "    node_labels: {allow: ['kubernetes\\.io/os']}\n"
+        "    node_labels: {allow: ['kubernetes\\.io/os']}\n" +
+        pipeline_options +
         "sources:\n  host: {enabled: false}\n  ec2: {enabled: false}\n"
         "  kubelet:\n    enabled: true\n    url: " +
         kubelet_->url() +
@@ -294,6 +297,37 @@ TEST_F(AgentKubernetesTest, AnnotatedPodsOfThisNodeAreScrapedUntilTheyGo) {
   EXPECT_FALSE(lines(metrics(), "app_jobs_total", {}).empty());
   EXPECT_EQ(plain.allRequests(), 0);
   EXPECT_EQ(remote.allRequests(), 0);
+}
+
+// The pod's value wins over a static tag of the same name, on the kubelet's
+// series (tagged in the pipeline, after the Enricher) as on a discovered
+// target's (which would tag its own series, but leaves such a tag to the
+// pipeline); a node-level series, given no phase, shows the static one.
+TEST_F(AgentKubernetesTest, APodsPhaseWinsOverAStaticPhaseTagWhateverTheSource) {
+  testing::FakePod web("/metrics", "app_requests_total 7\n");
+  api_.upsertPod(testing::podJson("shop", "web-5d9f7c-abcde", kNode, {{"app", "web"}},
+                                  {{"prometheus.io/scrape", "true"}}, "127.0.0.1", web.port()));
+  startAgentWith("  kubernetes_pods: {enabled: true, interval: 300ms}\n", "expire_after: 60s",
+                 "  tags: {phase: unknown, team: shop}\n");
+
+  const std::vector<std::string> coredns = {"pod_name=\"" + std::string(kCoreDns) + "\""};
+  const std::vector<std::string> web_series = {"pod=\"web-5d9f7c-abcde\""};
+  std::string page;
+  ASSERT_TRUE(waitFor([&] {
+    page = metrics();
+    return !lines(page, "app_requests_total", web_series).empty() &&
+           !lines(page, "kubernetes_pod_memory_working_set", coredns).empty();
+  })) << metrics();
+  for (const std::string& line : lines(page, "app_requests_total", web_series)) {
+    EXPECT_NE(line.find("phase=\"Running\""), std::string::npos) << line;
+    EXPECT_NE(line.find("team=\"shop\""), std::string::npos) << line;
+  }
+  for (const std::string& line : lines(page, "kubernetes_pod_memory_working_set", coredns)) {
+    EXPECT_NE(line.find("phase=\"Running\""), std::string::npos) << line;
+  }
+  const auto node_lines = lines(page, "kubernetes_node_memory_working_set", {});
+  ASSERT_EQ(node_lines.size(), 1u) << page;
+  EXPECT_NE(node_lines[0].find("phase=\"unknown\""), std::string::npos) << node_lines[0];
 }
 
 }  // namespace

@@ -68,6 +68,19 @@ class RemoteWriteListenerTest : public ::testing::Test {
     kube_.setSynced(true);
     start({}, &kube_, tags);
   }
+  /// Starts the listener as the sender pod's with `tags`, posts one series
+  /// and expects the tags left to the pipeline: the sample (in the sink)
+  /// lacks `cluster`, the batch is not stamped.
+  void postOneSeriesExpectingNoTags(const AgentTags& tags) {
+    startAsSenderPod(&tags);
+    auto answer = post(writeRequest({sample("own", {{"job", "p"}}, 1, 1000)}));
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 204);
+    ASSERT_EQ(sink_.samples().size(), 1u);
+    EXPECT_FALSE(sink_.samples()[0].labels.contains("cluster"));
+    EXPECT_EQ(sink_.tagsVersions(), (std::vector<std::uint64_t>{0}));
+  }
+
   httplib::Result post(const std::string& body,
                        httplib::Headers headers = {
                            {"Content-Encoding", "snappy"},
@@ -236,15 +249,17 @@ TEST_F(RemoteWriteListenerTest, TagsNamingAPodAreLeftToThePipeline) {
   // The sender pod's own `pod` must win over a static `pod` tag, as when the
   // Tagger runs after the listener: the listener does not add such tags.
   const AgentTags tags({{"cluster", "prod"}, {"pod", "static"}});
-  startAsSenderPod(&tags);
-  auto answer = post(writeRequest({sample("own", {{"job", "p"}}, 1, 1000)}));
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->status, 204);
-  const auto got = sink_.samples();
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].labels.get("pod"), "prometheus-0");
-  EXPECT_FALSE(got[0].labels.contains("cluster"));
-  EXPECT_EQ(sink_.tagsVersions(), (std::vector<std::uint64_t>{0}));
+  ASSERT_NO_FATAL_FAILURE(postOneSeriesExpectingNoTags(tags));
+  EXPECT_EQ(sink_.samples()[0].labels.get("pod"), "prometheus-0");
+}
+
+TEST_F(RemoteWriteListenerTest, PipelineOnlyTagsAreLeftToThePipeline) {
+  // A static `phase` with enrichment on: the pod's phase, added by the
+  // pipeline's Enricher before the Tagger, must win over it.
+  const AgentTags tags({{"cluster", "prod"}, {"phase", "unknown"}}, nullptr,
+                       [](std::string_view name) { return name == "phase"; });
+  ASSERT_NO_FATAL_FAILURE(postOneSeriesExpectingNoTags(tags));
+  EXPECT_FALSE(sink_.samples()[0].labels.contains("phase"));
 }
 
 }  // namespace

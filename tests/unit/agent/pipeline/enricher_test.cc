@@ -313,6 +313,36 @@ TEST(EnricherTest, CacheStaysWithinItsBound) {
   }
 }
 
+TEST(EnricherTest, AddsLabelNamesEveryLabelApplyAdds) {
+  // AgentTags relies on it: a source leaves tags of these names to the
+  // pipeline, so the pod's or node's value keeps its precedence.
+  FakeKubeMetadata kube;
+  kube.setPod(webPod({{"app", "web"}}));
+  kube.setNode(nodeA());
+  EnrichConfig config;
+  config.node_labels.allow = {".*"};
+  auto enricher = makeEnricher(kube, config);
+  const Labels pod_in = kubeletPodSample();
+  const Labels node_in = labelsOf({{"type", "node"}, {"nodename", "node-a"}});
+  SampleBatch batch = batchOf({pod_in, node_in});
+  enricher->apply(batch);
+
+  std::size_t added = 0;
+  for (const Sample& sample : batch.samples) {
+    for (const Label& label : sample.labels) {
+      if (pod_in.contains(label.name.view()) || node_in.contains(label.name.view())) continue;
+      EXPECT_TRUE(Enricher::addsLabel(label.name.view())) << label.name.view();
+      ++added;
+    }
+  }
+  // label.app, workload_kind, workload_name, phase; node_role and the two
+  // node labels with a value.
+  EXPECT_EQ(added, 7u);
+  for (std::string_view other : {"cluster", "node", "namespace", "pod", "labels", "job"}) {
+    EXPECT_FALSE(Enricher::addsLabel(other)) << other;
+  }
+}
+
 TEST(EnricherTest, InvalidPatternIsAnErrorNamingItsPath) {
   FakeKubeMetadata kube;
   EnrichConfig config;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -506,6 +507,39 @@ TEST(PrometheusTargetTest, LeavesABatchWithOtherSamplesToThePipeline) {
   out.samples.push_back(Sample{Symbol::intern("earlier"), Labels(), 1, 1});
   ASSERT_TRUE(target.scrape(out, deadlineIn(std::chrono::seconds(5))));
   EXPECT_EQ(out.tags_version, 0u);
+}
+
+TEST(PrometheusTargetTest, LeavesPipelineOnlyTagsToThePipeline) {
+  FakeTarget server([](const httplib::Request&, httplib::Response& res) {
+    res.set_content("a{pod=\"p\"} 1\n", "text/plain");
+  });
+  RuntimeTags runtime;
+  // `phase` is one the pipeline's Enricher adds, with precedence.
+  const AgentTags tags({{"cluster", "prod"}}, &runtime,
+                       [](std::string_view name) { return name == "phase"; });
+  PrometheusTarget target(config("app", server.url()), "prometheus/app", nullptr, &tags);
+  const auto scrape = [&] {
+    SampleBatch out;
+    EXPECT_TRUE(target.scrape(out, deadlineIn(std::chrono::seconds(5))));
+    return out;
+  };
+
+  const SampleBatch tagged = scrape();
+  EXPECT_EQ(tagged.tags_version, tags.version());
+  EXPECT_EQ(find(tagged, "a")->labels.get("cluster"), "prod");
+
+  runtime.set({{"phase", "unknown"}});
+  const SampleBatch left = scrape();
+  EXPECT_EQ(left.tags_version, 0u);
+  EXPECT_FALSE(find(left, "a")->labels.contains("cluster"));
+  EXPECT_FALSE(find(left, "a")->labels.contains("phase"));
+  EXPECT_EQ(find(left, "a")->labels.get("job"), "app");
+  // The report too (after the markers of its tagged labels).
+  const auto up = std::find_if(left.samples.begin(), left.samples.end(), [](const Sample& s) {
+    return s.name.view() == "up" && !isStaleMarker(s.value);
+  });
+  ASSERT_NE(up, left.samples.end());
+  EXPECT_FALSE(up->labels.contains("cluster"));
 }
 
 }  // namespace
