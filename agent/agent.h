@@ -91,10 +91,6 @@ class Agent {
   /// thread).
   void showReloads(const ReloadHistory& history);
 
-  /// A listener takes pushed data (sources.listeners): main() keeps more
-  /// freed memory for its request buffers.
-  bool takesPushes() const { return !listeners_.empty(); }
-
   unsigned short port() const;
   const AgentConfig& config() const { return config_; }
   prometheus::Registry& metrics() { return *metrics_; }

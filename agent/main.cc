@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -49,44 +48,31 @@ void raiseOpenFileLimit() {
   }
 }
 
-/// Every allocation of 1 MiB or more gets its own mapping, returned to the
-/// kernel when freed; set before any thread starts. glibc otherwise raises
-/// its mmap threshold to the largest block freed (up to 32 MiB), so the
-/// agent's multi-megabyte buffers (scrape bodies, rendered pages, their
-/// gzip forms) land in the heap arenas, where they fragment: with a
-/// 100k-series target and a /metrics scraper the resident set grew from
-/// 110 to 240 MiB in four scrapes, and past the DaemonSet's memory limit
-/// under CPU contention. MALLOC_MMAP_THRESHOLD_ in the environment wins.
+/// Two settings of glibc's allocator, made before any thread starts:
+///  - Every allocation of 1 MiB or more gets its own mapping, returned to
+///    the kernel when freed. glibc otherwise raises its mmap threshold to
+///    the largest block freed (up to 32 MiB), so the agent's multi-megabyte
+///    buffers (scrape bodies, rendered pages, their gzip forms) land in the
+///    heap arenas, where they fragment: with a 100k-series target and a
+///    /metrics scraper the resident set grew from 110 to 240 MiB in four
+///    scrapes, and past the DaemonSet's memory limit under CPU contention.
+///  - Up to 64 MiB free at the top of a heap arena stays there. A fixed
+///    mmap threshold also fixes the trim threshold at its default, 128 KiB,
+///    so the buffers of every request and batch (a few hundred KiB each)
+///    went back to the kernel when freed (madvise, which flushes the TLB of
+///    every core) and were faulted in again for the next: a tenth of the
+///    agent's CPU as a remote-write proxy at 1M samples/s on a cloud VM,
+///    and a third more per scraped sample at 10,000 pods on a VM where
+///    those flushes are dear. Any threshold of 2 MiB or more keeps that
+///    (512 KiB does not); it costs ~10 MiB of resident memory there.
+///    64 MiB is the most glibc's own dynamic threshold would set (twice
+///    the mmap threshold).
+/// MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ in the environment
+/// still win.
 void configureMalloc() {
 #ifdef __GLIBC__
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
-#endif
-}
-
-/// How much free memory stays at the top of a heap arena, for the agent
-/// that runs now (after the start and every reload, since a reload may add
-/// or remove a listener). A fixed mmap threshold also fixes the trim
-/// threshold at its default, 128 KiB. With a listener, the buffers of
-/// every request and batch (a few hundred KiB each) would then go back to
-/// the kernel when freed (madvise, which flushes the TLB of every core)
-/// and be faulted in again for the next: a tenth of the agent's CPU as a
-/// remote-write proxy at 1M samples/s on a cloud VM. So a listener raises
-/// it to 64 MiB, the most glibc's own dynamic threshold would set (twice
-/// the mmap threshold). Without one the default stays: on the scrape path
-/// 64 MiB kept ~9 MiB more resident (98-100 -> 108 MiB at 10,000 pods) and
-/// saved no measurable CPU. MALLOC_TRIM_THRESHOLD_ in the environment
-/// wins. mallopt() takes the main arena's lock, so threads may run.
-void sizeTrimThresholdFor(const kubemetrics::Agent& agent) {
-#ifdef __GLIBC__
-  static std::optional<bool> sized_for_pushes;
-  if (std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return;
-  if (sized_for_pushes == agent.takesPushes()) return;
-  sized_for_pushes = agent.takesPushes();
-  ::mallopt(M_TRIM_THRESHOLD, *sized_for_pushes ? 64 << 20 : 128 << 10);
-  kubemetrics::logDebug("agent") << "allocator trim threshold "
-                                 << (*sized_for_pushes ? "64 MiB (a listener runs)" : "128 KiB");
-#else
-  (void)agent;
+  if (std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr) ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif
 }
 
@@ -189,7 +175,6 @@ int main(int argc, char** argv) {
     logError("agent") << "cannot start: " << started.error().message();
     return 1;
   }
-  sizeTrimThresholdFor(supervisor.agent());
 
   int received = 0;
   for (;;) {
@@ -202,13 +187,11 @@ int main(int argc, char** argv) {
       received = sigtimedwait(&signals, nullptr, &wait);
       if (received < 0) {
         if (errno == EAGAIN && !supervisor.reload(AgentSupervisor::Trigger::kFileCheck)) return 1;
-        sizeTrimThresholdFor(supervisor.agent());
         continue;
       }
     }
     if (received != SIGHUP) break;
     if (!supervisor.reload(AgentSupervisor::Trigger::kSignal)) return 1;
-    sizeTrimThresholdFor(supervisor.agent());
   }
   logInfo("agent") << "received " << (received == SIGTERM ? "SIGTERM" : "SIGINT");
 
