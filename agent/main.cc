@@ -67,12 +67,12 @@ void raiseOpenFileLimit() {
 ///    (512 KiB does not); it costs ~10 MiB of resident memory there.
 ///    64 MiB is the most glibc's own dynamic threshold would set (twice
 ///    the mmap threshold).
-///  - One heap arena per core, not glibc's eight: each arena keeps its own
-///    free memory under the trim threshold, and the agent's threads spread
-///    those sub-MiB buffers over as many arenas as they can get. On 2
-///    cores at 10,000 pods: peak RSS 106-108 -> 95 MiB at the same CPU per
-///    sample; the remote-write proxy's CPU did not move (seven interleaved
-///    pairs, medians 0.79 s per M samples both).
+///  - One heap arena per core, not glibc's eight per core: each arena
+///    keeps its own free memory under the trim threshold, and the agent's
+///    threads spread those sub-MiB buffers over as many arenas as they
+///    can get. On 2 cores at 10,000 pods: peak RSS 106-108 -> 95 MiB at
+///    the same CPU per sample; the remote-write proxy's CPU did not move
+///    (seven interleaved pairs, medians 0.79 s per M samples both).
 /// MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ and MALLOC_ARENA_MAX in
 /// the environment still win.
 void configureMalloc() {
